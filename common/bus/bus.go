@@ -1,0 +1,192 @@
+// Package bus carries events between services over NATS Streaming. It is
+// the only package that knows the transport: services see typed publishers
+// and listeners of the payloads in package events.
+//
+// Delivery follows the contract: durable queue subscriptions named after the
+// service, every available message delivered to a new group, manual acks
+// with a 5 s ack wait. A handler that returns nil acks its message; one
+// that returns an error leaves it to be redelivered; a payload that cannot be
+// decoded is logged and acked, since redelivering it cannot help.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/stan.go"
+)
+
+// Config names the NATS Streaming server and this client.
+type Config struct {
+	URL       string
+	ClusterID string
+	// ClientID must be unique among connected clients; Kubernetes uses the pod name.
+	ClientID string
+}
+
+// Connection timing. A server unreachable for about pingInterval×pingMaxOut
+// loses the connection for good.
+const (
+	pingInterval   = 1 // seconds, as stan counts them
+	pingMaxOut     = 10
+	publishTimeout = 5 * time.Second
+	maxBackoff     = 5 * time.Second
+)
+
+// ErrConnectionLost is reported by Lost when the server has been unreachable
+// for too long; the service should stop and be restarted.
+var ErrConnectionLost = errors.New("bus: nats streaming connection lost")
+
+// Conn is a connection to NATS Streaming.
+type Conn struct {
+	nc  *nats.Conn
+	sc  stan.Conn
+	log *slog.Logger
+
+	lost     chan struct{}
+	lostOnce sync.Once
+	lostErr  error
+
+	mu       sync.Mutex
+	subs     []stan.Subscription
+	inflight sync.WaitGroup
+	closed   bool
+}
+
+// Connect dials the server, retrying with backoff until it answers or ctx
+// is done, so services may start before NATS Streaming does.
+func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		c, err := dial(cfg, log)
+		if err == nil {
+			log.Info("connected to nats streaming", "url", cfg.URL, "cluster_id", cfg.ClusterID, "client_id", cfg.ClientID)
+			return c, nil
+		}
+		log.Warn("nats streaming not reachable, retrying", "url", cfg.URL, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bus: connect to %s: %w", cfg.URL, errors.Join(ctx.Err(), err))
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func dial(cfg Config, log *slog.Logger) (*Conn, error) {
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name(cfg.ClientID),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.Timeout(2*time.Second),
+	)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{nc: nc, log: log, lost: make(chan struct{})}
+	sc, err := stan.Connect(cfg.ClusterID, cfg.ClientID,
+		stan.NatsConn(nc),
+		stan.ConnectWait(2*time.Second),
+		stan.PubAckWait(publishTimeout),
+		stan.Pings(pingInterval, pingMaxOut),
+		stan.SetConnectionLostHandler(func(_ stan.Conn, err error) {
+			c.markLost(err)
+		}),
+	)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c.sc = sc
+	return c, nil
+}
+
+func (c *Conn) markLost(err error) {
+	c.lostOnce.Do(func() {
+		c.lostErr = fmt.Errorf("%w: %w", ErrConnectionLost, err)
+		c.log.Error("nats streaming connection lost for good", "err", err)
+		close(c.lost)
+	})
+}
+
+// Lost is closed when the connection is lost for good. A service selects on
+// it and stops, rather than staying up half alive.
+func (c *Conn) Lost() <-chan struct{} { return c.lost }
+
+// Err returns why the connection was lost, once Lost is closed.
+func (c *Conn) Err() error {
+	select {
+	case <-c.lost:
+		return c.lostErr
+	default:
+		return nil
+	}
+}
+
+// Ping reports whether the server is reachable; readiness checks use it.
+func (c *Conn) Ping(ctx context.Context) error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	if c.nc.Status() != nats.CONNECTED {
+		return fmt.Errorf("bus: nats connection is %s", c.nc.Status())
+	}
+	if err := c.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("bus: ping: %w", err)
+	}
+	return nil
+}
+
+// Publish sends data on subject and waits until the server has stored it.
+// The outbox relay calls it with payloads encoded by package events.
+func (c *Conn) Publish(ctx context.Context, subject string, data []byte) error {
+	acked := make(chan error, 1)
+	_, err := c.sc.PublishAsync(subject, data, func(_ string, err error) { acked <- err })
+	if err != nil {
+		return fmt.Errorf("bus: publish %s: %w", subject, err)
+	}
+	select {
+	case err := <-acked:
+		if err != nil {
+			return fmt.Errorf("bus: publish %s: %w", subject, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bus: publish %s: %w", subject, ctx.Err())
+	}
+}
+
+// Close stops deliveries, waits for handlers in flight, and closes the
+// connection. Durable subscriptions are closed, not unsubscribed, so the
+// service's queue group resumes where it left off.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	subs := c.subs
+	c.mu.Unlock()
+
+	var errs []error
+	for _, s := range subs {
+		if err := s.Close(); err != nil && !errors.Is(err, stan.ErrConnectionClosed) {
+			errs = append(errs, err)
+		}
+	}
+	c.inflight.Wait()
+	if err := c.sc.Close(); err != nil && !errors.Is(err, stan.ErrConnectionClosed) {
+		errs = append(errs, err)
+	}
+	c.nc.Close()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bus: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/stan.go"
+
+	"ticketing.dev/common/events"
+)
+
+// Publisher publishes events of one type on their subject.
+type Publisher[E events.Event] struct {
+	conn *Conn
+}
+
+// NewPublisher returns a Publisher of E over c.
+func NewPublisher[E events.Event](c *Conn) Publisher[E] {
+	return Publisher[E]{conn: c}
+}
+
+// Publish encodes e and waits until the server has stored it.
+func (p Publisher[E]) Publish(ctx context.Context, e E) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("bus: encode %s: %w", e.Subject(), err)
+	}
+	return p.conn.Publish(ctx, string(e.Subject()), data)
+}
+
+// Handler handles one event. Returning nil acknowledges it; returning an
+// error leaves it unacknowledged, to be delivered again after the ack wait.
+type Handler[E events.Event] func(ctx context.Context, e E) error
+
+// DefaultAckWait is how long the server waits for an ack before redelivering.
+const DefaultAckWait = 5 * time.Second
+
+// Listener delivers events of one type to a handler, as a member of a
+// durable queue group.
+type Listener[E events.Event] struct {
+	conn    *Conn
+	group   string
+	handle  Handler[E]
+	ackWait time.Duration
+}
+
+// NewListener returns a Listener of E in queue group group (also the durable
+// name), such as "orders-service".
+func NewListener[E events.Event](c *Conn, group string, handle Handler[E]) *Listener[E] {
+	return &Listener[E]{conn: c, group: group, handle: handle, ackWait: DefaultAckWait}
+}
+
+// WithAckWait sets the ack wait, in whole seconds of at least one; tests use
+// it to see redeliveries sooner.
+func (l *Listener[E]) WithAckWait(d time.Duration) *Listener[E] {
+	l.ackWait = max(d.Truncate(time.Second), time.Second)
+	return l
+}
+
+// Subject returns the subject the listener consumes.
+func (l *Listener[E]) Subject() events.Subject {
+	var zero E
+	return zero.Subject()
+}
+
+// Listen subscribes and returns; events are handled in the background until
+// the connection is closed. ctx is the parent of every handler's context:
+// its values reach handlers, its cancellation does not, so that a handler
+// in flight at shutdown can finish.
+func (l *Listener[E]) Listen(ctx context.Context) error {
+	subject := string(l.Subject())
+	log := l.conn.log.With("subject", subject, "group", l.group)
+	base := context.WithoutCancel(ctx)
+
+	l.conn.mu.Lock()
+	defer l.conn.mu.Unlock()
+	if l.conn.closed {
+		return fmt.Errorf("bus: listen %s: %w", subject, stan.ErrConnectionClosed)
+	}
+	sub, err := l.conn.sc.QueueSubscribe(subject, l.group, func(m *stan.Msg) {
+		l.conn.inflight.Add(1)
+		defer l.conn.inflight.Done()
+		l.deliver(base, log, m)
+	},
+		stan.DurableName(l.group),
+		stan.DeliverAllAvailable(),
+		stan.SetManualAckMode(),
+		stan.AckWait(l.ackWait),
+	)
+	if err != nil {
+		return fmt.Errorf("bus: listen %s: %w", subject, err)
+	}
+	l.conn.subs = append(l.conn.subs, sub)
+	return nil
+}
+
+func (l *Listener[E]) deliver(ctx context.Context, log *slog.Logger, m *stan.Msg) {
+	log = log.With("seq", m.Sequence, "redelivered", m.Redelivered)
+	var e E
+	if err := json.Unmarshal(m.Data, &e); err != nil {
+		log.Error("dropping undecodable event", "err", err, "data", truncate(m.Data, 512))
+		ack(log, m)
+		return
+	}
+	if err := l.handle(ctx, e); err != nil {
+		log.Warn("event not handled; it will be redelivered", "err", err)
+		return
+	}
+	ack(log, m)
+}
+
+func ack(log *slog.Logger, m *stan.Msg) {
+	if err := m.Ack(); err != nil {
+		log.Warn("ack failed; the event will be redelivered", "err", err)
+	}
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}

@@ -1,0 +1,143 @@
+// Package config reads a service's environment once, at start-up, and
+// reports every missing or malformed variable by name.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Env reads variables through a lookup function, usually os.Getenv, and
+// collects problems instead of failing at the first.
+type Env struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// NewEnv returns an Env reading through getenv.
+func NewEnv(getenv func(string) string) *Env {
+	return &Env{getenv: getenv}
+}
+
+// Required returns the variable's value, recording an error when it is unset.
+func (e *Env) Required(name string) string {
+	v := strings.TrimSpace(e.getenv(name))
+	if v == "" {
+		e.errs = append(e.errs, fmt.Errorf("%s must be defined", name))
+	}
+	return v
+}
+
+// String returns the variable's value, or def when it is unset.
+func (e *Env) String(name, def string) string {
+	if v := strings.TrimSpace(e.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// Int returns the variable as a non-negative integer, or def when unset.
+func (e *Env) Int(name string, def int) int {
+	v := strings.TrimSpace(e.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s must be a non-negative integer, got %q", name, v))
+		return def
+	}
+	return n
+}
+
+// Bool returns the variable as a boolean, or def when unset.
+func (e *Env) Bool(name string, def bool) bool {
+	v := strings.TrimSpace(e.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s must be true or false, got %q", name, v))
+		return def
+	}
+	return b
+}
+
+// Duration returns the variable as a positive Go duration, or def when unset.
+func (e *Env) Duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(e.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s must be a positive duration such as 15m, got %q", name, v))
+		return def
+	}
+	return d
+}
+
+// LogLevel returns the variable as a slog level (debug, info, warn, error).
+func (e *Env) LogLevel(name string) slog.Level {
+	var l slog.Level
+	v := strings.TrimSpace(e.getenv(name))
+	if v == "" {
+		return slog.LevelInfo
+	}
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s must be debug, info, warn or error, got %q", name, v))
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Err returns every problem found so far, or nil.
+func (e *Env) Err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("configuration: %w", errors.Join(e.errs...))
+}
+
+// HTTP is the configuration every HTTP service shares.
+type HTTP struct {
+	Port         string
+	JWTKey       []byte
+	MongoURI     string
+	CookieSecure bool
+	SessionTTL   time.Duration
+	LogLevel     slog.Level
+}
+
+// ReadHTTP reads PORT, JWT_KEY, MONGO_URI, COOKIE_SECURE, SESSION_TTL and LOG_LEVEL.
+func ReadHTTP(e *Env) HTTP {
+	return HTTP{
+		Port:         e.String("PORT", "3000"),
+		JWTKey:       []byte(e.Required("JWT_KEY")),
+		MongoURI:     e.Required("MONGO_URI"),
+		CookieSecure: e.Bool("COOKIE_SECURE", true),
+		SessionTTL:   e.Duration("SESSION_TTL", 24*time.Hour),
+		LogLevel:     e.LogLevel("LOG_LEVEL"),
+	}
+}
+
+// NATS is the configuration of a service's NATS Streaming connection.
+type NATS struct {
+	URL       string
+	ClusterID string
+	ClientID  string
+}
+
+// ReadNATS reads NATS_URL, NATS_CLUSTER_ID and NATS_CLIENT_ID, all required.
+func ReadNATS(e *Env) NATS {
+	return NATS{
+		URL:       e.Required("NATS_URL"),
+		ClusterID: e.Required("NATS_CLUSTER_ID"),
+		ClientID:  e.Required("NATS_CLIENT_ID"),
+	}
+}

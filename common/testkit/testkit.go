@@ -1,0 +1,165 @@
+// Package testkit gives integration tests the real servers the services use,
+// embedded in the test process: FerretDB for MongoDB and NATS Streaming.
+//
+// A test package calls Main from TestMain; its tests then ask for a fresh
+// database with DB and a fresh NATS Streaming server with NATS. Everything
+// started is stopped when the test or the package ends.
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
+)
+
+var (
+	mongoOnce sync.Once
+	mongoSrv  *embedded.FerretDB
+	mongoCli  *mongo.Client
+	mongoDir  string
+	mongoErr  error
+	dbCount   atomic.Int64
+	clientSeq atomic.Int64
+)
+
+// Main runs the package's tests, then stops the shared FerretDB.
+func Main(m *testing.M) {
+	code := m.Run()
+	if mongoCli != nil {
+		_ = mongoCli.Disconnect(context.Background())
+	}
+	if mongoSrv != nil {
+		mongoSrv.Stop()
+	}
+	if mongoDir != "" {
+		_ = os.RemoveAll(mongoDir)
+	}
+	os.Exit(code)
+}
+
+func startMongo() {
+	mongoDir, mongoErr = os.MkdirTemp("", "testkit-ferretdb-")
+	if mongoErr != nil {
+		return
+	}
+	mongoSrv, mongoErr = embedded.StartFerretDB(embedded.FerretDBConfig{Dir: mongoDir})
+	if mongoErr != nil {
+		return
+	}
+	mongoCli, mongoErr = mongo.Connect(options.Client().ApplyURI(mongoSrv.URI()).SetTimeout(10 * time.Second))
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// MongoURI returns the URI of a fresh, empty database on the package's
+// FerretDB, for code that connects by itself (a service's run function).
+// The database is dropped when the test ends.
+func MongoURI(t testing.TB) string {
+	t.Helper()
+	db := DB(t)
+	return strings.TrimSuffix(mongoSrv.URI(), "/") + "/" + db.Name()
+}
+
+// DB returns a fresh, empty database on the package's FerretDB, dropped
+// when the test ends.
+func DB(t testing.TB) *mongo.Database {
+	t.Helper()
+	mongoOnce.Do(startMongo)
+	if mongoErr != nil {
+		t.Fatalf("testkit: start ferretdb: %v", mongoErr)
+	}
+	name := unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	name = fmt.Sprintf("t%d_%.40s", dbCount.Add(1), name)
+	db := mongoCli.Database(name)
+	t.Cleanup(func() { _ = db.Drop(context.Background()) })
+	return db
+}
+
+// NATS starts a NATS Streaming server of its own for the test, with a file
+// store so that it can be stopped and started again without losing
+// messages or durable subscriptions. It is stopped when the test ends.
+func NATS(t testing.TB) *embedded.NATSStreaming {
+	t.Helper()
+	n, err := embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// BusConfig returns a configuration for a new client of n.
+func BusConfig(n *embedded.NATSStreaming) bus.Config {
+	return bus.Config{
+		URL:       n.URL(),
+		ClusterID: n.ClusterID(),
+		ClientID:  fmt.Sprintf("test-%d-%d", os.Getpid(), clientSeq.Add(1)),
+	}
+}
+
+// Bus connects a new client to n, closed when the test ends.
+func Bus(t testing.TB, n *embedded.NATSStreaming) *bus.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := bus.Connect(ctx, BusConfig(n), Logger(t))
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Logger returns a logger that writes into the test's log, shown only
+// when the test fails or runs with -v. Lines logged by goroutines that
+// outlive the test are dropped instead of failing it.
+func Logger(t testing.TB) *slog.Logger {
+	w := &testWriter{w: t.Output()}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return len(p), nil
+	}
+	return w.w.Write(p)
+}
+
+// Eventually waits until cond holds, polling every 10 ms for up to 10 s.
+func Eventually(t testing.TB, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("testkit: timed out waiting: "+msg, args...)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,7 @@
+module ticketing.dev/orders
+
+go 1.26.0
+
+require ticketing.dev/common v0.0.0
+
+replace ticketing.dev/common => ../common
