@@ -2,8 +2,8 @@ package events_test
 
 import (
 	"encoding/json"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
