@@ -21,3 +21,18 @@ func (v *Validator) Err() error {
 	}
 	return &errs.ValidationError{Fields: v.fields}
 }
+
+// ValidID reports whether s is an id as the API hands them out: a MongoDB
+// ObjectID in 24 lower- or upper-case hex digits.
+func ValidID(s string) bool {
+	if len(s) != 24 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}

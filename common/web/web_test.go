@@ -167,3 +167,11 @@ func TestHealth(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.JSONEq(t, `{"mongo":"unavailable"}`, w.Body.String())
 }
+
+func TestValidID(t *testing.T) {
+	assert.True(t, web.ValidID("507f1f77bcf86cd799439011"))
+	assert.True(t, web.ValidID("507F1F77BCF86CD799439011"))
+	for _, bad := range []string{"", "abc", "507f1f77bcf86cd79943901", "507f1f77bcf86cd7994390111", "507f1f77bcf86cd79943901g", `{"$gt":""}`} {
+		assert.False(t, web.ValidID(bad), bad)
+	}
+}

@@ -1,0 +1,57 @@
+// Package mongodb connects services to their database and holds the few
+// helpers every store shares. Mongo types stay inside the services' *db
+// packages and this one.
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+)
+
+// Connect connects to uri and returns the client and the database the URI's
+// path names, or def when it names none. It does not wait for the server:
+// readiness reports that, so a service may start before its database.
+func Connect(uri, def string) (*mongo.Client, *mongo.Database, error) {
+	cs, err := connstring.ParseAndValidate(uri)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mongodb: parse MONGO_URI: %w", err)
+	}
+	name := cs.Database
+	if name == "" {
+		name = def
+	}
+	client, err := mongo.Connect(options.Client().
+		ApplyURI(uri).
+		SetServerSelectionTimeout(5 * time.Second).
+		SetTimeout(10 * time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)
+	}
+	return client, client.Database(name), nil
+}
+
+// Ping reports whether the database answers; readiness checks use it.
+func Ping(db *mongo.Database) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		return db.Client().Ping(ctx, nil)
+	}
+}
+
+// ErrBadID is returned for an id that is not a 24-digit hex ObjectID.
+var ErrBadID = errors.New("mongodb: malformed id")
+
+// ObjectID parses an id from the API or an event.
+func ObjectID(id string) (bson.ObjectID, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return bson.ObjectID{}, fmt.Errorf("%w: %q", ErrBadID, id)
+	}
+	return oid, nil
+}
