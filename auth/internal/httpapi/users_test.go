@@ -1,0 +1,456 @@
+package httpapi_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/auth/internal/user"
+)
+
+const (
+	msgEmail         = "email: Email must be valid"
+	msgPasswordRange = "password: Password must be between 4 and 30 characters"
+	msgPasswordEmpty = "password: You must supply a password"
+)
+
+func TestSignup_ReturnsCreatedWithTheUser(t *testing.T) {
+	a := newAPI(t)
+
+	w := a.post("/api/users/signup", credentials("test@test.com", "password"))
+
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	assert.Equal(t, "test@test.com", body["email"])
+	assert.Regexp(t, `^[0-9a-f]{24}$`, body["id"])
+	assert.Len(t, body, 2, "only id and email: %v", body)
+	assert.Len(t, a.users(), 1)
+}
+
+func TestSignup_RejectsInvalidInput(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want string
+	}{
+		{"invalid email", credentials("alskdflaskjfd", "password"), errorBody(msgEmail)},
+		{"email without a dotted domain", credentials("test@test", "password"), errorBody(msgEmail)},
+		{"password too short", credentials("test@test.com", "p"), errorBody(msgPasswordRange)},
+		{"password too long", credentials("test@test.com", strings.Repeat("p", 31)), errorBody(msgPasswordRange)},
+		{"password short once trimmed", credentials("test@test.com", "  pw  "), errorBody(msgPasswordRange)},
+		{"missing password", `{"email":"test@test.com"}`, errorBody(msgPasswordRange)},
+		{"missing email", `{"password":"password"}`, errorBody(msgEmail)},
+		{"missing email and password", `{}`, errorBody(msgEmail, msgPasswordRange)},
+		{"empty body", ``, errorBody(msgEmail, msgPasswordRange)},
+		{"both invalid", credentials("nope", "p"), errorBody(msgEmail, msgPasswordRange)},
+		{"password of the wrong type", `{"email":"test@test.com","password":1234}`,
+			errorBody("password: Invalid value for password")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t)
+
+			w := a.post("/api/users/signup", tt.body)
+
+			assert.Equal(t, http.StatusBadRequest, w.Code)
+			assert.JSONEq(t, tt.want, w.Body.String())
+			assert.Nil(t, sessionCookie(w))
+			assert.Empty(t, a.users())
+		})
+	}
+}
+
+func TestSignup_DuplicateEmailIsRejected(t *testing.T) {
+	for _, second := range []string{"test@test.com", "TEST@Test.com", "  test@test.com "} {
+		t.Run(second, func(t *testing.T) {
+			a := newAPI(t)
+			a.signUp("test@test.com", "password")
+
+			w := a.post("/api/users/signup", credentials(second, "another"))
+
+			assert.Equal(t, http.StatusBadRequest, w.Code)
+			assert.JSONEq(t, errorBody("Email in use"), w.Body.String())
+			assert.Nil(t, sessionCookie(w))
+			assert.Len(t, a.users(), 1)
+		})
+	}
+}
+
+func TestSignup_SetsASessionCookie(t *testing.T) {
+	a := newAPI(t)
+
+	w := a.post("/api/users/signup", credentials("test@test.com", "password"))
+
+	require.Equal(t, http.StatusCreated, w.Code)
+	c := sessionCookie(w)
+	require.NotNil(t, c)
+	assert.NotEmpty(t, c.Value)
+	assert.Equal(t, "/", c.Path)
+	assert.True(t, c.HttpOnly)
+	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
+	assert.False(t, c.Secure, "COOKIE_SECURE=false in tests")
+	assert.Contains(t, a.currentUser(c).Body.String(), `"email":"test@test.com"`)
+}
+
+func TestSignup_NormalizesTheEmail(t *testing.T) {
+	a := newAPI(t)
+
+	w := a.post("/api/users/signup", credentials("  Test@Test.COM ", "password"))
+
+	require.Equal(t, http.StatusCreated, w.Code)
+	assert.Contains(t, w.Body.String(), `"email":"test@test.com"`)
+	assert.Equal(t, "test@test.com", a.users()[0]["email"])
+}
+
+func TestSignup_StoresAScryptHashNamingItsParameters(t *testing.T) {
+	a := newAPI(t)
+	a.signUp("test@test.com", "password")
+
+	docs := a.users()
+	require.Len(t, docs, 1)
+	hash, ok := docs[0]["password"].(string)
+	require.True(t, ok, "password field: %v", docs[0])
+	assert.Regexp(t, regexp.MustCompile(`^scrypt\$ln=10,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{86}$`), hash)
+	match, err := user.VerifyPassword("password", hash)
+	require.NoError(t, err)
+	assert.True(t, match)
+	assert.ElementsMatch(t, []string{"_id", "email", "password"}, keys(docs[0]))
+}
+
+func TestSignup_TrimsThePassword(t *testing.T) {
+	a := newAPI(t)
+	a.signUp("test@test.com", "  password \t")
+
+	w := a.post("/api/users/signin", credentials("test@test.com", "password"))
+
+	assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+}
+
+func TestSignup_ConcurrentSignupsWithOneEmailCreateOneUser(t *testing.T) {
+	a := newAPI(t)
+	const racers = 20
+	codes := make([]int, racers)
+	bodies := make([]string, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			w := a.post("/api/users/signup", credentials("race@test.com", "password"))
+			codes[i], bodies[i] = w.Code, w.Body.String()
+		})
+	}
+	wg.Wait()
+
+	var created, inUse int
+	for i, code := range codes {
+		switch {
+		case code == http.StatusCreated:
+			created++
+		case code == http.StatusBadRequest && jsonEqual(bodies[i], errorBody("Email in use")):
+			inUse++
+		default:
+			t.Errorf("racer %d: %d %s", i, code, bodies[i])
+		}
+	}
+	assert.Equal(t, 1, created)
+	assert.Equal(t, racers-1, inUse)
+	assert.Len(t, a.users(), 1)
+}
+
+func TestSignin_FailsForAnUnknownEmail(t *testing.T) {
+	a := newAPI(t)
+
+	w := a.post("/api/users/signin", credentials("test@test.com", "password"))
+
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.JSONEq(t, errorBody("Invalid credentials"), w.Body.String())
+	assert.Nil(t, sessionCookie(w))
+}
+
+func TestSignin_FailsForAWrongPassword(t *testing.T) {
+	a := newAPI(t)
+	a.signUp("test@test.com", "password")
+
+	w := a.post("/api/users/signin", credentials("test@test.com", "aslkdfjalskdfj"))
+
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.JSONEq(t, errorBody("Invalid credentials"), w.Body.String())
+	assert.Nil(t, sessionCookie(w))
+}
+
+func TestSignin_ReturnsACookieForValidCredentials(t *testing.T) {
+	a := newAPI(t)
+	id, _ := a.signUp("test@test.com", "password")
+
+	w := a.post("/api/users/signin", credentials("Test@Test.com", "password"))
+
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.JSONEq(t, `{"id":"`+id+`","email":"test@test.com"}`, w.Body.String())
+	c := sessionCookie(w)
+	require.NotNil(t, c)
+	assert.Contains(t, a.currentUser(c).Body.String(), `"id":"`+id+`"`)
+}
+
+func TestSignin_RejectsInvalidInput(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want string
+	}{
+		{"invalid email", credentials("alskdflaskjfd", "password"), errorBody(msgEmail)},
+		{"missing password", `{"email":"test@test.com"}`, errorBody(msgPasswordEmpty)},
+		{"blank password", credentials("test@test.com", "   "), errorBody(msgPasswordEmpty)},
+		{"missing email and password", `{}`, errorBody(msgEmail, msgPasswordEmpty)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t)
+
+			w := a.post("/api/users/signin", tt.body)
+
+			assert.Equal(t, http.StatusBadRequest, w.Code)
+			assert.JSONEq(t, tt.want, w.Body.String())
+			assert.Nil(t, sessionCookie(w))
+		})
+	}
+}
+
+func TestSignout_ClearsTheCookie(t *testing.T) {
+	a := newAPI(t)
+	_, c := a.signUp("test@test.com", "password")
+
+	w := a.do(request{method: http.MethodPost, path: "/api/users/signout", body: "{}", cookie: c})
+
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.JSONEq(t, `{}`, w.Body.String())
+	setCookie := w.Header().Get("Set-Cookie")
+	assert.True(t, strings.HasPrefix(setCookie, "session=;"), setCookie)
+	assert.Contains(t, setCookie, "Path=/")
+	assert.Contains(t, setCookie, "Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+	assert.Contains(t, setCookie, "Max-Age=0")
+	assert.Contains(t, setCookie, "HttpOnly")
+}
+
+func TestCurrentUser_ReturnsTheSignedInUser(t *testing.T) {
+	a := newAPI(t)
+	before := time.Now().Unix()
+	id, c := a.signUp("test@test.com", "password")
+
+	w := a.currentUser(c)
+
+	require.Equal(t, http.StatusOK, w.Code)
+	var body struct {
+		CurrentUser map[string]any `json:"currentUser"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	assert.Equal(t, id, body.CurrentUser["id"])
+	assert.Equal(t, "test@test.com", body.CurrentUser["email"])
+	iat, _ := body.CurrentUser["iat"].(float64)
+	assert.InDelta(t, before, iat, 2)
+	assert.Len(t, body.CurrentUser, 3)
+}
+
+func TestCurrentUser_IsNullWhenNotSignedIn(t *testing.T) {
+	a := newAPI(t)
+
+	w := a.currentUser(nil)
+
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.JSONEq(t, `{"currentUser":null}`, w.Body.String())
+}
+
+// The operator-injection attack on the original's MongoDB queries: an
+// object where a string belongs. It must be a validation error, not a query.
+func TestOperatorInjection_IsRejectedAndCreatesNothing(t *testing.T) {
+	bodies := []string{
+		`{"email":{"$gt":""},"password":"x"}`,
+		`{"email":{"$ne":null},"password":"password"}`,
+		`{"email":"test@test.com","password":{"$gt":""}}`,
+		`{"email":["test@test.com"],"password":"password"}`,
+	}
+	for _, path := range []string{"/api/users/signup", "/api/users/signin"} {
+		for _, body := range bodies {
+			t.Run(path+" "+body, func(t *testing.T) {
+				a := newAPI(t)
+				if path == "/api/users/signin" {
+					a.signUp("test@test.com", "password")
+				}
+
+				w := a.post(path, body)
+
+				assert.Equal(t, http.StatusBadRequest, w.Code)
+				var got struct {
+					Errors []struct{ Message, Field string }
+				}
+				require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got), w.Body.String())
+				require.Len(t, got.Errors, 1, w.Body.String())
+				assert.Contains(t, []string{"email", "password"}, got.Errors[0].Field)
+				assert.Nil(t, sessionCookie(w))
+				assert.LessOrEqual(t, len(a.users()), 1)
+				for _, d := range a.users() {
+					assert.Equal(t, "test@test.com", d["email"])
+				}
+			})
+		}
+	}
+}
+
+func TestMalformedBodies_AreClientErrors(t *testing.T) {
+	huge := `{"email":"test@test.com","password":"` + strings.Repeat("a", 1<<20) + `"}`
+	tests := []struct {
+		name string
+		body string
+		code int
+	}{
+		{"truncated JSON", `{"email":"test@test.com",`, http.StatusBadRequest},
+		{"not JSON", `email=test@test.com&password=password`, http.StatusBadRequest},
+		{"an array", `[]`, http.StatusBadRequest},
+		{"a string", `"test@test.com"`, http.StatusBadRequest},
+		{"two objects", `{} {}`, http.StatusBadRequest},
+		{"invalid UTF-8", "{\"email\":\"\xff@test.com\",\"password\":\"password\"}", http.StatusBadRequest},
+		{"over 1 MiB", huge, http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"/api/users/signup", "/api/users/signin"} {
+			t.Run(tt.name+" "+path, func(t *testing.T) {
+				a := newAPI(t)
+
+				w := a.post(path, tt.body)
+
+				assert.Equal(t, tt.code, w.Code)
+				assertCommonShape(t, w.Body.Bytes())
+				assert.Empty(t, a.users())
+			})
+		}
+	}
+}
+
+func TestUnknownRoutes_AreNotFoundInTheCommonShape(t *testing.T) {
+	a := newAPI(t)
+	for _, r := range []request{
+		{method: http.MethodGet, path: "/api/users/nope"},
+		{method: http.MethodGet, path: "/api/users/signup"},
+		{method: http.MethodDelete, path: "/api/users/currentuser"},
+		{method: http.MethodPost, path: "/api/users"},
+		{method: http.MethodGet, path: "/"},
+	} {
+		w := a.do(r)
+		assert.Equal(t, http.StatusNotFound, w.Code, "%s %s", r.method, r.path)
+		assert.JSONEq(t, errorBody("Not Found"), w.Body.String(), "%s %s", r.method, r.path)
+	}
+}
+
+func TestResponses_NeverContainThePasswordOrItsHash(t *testing.T) {
+	a := newAPI(t)
+	const password = "s3cret-Passw0rd"
+	signup := a.post("/api/users/signup", credentials("test@test.com", password))
+	require.Equal(t, http.StatusCreated, signup.Code)
+	signin := a.post("/api/users/signin", credentials("test@test.com", password))
+	require.Equal(t, http.StatusOK, signin.Code)
+	current := a.currentUser(sessionCookie(signin))
+	hash := a.users()[0]["password"].(string)
+
+	for name, w := range map[string]interface{ Result() *http.Response }{"signup": signup, "signin": signin, "currentuser": current} {
+		rec := w.Result()
+		var text strings.Builder
+		text.WriteString(readAll(t, rec))
+		for k, vs := range rec.Header {
+			text.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
+		}
+		for _, c := range rec.Cookies() {
+			text.WriteString(decodeSessionCookie(c.Value))
+		}
+		for _, secret := range []string{password, hash, `"password"`} {
+			assert.NotContains(t, text.String(), secret, name)
+		}
+	}
+}
+
+func assertCommonShape(t *testing.T, body []byte) {
+	t.Helper()
+	var got struct {
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(body, &got), string(body))
+	require.NotEmpty(t, got.Errors, string(body))
+	assert.NotEmpty(t, got.Errors[0].Message)
+}
+
+func jsonEqual(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	xb, _ := json.Marshal(x)
+	yb, _ := json.Marshal(y)
+	return string(xb) == string(yb)
+}
+
+func keys(m bson.M) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func readAll(t *testing.T, r *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// decodeSessionCookie returns the cookie's JSON and its token's claims as
+// text, so that a secret inside them would be seen.
+func decodeSessionCookie(v string) string {
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return v
+	}
+	var s struct{ JWT string }
+	if json.Unmarshal(raw, &s) != nil {
+		return string(raw)
+	}
+	out := string(raw)
+	for _, part := range strings.Split(s.JWT, ".") {
+		if b, err := base64.RawURLEncoding.DecodeString(part); err == nil {
+			out += string(b)
+		}
+	}
+	return out
+}
+
+// An unknown email must cost what a wrong password costs, or response
+// times would tell which emails are registered. Hashing dominates both, so
+// the fastest of a few tries of each must be close.
+func TestSignin_UnknownEmailTakesAsLongAsAWrongPassword(t *testing.T) {
+	a := newAPI(t, apiConfig{params: user.Params{LogN: 12, R: 8, P: 1, KeyLen: 64, SaltLen: 16}})
+	a.signUp("known@test.com", "password")
+	fastest := func(email string) time.Duration {
+		best := time.Duration(1<<63 - 1)
+		for range 3 {
+			start := time.Now()
+			w := a.post("/api/users/signin", credentials(email, "wrong-password"))
+			best = min(best, time.Since(start))
+			require.Equal(t, http.StatusBadRequest, w.Code)
+		}
+		return best
+	}
+
+	wrongPassword, unknownEmail := fastest("known@test.com"), fastest("unknown@test.com")
+
+	assert.Greater(t, unknownEmail, wrongPassword/2, "unknown email %v, wrong password %v", unknownEmail, wrongPassword)
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+
+	"ticketing.dev/common/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+func envOf(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"nothing set", nil, []string{"JWT_KEY must be defined", "MONGO_URI must be defined"}},
+		{"no JWT_KEY", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1/auth"}, []string{"JWT_KEY must be defined"}},
+		{"no MONGO_URI", map[string]string{"JWT_KEY": "k"}, []string{"MONGO_URI must be defined"}},
+		{"bad RATE_LIMIT", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "RATE_LIMIT": "-1"}, []string{"RATE_LIMIT"}},
+		{"bad MONGO_URI", map[string]string{"JWT_KEY": "k", "MONGO_URI": "postgres://db"}, []string{"MONGO_URI"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			start := time.Now()
+
+			err := run(t.Context(), envOf(tt.env), &out)
+
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Less(t, time.Since(start), time.Second, "must not try to connect first")
+		})
+	}
+}
+
+func TestRun_ServesUntilCancelledThenShutsDownGracefully(t *testing.T) {
+	uri := testkit.MongoURI(t)
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, envOf(map[string]string{
+			"PORT":          port,
+			"JWT_KEY":       "test-key",
+			"MONGO_URI":     uri,
+			"COOKIE_SECURE": "false",
+		}), out)
+	}()
+	base := "http://127.0.0.1:" + port
+
+	testkit.Eventually(t, func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, out)
+		default:
+		}
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "auth to answer /healthz")
+
+	resp, err := http.Get(base + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	resp, err = http.Post(base+"/api/users/signup", "application/json",
+		strings.NewReader(`{"email":"test@test.com","password":"password"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	assert.NotEmpty(t, resp.Cookies())
+
+	assertStoredWithProductionHash(t, uri)
+
+	// A request in flight when the signal comes is finished, not dropped.
+	// One request first makes sure the server has accepted the connection;
+	// then half of a second, the signal, and once new connections are
+	// refused, the rest.
+	conn, err := net.Dial("tcp", "127.0.0.1:"+port)
+	require.NoError(t, err)
+	defer conn.Close()
+	connReader := bufio.NewReader(conn)
+	_, err = fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: auth\r\n\r\n")
+	require.NoError(t, err)
+	first, err := http.ReadResponse(connReader, nil)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, first.Body)
+	first.Body.Close()
+	body := `{"email":"late@test.com","password":"password"}`
+	_, err = fmt.Fprintf(conn, "POST /api/users/signup HTTP/1.1\r\nHost: auth\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
+	require.NoError(t, err)
+	// Give the server a moment to read the headers and count the
+	// connection as active; an idle one would rightly be closed.
+	time.Sleep(100 * time.Millisecond)
+
+	cancel()
+	testkit.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	}, "auth to stop accepting connections")
+
+	_, err = conn.Write([]byte(body[10:]))
+	require.NoError(t, err)
+	late, err := http.ReadResponse(connReader, nil)
+	require.NoError(t, err)
+	late.Body.Close()
+	assert.Equal(t, http.StatusCreated, late.StatusCode)
+
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after its context was cancelled")
+	}
+	assertJSONLogs(t, out.String())
+}
+
+// assertStoredWithProductionHash reads the user run stored, in the database
+// MONGO_URI names, and checks its password was hashed at the default cost.
+func assertStoredWithProductionHash(t *testing.T, uri string) {
+	t.Helper()
+	cs, err := connstring.Parse(uri)
+	require.NoError(t, err)
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	require.NoError(t, err)
+	defer func() { _ = client.Disconnect(context.Background()) }()
+	var doc struct {
+		Email    string `bson:"email"`
+		Password string `bson:"password"`
+	}
+	err = client.Database(cs.Database).Collection("users").FindOne(t.Context(), bson.D{}).Decode(&doc)
+	require.NoError(t, err)
+	assert.Equal(t, "test@test.com", doc.Email)
+	assert.True(t, strings.HasPrefix(doc.Password, "scrypt$ln=14,r=8,p=1$"), doc.Password)
+}
+
+func assertJSONLogs(t *testing.T, logs string) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	var lines int
+	for sc.Scan() {
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &entry), sc.Text())
+		assert.Contains(t, entry, "level")
+		lines++
+	}
+	assert.Positive(t, lines)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return strconv.Itoa(port)
+}
+
+// syncBuffer is the run's stdout: written by the server's goroutines while
+// the test may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
