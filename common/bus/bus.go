@@ -27,6 +27,10 @@ type Config struct {
 	ClusterID string
 	// ClientID must be unique among connected clients; Kubernetes uses the pod name.
 	ClientID string
+	// LostAfter is about how long the server may stay unreachable before
+	// the connection is lost for good (see Lost). It counts in whole
+	// seconds, at least 2; zero means 10 s. Tests shorten it.
+	LostAfter time.Duration
 }
 
 // Connection timing. A server unreachable for about pingInterval×pingMaxOut
@@ -34,7 +38,9 @@ type Config struct {
 const (
 	pingInterval   = 1 // seconds, as stan counts them
 	pingMaxOut     = 10
+	minPingMaxOut  = 2 // the least stan accepts
 	publishTimeout = 5 * time.Second
+	pingTimeout    = 2 * time.Second
 	maxBackoff     = 5 * time.Second
 )
 
@@ -89,11 +95,15 @@ func dial(cfg Config, log *slog.Logger) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{nc: nc, log: log, lost: make(chan struct{})}
+	maxOut := pingMaxOut
+	if cfg.LostAfter > 0 {
+		maxOut = max(minPingMaxOut, int((cfg.LostAfter+time.Second-1)/time.Second))
+	}
 	sc, err := stan.Connect(cfg.ClusterID, cfg.ClientID,
 		stan.NatsConn(nc),
 		stan.ConnectWait(2*time.Second),
 		stan.PubAckWait(publishTimeout),
-		stan.Pings(pingInterval, pingMaxOut),
+		stan.Pings(pingInterval, maxOut),
 		stan.SetConnectionLostHandler(func(_ stan.Conn, err error) {
 			c.markLost(err)
 		}),
@@ -136,6 +146,12 @@ func (c *Conn) Ping(ctx context.Context) error {
 	if c.nc.Status() != nats.CONNECTED {
 		return fmt.Errorf("bus: nats connection is %s", c.nc.Status())
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		// nats refuses to flush without a deadline.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, pingTimeout)
+		defer cancel()
+	}
 	if err := c.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("bus: ping: %w", err)
 	}
@@ -145,6 +161,12 @@ func (c *Conn) Ping(ctx context.Context) error {
 // Publish sends data on subject and waits until the server has stored it.
 // The outbox relay calls it with payloads encoded by package events.
 func (c *Conn) Publish(ctx context.Context, subject string, data []byte) error {
+	// While disconnected, nats.go would buffer the message and send it on
+	// reconnect even after this call timed out, so every retry of the
+	// caller would add a duplicate. Fail at once instead.
+	if !c.nc.IsConnected() {
+		return fmt.Errorf("bus: publish %s: nats connection is %s", subject, c.nc.Status())
+	}
 	acked := make(chan error, 1)
 	_, err := c.sc.PublishAsync(subject, data, func(_ string, err error) { acked <- err })
 	if err != nil {
@@ -181,8 +203,12 @@ func (c *Conn) Close() error {
 		}
 	}
 	c.inflight.Wait()
-	if err := c.sc.Close(); err != nil && !errors.Is(err, stan.ErrConnectionClosed) {
-		errs = append(errs, err)
+	// A lost connection has already ended its session on this side; asking
+	// the server to end it too would only wait out a timeout and fail.
+	if c.Err() == nil {
+		if err := c.sc.Close(); err != nil && !errors.Is(err, stan.ErrConnectionClosed) {
+			errs = append(errs, err)
+		}
 	}
 	c.nc.Close()
 	if err := errors.Join(errs...); err != nil {

@@ -1,0 +1,380 @@
+package bus_test
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// inbox records the events a handler receives.
+type inbox[E any] struct {
+	mu  sync.Mutex
+	got []E
+}
+
+func (b *inbox[E]) add(e E) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.got = append(b.got, e)
+}
+
+func (b *inbox[E]) events() []E {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.got)
+}
+
+func (b *inbox[E]) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.got)
+}
+
+// record returns a handler that accepts every event into b.
+func record[E events.Event](b *inbox[E]) bus.Handler[E] {
+	return func(_ context.Context, e E) error {
+		b.add(e)
+		return nil
+	}
+}
+
+func publishOrders(t *testing.T, conn *bus.Conn, ids ...string) {
+	t.Helper()
+	pub := bus.NewPublisher[events.OrderCancelled](conn)
+	for _, id := range ids {
+		require.NoError(t, pub.Publish(t.Context(), events.OrderCancelled{ID: id, Ticket: events.TicketRef{ID: "t"}}))
+	}
+}
+
+func orderIDs(es []events.OrderCancelled) []string {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+func connect(t *testing.T, cfg bus.Config) *bus.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := bus.Connect(ctx, cfg, testkit.Logger(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestPublisher_ListenerReceivesTypedEvent(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	conn := testkit.Bus(t, n)
+	got := make(chan events.TicketCreated, 1)
+	require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.TicketCreated) error {
+		got <- e
+		return nil
+	}).Listen(t.Context()))
+
+	want := events.TicketCreated{ID: "t1", Title: "concert", Price: 1099, UserID: "u1"}
+	require.NoError(t, bus.NewPublisher[events.TicketCreated](conn).Publish(t.Context(), want))
+	select {
+	case e := <-got:
+		assert.Equal(t, want, e)
+	case <-time.After(5 * time.Second):
+		t.Fatal("event not delivered")
+	}
+}
+
+func TestListener_HandlerErrorLeadsToRedelivery(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	conn := testkit.Bus(t, n)
+	var (
+		mu       sync.Mutex
+		attempts []time.Time
+	)
+	handled := make(chan events.OrderCancelled, 1)
+	require.NoError(t, bus.NewListener(conn, "tickets-service", func(_ context.Context, e events.OrderCancelled) error {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts = append(attempts, time.Now())
+		if len(attempts) == 1 {
+			return assert.AnError
+		}
+		handled <- e
+		return nil
+	}).WithAckWait(time.Second).Listen(t.Context()))
+
+	publishOrders(t, conn, "o1")
+	select {
+	case e := <-handled:
+		assert.Equal(t, "o1", e.ID)
+	case <-time.After(5 * time.Second):
+		t.Fatal("failed event not redelivered")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, attempts, 2)
+	assert.GreaterOrEqual(t, attempts[1].Sub(attempts[0]), 900*time.Millisecond, "redelivered before the ack wait")
+}
+
+func TestListener_UndecodablePayloadIsAckedAndNotRedelivered(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	rec := &recorder{next: testkit.Logger(t).Handler(), state: &recorderState{}}
+	conn, err := bus.Connect(t.Context(), testkit.BusConfig(n), slog.New(rec))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+
+	var got inbox[events.OrderCancelled]
+	require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
+		WithAckWait(time.Second).Listen(t.Context()))
+
+	require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
+	publishOrders(t, conn, "o1", "o2")
+
+	testkit.Eventually(t, func() bool { return got.len() == 2 }, "good events after a bad one")
+	// An unacked message would have come back one ack wait after delivery.
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
+	assert.Equal(t, 1, rec.state.count("dropping undecodable event"), "undecodable event delivered again")
+}
+
+func TestListener_RestartedSubscriberMissesNothing(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	pub := testkit.Bus(t, n)
+
+	var before inbox[events.OrderCancelled]
+	first := connect(t, testkit.BusConfig(n))
+	require.NoError(t, bus.NewListener(first, "payments-service", record(&before)).Listen(t.Context()))
+	publishOrders(t, pub, "o1")
+	testkit.Eventually(t, func() bool { return before.len() == 1 }, "first event")
+	require.NoError(t, first.Close())
+
+	publishOrders(t, pub, "o2", "o3")
+
+	var after inbox[events.OrderCancelled]
+	second := connect(t, testkit.BusConfig(n))
+	require.NoError(t, bus.NewListener(second, "payments-service", record(&after)).Listen(t.Context()))
+	testkit.Eventually(t, func() bool { return after.len() >= 2 }, "events published while away")
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, []string{"o2", "o3"}, orderIDs(after.events()), "missed or re-received events")
+}
+
+func TestListener_QueueGroupMembersHandleEachEventOnce(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	pub := testkit.Bus(t, n)
+	var a, b inbox[events.OrderCancelled]
+	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", record(&a)).Listen(t.Context()))
+	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", record(&b)).Listen(t.Context()))
+
+	var want []string
+	for i := range 50 {
+		want = append(want, string(rune('A'+i/26))+string(rune('a'+i%26)))
+	}
+	publishOrders(t, pub, want...)
+
+	testkit.Eventually(t, func() bool { return a.len()+b.len() >= 50 }, "all events handled")
+	time.Sleep(200 * time.Millisecond)
+	all := append(orderIDs(a.events()), orderIDs(b.events())...)
+	assert.ElementsMatch(t, want, all, "union of the members is not every event exactly once")
+	t.Logf("members handled %d and %d", a.len(), b.len())
+}
+
+func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	conn := connect(t, testkit.BusConfig(n))
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var finished bool
+	require.NoError(t, bus.NewListener(conn, "orders-service", func(context.Context, events.OrderCancelled) error {
+		close(started)
+		<-release
+		finished = true // read after Close returns; -race checks the ordering
+		return nil
+	}).Listen(t.Context()))
+	publishOrders(t, testkit.Bus(t, n), "o1")
+	<-started
+
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a handler was running")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+		assert.True(t, finished)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return after the handler finished")
+	}
+}
+
+func TestConnect_RetriesUntilServerAppears(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	n.Stop()
+
+	type result struct {
+		conn *bus.Conn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		c, err := bus.Connect(ctx, testkit.BusConfig(n), testkit.Logger(t))
+		done <- result{c, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, n.Start())
+
+	r := <-done
+	require.NoError(t, r.err)
+	t.Cleanup(func() { _ = r.conn.Close() })
+	require.NoError(t, r.conn.Ping(t.Context()))
+	publishOrders(t, r.conn, "o1")
+}
+
+func TestConnect_ReturnsContextErrorWhenServerNeverAppears(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	n.Stop()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	c, err := bus.Connect(ctx, testkit.BusConfig(n), testkit.Logger(t))
+	assert.Nil(t, c)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 3*time.Second, "Connect outlived its context")
+}
+
+func TestConn_LostClosesWhenServerNeverComesBack(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	cfg := testkit.BusConfig(n)
+	cfg.LostAfter = 2 * time.Second // the default 10 s would dominate the suite
+	conn := connect(t, cfg)
+	require.NoError(t, conn.Ping(t.Context()))
+	assert.NoError(t, conn.Err())
+
+	start := time.Now()
+	n.Stop()
+	select {
+	case <-conn.Lost():
+		t.Logf("lost after %v", time.Since(start))
+		require.ErrorIs(t, conn.Err(), bus.ErrConnectionLost)
+		assert.Error(t, conn.Ping(t.Context()))
+	case <-time.After(15 * time.Second):
+		t.Fatal("Lost not closed")
+	}
+	start = time.Now()
+	assert.NoError(t, conn.Close())
+	t.Logf("closed in %v", time.Since(start))
+}
+
+func TestConn_PublishFailsFastWhileDisconnected(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	cfg := testkit.BusConfig(n)
+	cfg.LostAfter = 30 * time.Second
+	conn := connect(t, cfg)
+	n.Stop()
+	testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) != nil }, "disconnect noticed")
+	start := time.Now()
+	err := bus.NewPublisher[events.OrderCancelled](conn).Publish(t.Context(), events.OrderCancelled{ID: "o1"})
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), time.Second, "no wait for a publish timeout, and nothing buffered to send twice")
+}
+
+func TestConn_SurvivesServerRestart(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	cfg := testkit.BusConfig(n)
+	cfg.LostAfter = 2 * time.Second
+	conn := connect(t, cfg)
+	var got inbox[events.OrderCancelled]
+	require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).Listen(t.Context()))
+
+	n.Stop()
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, n.Start())
+
+	// Publishing fails fast while the client reconnects; it recovers by itself.
+	testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) == nil }, "reconnected")
+	publishOrders(t, conn, "o1")
+	testkit.Eventually(t, func() bool { return got.len() == 1 }, "event after restart")
+	assert.NoError(t, conn.Err())
+}
+
+func TestTestkit_DBIsFreshAndWritable(t *testing.T) {
+	t.Parallel()
+	db := testkit.DB(t)
+	n, err := db.Collection("x").CountDocuments(t.Context(), map[string]any{})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	_, err = db.Collection("x").InsertOne(t.Context(), map[string]any{"a": 1})
+	require.NoError(t, err)
+	n, err = db.Collection("x").CountDocuments(t.Context(), map[string]any{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+}
+
+// recorder is a slog.Handler that counts messages on their way to next, so
+// that a test can see how often something happened.
+type recorder struct {
+	next  slog.Handler
+	state *recorderState
+}
+
+type recorderState struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (s *recorderState) count(msg string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, m := range s.msgs {
+		if m == msg {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *recorder) Enabled(ctx context.Context, l slog.Level) bool { return r.next.Enabled(ctx, l) }
+
+func (r *recorder) Handle(ctx context.Context, rec slog.Record) error {
+	r.state.mu.Lock()
+	r.state.msgs = append(r.state.msgs, rec.Message)
+	r.state.mu.Unlock()
+	return r.next.Handle(ctx, rec)
+}
+
+func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler {
+	return &recorder{next: r.next.WithAttrs(as), state: r.state}
+}
+
+func (r *recorder) WithGroup(name string) slog.Handler {
+	return &recorder{next: r.next.WithGroup(name), state: r.state}
+}
