@@ -12,7 +12,10 @@ PKGS    := $(addprefix ./,$(addsuffix /...,$(CODE)))
 BIN     := $(CURDIR)/.bin
 GO      ?= go
 
-.PHONY: test fmt-check vet lint standalone unit tools clean
+# Programs the tests run, as command:Debian-package; installed when missing.
+SYSTEM_DEPS := redis-server:redis-server
+
+.PHONY: test fmt-check vet lint standalone unit deps tools clean
 
 test: fmt-check vet lint standalone unit
 
@@ -38,7 +41,20 @@ standalone:
 		(cd $$m && GOWORK=off $(GO) build ./...) || exit 1; \
 	done
 
-unit:
+deps:
+	@missing=""; \
+	for dep in $(SYSTEM_DEPS); do \
+		command -v $${dep%%:*} >/dev/null 2>&1 || missing="$$missing $${dep#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "missing Debian packages:$$missing (apt-get install$$missing)"; exit 1; \
+		fi; \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+unit: deps
 	$(GO) test -race -count=1 $(PKGS)
 
 clean:

@@ -36,9 +36,11 @@ var (
 	clientSeq atomic.Int64
 )
 
-// Main runs the package's tests, then stops the shared FerretDB.
+// Main runs the package's tests, then stops the servers shared by the
+// package: FerretDB and stripe-mock.
 func Main(m *testing.M) {
 	code := m.Run()
+	stopStripeMock()
 	if mongoCli != nil {
 		_ = mongoCli.Disconnect(context.Background())
 	}
