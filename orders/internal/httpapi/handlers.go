@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"ticketing.dev/common/session"
+	"ticketing.dev/common/web"
+	"ticketing.dev/orders/internal/order"
+)
+
+// msgTicketID is the original app's message for a missing or malformed
+// ticketId.
+const msgTicketID = "ticketId must be provided"
+
+type handlers struct {
+	orders *order.Service
+}
+
+func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
+	u, err := session.Current(r.Context())
+	if err != nil {
+		return err
+	}
+	var req createOrderRequest
+	if err := web.Decode(w, r, &req); err != nil {
+		return err
+	}
+	var v web.Validator
+	v.Check(web.ValidID(req.TicketID), "ticketId", msgTicketID)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	o, err := h.orders.Place(r.Context(), u.ID, req.TicketID)
+	if err != nil {
+		return err
+	}
+	return web.Respond(w, r, http.StatusCreated, newOrderResponse(o))
+}
+
+func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
+	u, err := session.Current(r.Context())
+	if err != nil {
+		return err
+	}
+	orders, err := h.orders.OrdersOf(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	body := make([]orderResponse, len(orders)) // [] rather than null when empty
+	for i, o := range orders {
+		body[i] = newOrderResponse(o)
+	}
+	return web.Respond(w, r, http.StatusOK, body)
+}
+
+func (h *handlers) show(w http.ResponseWriter, r *http.Request) error {
+	u, err := session.Current(r.Context())
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	o, err := h.orders.Order(r.Context(), u.ID, id)
+	if err != nil {
+		return err
+	}
+	return web.Respond(w, r, http.StatusOK, newOrderResponse(o))
+}
+
+// cancel answers 204 also for an order that was already cancelled: the
+// buyer gets what they asked for, and no second order:cancelled is sent.
+func (h *handlers) cancel(w http.ResponseWriter, r *http.Request) error {
+	u, err := session.Current(r.Context())
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := h.orders.Cancel(r.Context(), u.ID, id); err != nil {
+		return err
+	}
+	return web.NoContent(w, http.StatusNoContent)
+}
+
+// pathID returns the {id} of the route, refusing anything that is not an
+// ObjectID before it reaches the database.
+func pathID(r *http.Request) (string, error) {
+	id := chi.URLParam(r, "id")
+	if !web.ValidID(id) {
+		return "", order.ErrInvalidID
+	}
+	return id, nil
+}

@@ -1,0 +1,269 @@
+package listener_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/orders/internal/listener"
+	"ticketing.dev/orders/internal/order"
+	"ticketing.dev/orders/internal/ordertest"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+func setup(t *testing.T) (*ordertest.Env, *listener.Handlers) {
+	t.Helper()
+	env := ordertest.New(t)
+	return env, listener.New(env.Orders, testkit.Logger(t))
+}
+
+// ticket returns the replica's ticket, failing the test if it is missing.
+func ticket(t *testing.T, env *ordertest.Env, id string) order.Ticket {
+	t.Helper()
+	tk, err := env.Store.Ticket(context.Background(), id)
+	require.NoError(t, err)
+	return tk
+}
+
+func getOrder(t *testing.T, env *ordertest.Env, id string) order.View {
+	t.Helper()
+	v, err := env.Store.Order(context.Background(), id)
+	require.NoError(t, err)
+	return v
+}
+
+// placed places an order for a new ticket and waits for its order:created
+// to be published, so that later events are the test's alone.
+func placed(t *testing.T, env *ordertest.Env) order.View {
+	t.Helper()
+	created := ordertest.Subscribe[events.OrderCreated](t, env)
+	v, err := env.Orders.Place(t.Context(), "buyer", env.Ticket(t, "concert", 2000).ID)
+	require.NoError(t, err)
+	created.Next(t)
+	return v
+}
+
+func TestTicketCreated_CreatesTheReplicaAndAcks(t *testing.T) {
+	env, h := setup(t)
+	e := events.TicketCreated{ID: ordertest.NewID(), Version: 0, Title: "concert", Price: 1099, UserID: "seller"}
+
+	require.NoError(t, h.TicketCreated(t.Context(), e))
+
+	assert.Equal(t, order.Ticket{ID: e.ID, Title: "concert", Price: 1099, Version: 0}, ticket(t, env, e.ID))
+}
+
+func TestTicketCreated_RedeliveryChangesNothingAndAcks(t *testing.T) {
+	env, h := setup(t)
+	e := events.TicketCreated{ID: ordertest.NewID(), Version: 0, Title: "concert", Price: 1099, UserID: "seller"}
+	require.NoError(t, h.TicketCreated(t.Context(), e))
+	require.NoError(t, h.TicketUpdated(t.Context(), events.TicketUpdated{ID: e.ID, Version: 1, Title: "new", Price: 1500}))
+
+	require.NoError(t, h.TicketCreated(t.Context(), e))
+
+	assert.Equal(t, order.Ticket{ID: e.ID, Title: "new", Price: 1500, Version: 1}, ticket(t, env, e.ID))
+}
+
+func TestTicketUpdated_FindsUpdatesAndAcks(t *testing.T) {
+	env, h := setup(t)
+	tk := env.Ticket(t, "concert", 1000)
+
+	err := h.TicketUpdated(t.Context(), events.TicketUpdated{ID: tk.ID, Version: 1, Title: "new concert", Price: 999, UserID: "seller", OrderID: ordertest.NewID()})
+
+	require.NoError(t, err)
+	assert.Equal(t, order.Ticket{ID: tk.ID, Title: "new concert", Price: 999, Version: 1}, ticket(t, env, tk.ID))
+}
+
+func TestTicketUpdated_DoesNotAckAVersionFromTheFuture(t *testing.T) {
+	env, h := setup(t)
+	tk := env.Ticket(t, "concert", 1000)
+
+	err := h.TicketUpdated(t.Context(), events.TicketUpdated{ID: tk.ID, Version: 2, Title: "too soon", Price: 5})
+
+	assert.ErrorIs(t, err, order.ErrTicketBehind)
+	assert.Equal(t, tk, ticket(t, env, tk.ID))
+}
+
+func TestTicketUpdated_DoesNotAckForAnUnknownTicket(t *testing.T) {
+	env, h := setup(t)
+	id := ordertest.NewID()
+
+	err := h.TicketUpdated(t.Context(), events.TicketUpdated{ID: id, Version: 1, Title: "early", Price: 5})
+
+	assert.ErrorIs(t, err, order.ErrTicketBehind)
+	_, err = env.Store.Ticket(t.Context(), id)
+	assert.ErrorIs(t, err, order.ErrTicketNotFound)
+}
+
+func TestTicketUpdated_AcksAVersionAlreadyApplied(t *testing.T) {
+	env, h := setup(t)
+	tk := env.Ticket(t, "concert", 1000)
+	require.NoError(t, h.TicketUpdated(t.Context(), events.TicketUpdated{ID: tk.ID, Version: 1, Title: "v1", Price: 100}))
+	require.NoError(t, h.TicketUpdated(t.Context(), events.TicketUpdated{ID: tk.ID, Version: 2, Title: "v2", Price: 200}))
+
+	require.NoError(t, h.TicketUpdated(t.Context(), events.TicketUpdated{ID: tk.ID, Version: 1, Title: "v1", Price: 100}))
+
+	assert.Equal(t, order.Ticket{ID: tk.ID, Title: "v2", Price: 200, Version: 2}, ticket(t, env, tk.ID))
+}
+
+func TestTicketEvents_MalformedIDIsAcked(t *testing.T) {
+	_, h := setup(t)
+	assert.NoError(t, h.TicketCreated(t.Context(), events.TicketCreated{ID: "not-an-id", Title: "x", Price: 1}))
+	assert.NoError(t, h.TicketUpdated(t.Context(), events.TicketUpdated{ID: "not-an-id", Version: 1, Title: "x", Price: 1}))
+	assert.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: "not-an-id"}))
+	assert.NoError(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p", OrderID: "not-an-id", StripeID: "ch_1"}))
+}
+
+// TestTicketUpdated_AppliesVersionsInOrderWhenDeliveredOutOfOrder publishes
+// version 2 before version 1 on a real NATS Streaming server: version 2 is
+// refused and redelivered until version 1 has landed.
+func TestTicketUpdated_AppliesVersionsInOrderWhenDeliveredOutOfOrder(t *testing.T) {
+	env, h := setup(t)
+	require.NoError(t, h.Listen(t.Context(), env.Conn, time.Second))
+	id := ordertest.NewID()
+	ctx := t.Context()
+
+	require.NoError(t, bus.NewPublisher[events.TicketCreated](env.Conn).Publish(ctx, events.TicketCreated{ID: id, Title: "v0", Price: 100}))
+	updated := bus.NewPublisher[events.TicketUpdated](env.Conn)
+	require.NoError(t, updated.Publish(ctx, events.TicketUpdated{ID: id, Version: 2, Title: "v2", Price: 300}))
+	require.NoError(t, updated.Publish(ctx, events.TicketUpdated{ID: id, Version: 1, Title: "v1", Price: 200}))
+
+	testkit.Eventually(t, func() bool {
+		tk, err := env.Store.Ticket(context.Background(), id)
+		return err == nil && tk.Version == 2
+	}, "ticket %s never reached version 2", id)
+	assert.Equal(t, order.Ticket{ID: id, Title: "v2", Price: 300, Version: 2}, ticket(t, env, id))
+}
+
+func TestExpirationComplete_CancelsTheOrderPublishesAndAcks(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+
+	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+
+	got := getOrder(t, env, v.ID)
+	assert.Equal(t, events.StatusCancelled, got.Status)
+	assert.EqualValues(t, 1, got.Version)
+	assert.Equal(t, events.OrderCancelled{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}, cancelled.Next(t))
+}
+
+func TestExpirationComplete_ReleasesTheTicket(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+
+	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+
+	_, err := env.Orders.Place(t.Context(), "next-buyer", v.TicketID)
+	assert.NoError(t, err)
+}
+
+func TestExpirationComplete_LeavesACompleteOrderWithoutEvent(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+	require.NoError(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}))
+	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+
+	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+
+	got := getOrder(t, env, v.ID)
+	assert.Equal(t, events.StatusComplete, got.Status)
+	assert.EqualValues(t, 1, got.Version)
+	cancelled.None(t, 300*time.Millisecond)
+}
+
+func TestExpirationComplete_AcksAnOrderAlreadyCancelledWithoutEvent(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+	_, err := env.Orders.Cancel(t.Context(), "buyer", v.ID)
+	require.NoError(t, err)
+	cancelled.Next(t)
+
+	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+
+	assert.EqualValues(t, 1, getOrder(t, env, v.ID).Version)
+	cancelled.None(t, 300*time.Millisecond)
+}
+
+func TestExpirationComplete_AcksAnUnknownOrder(t *testing.T) {
+	_, h := setup(t)
+	assert.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: ordertest.NewID()}))
+}
+
+func TestPaymentCreated_CompletesTheOrderAndAcks(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+
+	require.NoError(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}))
+
+	got := getOrder(t, env, v.ID)
+	assert.Equal(t, events.StatusComplete, got.Status)
+	assert.EqualValues(t, 1, got.Version)
+}
+
+func TestPaymentCreated_RedeliveryChangesNothingAndAcks(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+	e := events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}
+	require.NoError(t, h.PaymentCreated(t.Context(), e))
+
+	require.NoError(t, h.PaymentCreated(t.Context(), e))
+
+	got := getOrder(t, env, v.ID)
+	assert.Equal(t, events.StatusComplete, got.Status)
+	assert.EqualValues(t, 1, got.Version)
+}
+
+func TestPaymentCreated_LeavesACancelledOrderCancelledAndAcks(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+
+	require.NoError(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}))
+
+	got := getOrder(t, env, v.ID)
+	assert.Equal(t, events.StatusCancelled, got.Status)
+	assert.EqualValues(t, 1, got.Version)
+}
+
+func TestPaymentCreated_AcksAnUnknownOrder(t *testing.T) {
+	_, h := setup(t)
+	assert.NoError(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: ordertest.NewID(), StripeID: "ch_1"}))
+}
+
+// TestListen_HandlesEveryEventOverNATS drives a ticket through its life on a
+// real NATS Streaming server: listed, ordered and expired, ordered again and
+// paid.
+func TestListen_HandlesEveryEventOverNATS(t *testing.T) {
+	env, h := setup(t)
+	require.NoError(t, h.Listen(t.Context(), env.Conn, time.Second))
+	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+	ctx := t.Context()
+	id := ordertest.NewID()
+
+	require.NoError(t, bus.NewPublisher[events.TicketCreated](env.Conn).Publish(ctx, events.TicketCreated{ID: id, Title: "concert", Price: 100}))
+	testkit.Eventually(t, func() bool {
+		_, err := env.Store.Ticket(context.Background(), id)
+		return err == nil
+	}, "ticket:created not applied")
+
+	first, err := env.Orders.Place(ctx, "first", id)
+	require.NoError(t, err)
+	require.NoError(t, bus.NewPublisher[events.ExpirationComplete](env.Conn).Publish(ctx, events.ExpirationComplete{OrderID: first.ID}))
+	assert.Equal(t, first.ID, cancelled.Next(t).ID)
+	assert.Equal(t, events.StatusCancelled, getOrder(t, env, first.ID).Status)
+
+	second, err := env.Orders.Place(ctx, "second", id)
+	require.NoError(t, err)
+	require.NoError(t, bus.NewPublisher[events.PaymentCreated](env.Conn).Publish(ctx, events.PaymentCreated{ID: "p1", OrderID: second.ID, StripeID: "ch_1"}))
+	testkit.Eventually(t, func() bool {
+		return getOrder(t, env, second.ID).Status == events.StatusComplete
+	}, "payment:created not applied")
+}

@@ -1,0 +1,127 @@
+package order
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"ticketing.dev/common/events"
+)
+
+// DefaultWindow is how long an order locks its ticket unless configured
+// otherwise: the time a buyer has to pay.
+const DefaultWindow = 15 * time.Minute
+
+// Service places, shows and changes orders, and keeps the ticket replicas
+// they are placed against.
+type Service struct {
+	store  Store
+	window time.Duration
+	now    func() time.Time
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the Service read the time from now; tests use it.
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) { s.now = now }
+}
+
+// NewService returns a Service keeping orders in store whose orders lock
+// their ticket for window.
+func NewService(store Store, window time.Duration, opts ...Option) *Service {
+	s := &Service{store: store, window: window, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Place orders ticket ticketID for the user: the ticket is locked for the
+// Service's window. It fails with ErrTicketNotFound for an unknown ticket and
+// with ErrReserved when another active order holds it.
+func (s *Service) Place(ctx context.Context, userID, ticketID string) (View, error) {
+	t, err := s.store.Ticket(ctx, ticketID)
+	if err != nil {
+		return View{}, fmt.Errorf("place order: %w", err)
+	}
+	o := Order{
+		UserID: userID,
+		Status: events.StatusCreated,
+		// The wire and MongoDB keep milliseconds; keeping no more here makes
+		// the order returned the order stored.
+		ExpiresAt: s.now().Add(s.window).UTC().Truncate(time.Millisecond),
+		TicketID:  t.ID,
+	}
+	o, err = s.store.Create(ctx, o, t)
+	if err != nil {
+		return View{}, fmt.Errorf("place order: %w", err)
+	}
+	return View{Order: o, Ticket: t}, nil
+}
+
+// Order returns the user's order with its ticket. It fails with ErrNotFound
+// for an unknown order and ErrNotOwner for another user's.
+func (s *Service) Order(ctx context.Context, userID, id string) (View, error) {
+	v, err := s.store.Order(ctx, id)
+	if err != nil {
+		return View{}, fmt.Errorf("get order: %w", err)
+	}
+	if v.UserID != userID {
+		return View{}, ErrNotOwner
+	}
+	return v, nil
+}
+
+// OrdersOf returns the user's orders with their tickets.
+func (s *Service) OrdersOf(ctx context.Context, userID string) ([]View, error) {
+	vs, err := s.store.OrdersOf(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	return vs, nil
+}
+
+// Cancel cancels the user's order by the rule CancelBy.
+func (s *Service) Cancel(ctx context.Context, userID, id string) (Order, error) {
+	o, err := s.store.Update(ctx, id, CancelBy(userID))
+	if err != nil {
+		return o, fmt.Errorf("cancel order: %w", err)
+	}
+	return o, nil
+}
+
+// Expire cancels an order whose lock ran out, by the rule Expire.
+func (s *Service) Expire(ctx context.Context, id string) (Order, error) {
+	o, err := s.store.Update(ctx, id, Expire)
+	if err != nil {
+		return o, fmt.Errorf("expire order: %w", err)
+	}
+	return o, nil
+}
+
+// Pay completes a paid order, by the rule Pay.
+func (s *Service) Pay(ctx context.Context, id string) (Order, error) {
+	o, err := s.store.Update(ctx, id, Pay)
+	if err != nil {
+		return o, fmt.Errorf("complete order: %w", err)
+	}
+	return o, nil
+}
+
+// AddTicket stores the replica of a new ticket; see Store.AddTicket.
+func (s *Service) AddTicket(ctx context.Context, t Ticket) error {
+	if err := s.store.AddTicket(ctx, t); err != nil {
+		return fmt.Errorf("add ticket: %w", err)
+	}
+	return nil
+}
+
+// UpdateTicket applies a new version of a ticket; see Store.UpdateTicket.
+func (s *Service) UpdateTicket(ctx context.Context, t Ticket) error {
+	if err := s.store.UpdateTicket(ctx, t); err != nil {
+		return fmt.Errorf("update ticket: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,526 @@
+// Package orderdb keeps orders, ticket replicas and ticket claims in
+// MongoDB. It is the only package of the orders service that knows the
+// driver: its errors are translated into the order package's before they
+// leave.
+//
+// # No double sale
+//
+// FerretDB, the embedded server of the tests and the local stack, applies
+// neither conditional updates nor a unique index hit by an update
+// atomically, and has no transactions or partial indexes; what it does
+// guarantee, even under concurrency, is that an insert violating a unique
+// key fails with a duplicate key error. So an order claims its ticket by
+// inserting a document into the claims collection whose _id is the ticket's
+// id: of any number of racing buyers exactly one insert succeeds. The claim
+// is deleted when its order is cancelled, which frees the ticket again.
+//
+// A crash can leave a claim behind: between cancelling an order and deleting
+// its claim, or between claiming and inserting the order. Such a claim is
+// stale — its order is cancelled, or still missing well after the claim was
+// made — and a buyer who finds one deletes it and claims again.
+//
+// # Outbox
+//
+// Each order document carries its pending events in the outbox.Field array,
+// written by the same single-document write as the change they announce; an
+// outbox.Relay publishes them. Every write of an order, and the relay's
+// removal of a published event, holds the order's lock from the keylock
+// shared with the relay.
+package orderdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/orders/internal/order"
+)
+
+// The collections of the orders database.
+const (
+	// OrdersCollection holds the orders and their pending events; the
+	// outbox relay reads it.
+	OrdersCollection = "orders"
+	// TicketsCollection holds the replicas of the tickets service's tickets.
+	TicketsCollection = "tickets"
+	// ClaimsCollection holds one document per locked or sold ticket.
+	ClaimsCollection = "claims"
+)
+
+// DefaultStaleClaim is how long a claim without an order is taken to be an
+// order still being inserted, rather than one whose insertion died with its
+// process. Inserting an order takes milliseconds.
+const DefaultStaleClaim = time.Minute
+
+// updateAttempts bounds how often Update re-reads an order that another
+// process changed between the read and the write.
+const updateAttempts = 3
+
+// cleanupTimeout bounds clean-up writes that must happen even after the
+// caller's context is done, such as giving up a claim whose order was
+// never stored.
+const cleanupTimeout = 5 * time.Second
+
+// orderDoc is an order as stored.
+type orderDoc struct {
+	ID        bson.ObjectID      `bson:"_id"`
+	UserID    string             `bson:"userId"`
+	Status    events.OrderStatus `bson:"status"`
+	ExpiresAt time.Time          `bson:"expiresAt"`
+	TicketID  bson.ObjectID      `bson:"ticketId"`
+	Version   int64              `bson:"version"`
+	// Outbox is written on insert only; reads leave it out.
+	Outbox []outbox.Message `bson:"outbox,omitempty"`
+}
+
+func (d orderDoc) order() order.Order {
+	return order.Order{
+		ID:        d.ID.Hex(),
+		UserID:    d.UserID,
+		Status:    d.Status,
+		ExpiresAt: d.ExpiresAt.UTC(),
+		Version:   d.Version,
+		TicketID:  d.TicketID.Hex(),
+	}
+}
+
+// ticketDoc is a ticket replica as stored; its _id is the ticket's id in
+// the tickets service.
+type ticketDoc struct {
+	ID      bson.ObjectID `bson:"_id"`
+	Title   string        `bson:"title"`
+	Price   int64         `bson:"price"` // cents
+	Version int64         `bson:"version"`
+}
+
+func (d ticketDoc) ticket() order.Ticket {
+	return order.Ticket{ID: d.ID.Hex(), Title: d.Title, Price: events.Money(d.Price), Version: d.Version}
+}
+
+// claimDoc reserves the ticket named by its _id for one order.
+type claimDoc struct {
+	TicketID  bson.ObjectID `bson:"_id"`
+	OrderID   bson.ObjectID `bson:"orderId"`
+	CreatedAt time.Time     `bson:"createdAt"`
+}
+
+// withoutOutbox is the projection of every read of orders: pending events
+// are the relay's business.
+var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
+
+// Store is an order.Store on a MongoDB database.
+type Store struct {
+	orders, tickets, claims *mongo.Collection
+
+	// orderLocks serialise the writes of one order; they are shared with
+	// the outbox relay, which takes them to remove published events.
+	orderLocks *keylock.Locks
+	// ticketLocks serialise the updates of one ticket replica.
+	ticketLocks keylock.Locks
+	// claimLocks serialise the deletions of one ticket's claim with the
+	// checks before them: FerretDB's filtered deletes are not atomic either,
+	// and one that read a stale claim must not delete its successor.
+	claimLocks keylock.Locks
+
+	notify     func()
+	now        func() time.Time
+	staleClaim time.Duration
+}
+
+var _ order.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock makes the Store read the time from now; tests use it.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
+// New returns a Store on db. locks must be the relay's (see outbox.NewRelay)
+// and notify its Notify, called after every write that stores an event.
+// Call EnsureIndexes before serving.
+func New(db *mongo.Database, locks *keylock.Locks, notify func(), opts ...Option) *Store {
+	s := &Store{
+		orders:     db.Collection(OrdersCollection),
+		tickets:    db.Collection(TicketsCollection),
+		claims:     db.Collection(ClaimsCollection),
+		orderLocks: locks,
+		notify:     notify,
+		now:        time.Now,
+		staleClaim: DefaultStaleClaim,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// EnsureIndexes creates the index that lists a user's orders, if missing.
+// The claims need no index of their own: their uniqueness is their _id's.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	_, err := s.orders.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "userId", Value: 1}},
+		Options: options.Index().SetName("userId"),
+	})
+	if err != nil {
+		return fmt.Errorf("create orders index: %w", err)
+	}
+	return nil
+}
+
+// objectID parses an id from the API or an event; ids are strings there,
+// so a filter built from one can only ever be an equality.
+func objectID(id string) (bson.ObjectID, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return bson.ObjectID{}, fmt.Errorf("%w: %q", order.ErrInvalidID, id)
+	}
+	return oid, nil
+}
+
+// Create claims t for o, then stores o under a new id with its
+// order:created event. If the order cannot be stored, the claim is given up
+// again.
+func (s *Store) Create(ctx context.Context, o order.Order, t order.Ticket) (order.Order, error) {
+	tid, err := objectID(t.ID)
+	if err != nil {
+		return order.Order{}, err
+	}
+	id := bson.NewObjectID()
+	o.ID, o.TicketID, o.Version = id.Hex(), t.ID, 0
+	msg, err := outbox.New(o.CreatedEvent(t))
+	if err != nil {
+		return order.Order{}, err
+	}
+	if err := s.claim(ctx, tid, id); err != nil {
+		return order.Order{}, err
+	}
+	doc := orderDoc{
+		ID:        id,
+		UserID:    o.UserID,
+		Status:    o.Status,
+		ExpiresAt: o.ExpiresAt,
+		TicketID:  tid,
+		Version:   0,
+		Outbox:    []outbox.Message{msg},
+	}
+	unlock := s.orderLocks.Lock(o.ID)
+	_, err = s.orders.InsertOne(ctx, doc)
+	unlock()
+	if err != nil {
+		return order.Order{}, errors.Join(fmt.Errorf("insert order: %w", err), s.abandonClaim(ctx, tid, id))
+	}
+	s.notify()
+	return o, nil
+}
+
+// claim reserves ticket for orderID, or fails with order.ErrReserved.
+func (s *Store) claim(ctx context.Context, ticket, orderID bson.ObjectID) error {
+	err := s.insertClaim(ctx, ticket, orderID)
+	if !mongo.IsDuplicateKeyError(err) {
+		return err
+	}
+	// The ticket is claimed. Most of the time that is the answer; look
+	// closer only to recover from a claim a crash left behind.
+	unlock := s.claimLocks.Lock(ticket.Hex())
+	defer unlock()
+	var c claimDoc
+	err = s.claims.FindOne(ctx, bson.D{{Key: "_id", Value: ticket}}).Decode(&c)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		// Released since our attempt: try once more.
+	case err != nil:
+		return fmt.Errorf("find claim: %w", err)
+	default:
+		stale, err := s.stale(ctx, c)
+		if err != nil {
+			return err
+		}
+		if !stale {
+			return order.ErrReserved
+		}
+		if _, err := s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: ticket}, {Key: "orderId", Value: c.OrderID}}); err != nil {
+			return fmt.Errorf("delete stale claim: %w", err)
+		}
+	}
+	err = s.insertClaim(ctx, ticket, orderID)
+	if mongo.IsDuplicateKeyError(err) {
+		return order.ErrReserved
+	}
+	return err
+}
+
+func (s *Store) insertClaim(ctx context.Context, ticket, orderID bson.ObjectID) error {
+	_, err := s.claims.InsertOne(ctx, claimDoc{TicketID: ticket, OrderID: orderID, CreatedAt: s.now().UTC()})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("insert claim: %w", err)
+	}
+	return err
+}
+
+// stale reports whether c was left behind by a crash: its order was
+// cancelled without the claim being deleted, or its order was never stored.
+func (s *Store) stale(ctx context.Context, c claimDoc) (bool, error) {
+	var o orderDoc
+	err := s.orders.FindOne(ctx, bson.D{{Key: "_id", Value: c.OrderID}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&o)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return s.now().Sub(c.CreatedAt) > s.staleClaim, nil
+	case err != nil:
+		return false, fmt.Errorf("find claiming order: %w", err)
+	}
+	return o.Status == events.StatusCancelled, nil
+}
+
+// abandonClaim gives up the claim of an order whose insert failed, unless
+// the order turns out to be stored after all (the insert may have failed
+// after the server applied it). When in doubt the claim stays: a claim
+// without an order becomes stale and is recovered, whereas deleting the
+// claim of a stored order could sell its ticket twice.
+func (s *Store) abandonClaim(ctx context.Context, ticket, orderID bson.ObjectID) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	n, err := s.orders.CountDocuments(ctx, bson.D{{Key: "_id", Value: orderID}})
+	if err != nil {
+		return fmt.Errorf("abandon claim: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	return s.releaseClaim(ctx, ticket, orderID)
+}
+
+// releaseClaim deletes orderID's claim of ticket, if it still holds it.
+func (s *Store) releaseClaim(ctx context.Context, ticket, orderID bson.ObjectID) error {
+	unlock := s.claimLocks.Lock(ticket.Hex())
+	defer unlock()
+	if _, err := s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: ticket}, {Key: "orderId", Value: orderID}}); err != nil {
+		return fmt.Errorf("release claim: %w", err)
+	}
+	return nil
+}
+
+// Order returns the order with its ticket.
+func (s *Store) Order(ctx context.Context, id string) (order.View, error) {
+	oid, err := objectID(id)
+	if err != nil {
+		return order.View{}, err
+	}
+	o, err := s.order(ctx, oid)
+	if err != nil {
+		return order.View{}, err
+	}
+	tickets, err := s.ticketsByID(ctx, []bson.ObjectID{o.TicketID})
+	if err != nil {
+		return order.View{}, err
+	}
+	return view(o, tickets)
+}
+
+func (s *Store) order(ctx context.Context, id bson.ObjectID) (orderDoc, error) {
+	var o orderDoc
+	err := s.orders.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&o)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return orderDoc{}, order.ErrNotFound
+	}
+	if err != nil {
+		return orderDoc{}, fmt.Errorf("find order: %w", err)
+	}
+	return o, nil
+}
+
+// OrdersOf returns the user's orders, oldest first, with their tickets,
+// read by one query for all the tickets.
+func (s *Store) OrdersOf(ctx context.Context, userID string) ([]order.View, error) {
+	cur, err := s.orders.Find(ctx, bson.D{{Key: "userId", Value: userID}},
+		options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("find orders: %w", err)
+	}
+	var docs []orderDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("find orders: %w", err)
+	}
+	views := make([]order.View, 0, len(docs))
+	if len(docs) == 0 {
+		return views, nil
+	}
+	ids := make([]bson.ObjectID, 0, len(docs))
+	seen := make(map[bson.ObjectID]bool, len(docs))
+	for _, d := range docs {
+		if !seen[d.TicketID] {
+			seen[d.TicketID] = true
+			ids = append(ids, d.TicketID)
+		}
+	}
+	tickets, err := s.ticketsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		v, err := view(d, tickets)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+func (s *Store) ticketsByID(ctx context.Context, ids []bson.ObjectID) (map[bson.ObjectID]ticketDoc, error) {
+	cur, err := s.tickets.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return nil, fmt.Errorf("find tickets: %w", err)
+	}
+	var docs []ticketDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("find tickets: %w", err)
+	}
+	byID := make(map[bson.ObjectID]ticketDoc, len(docs))
+	for _, d := range docs {
+		byID[d.ID] = d
+	}
+	return byID, nil
+}
+
+// view joins an order with its ticket. An order is only ever placed for a
+// ticket in the replica, and replicas are never deleted, so a missing one
+// is a fault of the server.
+func view(o orderDoc, tickets map[bson.ObjectID]ticketDoc) (order.View, error) {
+	t, ok := tickets[o.TicketID]
+	if !ok {
+		return order.View{}, fmt.Errorf("order %s: ticket %s missing from the replica", o.ID.Hex(), o.TicketID.Hex())
+	}
+	return order.View{Order: o.order(), Ticket: t.ticket()}, nil
+}
+
+// Update applies rule to the order under its lock and stores the result,
+// filtering on the version read so that a write by another process in
+// between is noticed and the rule applied again to what it wrote.
+func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.Order, error) {
+	oid, err := objectID(id)
+	if err != nil {
+		return order.Order{}, err
+	}
+	unlock := s.orderLocks.Lock(oid.Hex())
+	defer unlock()
+	for range updateAttempts {
+		doc, err := s.order(ctx, oid)
+		if err != nil {
+			return order.Order{}, err
+		}
+		o := doc.order()
+		next, err := rule(o)
+		if err != nil {
+			return o, err
+		}
+		if next == o.Status {
+			if o.Status == events.StatusCancelled {
+				// A crash may have come between cancelling and releasing:
+				// whoever cancels again finishes the job.
+				return o, s.releaseClaim(ctx, doc.TicketID, doc.ID)
+			}
+			return o, nil
+		}
+		changed := o
+		changed.Status, changed.Version = next, o.Version+1
+		set := bson.D{{Key: "status", Value: next}, {Key: "version", Value: changed.Version}}
+		update := bson.D{{Key: "$set", Value: set}}
+		cancelled := next == events.StatusCancelled
+		if cancelled {
+			msg, err := outbox.New(changed.CancelledEvent())
+			if err != nil {
+				return o, err
+			}
+			update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: outbox.Field, Value: msg}}})
+		}
+		res, err := s.orders.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "version", Value: o.Version}}, update)
+		if err != nil {
+			return o, fmt.Errorf("update order: %w", err)
+		}
+		if res.MatchedCount == 0 {
+			continue // changed by another process since we read it
+		}
+		if !cancelled {
+			return changed, nil
+		}
+		s.notify()
+		return changed, s.releaseClaim(ctx, doc.TicketID, doc.ID)
+	}
+	return order.Order{}, fmt.Errorf("update order %s: %w", id, order.ErrConflict)
+}
+
+// Ticket returns the replica of a ticket.
+func (s *Store) Ticket(ctx context.Context, id string) (order.Ticket, error) {
+	tid, err := objectID(id)
+	if err != nil {
+		return order.Ticket{}, err
+	}
+	var d ticketDoc
+	err = s.tickets.FindOne(ctx, bson.D{{Key: "_id", Value: tid}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return order.Ticket{}, order.ErrTicketNotFound
+	}
+	if err != nil {
+		return order.Ticket{}, fmt.Errorf("find ticket: %w", err)
+	}
+	return d.ticket(), nil
+}
+
+// AddTicket inserts a new replica; a duplicate key means it is there already.
+func (s *Store) AddTicket(ctx context.Context, t order.Ticket) error {
+	tid, err := objectID(t.ID)
+	if err != nil {
+		return err
+	}
+	_, err = s.tickets.InsertOne(ctx, ticketDoc{ID: tid, Title: t.Title, Price: t.Price.Cents(), Version: t.Version})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("insert ticket: %w", err)
+	}
+	return nil
+}
+
+// UpdateTicket applies version t.Version when the replica holds the one
+// before it.
+func (s *Store) UpdateTicket(ctx context.Context, t order.Ticket) error {
+	tid, err := objectID(t.ID)
+	if err != nil {
+		return err
+	}
+	unlock := s.ticketLocks.Lock(tid.Hex())
+	defer unlock()
+	res, err := s.tickets.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: tid}, {Key: "version", Value: t.Version - 1}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "title", Value: t.Title},
+			{Key: "price", Value: t.Price.Cents()},
+			{Key: "version", Value: t.Version},
+		}}})
+	if err != nil {
+		return fmt.Errorf("update ticket: %w", err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	// Not applied: either it was already, or an earlier version is missing.
+	cur, err := s.Ticket(ctx, t.ID)
+	if errors.Is(err, order.ErrTicketNotFound) {
+		return fmt.Errorf("ticket %s version %d: not created yet: %w", t.ID, t.Version, order.ErrTicketBehind)
+	}
+	if err != nil {
+		return err
+	}
+	if cur.Version >= t.Version {
+		return nil
+	}
+	return fmt.Errorf("ticket %s version %d: replica holds version %d: %w", t.ID, t.Version, cur.Version, order.ErrTicketBehind)
+}

@@ -1,0 +1,162 @@
+// Command orders is the ticketing orders service: buyers place, list, show
+// and cancel orders, which lock a ticket for a while; it keeps a replica of
+// the tickets from ticket events, cancels orders on expiration:complete and
+// completes them on payment:created.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/config"
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/session"
+	"ticketing.dev/common/web"
+	"ticketing.dev/orders/internal/httpapi"
+	"ticketing.dev/orders/internal/listener"
+	"ticketing.dev/orders/internal/order"
+	"ticketing.dev/orders/internal/orderdb"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "orders:", err)
+		os.Exit(1)
+	}
+}
+
+// defaultDatabase is used when MONGO_URI names no database.
+const defaultDatabase = "orders"
+
+// disconnectTimeout bounds the wait for MongoDB at shutdown.
+const disconnectTimeout = 10 * time.Second
+
+// settings is the service's whole configuration, read once.
+type settings struct {
+	config.HTTP
+	NATS config.NATS
+	// ExpirationWindow is how long an order locks its ticket.
+	ExpirationWindow time.Duration
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
+	env := config.NewEnv(getenv)
+	s := settings{
+		HTTP:             config.ReadHTTP(env),
+		NATS:             config.ReadNATS(env),
+		ExpirationWindow: env.Duration("EXPIRATION_WINDOW", order.DefaultWindow),
+	}
+	if err := env.Err(); err != nil {
+		return settings{}, err
+	}
+	return s, nil
+}
+
+// run serves the orders API and consumes the service's events until ctx is
+// done or the NATS Streaming connection is lost for good, then shuts down:
+// HTTP first, then the outbox relay, then NATS (waiting for handlers in
+// flight, keeping the durable subscriptions), then MongoDB.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+	cfg, err := readSettings(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "orders")
+
+	client, db, err := mongodb.Connect(cfg.MongoURI, defaultDatabase)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), disconnectTimeout)
+		defer cancel()
+		if derr := client.Disconnect(dctx); derr != nil {
+			err = errors.Join(err, fmt.Errorf("disconnect mongo: %w", derr))
+		}
+	}()
+
+	conn, err := bus.Connect(ctx, bus.Config{URL: cfg.NATS.URL, ClusterID: cfg.NATS.ClusterID, ClientID: cfg.NATS.ClientID}, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := conn.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+
+	// The store and the relay share the orders' locks: the relay takes an
+	// order's lock to remove its published events.
+	locks := &keylock.Locks{}
+	relay := outbox.NewRelay(db.Collection(orderdb.OrdersCollection), conn, locks, log)
+	store := orderdb.New(db, locks, relay.Notify)
+	if err := store.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	orders := order.NewService(store, cfg.ExpirationWindow)
+
+	// serveCtx ends serving when ctx is done, the connection is lost or the
+	// relay fails; stop records which.
+	serveCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		if rerr := relay.Run(relayCtx); rerr != nil {
+			stop(fmt.Errorf("outbox relay: %w", rerr))
+		}
+	}()
+	defer func() {
+		stopRelay()
+		<-relayDone
+	}()
+	go func() {
+		select {
+		case <-conn.Lost():
+			stop(conn.Err())
+		case <-serveCtx.Done():
+		}
+	}()
+
+	if err := listener.New(orders, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
+		return err
+	}
+	handler := httpapi.Routes(httpapi.Deps{
+		Orders:   orders,
+		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
+		Log:      log,
+		Checks: map[string]web.Check{
+			"mongo": mongodb.Ping(db),
+			"nats":  conn.Ping,
+		},
+	})
+
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("starting", "database", db.Name(), "expiration_window", cfg.ExpirationWindow.String())
+	if err := web.Serve(serveCtx, ln, handler, log); err != nil {
+		return err
+	}
+	if cause := context.Cause(serveCtx); ctx.Err() == nil && cause != nil {
+		return cause
+	}
+	return nil
+}

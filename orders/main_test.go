@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/session"
+	"ticketing.dev/common/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+func TestRun_MissingConfigurationNamesEveryVariable(t *testing.T) {
+	err := run(t.Context(), func(string) string { return "" }, io.Discard)
+	require.Error(t, err)
+	for _, name := range []string{"JWT_KEY", "MONGO_URI", "NATS_URL", "NATS_CLUSTER_ID", "NATS_CLIENT_ID"} {
+		assert.Contains(t, err.Error(), name)
+	}
+}
+
+func TestRun_MalformedExpirationWindowIsRefused(t *testing.T) {
+	env := map[string]string{
+		"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+		"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
+		"EXPIRATION_WINDOW": "soon",
+	}
+	err := run(t.Context(), func(k string) string { return env[k] }, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "EXPIRATION_WINDOW")
+}
+
+const jwtKey = "main-test-key"
+
+// service is the orders service started by run, as a process would be.
+type service struct {
+	url  string
+	nats *embedded.NATSStreaming
+	stop context.CancelFunc
+	done chan struct{} // closed when run has returned err
+	err  error
+}
+
+// wait returns run's error once it has returned.
+func (s *service) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(timeout):
+		t.Fatalf("run did not return within %s", timeout)
+		return nil
+	}
+}
+
+func start(t *testing.T) *service {
+	t.Helper()
+	n := testkit.NATS(t)
+	port := freePort(t)
+	cfg := testkit.BusConfig(n)
+	env := map[string]string{
+		"PORT":              strconv.Itoa(port),
+		"JWT_KEY":           jwtKey,
+		"MONGO_URI":         testkit.MongoURI(t),
+		"NATS_URL":          cfg.URL,
+		"NATS_CLUSTER_ID":   cfg.ClusterID,
+		"NATS_CLIENT_ID":    cfg.ClientID,
+		"COOKIE_SECURE":     "false",
+		"EXPIRATION_WINDOW": "2m",
+		"LOG_LEVEL":         "debug",
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &service{url: "http://127.0.0.1:" + strconv.Itoa(port), nats: n, stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.err = run(ctx, func(k string) string { return env[k] }, t.Output())
+	}()
+	t.Cleanup(func() {
+		stop()
+		_ = s.wait(t, 30*time.Second)
+	})
+	testkit.Eventually(t, func() bool {
+		res, err := http.Get(s.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, "service never ready")
+	return s
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func cookie(t *testing.T, userID string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	require.NoError(t, session.NewManager([]byte(jwtKey), time.Hour, false).SignIn(rec, userID, userID+"@test.dev"))
+	c := rec.Result().Cookies()[0]
+	return c.Name + "=" + c.Value
+}
+
+// TestRun_PlacesOrdersForTicketsLearnedFromEvents runs the whole service:
+// a ticket:created on the bus reaches the replica, an order placed over HTTP
+// is announced on the bus, and cancelling run's context shuts it down
+// cleanly.
+func TestRun_PlacesOrdersForTicketsLearnedFromEvents(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	conn := testkit.Bus(t, s.nats)
+	created := make(chan events.OrderCreated, 1)
+	require.NoError(t, bus.NewListener(conn, "test", func(_ context.Context, e events.OrderCreated) error {
+		created <- e
+		return nil
+	}).Listen(t.Context()))
+	ticketID := "6b06f206db0ebb1c9087ba20"
+	require.NoError(t, bus.NewPublisher[events.TicketCreated](conn).Publish(t.Context(),
+		events.TicketCreated{ID: ticketID, Title: "concert", Price: 2500, UserID: "seller"}))
+
+	var res *http.Response
+	testkit.Eventually(t, func() bool {
+		req, err := http.NewRequest(http.MethodPost, s.url+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", cookie(t, "buyer"))
+		res, err = http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		if res.StatusCode == http.StatusNotFound { // ticket:created not applied yet
+			res.Body.Close()
+			return false
+		}
+		return true
+	}, "ticket never reached the replica")
+	defer res.Body.Close()
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	var body struct {
+		ID        string `json:"id"`
+		ExpiresAt string `json:"expiresAt"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+
+	select {
+	case e := <-created:
+		assert.Equal(t, body.ID, e.ID)
+		assert.Equal(t, ticketID, e.Ticket.ID)
+		assert.Equal(t, events.Money(2500), e.Ticket.Price)
+		assert.Equal(t, body.ExpiresAt, e.ExpiresAt.String())
+		assert.WithinDuration(t, time.Now().Add(2*time.Minute), e.ExpiresAt.Time, 10*time.Second)
+	case <-time.After(10 * time.Second):
+		t.Fatal("order:created never published")
+	}
+
+	s.stop()
+	assert.NoError(t, s.wait(t, 30*time.Second))
+}
+
+// TestRun_StopsWhenTheNATSConnectionIsLost checks that a service whose bus
+// is gone for good exits with an error, to be restarted, instead of staying
+// up half alive.
+func TestRun_StopsWhenTheNATSConnectionIsLost(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+
+	s.nats.Stop()
+
+	assert.ErrorIs(t, s.wait(t, 40*time.Second), bus.ErrConnectionLost)
+}

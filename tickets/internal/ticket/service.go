@@ -1,0 +1,118 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"ticketing.dev/common/events"
+)
+
+// maxAttempts bounds how often a change is re-read and re-applied after
+// losing a race to another write of the same ticket.
+const maxAttempts = 3
+
+// Service lists, edits and reserves tickets. Every change is applied to the
+// stored state as it is when written: a change that loses a race is applied
+// again to the winner's result, rules and all, never written over it.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service keeping tickets in store.
+func NewService(store Store) *Service {
+	return &Service{store: store}
+}
+
+// Create lists a ticket for sale by userID. The title is normalized with
+// NormalizeTitle; a broken rule fails with an *errs.ValidationError.
+func (s *Service) Create(ctx context.Context, userID, title string, price events.Money) (Ticket, error) {
+	title = NormalizeTitle(title)
+	if err := Validate(title, price); err != nil {
+		return Ticket{}, err
+	}
+	t, err := s.store.Insert(ctx, Ticket{Title: title, Price: price, UserID: userID})
+	if err != nil {
+		return Ticket{}, fmt.Errorf("create ticket: %w", err)
+	}
+	return t, nil
+}
+
+// Get returns the ticket, ErrNotFound or ErrInvalidID.
+func (s *Service) Get(ctx context.Context, id string) (Ticket, error) {
+	t, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("get ticket: %w", err)
+	}
+	return t, nil
+}
+
+// Available returns the tickets that are for sale: those no order holds.
+func (s *Service) Available(ctx context.Context) ([]Ticket, error) {
+	ts, err := s.store.Available(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
+	}
+	return ts, nil
+}
+
+// Edit sets the title and price of ticket id on behalf of userID. It fails
+// with an *errs.ValidationError, then ErrNotFound, ErrNotOwner or
+// ErrReserved, in that order.
+func (s *Service) Edit(ctx context.Context, userID, id, title string, price events.Money) (Ticket, error) {
+	title = NormalizeTitle(title)
+	if err := Validate(title, price); err != nil {
+		return Ticket{}, err
+	}
+	t, _, err := s.change(ctx, id, func(t *Ticket) (bool, error) {
+		return true, t.Edit(userID, title, price)
+	})
+	if err != nil {
+		return Ticket{}, fmt.Errorf("edit ticket: %w", err)
+	}
+	return t, nil
+}
+
+// Reserve locks ticket id for orderID, as order:created asks. A redelivered
+// event changes nothing; see Ticket.Reserve.
+func (s *Service) Reserve(ctx context.Context, id, orderID string) (changed bool, err error) {
+	_, changed, err = s.change(ctx, id, func(t *Ticket) (bool, error) { return t.Reserve(orderID) })
+	if err != nil {
+		return false, fmt.Errorf("reserve ticket %s for order %s: %w", id, orderID, err)
+	}
+	return changed, nil
+}
+
+// Release unlocks ticket id held by orderID, as order:cancelled asks. A
+// redelivered event changes nothing; see Ticket.Release.
+func (s *Service) Release(ctx context.Context, id, orderID string) (changed bool, err error) {
+	_, changed, err = s.change(ctx, id, func(t *Ticket) (bool, error) { return t.Release(orderID) })
+	if err != nil {
+		return false, fmt.Errorf("release ticket %s from order %s: %w", id, orderID, err)
+	}
+	return changed, nil
+}
+
+// change reads ticket id, applies apply to it and stores the result. When
+// another write got in between, it starts again from that write's result,
+// so apply's rules always judge the state that is actually replaced.
+func (s *Service) change(ctx context.Context, id string, apply func(*Ticket) (bool, error)) (Ticket, bool, error) {
+	for attempt := 1; ; attempt++ {
+		t, err := s.store.Get(ctx, id)
+		if err != nil {
+			return Ticket{}, false, err
+		}
+		changed, err := apply(&t)
+		if err != nil || !changed {
+			return t, false, err
+		}
+		saved, err := s.store.Update(ctx, t)
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return Ticket{}, false, err
+		}
+		return saved, true, nil
+	}
+}

@@ -1,0 +1,142 @@
+// Package ticket is the tickets service's domain: what a ticket is, who may
+// change it and when, how orders lock and release it, and the Store that
+// keeps it. It knows nothing of HTTP, MongoDB or NATS.
+package ticket
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"ticketing.dev/common/errs"
+	"ticketing.dev/common/events"
+)
+
+// Ticket is a ticket listed for sale.
+type Ticket struct {
+	ID     string
+	Title  string
+	Price  events.Money
+	UserID string
+	// Version rises by exactly one on every change; replicas in other
+	// services apply events in version order.
+	Version int64
+	// OrderID is the order that holds the ticket; empty while it is for sale.
+	OrderID string
+	// ReleasedOrderIDs are the most recent orders that held the ticket and
+	// were cancelled, oldest first, at most MaxReleased of them. They let a
+	// redelivered order:created or order:cancelled be recognised as done.
+	ReleasedOrderIDs []string
+}
+
+// MaxReleased bounds ReleasedOrderIDs. NATS Streaming redelivers an
+// unacknowledged event within seconds, long before a ticket could be
+// locked and released this many more times.
+const MaxReleased = 20
+
+// Errors of the ticket domain. Their messages are what a client is shown.
+var (
+	// ErrNotFound is an unknown ticket.
+	ErrNotFound = errs.New(errs.NotFound, "Ticket not found")
+	// ErrInvalidID is a ticket id that is not an ObjectID in hex.
+	ErrInvalidID = errs.New(errs.Invalid, "Ticket id must be valid")
+	// ErrNotOwner is an edit by someone other than the seller.
+	ErrNotOwner = errs.New(errs.Unauthorized, "Not authorized")
+	// ErrReserved is an edit of a ticket that an order holds.
+	ErrReserved = errs.New(errs.Invalid, "Cannot edit a reserved ticket")
+	// ErrConflict is a write based on a version that is no longer the
+	// stored one: another write won the race. The errs package has no
+	// conflict kind, so a client that sees it is told to try again.
+	ErrConflict = errs.New(errs.Invalid, "Ticket was changed by another request, please try again")
+)
+
+// Errors of the order listeners. Both mean "not yet": the event is left
+// unacknowledged so that it is delivered again once the event it waits
+// for has been applied.
+var (
+	// ErrHeldByOtherOrder is an order:created for a ticket that another
+	// order still holds; that order's cancellation has not arrived yet.
+	ErrHeldByOtherOrder = errors.New("ticket is held by another order")
+	// ErrOrderNotApplied is an order:cancelled whose order:created has not
+	// been applied yet.
+	ErrOrderNotApplied = errors.New("order has not reserved the ticket yet")
+)
+
+// Reserved reports whether an order holds the ticket, so that it can be
+// neither bought by anyone else nor edited.
+func (t Ticket) Reserved() bool { return t.OrderID != "" }
+
+// Edit changes the title and price on behalf of userID. Only the seller may
+// edit, and only while no order holds the ticket.
+func (t *Ticket) Edit(userID, title string, price events.Money) error {
+	if t.UserID != userID {
+		return ErrNotOwner
+	}
+	if t.Reserved() {
+		return ErrReserved
+	}
+	t.Title, t.Price = title, price
+	return nil
+}
+
+// Reserve locks the ticket for orderID. It reports false, with no change,
+// when the order already holds the ticket or has already released it: the
+// event is a redelivery. A ticket held by another order cannot be reserved
+// until that order's cancellation has been applied.
+func (t *Ticket) Reserve(orderID string) (changed bool, err error) {
+	switch {
+	case t.OrderID == orderID, slices.Contains(t.ReleasedOrderIDs, orderID):
+		return false, nil
+	case t.Reserved():
+		return false, ErrHeldByOtherOrder
+	}
+	t.OrderID = orderID
+	return true, nil
+}
+
+// Release unlocks the ticket held by orderID and remembers the order, so
+// that its redelivered events change nothing. It reports false, with no
+// change, when the order has already released the ticket. A cancellation
+// that arrives before its order's reservation fails with
+// ErrOrderNotApplied.
+func (t *Ticket) Release(orderID string) (changed bool, err error) {
+	switch {
+	case t.OrderID == orderID && orderID != "":
+		t.OrderID = ""
+		t.ReleasedOrderIDs = append(t.ReleasedOrderIDs, orderID)
+		if n := len(t.ReleasedOrderIDs); n > MaxReleased {
+			t.ReleasedOrderIDs = slices.Clone(t.ReleasedOrderIDs[n-MaxReleased:])
+		}
+		return true, nil
+	case slices.Contains(t.ReleasedOrderIDs, orderID):
+		return false, nil
+	}
+	return false, ErrOrderNotApplied
+}
+
+// Created is the event announcing the ticket.
+func (t Ticket) Created() events.TicketCreated {
+	return events.TicketCreated{ID: t.ID, Version: t.Version, Title: t.Title, Price: t.Price, UserID: t.UserID}
+}
+
+// Updated is the event announcing the ticket's current state.
+func (t Ticket) Updated() events.TicketUpdated {
+	return events.TicketUpdated{ID: t.ID, Version: t.Version, Title: t.Title, Price: t.Price, UserID: t.UserID, OrderID: t.OrderID}
+}
+
+// Store keeps tickets together with the events that announce their changes:
+// a change and its event are stored in one write, and published afterwards,
+// so that neither can be kept without the other.
+type Store interface {
+	// Insert stores t under a new id at version 0 with its ticket:created
+	// event and returns it with that id and version.
+	Insert(ctx context.Context, t Ticket) (Ticket, error)
+	// Get returns the ticket, ErrNotFound, or ErrInvalidID.
+	Get(ctx context.Context, id string) (Ticket, error)
+	// Available returns the tickets no order holds, oldest first.
+	Available(ctx context.Context) ([]Ticket, error)
+	// Update stores t, which was read at t.Version, as version t.Version+1
+	// with its ticket:updated event, and returns it at the new version. It
+	// fails with ErrConflict when the stored version is no longer t.Version.
+	Update(ctx context.Context, t Ticket) (Ticket, error)
+}

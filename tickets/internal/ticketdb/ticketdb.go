@@ -1,0 +1,210 @@
+// Package ticketdb keeps tickets in MongoDB, each with its pending events
+// in the same document. It is the only package of the tickets service that
+// knows the driver: its errors are translated into the ticket package's
+// before they leave.
+package ticketdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/tickets/internal/ticket"
+)
+
+// Collection is where tickets live, the name the original app's mongoose
+// model gave it.
+const Collection = "tickets"
+
+// document is a ticket as stored: the original app's field names, plus the
+// pending events and the orders that released the ticket.
+type document struct {
+	ID               bson.ObjectID    `bson:"_id"`
+	Title            string           `bson:"title"`
+	Price            int64            `bson:"price"` // cents
+	UserID           string           `bson:"userId"`
+	Version          int64            `bson:"version"`
+	OrderID          string           `bson:"orderId,omitempty"`
+	Outbox           []outbox.Message `bson:"outbox"`
+	ReleasedOrderIDs []string         `bson:"releasedOrderIds,omitempty"`
+}
+
+func (d document) ticket() ticket.Ticket {
+	if len(d.ReleasedOrderIDs) == 0 {
+		d.ReleasedOrderIDs = nil // stored as [] once set, absent before
+	}
+	return ticket.Ticket{
+		ID:               d.ID.Hex(),
+		Title:            d.Title,
+		Price:            events.Money(d.Price),
+		UserID:           d.UserID,
+		Version:          d.Version,
+		OrderID:          d.OrderID,
+		ReleasedOrderIDs: d.ReleasedOrderIDs,
+	}
+}
+
+// withoutOutbox keeps pending events, which only the relay reads, out of
+// the documents the store loads.
+var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
+
+// Store is a ticket.Store on a MongoDB collection.
+//
+// Every write of a ticket happens under the ticket's lock in locks, which
+// the outbox relay of the collection shares, and names the version it
+// replaces in its filter. The lock is what makes concurrent writes of one
+// document safe on FerretDB, which does not apply conditional updates
+// atomically; the version filter keeps them safe on MongoDB across
+// processes.
+type Store struct {
+	coll   *mongo.Collection
+	locks  *keylock.Locks
+	notify func()
+}
+
+var _ ticket.Store = (*Store)(nil)
+
+// New returns a Store on db's tickets collection. notify is called after
+// every write that left an event pending, usually the relay's Notify.
+// Call EnsureIndexes before serving.
+func New(db *mongo.Database, locks *keylock.Locks, notify func()) *Store {
+	return &Store{coll: db.Collection(Collection), locks: locks, notify: notify}
+}
+
+// EnsureIndexes creates the index of the listing of available tickets if
+// it is missing.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}},
+		Options: options.Index().SetName("orderId_id"),
+	})
+	if err != nil {
+		return fmt.Errorf("create tickets index: %w", err)
+	}
+	return nil
+}
+
+// Insert stores t under a new ObjectID at version 0, with its
+// ticket:created event pending.
+func (s *Store) Insert(ctx context.Context, t ticket.Ticket) (ticket.Ticket, error) {
+	id := bson.NewObjectID()
+	t.ID, t.Version, t.OrderID, t.ReleasedOrderIDs = id.Hex(), 0, "", nil
+	msg, err := outbox.New(t.Created())
+	if err != nil {
+		return ticket.Ticket{}, fmt.Errorf("insert ticket: %w", err)
+	}
+	doc := document{
+		ID:      id,
+		Title:   t.Title,
+		Price:   t.Price.Cents(),
+		UserID:  t.UserID,
+		Version: t.Version,
+		Outbox:  []outbox.Message{msg},
+	}
+	unlock := s.locks.Lock(t.ID)
+	_, err = s.coll.InsertOne(ctx, doc)
+	unlock()
+	if err != nil {
+		return ticket.Ticket{}, fmt.Errorf("insert ticket: %w", err)
+	}
+	s.notify()
+	return t, nil
+}
+
+// Get returns the ticket with the id, ticket.ErrNotFound, or
+// ticket.ErrInvalidID when id is no ObjectID.
+func (s *Store) Get(ctx context.Context, id string) (ticket.Ticket, error) {
+	oid, err := mongodb.ObjectID(id)
+	if err != nil {
+		return ticket.Ticket{}, ticket.ErrInvalidID
+	}
+	var doc document
+	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return ticket.Ticket{}, ticket.ErrNotFound
+	}
+	if err != nil {
+		return ticket.Ticket{}, fmt.Errorf("find ticket: %w", err)
+	}
+	return doc.ticket(), nil
+}
+
+// Available returns the tickets no order holds, oldest first.
+func (s *Store) Available(ctx context.Context) ([]ticket.Ticket, error) {
+	filter := bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
+	opts := options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}})
+	cur, err := s.coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("find available tickets: %w", err)
+	}
+	var docs []document
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("find available tickets: %w", err)
+	}
+	ts := make([]ticket.Ticket, len(docs))
+	for i, d := range docs {
+		ts[i] = d.ticket()
+	}
+	return ts, nil
+}
+
+// Update stores t, read at version t.Version, as version t.Version+1 with
+// its ticket:updated event pending, in one write that only matches while
+// the stored version is still t.Version. Otherwise it fails with
+// ticket.ErrConflict, or ticket.ErrNotFound when the ticket is gone.
+func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, error) {
+	oid, err := mongodb.ObjectID(t.ID)
+	if err != nil {
+		return ticket.Ticket{}, ticket.ErrInvalidID
+	}
+	read := t.Version
+	t.ID, t.Version = oid.Hex(), read+1
+	msg, err := outbox.New(t.Updated())
+	if err != nil {
+		return ticket.Ticket{}, fmt.Errorf("update ticket: %w", err)
+	}
+	set := bson.D{
+		{Key: "title", Value: t.Title},
+		{Key: "price", Value: t.Price.Cents()},
+		{Key: "userId", Value: t.UserID},
+		{Key: "version", Value: t.Version},
+		{Key: "releasedOrderIds", Value: nonNil(t.ReleasedOrderIDs)},
+	}
+	update := bson.D{{Key: "$push", Value: bson.D{{Key: outbox.Field, Value: msg}}}}
+	if t.OrderID != "" {
+		set = append(set, bson.E{Key: "orderId", Value: t.OrderID})
+	} else {
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "orderId", Value: ""}}})
+	}
+	update = append(update, bson.E{Key: "$set", Value: set})
+
+	unlock := s.locks.Lock(t.ID)
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "version", Value: read}}, update)
+	unlock()
+	if err != nil {
+		return ticket.Ticket{}, fmt.Errorf("update ticket: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		if _, err := s.Get(ctx, t.ID); err != nil {
+			return ticket.Ticket{}, err
+		}
+		return ticket.Ticket{}, ticket.ErrConflict
+	}
+	s.notify()
+	return t, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,236 @@
+package ticketdb_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/tickets/internal/ticket"
+	"ticketing.dev/tickets/internal/ticketdb"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+type fixture struct {
+	store    *ticketdb.Store
+	coll     *mongo.Collection
+	notified atomic.Int64
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db := testkit.DB(t)
+	f := &fixture{coll: db.Collection(ticketdb.Collection)}
+	f.store = ticketdb.New(db, new(keylock.Locks), func() { f.notified.Add(1) })
+	require.NoError(t, f.store.EnsureIndexes(t.Context()))
+	return f
+}
+
+// raw is a stored document as the relay and other readers see it.
+type raw struct {
+	Title            string           `bson:"title"`
+	Price            int64            `bson:"price"`
+	UserID           string           `bson:"userId"`
+	Version          int64            `bson:"version"`
+	OrderID          *string          `bson:"orderId"`
+	Outbox           []outbox.Message `bson:"outbox"`
+	ReleasedOrderIDs []string         `bson:"releasedOrderIds"`
+}
+
+func (f *fixture) raw(t *testing.T, id string) raw {
+	t.Helper()
+	oid, err := bson.ObjectIDFromHex(id)
+	require.NoError(t, err)
+	var r raw
+	require.NoError(t, f.coll.FindOne(t.Context(), bson.D{{Key: "_id", Value: oid}}).Decode(&r))
+	return r
+}
+
+func (f *fixture) insert(t *testing.T) ticket.Ticket {
+	t.Helper()
+	tk, err := f.store.Insert(t.Context(), ticket.Ticket{Title: "concert", Price: 1099, UserID: "u1"})
+	require.NoError(t, err)
+	return tk
+}
+
+func decode[E events.Event](t *testing.T, m outbox.Message) E {
+	t.Helper()
+	var e E
+	require.Equal(t, string(e.Subject()), m.Subject)
+	require.NoError(t, json.Unmarshal(m.Data, &e))
+	return e
+}
+
+func TestInsert_StoresTheTicketWithItsCreatedEvent(t *testing.T) {
+	f := newFixture(t)
+	tk := f.insert(t)
+	_, err := bson.ObjectIDFromHex(tk.ID)
+	require.NoError(t, err, "id %q", tk.ID)
+	assert.Equal(t, ticket.Ticket{ID: tk.ID, Title: "concert", Price: 1099, UserID: "u1"}, tk)
+
+	r := f.raw(t, tk.ID)
+	assert.Equal(t, int64(1099), r.Price, "price is stored in whole cents")
+	assert.Nil(t, r.OrderID, "no orderId field while nobody holds the ticket")
+	require.Len(t, r.Outbox, 1)
+	assert.Equal(t, events.TicketCreated{ID: tk.ID, Title: "concert", Price: 1099, UserID: "u1"}, decode[events.TicketCreated](t, r.Outbox[0]))
+	assert.EqualValues(t, 1, f.notified.Load())
+
+	got, err := f.store.Get(t.Context(), tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, tk, got)
+}
+
+func TestGet_UnknownAndMalformedIDs(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.store.Get(t.Context(), bson.NewObjectID().Hex())
+	assert.ErrorIs(t, err, ticket.ErrNotFound)
+	for _, id := range []string{"", "abc", `{"$gt":""}`, "zzzzzzzzzzzzzzzzzzzzzzzz"} {
+		_, err = f.store.Get(t.Context(), id)
+		assert.ErrorIs(t, err, ticket.ErrInvalidID, id)
+	}
+}
+
+func TestUpdate_RaisesTheVersionByExactlyOneAndPushesTheEvent(t *testing.T) {
+	f := newFixture(t)
+	tk := f.insert(t)
+
+	for want := int64(1); want <= 4; want++ {
+		tk.Price += 100
+		next, err := f.store.Update(t.Context(), tk)
+		require.NoError(t, err)
+		assert.Equal(t, want, next.Version)
+		assert.Equal(t, want, f.raw(t, tk.ID).Version)
+		tk = next
+	}
+	r := f.raw(t, tk.ID)
+	require.Len(t, r.Outbox, 5, "nothing relays in this test: every event is still pending, in order")
+	for i, m := range r.Outbox[1:] {
+		e := decode[events.TicketUpdated](t, m)
+		assert.EqualValues(t, i+1, e.Version)
+		assert.Equal(t, events.Money(1099+100*(i+1)), e.Price)
+	}
+}
+
+func TestUpdate_StaleVersionIsAConflict(t *testing.T) {
+	f := newFixture(t)
+	tk := f.insert(t)
+	first, second := tk, tk
+
+	first.Price = 1500
+	_, err := f.store.Update(t.Context(), first)
+	require.NoError(t, err)
+
+	second.Price = 2000
+	_, err = f.store.Update(t.Context(), second)
+	assert.ErrorIs(t, err, ticket.ErrConflict)
+
+	r := f.raw(t, tk.ID)
+	assert.Equal(t, int64(1500), r.Price, "the stale write changed nothing")
+	assert.Equal(t, int64(1), r.Version)
+	assert.Len(t, r.Outbox, 2, "and left no event")
+}
+
+func TestUpdate_UnknownTicketIsNotFound(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.store.Update(t.Context(), ticket.Ticket{ID: bson.NewObjectID().Hex(), Title: "x", Price: 1})
+	assert.ErrorIs(t, err, ticket.ErrNotFound)
+}
+
+func TestUpdate_ConcurrentWritesOfOneVersionStoreOne(t *testing.T) {
+	f := newFixture(t)
+	const rounds, racers = 10, 8
+	for range rounds {
+		tk := f.insert(t)
+		var wg sync.WaitGroup
+		var won atomic.Int64
+		for i := range racers {
+			wg.Go(func() {
+				mine := tk
+				mine.Price = events.Money(100 + i)
+				_, err := f.store.Update(context.Background(), mine)
+				if err == nil {
+					won.Add(1)
+					return
+				}
+				assert.ErrorIs(t, err, ticket.ErrConflict)
+			})
+		}
+		wg.Wait()
+		assert.EqualValues(t, 1, won.Load())
+		r := f.raw(t, tk.ID)
+		assert.Equal(t, int64(1), r.Version)
+		assert.Len(t, r.Outbox, 2)
+	}
+}
+
+func TestUpdate_ReservationAndReleaseAreStored(t *testing.T) {
+	f := newFixture(t)
+	tk := f.insert(t)
+
+	tk.OrderID = "o1"
+	tk, err := f.store.Update(t.Context(), tk)
+	require.NoError(t, err)
+	r := f.raw(t, tk.ID)
+	require.NotNil(t, r.OrderID)
+	assert.Equal(t, "o1", *r.OrderID)
+	got, err := f.store.Get(t.Context(), tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, tk, got)
+
+	_, err = tk.Release("o1")
+	require.NoError(t, err)
+	tk, err = f.store.Update(t.Context(), tk)
+	require.NoError(t, err)
+	r = f.raw(t, tk.ID)
+	assert.Nil(t, r.OrderID, "the orderId field is removed, not emptied")
+	assert.Equal(t, []string{"o1"}, r.ReleasedOrderIDs)
+	assert.Equal(t, "o1", decode[events.TicketUpdated](t, r.Outbox[1]).OrderID)
+	assert.Empty(t, decode[events.TicketUpdated](t, r.Outbox[2]).OrderID)
+	got, err = f.store.Get(t.Context(), tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, tk, got)
+}
+
+func TestAvailable_ListsUnreservedTicketsOldestFirst(t *testing.T) {
+	f := newFixture(t)
+	ts, err := f.store.Available(t.Context())
+	require.NoError(t, err)
+	assert.NotNil(t, ts)
+	assert.Empty(t, ts)
+
+	a, b, c := f.insert(t), f.insert(t), f.insert(t)
+	b.OrderID = "o1"
+	_, err = f.store.Update(t.Context(), b)
+	require.NoError(t, err)
+	c.OrderID = "o2"
+	c, err = f.store.Update(t.Context(), c)
+	require.NoError(t, err)
+	_, err = c.Release("o2")
+	require.NoError(t, err)
+	c, err = f.store.Update(t.Context(), c)
+	require.NoError(t, err)
+
+	ts, err = f.store.Available(t.Context())
+	require.NoError(t, err)
+	ids := make([]string, len(ts))
+	for i, tk := range ts {
+		ids[i] = tk.ID
+	}
+	assert.Equal(t, []string{a.ID, c.ID}, ids)
+}
+
+func TestEnsureIndexes_IsIdempotent(t *testing.T) {
+	f := newFixture(t)
+	assert.NoError(t, f.store.EnsureIndexes(t.Context()))
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/tickets/internal/listener"
+	"ticketing.dev/tickets/internal/ticket"
+	"ticketing.dev/tickets/internal/ticketdb"
+)
+
+// ackWait is the shortest the bus allows, so that redeliveries come soon.
+const ackWait = time.Second
+
+// listening is the service's event side, wired as run wires it but with a
+// short ack wait, and with every handler's result recorded: a nil result
+// is an ack, an error a redelivery to come.
+type listening struct {
+	tickets *ticket.Service
+	store   *ticketdb.Store
+	nats    *embedded.NATSStreaming
+	conn    *bus.Conn
+	updated <-chan events.TicketUpdated
+
+	mu      sync.Mutex
+	results []result
+}
+
+type result struct {
+	subject events.Subject
+	orderID string
+	err     error
+}
+
+func startListening(t *testing.T) *listening {
+	t.Helper()
+	db := testkit.DB(t)
+	n := testkit.NATS(t)
+	conn := testkit.Bus(t, n)
+	log := testkit.Logger(t)
+	locks := new(keylock.Locks)
+	relay := outbox.NewRelay(db.Collection(ticketdb.Collection), conn, locks, log)
+	store := ticketdb.New(db, locks, relay.Notify)
+	require.NoError(t, store.EnsureIndexes(t.Context()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+	})
+
+	l := &listening{tickets: ticket.NewService(store), store: store, nats: n, conn: conn}
+	created := listener.OrderCreated(l.tickets, log)
+	cancelled := listener.OrderCancelled(l.tickets, log)
+	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCreated) error {
+		err := created(ctx, e)
+		l.record(e.Subject(), e.ID, err)
+		return err
+	}).WithAckWait(ackWait).Listen(context.Background()))
+	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCancelled) error {
+		err := cancelled(ctx, e)
+		l.record(e.Subject(), e.ID, err)
+		return err
+	}).WithAckWait(ackWait).Listen(context.Background()))
+	l.updated = observe[events.TicketUpdated](t, n)
+	return l
+}
+
+func (l *listening) record(s events.Subject, orderID string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.results = append(l.results, result{s, orderID, err})
+}
+
+// resultsOf returns the results of handling the order's events of subject s.
+func (l *listening) resultsOf(s events.Subject, orderID string) []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []error
+	for _, r := range l.results {
+		if r.subject == s && r.orderID == orderID {
+			out = append(out, r.err)
+		}
+	}
+	return out
+}
+
+// waitHandled waits until the order's event of subject s has been handled
+// n times and returns the results.
+func (l *listening) waitHandled(t *testing.T, s events.Subject, orderID string, n int) []error {
+	t.Helper()
+	testkit.Eventually(t, func() bool { return len(l.resultsOf(s, orderID)) >= n }, "%s of order %s handled %d times", s, orderID, n)
+	return l.resultsOf(s, orderID)
+}
+
+func (l *listening) newTicket(t *testing.T) ticket.Ticket {
+	t.Helper()
+	tk, err := l.tickets.Create(t.Context(), newUserID(), "concert", 2000)
+	require.NoError(t, err)
+	return tk
+}
+
+func (l *listening) get(t *testing.T, id string) ticket.Ticket {
+	t.Helper()
+	tk, err := l.store.Get(t.Context(), id)
+	require.NoError(t, err)
+	return tk
+}
+
+func (l *listening) orderCreated(t *testing.T, ticketID, orderID string) {
+	t.Helper()
+	require.NoError(t, bus.NewPublisher[events.OrderCreated](l.conn).Publish(t.Context(), events.OrderCreated{
+		ID:        orderID,
+		Status:    events.StatusCreated,
+		UserID:    newUserID(),
+		ExpiresAt: events.NewTime(time.Now().Add(15 * time.Minute)),
+		Ticket:    events.OrderTicket{ID: ticketID, Price: 2000},
+	}))
+}
+
+func (l *listening) orderCancelled(t *testing.T, ticketID, orderID string) {
+	t.Helper()
+	require.NoError(t, bus.NewPublisher[events.OrderCancelled](l.conn).Publish(t.Context(), events.OrderCancelled{
+		ID:      orderID,
+		Version: 1,
+		Ticket:  events.TicketRef{ID: ticketID},
+	}))
+}
+
+func TestOrderCreated_ReservesTheTicketAcksAndPublishes(t *testing.T) {
+	t.Parallel()
+	l := startListening(t)
+	tk := l.newTicket(t)
+	order := bson.NewObjectID().Hex()
+
+	l.orderCreated(t, tk.ID, order)
+
+	assert.Equal(t, []error{nil}, l.waitHandled(t, events.SubjectOrderCreated, order, 1))
+	got := l.get(t, tk.ID)
+	assert.Equal(t, order, got.OrderID)
+	assert.Equal(t, int64(1), got.Version)
+	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "concert", Price: 2000, UserID: tk.UserID, OrderID: order}, next(t, l.updated))
+
+	time.Sleep(ackWait + 500*time.Millisecond)
+	assert.Len(t, l.resultsOf(events.SubjectOrderCreated, order), 1, "acknowledged: not delivered again")
+}
+
+func TestOrderCancelled_ReleasesTheTicketAcksAndPublishes(t *testing.T) {
+	t.Parallel()
+	l := startListening(t)
+	tk := l.newTicket(t)
+	order := bson.NewObjectID().Hex()
+	l.orderCreated(t, tk.ID, order)
+	l.waitHandled(t, events.SubjectOrderCreated, order, 1)
+
+	l.orderCancelled(t, tk.ID, order)
+
+	assert.Equal(t, []error{nil}, l.waitHandled(t, events.SubjectOrderCancelled, order, 1))
+	got := l.get(t, tk.ID)
+	assert.Empty(t, got.OrderID)
+	assert.Equal(t, int64(2), got.Version)
+	assert.Equal(t, order, next(t, l.updated).OrderID)
+	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 2, Title: "concert", Price: 2000, UserID: tk.UserID}, next(t, l.updated))
+}
+
+func TestOrderCreated_RedeliveryDoesNotRaiseTheVersionTwice(t *testing.T) {
+	t.Parallel()
+	l := startListening(t)
+	tk := l.newTicket(t)
+	order := bson.NewObjectID().Hex()
+
+	l.orderCreated(t, tk.ID, order)
+	l.orderCreated(t, tk.ID, order)
+
+	assert.Equal(t, []error{nil, nil}, l.waitHandled(t, events.SubjectOrderCreated, order, 2), "both acknowledged")
+	got := l.get(t, tk.ID)
+	assert.Equal(t, order, got.OrderID)
+	assert.Equal(t, int64(1), got.Version)
+	assert.Equal(t, int64(1), next(t, l.updated).Version)
+	quiet(t, l.updated, 300*time.Millisecond)
+}
+
+func TestOrderCancelled_RedeliveryChangesNothing(t *testing.T) {
+	t.Parallel()
+	l := startListening(t)
+	tk := l.newTicket(t)
+	order := bson.NewObjectID().Hex()
+	l.orderCreated(t, tk.ID, order)
+	l.waitHandled(t, events.SubjectOrderCreated, order, 1)
+
+	l.orderCancelled(t, tk.ID, order)
+	l.orderCancelled(t, tk.ID, order)
+	l.orderCreated(t, tk.ID, order) // a late redelivery of the order's creation
+
+	assert.Equal(t, []error{nil, nil}, l.waitHandled(t, events.SubjectOrderCancelled, order, 2))
+	assert.Equal(t, []error{nil, nil}, l.waitHandled(t, events.SubjectOrderCreated, order, 2))
+	got := l.get(t, tk.ID)
+	assert.Empty(t, got.OrderID, "a released order does not lock the ticket again")
+	assert.Equal(t, int64(2), got.Version)
+	assert.Equal(t, []string{order}, got.ReleasedOrderIDs)
+	assert.Equal(t, int64(1), next(t, l.updated).Version)
+	assert.Equal(t, int64(2), next(t, l.updated).Version)
+	quiet(t, l.updated, 300*time.Millisecond)
+}
+
+func TestOrderCancelled_BeforeItsOrderCreatedWaitsForIt(t *testing.T) {
+	t.Parallel()
+	l := startListening(t)
+	tk := l.newTicket(t)
+	order := bson.NewObjectID().Hex()
+
+	l.orderCancelled(t, tk.ID, order)
+	errs := l.waitHandled(t, events.SubjectOrderCancelled, order, 1)
+	assert.ErrorIs(t, errs[0], ticket.ErrOrderNotApplied, "not acknowledged")
+	assert.Equal(t, int64(0), l.get(t, tk.ID).Version, "and nothing changed")
+
+	l.orderCreated(t, tk.ID, order)
+	assert.Equal(t, []error{nil}, l.waitHandled(t, events.SubjectOrderCreated, order, 1))
+
+	// The cancellation comes again after the ack wait, and now applies.
+	testkit.Eventually(t, func() bool {
+		errs := l.resultsOf(events.SubjectOrderCancelled, order)
+		return errs[len(errs)-1] == nil
+	}, "order:cancelled redelivered and acknowledged")
+	got := l.get(t, tk.ID)
+	assert.Empty(t, got.OrderID)
+	assert.Equal(t, int64(2), got.Version)
+	first, second := next(t, l.updated), next(t, l.updated)
+	assert.Equal(t, int64(1), first.Version)
+	assert.Equal(t, order, first.OrderID)
+	assert.Equal(t, int64(2), second.Version)
+	assert.Empty(t, second.OrderID)
+}
+
+func TestOrderCreated_TicketHeldByAnotherOrderWaitsForItsCancellation(t *testing.T) {
+	t.Parallel()
+	l := startListening(t)
+	tk := l.newTicket(t)
+	first, second := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+	l.orderCreated(t, tk.ID, first)
+	l.waitHandled(t, events.SubjectOrderCreated, first, 1)
+
+	l.orderCreated(t, tk.ID, second)
+	errs := l.waitHandled(t, events.SubjectOrderCreated, second, 1)
+	assert.ErrorIs(t, errs[0], ticket.ErrHeldByOtherOrder)
+	assert.Equal(t, first, l.get(t, tk.ID).OrderID)
+
+	l.orderCancelled(t, tk.ID, first)
+	eventually(t, func() bool { return l.get(t, tk.ID).OrderID == second }, "second order holds the ticket")
+	got := l.get(t, tk.ID)
+	assert.Equal(t, int64(3), got.Version)
+	for want := int64(1); want <= 3; want++ {
+		assert.Equal(t, want, next(t, l.updated).Version)
+	}
+}
+
+func TestOrderEvents_UnknownTicketIsRedeliveredAndMalformedIDsAreDropped(t *testing.T) {
+	t.Parallel()
+	l := startListening(t)
+	unknownOrder, badOrder := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+
+	l.orderCreated(t, bson.NewObjectID().Hex(), unknownOrder)
+	l.orderCreated(t, "not-an-id", badOrder)
+	l.orderCancelled(t, `{"$gt":""}`, badOrder)
+
+	errs := l.waitHandled(t, events.SubjectOrderCreated, unknownOrder, 2)
+	assert.ErrorIs(t, errs[0], ticket.ErrNotFound)
+	assert.Equal(t, []error{nil}, l.resultsOf(events.SubjectOrderCreated, badOrder), "acknowledged: it can never apply")
+	assert.Equal(t, []error{nil}, l.resultsOf(events.SubjectOrderCancelled, badOrder))
+}
+
+// eventually is testkit.Eventually for conditions that read the database.
+func eventually(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	testkit.Eventually(t, cond, "%s", msg)
+}
