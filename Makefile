@@ -1,11 +1,13 @@
 # ticketing — one Makefile for the whole workspace.
 #
+#   make run     the whole system locally, behind a gateway on GATEWAY_ADDR
+#                (default 127.0.0.1:8080); Ctrl-C stops it
 #   make test    everything CI checks: formatting, vet, staticcheck, each module
 #                building on its own, and every test with the race detector
 #
 # Go tools are pinned in tools/go.mod and built into .bin/ on first use.
 
-MODULES := common auth tickets orders expiration payments client
+MODULES := common auth tickets orders expiration payments client infra
 # Modules with Go code so far; the others are placeholders for services to come.
 CODE    := $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.go $(m)/*/*.go $(m)/*/*/*.go),$(m)))
 PKGS    := $(addprefix ./,$(addsuffix /...,$(CODE)))
@@ -15,7 +17,11 @@ GO      ?= go
 # Programs the tests run, as command:Debian-package; installed when missing.
 SYSTEM_DEPS := redis-server:redis-server
 
-.PHONY: test fmt-check vet lint standalone unit deps tools clean
+.PHONY: run test fmt-check vet lint standalone unit deps tools clean
+
+run:
+	$(GO) build -o $(BIN)/stack ./infra/cmd/stack
+	$(BIN)/stack
 
 test: fmt-check vet lint standalone unit
 

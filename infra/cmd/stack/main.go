@@ -1,0 +1,88 @@
+// Command stack runs the whole ticketing system locally — `make run`.
+//
+// Environment: GATEWAY_ADDR (default 127.0.0.1:8080), DATA_DIR (keep data
+// across runs), EXPIRATION_WINDOW (passed to orders), RATE_LIMIT (passed to
+// auth), LOG_LEVEL (passed to every service).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"ticketing.dev/common/config"
+	"ticketing.dev/infra/stack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ticketing:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	env := config.NewEnv(getenv)
+	cfg := stack.Config{
+		GatewayAddr: env.String("GATEWAY_ADDR", "127.0.0.1:8080"),
+		DataDir:     env.String("DATA_DIR", ""),
+		RateLimit:   env.String("RATE_LIMIT", ""),
+		LogLevel:    env.String("LOG_LEVEL", "info"),
+		Out:         stdout,
+	}
+	if getenv("EXPIRATION_WINDOW") != "" {
+		cfg.ExpirationWindow = env.Duration("EXPIRATION_WINDOW", 0).String()
+	}
+	if backend := env.String("FERRETDB_BACKEND", "sqlite"); backend != "sqlite" {
+		return fmt.Errorf("FERRETDB_BACKEND=%s is not supported yet; use sqlite", backend)
+	}
+	if err := env.Err(); err != nil {
+		return err
+	}
+	root, err := findRoot()
+	if err != nil {
+		return err
+	}
+	cfg.Root = root
+
+	s, err := stack.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	fmt.Fprintf(stdout, "ticketing is ready at %s (Ctrl-C stops it)\n", s.URL)
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "stopping")
+		return nil
+	case name := <-s.Exited():
+		return fmt.Errorf("%s stopped unexpectedly; its last lines:\n%s", name, s.LastLines(name))
+	}
+}
+
+// findRoot returns the folder holding go.work, searching up from here.
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the ticketing repository (no go.work found)")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,214 @@
+// Package e2e_test walks the user stories through the gateway of a local
+// stack: every service as its own process, on real embedded servers.
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/infra/stack"
+)
+
+// window is the stack's EXPIRATION_WINDOW: short, so that expiry is seen.
+const window = 4 * time.Second
+
+var base string
+
+func TestMain(m *testing.M) {
+	var out bytes.Buffer
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	s, err := stack.Start(ctx, stack.Config{
+		Root:             root,
+		GatewayAddr:      "127.0.0.1:0",
+		ExpirationWindow: window.String(),
+		RateLimit:        "0",
+		LogLevel:         "warn",
+		Out:              &syncWriter{w: &out},
+	})
+	cancel()
+	if err != nil {
+		os.Stderr.WriteString("e2e: stack did not start: " + err.Error() + "\n" + out.String())
+		os.Exit(1)
+	}
+	base = s.URL
+	code := m.Run()
+
+	var pids []int
+	for _, name := range stack.Services {
+		if pid, ok := s.Pid(name); ok {
+			pids = append(pids, pid)
+		}
+	}
+	s.Stop()
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			os.Stderr.WriteString("e2e: a service outlived the stack\n")
+			code = 1
+		}
+	}
+	if code != 0 {
+		os.Stderr.WriteString(out.String())
+	}
+	os.Exit(code)
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
+
+func TestStory_BuyAndPay(t *testing.T) {
+	seller, buyer := newUser(t, base), newUser(t, base)
+	seller.signUp()
+	buyer.signUp()
+
+	tk := seller.sell("concert", 20.5)
+	assert.Equal(t, 20.5, tk.Price)
+
+	var o order
+	eventually(t, 10*time.Second, func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o) == http.StatusCreated
+	}, "the ticket reaches the orders service and can be ordered")
+	assert.Equal(t, "created", o.Status)
+	assert.Equal(t, tk.ID, o.Ticket.ID)
+
+	// Locked: orderId set, gone from the index, not editable.
+	eventually(t, 10*time.Second, func() bool { return seller.ticket(tk.ID).OrderID == o.ID }, "ticket locked by the order")
+	assert.False(t, seller.listed(tk.ID))
+	assert.Equal(t, http.StatusBadRequest, seller.do("PUT", "/api/tickets/"+tk.ID, map[string]any{"title": "concert", "price": 99}, nil))
+
+	var paid struct{ ID string }
+	require.Equal(t, http.StatusCreated, buyer.do("POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": o.ID}, &paid))
+	eventually(t, 10*time.Second, func() bool { return buyer.order(o.ID).Status == "complete" }, "order completed by payment:created")
+
+	// Nothing expires afterwards: past the window the order is still complete and the ticket sold.
+	time.Sleep(window + time.Second)
+	assert.Equal(t, "complete", buyer.order(o.ID).Status)
+	assert.Equal(t, o.ID, seller.ticket(tk.ID).OrderID)
+	assert.False(t, seller.listed(tk.ID))
+	assert.Equal(t, http.StatusBadRequest, buyer.do("DELETE", "/api/orders/"+o.ID, nil, nil), "a completed order cannot be cancelled")
+}
+
+func TestStory_UnpaidOrderExpiresAndTicketIsReleased(t *testing.T) {
+	seller, buyer, second := newUser(t, base), newUser(t, base), newUser(t, base)
+	seller.signUp()
+	buyer.signUp()
+	second.signUp()
+	tk := seller.sell("match", 15)
+
+	var o order
+	eventually(t, 10*time.Second, func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o) == http.StatusCreated
+	}, "ticket orderable")
+	expires, err := time.Parse(time.RFC3339Nano, o.ExpiresAt)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(window), expires, 2*time.Second)
+
+	eventually(t, window+10*time.Second, func() bool { return buyer.order(o.ID).Status == "cancelled" }, "order cancelled at the window")
+	assert.False(t, time.Now().Before(expires), "never cancelled before expiresAt")
+	eventually(t, 10*time.Second, func() bool { return seller.ticket(tk.ID).OrderID == "" }, "ticket released")
+	assert.True(t, seller.listed(tk.ID))
+
+	var again order
+	require.Equal(t, http.StatusCreated, second.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &again))
+	assert.NotEqual(t, o.ID, again.ID)
+}
+
+func TestStory_BuyerCancelReleasesAtOnce(t *testing.T) {
+	seller, buyer := newUser(t, base), newUser(t, base)
+	seller.signUp()
+	buyer.signUp()
+	tk := seller.sell("theatre", 30)
+
+	var o order
+	eventually(t, 10*time.Second, func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o) == http.StatusCreated
+	}, "ticket orderable")
+	eventually(t, 10*time.Second, func() bool { return seller.ticket(tk.ID).OrderID == o.ID }, "ticket locked")
+
+	require.Equal(t, http.StatusNoContent, buyer.do("DELETE", "/api/orders/"+o.ID, nil, nil))
+	assert.Equal(t, "cancelled", buyer.order(o.ID).Status)
+	eventually(t, 2*time.Second, func() bool { return seller.ticket(tk.ID).OrderID == "" }, "ticket released well before the window")
+	require.Equal(t, http.StatusCreated, buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o))
+}
+
+func TestStory_RacingBuyersGetOneOrder(t *testing.T) {
+	seller := newUser(t, base)
+	seller.signUp()
+	tk := seller.sell("final", 100)
+	// Once the orders service knows the ticket (an order and its cancel), race.
+	probe := newUser(t, base)
+	probe.signUp()
+	var o order
+	eventually(t, 10*time.Second, func() bool {
+		return probe.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o) == http.StatusCreated
+	}, "ticket orderable")
+	require.Equal(t, http.StatusNoContent, probe.do("DELETE", "/api/orders/"+o.ID, nil, nil))
+
+	buyers := make([]*user, 20)
+	for i := range buyers {
+		buyers[i] = newUser(t, base)
+		buyers[i].signUp()
+	}
+	codes := make([]int, len(buyers))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, b := range buyers {
+		wg.Go(func() {
+			<-start
+			codes[i] = b.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil)
+		})
+	}
+	close(start)
+	wg.Wait()
+	created, reserved := 0, 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusCreated:
+			created++
+		case http.StatusBadRequest:
+			reserved++
+		}
+	}
+	assert.Equal(t, 1, created, "codes: %v", codes)
+	assert.Equal(t, 19, reserved, "codes: %v", codes)
+}
+
+func TestStory_PriceEditsReachTheOrdersReplicaInOrder(t *testing.T) {
+	seller, buyer := newUser(t, base), newUser(t, base)
+	seller.signUp()
+	buyer.signUp()
+	tk := seller.sell("opera", 10)
+	for i, price := range []float64{11, 12.5, 13.25, 14, 15.99} {
+		var updated ticket
+		require.Equal(t, http.StatusOK, seller.do("PUT", "/api/tickets/"+tk.ID, map[string]any{"title": "opera", "price": price}, &updated))
+		assert.Equal(t, i+1, updated.Version)
+	}
+	var o order
+	eventually(t, 10*time.Second, func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o) == http.StatusCreated
+	}, "ticket orderable")
+	eventually(t, 10*time.Second, func() bool {
+		o = buyer.order(o.ID)
+		// Ordering bumps the ticket once more (version 6, same price).
+		return o.Ticket.Version >= 5
+	}, "replica reached version 5")
+	assert.Equal(t, 15.99, o.Ticket.Price)
+}

@@ -1,0 +1,149 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// tailLines is how many of a child's last log lines a failure report shows.
+const tailLines = 20
+
+// proc is one child process of the stack, its output prefixed with its name.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // why it exited; read after done
+
+	mu   sync.Mutex
+	tail []string
+}
+
+// out serialises the children's lines onto one writer.
+type out struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (o *out) println(s string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintln(o.w, s)
+}
+
+func startProc(name, bin string, args, env []string, o *out) (*proc, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	// Its own process group, so that a terminal's Ctrl-C reaches only the
+	// launcher, which then stops the children in order; and killed with the
+	// launcher should the launcher itself die.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		prefix := fmt.Sprintf("%-10s | ", name)
+		for sc.Scan() {
+			line := sc.Text()
+			p.remember(line)
+			o.println(prefix + line)
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	go func() {
+		p.err = cmd.Wait()
+		pw.Close()
+		<-copied
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) remember(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tail = append(p.tail, line)
+	if len(p.tail) > tailLines {
+		p.tail = p.tail[len(p.tail)-tailLines:]
+	}
+}
+
+// lastLines returns the child's last lines of output.
+func (p *proc) lastLines() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.tail) == 0 {
+		return "    (no output)"
+	}
+	return "    " + strings.Join(p.tail, "\n    ")
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the child to stop with SIGTERM and kills it after grace.
+func (p *proc) stop(grace time.Duration) {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// waitReady polls url until it answers 200, the child exits, or timeout.
+func (p *proc) waitReady(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before it was ready (%v); its last lines:\n%s", p.name, p.err, p.lastLines())
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%s not ready after %v; its last lines:\n%s", p.name, timeout, p.lastLines())
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

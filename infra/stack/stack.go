@@ -1,0 +1,411 @@
+// Package stack runs the whole system on one machine with nothing installed
+// but Go: embedded NATS Streaming and FerretDB, Redis (a real redis-server
+// when there is one, else an embedded one), stripe-mock, every service as
+// its own process configured as in Kubernetes, and a gateway routing like
+// the ingress. `make run` and the end-to-end tests use it.
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"ticketing.dev/common/embedded"
+	"ticketing.dev/infra/gateway"
+)
+
+// Services are the programs the stack builds and runs, in start order.
+var Services = []string{"auth", "tickets", "orders", "expiration", "payments", "client"}
+
+// Config configures a stack.
+type Config struct {
+	// Root is the repository's root folder, where go.work is.
+	Root string
+	// GatewayAddr is where the gateway listens; "127.0.0.1:0" picks a port.
+	GatewayAddr string
+	// DataDir keeps data across runs when set; otherwise it lives in a
+	// temporary folder removed at Stop.
+	DataDir string
+	// ExpirationWindow and RateLimit are passed to orders and auth when set.
+	ExpirationWindow string
+	RateLimit        string
+	// LogLevel is passed to every service; default info.
+	LogLevel string
+	// Out receives the status lines and the services' prefixed log lines.
+	Out io.Writer
+	// ReadyTimeout bounds the wait for each component; default 60 s.
+	ReadyTimeout time.Duration
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	// URL is the gateway's base URL, such as http://127.0.0.1:8080.
+	URL string
+
+	cfg     Config
+	out     *out
+	tmpDir  string
+	nats    *embedded.NATSStreaming
+	ferret  *embedded.FerretDB
+	mini    *miniredis.Miniredis
+	procs   []*proc // in start order
+	gateway *http.Server
+	exited  chan string // names of children that exited on their own
+
+	stopOnce sync.Once
+}
+
+// Start builds the services and starts every component, returning once
+// each answers its readiness check. On failure it stops what it started and
+// names the component that failed.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	if cfg.GatewayAddr == "" {
+		cfg.GatewayAddr = "127.0.0.1:8080"
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 60 * time.Second
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	s := &Stack{cfg: cfg, out: &out{w: cfg.Out}, exited: make(chan string, len(Services)+2)}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		if s.tmpDir, err = os.MkdirTemp("", "ticketing-stack-"); err != nil {
+			return nil, err
+		}
+		dataDir = s.tmpDir
+		s.status("data lives for this run only (set DATA_DIR to keep it)")
+	} else {
+		if dataDir, err = filepath.Abs(dataDir); err != nil {
+			return nil, err
+		}
+		s.status("data is kept in %s", dataDir)
+	}
+	binDir := filepath.Join(dataDir, "bin")
+
+	s.status("building services")
+	if err := build(ctx, cfg.Root, binDir); err != nil {
+		return nil, err
+	}
+
+	// Infrastructure.
+	if s.nats, err = embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: filepath.Join(dataDir, "nats")}); err != nil {
+		return nil, fmt.Errorf("nats streaming: %w", err)
+	}
+	if s.ferret, err = embedded.StartFerretDB(embedded.FerretDBConfig{
+		Dir:    filepath.Join(dataDir, "ferretdb"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}); err != nil {
+		return nil, fmt.Errorf("ferretdb: %w", err)
+	}
+	redisAddr, err := s.startRedis(ctx, filepath.Join(dataDir, "redis"), dataDir != s.tmpDir)
+	if err != nil {
+		return nil, err
+	}
+	stripeURL, err := s.startStripeMock(ctx, binDir)
+	if err != nil {
+		return nil, err
+	}
+
+	// Services, each on a free port, started together and awaited together.
+	gatewayLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listen on %s: %w", cfg.GatewayAddr, err)
+	}
+	s.URL = "http://" + gatewayLn.Addr().String()
+	jwtKey := rand.Text()
+	upstreams := make(map[string]string, len(Services))
+	ready := make(map[string]string, len(Services))
+	for _, name := range Services {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		env := s.serviceEnv(name, port, jwtKey, redisAddr, stripeURL)
+		p, err := startProc(name, filepath.Join(binDir, name), nil, env, s.out)
+		if err != nil {
+			return nil, err
+		}
+		s.watch(p)
+		upstreams[name] = addr
+		ready[name] = "http://" + addr + "/readyz"
+	}
+	for _, p := range s.procs {
+		if err := p.waitReady(ctx, ready[p.name], cfg.ReadyTimeout); err != nil {
+			return nil, err
+		}
+	}
+
+	s.gateway = &http.Server{
+		Handler:           gateway.New(upstreams, slog.New(slog.NewJSONHandler(&prefixWriter{o: s.out, prefix: "gateway    | "}, nil))),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	go func() { _ = s.gateway.Serve(gatewayLn) }()
+	return s, nil
+}
+
+func (s *Stack) status(format string, args ...any) {
+	s.out.println("ticketing  | " + fmt.Sprintf(format, args...))
+}
+
+// watch records p and reports its exit on Exited unless the stack stops it.
+func (s *Stack) watch(p *proc) {
+	s.procs = append(s.procs, p)
+	go func() {
+		<-p.done
+		select {
+		case s.exited <- p.name:
+		default:
+		}
+	}()
+}
+
+// Exited delivers the name of a child that exited while the stack ran.
+func (s *Stack) Exited() <-chan string { return s.exited }
+
+// Pid returns the process id of a running component, for tests that kill it.
+func (s *Stack) Pid(name string) (int, bool) {
+	for _, p := range s.procs {
+		if p.name == name && !p.exited() {
+			return p.cmd.Process.Pid, true
+		}
+	}
+	return 0, false
+}
+
+// LastLines returns a component's last log lines, for failure reports.
+func (s *Stack) LastLines(name string) string {
+	for _, p := range s.procs {
+		if p.name == name {
+			return p.lastLines()
+		}
+	}
+	return ""
+}
+
+func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL string) []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"PORT=" + strconv.Itoa(port),
+		"LOG_LEVEL=" + orDefault(s.cfg.LogLevel, "info"),
+		"COOKIE_SECURE=false",
+	}
+	mongo := func() string { return "MONGO_URI=" + strings.TrimSuffix(s.ferret.URI(), "/") + "/" + name }
+	nats := []string{
+		"NATS_URL=" + s.nats.URL(),
+		"NATS_CLUSTER_ID=" + s.nats.ClusterID(),
+		"NATS_CLIENT_ID=" + name + "-" + strconv.Itoa(os.Getpid()),
+	}
+	switch name {
+	case "auth":
+		env = append(env, "JWT_KEY="+jwtKey, mongo())
+		if s.cfg.RateLimit != "" {
+			env = append(env, "RATE_LIMIT="+s.cfg.RateLimit)
+		}
+	case "tickets":
+		env = append(env, "JWT_KEY="+jwtKey, mongo())
+		env = append(env, nats...)
+	case "orders":
+		env = append(env, "JWT_KEY="+jwtKey, mongo())
+		env = append(env, nats...)
+		if s.cfg.ExpirationWindow != "" {
+			env = append(env, "EXPIRATION_WINDOW="+s.cfg.ExpirationWindow)
+		}
+	case "expiration":
+		env = append(env, "REDIS_HOST="+redisAddr)
+		env = append(env, nats...)
+	case "payments":
+		env = append(env, "JWT_KEY="+jwtKey, mongo(), "STRIPE_KEY=sk_test_local", "STRIPE_API_BASE="+stripeURL)
+		env = append(env, nats...)
+	case "client":
+		env = append(env, "API_BASE_URL="+s.URL)
+	}
+	return env
+}
+
+// build compiles every service into binDir with the workspace's go.
+func build(ctx context.Context, root, binDir string) error {
+	args := []string{"build", "-o", binDir + string(filepath.Separator)}
+	for _, name := range Services {
+		args = append(args, "./"+name)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build services: %w\n%s", err, out)
+	}
+	tools := exec.CommandContext(ctx, "go", "build", "-o", binDir+string(filepath.Separator), "github.com/stripe/stripe-mock")
+	tools.Dir = filepath.Join(root, "tools")
+	tools.Env = append(os.Environ(), "GOWORK=off") // tools is its own module, outside the workspace
+	if out, err := tools.CombinedOutput(); err != nil {
+		return fmt.Errorf("build stripe-mock: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// startRedis starts redis-server when it is installed, else miniredis.
+// A real server keeps its data in dir when persist is set, so scheduled
+// expirations survive a restart of the stack.
+func (s *Stack) startRedis(ctx context.Context, dir string, persist bool) (string, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		s.mini = miniredis.NewMiniRedis()
+		if err := s.mini.StartAddr("127.0.0.1:0"); err != nil {
+			return "", fmt.Errorf("redis (embedded): %w", err)
+		}
+		s.status("redis: embedded (install redis-server to keep pending expirations across restarts)")
+		return s.mini.Addr(), nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", ""}
+	if persist {
+		args = append(args, "--appendonly", "yes")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	p, err := startProc("redis", bin, args, os.Environ(), s.out)
+	if err != nil {
+		return "", err
+	}
+	s.watch(p)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := waitTCP(ctx, p, addr, s.cfg.ReadyTimeout); err != nil {
+		return "", err
+	}
+	s.status("redis: %s (redis-server)", addr)
+	return addr, nil
+}
+
+func (s *Stack) startStripeMock(ctx context.Context, binDir string) (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	httpsPort, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p, err := startProc("stripe", filepath.Join(binDir, "stripe-mock"),
+		[]string{"-http-addr", addr, "-https-addr", "127.0.0.1:" + strconv.Itoa(httpsPort)}, os.Environ(), s.out)
+	if err != nil {
+		return "", err
+	}
+	s.watch(p)
+	if err := waitTCP(ctx, p, addr, s.cfg.ReadyTimeout); err != nil {
+		return "", err
+	}
+	return "http://" + addr, nil
+}
+
+// Stop stops the gateway, the services in reverse order of start, then the
+// infrastructure, and removes temporary data. It is safe to call twice.
+func (s *Stack) Stop() {
+	s.stopOnce.Do(func() {
+		if s.gateway != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = s.gateway.Shutdown(ctx)
+			cancel()
+		}
+		// Services first, all at once, then redis and stripe-mock.
+		var wg sync.WaitGroup
+		for i := len(s.procs) - 1; i >= 0; i-- {
+			p := s.procs[i]
+			if p.name == "redis" || p.name == "stripe" {
+				continue
+			}
+			wg.Go(func() { p.stop(15 * time.Second) })
+		}
+		wg.Wait()
+		for _, p := range s.procs {
+			p.stop(5 * time.Second)
+		}
+		if s.mini != nil {
+			s.mini.Close()
+		}
+		if s.ferret != nil {
+			s.ferret.Stop()
+		}
+		if s.nats != nil {
+			s.nats.Stop()
+		}
+		if s.tmpDir != "" {
+			_ = os.RemoveAll(s.tmpDir)
+		}
+	})
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitTCP(ctx context.Context, p *proc, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if p.exited() {
+			return fmt.Errorf("%s exited before it was ready (%v); its last lines:\n%s", p.name, p.err, p.lastLines())
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s not accepting connections at %s (%w); its last lines:\n%s", p.name, addr, errors.Join(err, ctx.Err()), p.lastLines())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// prefixWriter writes each line it is given prefixed, for in-process logs.
+type prefixWriter struct {
+	o      *out
+	prefix string
+}
+
+func (w *prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		w.o.println(w.prefix + line)
+	}
+	return len(b), nil
+}
+
