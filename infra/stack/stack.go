@@ -408,4 +408,3 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
-
