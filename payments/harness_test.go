@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/session"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/payments/internal/charger"
+	"ticketing.dev/payments/internal/httpapi"
+	"ticketing.dev/payments/internal/listener"
+	"ticketing.dev/payments/internal/payment"
+	"ticketing.dev/payments/internal/paymentdb"
+	"ticketing.dev/payments/internal/stripetest"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+var jwtKey = []byte("test-jwt-key")
+
+const stripeKey = "sk_test_123"
+
+// ackWait is the shortest the bus allows, so that redeliveries come soon.
+const ackWait = time.Second
+
+// chargeTimeout is the charger's timeout in the tests, short so that an
+// unanswered charge is given up soon.
+const chargeTimeout = 500 * time.Millisecond
+
+// start is the time the app's clock starts at.
+var start = time.Date(2026, 11, 25, 14, 0, 0, 123_456_789, time.UTC)
+
+// clock is a clock that moves only when told to.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// switchCharger charges through whichever real Stripe charger the test
+// points it at, so that one test can see Stripe decline a card and then
+// accept the next.
+type switchCharger struct {
+	current atomic.Pointer[charger.Stripe]
+}
+
+func (s *switchCharger) Charge(ctx context.Context, amountCents int64, currency, source, key string) (string, error) {
+	return s.current.Load().Charge(ctx, amountCents, currency, source, key)
+}
+
+// app is the payments service wired as run wires it, on a fresh database
+// and a NATS Streaming server of its own, with a clock the test moves, a
+// short ack wait, and the API served over real HTTP. Its Stripe is the real
+// stripe-mock behind a recording proxy, until the test points it elsewhere.
+type app struct {
+	url     string
+	db      *mongo.Database
+	nats    *embedded.NATSStreaming
+	conn    *bus.Conn
+	store   *paymentdb.Store
+	clock   *clock
+	stripe  *stripetest.Server // the recording proxy in front of stripe-mock
+	charger *switchCharger
+
+	mu      sync.Mutex
+	results []result
+}
+
+// result is what a listener's handler returned: nil acks, an error
+// leaves the event to be redelivered.
+type result struct {
+	subject events.Subject
+	orderID string
+	err     error
+}
+
+func newApp(t *testing.T) *app {
+	t.Helper()
+	db := testkit.DB(t)
+	n := testkit.NATS(t)
+	conn := testkit.Bus(t, n)
+	log := testkit.Logger(t)
+	locks := &keylock.Locks{}
+	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
+	store := paymentdb.New(db, locks, relay.Notify)
+	require.NoError(t, store.EnsureIndexes(t.Context()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+
+	a := &app{db: db, nats: n, conn: conn, store: store, clock: &clock{now: start}, charger: &switchCharger{}}
+	a.stripe = stripetest.Proxy(t, testkit.StripeMock(t))
+	a.useStripe(t, a.stripe.URL)
+	payments := payment.NewService(store, a.charger, payment.WithClock(a.clock.Now))
+
+	h := listener.New(payments, log)
+	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCreated) error {
+		err := h.OrderCreated(ctx, e)
+		a.record(e.Subject(), e.ID, err)
+		return err
+	}).WithAckWait(ackWait).Listen(context.Background()))
+	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCancelled) error {
+		err := h.OrderCancelled(ctx, e)
+		a.record(e.Subject(), e.ID, err)
+		return err
+	}).WithAckWait(ackWait).Listen(context.Background()))
+
+	srv := httptest.NewServer(httpapi.Routes(httpapi.Deps{
+		Payments: payments,
+		Sessions: session.NewManager(jwtKey, time.Hour, false),
+		Log:      log,
+	}))
+	t.Cleanup(srv.Close)
+	a.url = srv.URL
+	return a
+}
+
+// useStripe points the app's charger at url.
+func (a *app) useStripe(t *testing.T, url string) {
+	t.Helper()
+	a.charger.current.Store(charger.New(stripeKey, testkit.Logger(t), charger.WithBaseURL(url), charger.WithTimeout(chargeTimeout)))
+}
+
+func (a *app) record(subject events.Subject, orderID string, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.results = append(a.results, result{subject, orderID, err})
+}
+
+// resultsFor returns what the handlers returned for the order's events.
+func (a *app) resultsFor(orderID string) []result {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []result
+	for _, r := range a.results {
+		if r.orderID == orderID {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// publish sends e over conn as the orders service would.
+func publish[E events.Event](t *testing.T, conn *bus.Conn, e E) {
+	t.Helper()
+	require.NoError(t, bus.NewPublisher[E](conn).Publish(context.Background(), e))
+}
+
+// newOrder is an order:created for a new order of userID at price, placed
+// at now with the orders service's default window of 15 minutes.
+func newOrder(userID string, price events.Money, now time.Time) events.OrderCreated {
+	return events.OrderCreated{
+		ID:        newID(),
+		Version:   0,
+		Status:    events.StatusCreated,
+		UserID:    userID,
+		ExpiresAt: events.NewTime(now.Add(15 * time.Minute)),
+		Ticket:    events.OrderTicket{ID: newID(), Price: price},
+	}
+}
+
+// order is a new order placed at the app's time.
+func (a *app) order(userID string, price events.Money) events.OrderCreated {
+	return newOrder(userID, price, a.clock.Now())
+}
+
+// created publishes e and waits until the replica holds it.
+func (a *app) created(t *testing.T, e events.OrderCreated) events.OrderCreated {
+	t.Helper()
+	publish(t, a.conn, e)
+	a.waitVersion(t, e.ID, e.Version)
+	return e
+}
+
+// cancelled publishes the order's cancellation and waits until it is applied.
+func (a *app) cancelled(t *testing.T, e events.OrderCreated) {
+	t.Helper()
+	publish(t, a.conn, events.OrderCancelled{ID: e.ID, Version: e.Version + 1, Ticket: events.TicketRef{ID: e.Ticket.ID}})
+	a.waitVersion(t, e.ID, e.Version+1)
+}
+
+func (a *app) waitVersion(t *testing.T, orderID string, version int64) {
+	t.Helper()
+	testkit.Eventually(t, func() bool {
+		d, ok := a.replica(t, orderID)
+		return ok && d.Version >= version
+	}, "order %s never reached version %d in the replica", orderID, version)
+}
+
+// replicaDoc is an order replica as the database holds it.
+type replicaDoc struct {
+	ID        bson.ObjectID `bson:"_id"`
+	UserID    string        `bson:"userId"`
+	Status    string        `bson:"status"`
+	Price     int64         `bson:"price"`
+	Version   int64         `bson:"version"`
+	ExpiresAt time.Time     `bson:"expiresAt"`
+}
+
+func (a *app) replica(t *testing.T, orderID string) (replicaDoc, bool) {
+	t.Helper()
+	oid, err := bson.ObjectIDFromHex(orderID)
+	require.NoError(t, err)
+	var d replicaDoc
+	err = a.db.Collection(paymentdb.OrdersCollection).FindOne(context.Background(), bson.D{{Key: "_id", Value: oid}}).Decode(&d)
+	if err == mongo.ErrNoDocuments {
+		return replicaDoc{}, false
+	}
+	require.NoError(t, err)
+	return d, true
+}
+
+// paymentDoc is a payment as the database holds it.
+type paymentDoc struct {
+	ID        bson.ObjectID    `bson:"_id"`
+	OrderID   string           `bson:"orderId"`
+	Status    string           `bson:"status"`
+	StripeID  string           `bson:"stripeId"`
+	Token     string           `bson:"token"`
+	Abandoned bool             `bson:"abandoned"`
+	CreatedAt time.Time        `bson:"createdAt"`
+	Outbox    []outbox.Message `bson:"outbox"`
+}
+
+// payments returns every payment document, claims included.
+func (a *app) payments(t *testing.T) []paymentDoc {
+	t.Helper()
+	cur, err := a.db.Collection(paymentdb.PaymentsCollection).Find(context.Background(), bson.D{})
+	require.NoError(t, err)
+	var docs []paymentDoc
+	require.NoError(t, cur.All(context.Background(), &docs))
+	return docs
+}
+
+// response is an HTTP answer as a test reads it.
+type response struct {
+	status int
+	body   []byte
+}
+
+// id decodes a payment's {id}.
+func (r response) id(t *testing.T) string {
+	t.Helper()
+	var body struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &body), "%s", r.body)
+	return body.ID
+}
+
+// errors decodes the common error shape.
+func (r response) errors(t *testing.T) []struct{ Message, Field string } {
+	t.Helper()
+	var body struct {
+		Errors []struct{ Message, Field string } `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &body), "%s", r.body)
+	return body.Errors
+}
+
+// message is the single error message of the response.
+func (r response) message(t *testing.T) string {
+	t.Helper()
+	errs := r.errors(t)
+	require.Len(t, errs, 1, "%s", r.body)
+	return errs[0].Message
+}
+
+// pay posts body to /api/payments as the user of cookie.
+func (a *app) pay(t *testing.T, cookie *http.Cookie, body string) response {
+	t.Helper()
+	r, err := post(a.url+"/api/payments", cookie, body)
+	require.NoError(t, err)
+	return r
+}
+
+// payFor pays for the order with token as the user of cookie.
+func (a *app) payFor(t *testing.T, cookie *http.Cookie, orderID, token string) response {
+	t.Helper()
+	return a.pay(t, cookie, fmt.Sprintf(`{"token":%q,"orderId":%q}`, token, orderID))
+}
+
+// post is safe to call from goroutines other than the test's.
+func post(url string, cookie *http.Cookie, body string) (response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, body: b}, err
+}
+
+// signIn returns a session cookie for userID, as the auth service sets it.
+func signIn(t *testing.T, userID string) *http.Cookie {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	require.NoError(t, session.NewManager(jwtKey, time.Hour, false).SignIn(rec, userID, userID+"@test.dev"))
+	cookies := rec.Result().Cookies()
+	require.Len(t, cookies, 1)
+	return cookies[0]
+}
+
+// newID returns an id as the services hand them out.
+func newID() string { return bson.NewObjectID().Hex() }
+
+// observerSeq names each observer's queue group apart.
+var observerSeq atomic.Int64
+
+// observe returns every event of type E published on n, in the order NATS
+// Streaming delivers them.
+func observe[E events.Event](t *testing.T, n *embedded.NATSStreaming) <-chan E {
+	t.Helper()
+	conn := testkit.Bus(t, n)
+	ch := make(chan E, 1024)
+	group := fmt.Sprint("test-observer-", observerSeq.Add(1))
+	require.NoError(t, bus.NewListener(conn, group, func(_ context.Context, e E) error {
+		select {
+		case ch <- e:
+		default:
+		}
+		return nil
+	}).Listen(context.Background()))
+	return ch
+}
+
+// next returns the next event from ch, failing the test after 10 s.
+func next[E events.Event](t *testing.T, ch <-chan E) E {
+	t.Helper()
+	select {
+	case e := <-ch:
+		return e
+	case <-time.After(10 * time.Second):
+		var zero E
+		t.Fatalf("no %s event within 10 s", zero.Subject())
+		return zero
+	}
+}
+
+// quiet asserts that ch delivers nothing within d.
+func quiet[E events.Event](t *testing.T, ch <-chan E, d time.Duration) {
+	t.Helper()
+	select {
+	case e := <-ch:
+		t.Errorf("unexpected %s event: %+v", e.Subject(), e)
+	case <-time.After(d):
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}

@@ -1,0 +1,160 @@
+// Package charger charges cards through Stripe's API with stripe-go. It is
+// the only package that knows the SDK: Stripe's errors are translated into
+// the payment package's before they leave.
+package charger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/stripe/stripe-go/v85"
+
+	"ticketing.dev/payments/internal/payment"
+)
+
+// DefaultTimeout bounds one request to Stripe. It is below the HTTP
+// server's write timeout, so the buyer hears how the charge went.
+const DefaultTimeout = 20 * time.Second
+
+// Stripe is a payment.Charger on Stripe's Charges API.
+type Stripe struct {
+	client *stripe.Client
+}
+
+var _ payment.Charger = (*Stripe)(nil)
+
+type config struct {
+	baseURL string
+	timeout time.Duration
+	retries int64
+}
+
+// Option configures a Stripe charger.
+type Option func(*config)
+
+// WithBaseURL sends requests to url instead of Stripe's API, such as to
+// stripe-mock.
+func WithBaseURL(url string) Option {
+	return func(c *config) { c.baseURL = url }
+}
+
+// WithTimeout bounds each request to Stripe by d instead of DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = d }
+}
+
+// WithRetries lets stripe-go retry a failed request up to n times, under
+// the same idempotency key. The default is none: a request that went
+// unanswered is repeated by the next attempt of the buyer, which takes
+// its claim over (see package payment), and a retry in here would only
+// blur whether the failure came before or after Stripe saw the request.
+func WithRetries(n int64) Option {
+	return func(c *config) { c.retries = n }
+}
+
+// New returns a charger using secret key key, logging stripe-go's own
+// reports of failed requests to log at debug level.
+func New(key string, log *slog.Logger, opts ...Option) *Stripe {
+	cfg := config{timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	bc := &stripe.BackendConfig{
+		HTTPClient:        &http.Client{Timeout: cfg.timeout},
+		LeveledLogger:     leveledLogger{log.With("component", "stripe")},
+		MaxNetworkRetries: stripe.Int64(cfg.retries),
+	}
+	if cfg.baseURL != "" {
+		bc.URL = stripe.String(cfg.baseURL)
+	}
+	return &Stripe{client: stripe.NewClient(key, stripe.WithBackends(stripe.NewBackendsWithConfig(bc)))}
+}
+
+// Charge creates a Charge of amountCents in currency on the card token
+// source.
+func (s *Stripe) Charge(ctx context.Context, amountCents int64, currency, source, idempotencyKey string) (string, error) {
+	params := &stripe.ChargeCreateParams{
+		Amount:   stripe.Int64(amountCents),
+		Currency: stripe.String(currency),
+	}
+	if err := params.SetSource(source); err != nil {
+		return "", fmt.Errorf("charge: %w", err)
+	}
+	params.SetIdempotencyKey(idempotencyKey)
+	ch, err := s.client.V1Charges.Create(ctx, params)
+	if err != nil {
+		return "", translate(err)
+	}
+	if ch.Status == stripe.ChargeStatusFailed {
+		return "", payment.Declined(ch.FailureMessage)
+	}
+	if ch.ID == "" {
+		// A success without a charge id: whatever happened, it may have
+		// been charged.
+		return "", payment.Unknown(errors.New("charge: stripe answered without a charge id"))
+	}
+	return ch.ID, nil
+}
+
+// translate turns an error of stripe-go into the payment package's.
+//
+// Stripe's answers:
+//   - card_error (402): the card was declined — a 400 with Stripe's message.
+//   - invalid_request_error about the source (a bad, used or missing token)
+//     or the amount (below Stripe's minimum): the buyer's request cannot be
+//     charged — a 400 with Stripe's message.
+//   - 5xx, 429: Stripe failed — a 502. Stripe replays a 5xx for the key,
+//     so repeating the same request cannot help: the claim is released.
+//   - anything else, such as a rejected API key or an idempotency error, is
+//     a fault of this service: a 500, logged.
+//
+// No answer: a connection that could not be made is a 502 that certainly
+// charged nothing; any other failure (a timeout, a connection dropped, an
+// answer that could not be read) may have charged the card — a 502 whose
+// claim the next attempt repeats.
+func translate(err error) error {
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		switch {
+		case se.Type == stripe.ErrorTypeCard:
+			return payment.Declined(se.Msg)
+		case se.Type == stripe.ErrorTypeInvalidRequest && (se.Param == "source" || se.Param == "amount") && se.HTTPStatusCode < 500:
+			return payment.Declined(se.Msg)
+		case se.HTTPStatusCode >= 500 || se.HTTPStatusCode == http.StatusTooManyRequests:
+			return fmt.Errorf("charge: stripe answered %d (%s %s): %w", se.HTTPStatusCode, se.Type, se.Msg, payment.ErrStripeUnavailable)
+		default:
+			return fmt.Errorf("charge: stripe refused the request: %d %s %s: %s", se.HTTPStatusCode, se.Type, se.Code, se.Msg)
+		}
+	}
+	if notSent(err) {
+		return fmt.Errorf("charge: %w: %w", payment.ErrStripeUnavailable, err)
+	}
+	return payment.Unknown(err)
+}
+
+// notSent reports whether err shows that the request never left: the
+// connection to Stripe could not be made.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// leveledLogger passes stripe-go's warnings and errors to slog at debug
+// level: the errors are returned by Charge as well and reported by its
+// caller. Its debug and info messages are dropped, since they hold whole
+// request and response bodies, card details included.
+type leveledLogger struct{ log *slog.Logger }
+
+func (l leveledLogger) Debugf(string, ...any)          {}
+func (l leveledLogger) Infof(string, ...any)           {}
+func (l leveledLogger) Warnf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l leveledLogger) Errorf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,97 @@
+package charger_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/errs"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/payments/internal/charger"
+	"ticketing.dev/payments/internal/payment"
+	"ticketing.dev/payments/internal/stripetest"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+const key = "sk_test_123"
+
+func TestCharge_CreatesAChargeOnStripeMock(t *testing.T) {
+	proxy := stripetest.Proxy(t, testkit.StripeMock(t))
+	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(proxy.URL))
+
+	id, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
+
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(id, "ch_"), id)
+	assert.Equal(t, []stripetest.Charge{{Amount: "2099", Currency: "usd", Source: "tok_visa", IdempotencyKey: "payment-order-1"}}, proxy.Charges())
+}
+
+func TestCharge_TranslatesStripesAnswers(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		code    int    // the HTTP status the API answers with
+		message string // what the buyer is shown
+		unknown bool   // whether the charge may have gone through
+	}{
+		{"declined card", http.StatusPaymentRequired, stripetest.CardDeclined, 400, "Your card was declined.", false},
+		{"token used before", http.StatusBadRequest, stripetest.TokenUsed, 400, "You cannot use a Stripe token more than once: tok_used.", false},
+		{"amount below the minimum", http.StatusBadRequest,
+			`{"error":{"type":"invalid_request_error","code":"amount_too_small","param":"amount","message":"Amount must be at least $0.50 usd"}}`,
+			400, "Amount must be at least $0.50 usd", false},
+		{"server error", http.StatusInternalServerError, stripetest.APIError, 502, payment.ErrStripeUnavailable.Message, false},
+		{"rate limited", http.StatusTooManyRequests, `{"error":{"type":"rate_limit_error","message":"Too many requests"}}`, 502, payment.ErrStripeUnavailable.Message, false},
+		{"wrong secret key", http.StatusUnauthorized, stripetest.BadKey, 500, errs.InternalMessage, false},
+		{"other invalid request", http.StatusBadRequest, `{"error":{"type":"invalid_request_error","param":"currency","message":"Invalid currency: xyz"}}`, 500, errs.InternalMessage, false},
+		{"unreadable success", http.StatusOK, `{"id":`, 502, payment.ErrStripeUnavailable.Message, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := stripetest.Answering(t, tt.status, tt.body)
+			c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(srv.URL))
+
+			_, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
+
+			require.Error(t, err)
+			code, body := errs.Response(err)
+			assert.Equal(t, tt.code, code, "%v", err)
+			require.Len(t, body.Errors, 1)
+			assert.Equal(t, tt.message, body.Errors[0].Message)
+			assert.Equal(t, tt.code == 400, errors.Is(err, payment.ErrDeclined))
+			assert.Equal(t, tt.unknown, errors.Is(err, payment.ErrOutcomeUnknown))
+			assert.Len(t, srv.Charges(), 1, "stripe-go must not retry by itself")
+		})
+	}
+}
+
+func TestCharge_UnreachableStripeIsUnavailableAndCertainlyNotCharged(t *testing.T) {
+	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(stripetest.Unreachable(t)))
+
+	_, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
+
+	assert.ErrorIs(t, err, payment.ErrStripeUnavailable)
+	assert.NotErrorIs(t, err, payment.ErrOutcomeUnknown)
+	code, _ := errs.Response(err)
+	assert.Equal(t, http.StatusBadGateway, code)
+}
+
+func TestCharge_UnansweredChargeIsUnavailableWithItsOutcomeUnknown(t *testing.T) {
+	srv := stripetest.Silent(t, 5*time.Second)
+	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(srv.URL), charger.WithTimeout(200*time.Millisecond))
+
+	start := time.Now()
+	_, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
+
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.ErrorIs(t, err, payment.ErrStripeUnavailable)
+	assert.ErrorIs(t, err, payment.ErrOutcomeUnknown)
+	code, _ := errs.Response(err)
+	assert.Equal(t, http.StatusBadGateway, code)
+}

@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"ticketing.dev/common/session"
+	"ticketing.dev/common/web"
+	"ticketing.dev/payments/internal/payment"
+)
+
+// Validation messages.
+const (
+	msgToken      = "token must be provided"
+	msgTokenLong  = "token must be a Stripe token"
+	msgOrderID    = "orderId must be provided"
+	msgOrderIDBad = "orderId must be a valid id"
+	// maxTokenLen bounds what is sent to Stripe and kept with a claim;
+	// Stripe's token ids are a few dozen characters.
+	maxTokenLen = 255
+)
+
+type handlers struct {
+	payments *payment.Service
+}
+
+// create pays for the caller's order. Both fields are checked before any
+// lookup, so a client learns of every missing one at once.
+func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
+	u, err := session.Current(r.Context())
+	if err != nil {
+		return err
+	}
+	var req createPaymentRequest
+	if err := web.Decode(w, r, &req); err != nil {
+		return err
+	}
+	token := strings.TrimSpace(req.Token)
+	var v web.Validator
+	v.Check(token != "", "token", msgToken)
+	v.Check(len(token) <= maxTokenLen, "token", msgTokenLong)
+	v.Check(req.OrderID != "", "orderId", msgOrderID)
+	v.Check(req.OrderID == "" || web.ValidID(req.OrderID), "orderId", msgOrderIDBad)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	p, err := h.payments.Pay(r.Context(), u.ID, req.OrderID, token)
+	if err != nil {
+		return err
+	}
+	return web.Respond(w, r, http.StatusCreated, paymentResponse{ID: p.ID})
+}

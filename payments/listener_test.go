@@ -1,0 +1,130 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/payments/internal/payment"
+)
+
+// The listeners are tested through a real NATS Streaming server: a nil
+// result of a handler is an ack, an error a redelivery to come.
+
+func TestOrderCreated_ReplicatesTheOrderAndAcks(t *testing.T) {
+	a := newApp(t)
+	e := a.order(newID(), 2099)
+	e.Version = 3
+
+	publish(t, a.conn, e)
+
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(e.ID)) > 0 }, "order:created never handled")
+	assert.Equal(t, []result{{events.SubjectOrderCreated, e.ID, nil}}, a.resultsFor(e.ID))
+	d, ok := a.replica(t, e.ID)
+	require.True(t, ok)
+	assert.Equal(t, e.ID, d.ID.Hex())
+	assert.Equal(t, e.UserID, d.UserID)
+	assert.Equal(t, "created", d.Status)
+	assert.Equal(t, int64(2099), d.Price, "in cents")
+	assert.Equal(t, int64(3), d.Version)
+	assert.True(t, e.ExpiresAt.Equal(d.ExpiresAt), "%s != %s", e.ExpiresAt, d.ExpiresAt)
+}
+
+func TestOrderCreated_RedeliveryIsAckedWithoutChange(t *testing.T) {
+	a := newApp(t)
+	o := a.created(t, a.order(newID(), 2099))
+	a.cancelled(t, o)
+
+	publish(t, a.conn, o)
+
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 3 }, "redelivered order:created never handled")
+	assert.NoError(t, a.resultsFor(o.ID)[2].err)
+	d, _ := a.replica(t, o.ID)
+	assert.Equal(t, "cancelled", d.Status)
+	assert.Equal(t, int64(1), d.Version)
+}
+
+func TestOrderCancelled_UpdatesTheStatusAndAcks(t *testing.T) {
+	a := newApp(t)
+	o := a.created(t, a.order(newID(), 2099))
+
+	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.TicketRef{ID: o.Ticket.ID}})
+
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
+	assert.NoError(t, a.resultsFor(o.ID)[1].err)
+	d, _ := a.replica(t, o.ID)
+	assert.Equal(t, "cancelled", d.Status)
+	assert.Equal(t, int64(1), d.Version)
+}
+
+func TestOrderCancelled_VersionAlreadyAppliedIsAcked(t *testing.T) {
+	a := newApp(t)
+	o := a.created(t, a.order(newID(), 2099))
+	a.cancelled(t, o)
+
+	a.cancelled(t, o)
+
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 3 }, "second order:cancelled never handled")
+	assert.NoError(t, a.resultsFor(o.ID)[2].err)
+}
+
+// TestOrderCancelled_BeforeItsOrderIsNotAckedUntilItApplies publishes an
+// order's cancellation before its creation, as two channels may deliver
+// them: the cancellation is refused, and applied on a redelivery once the
+// order is there.
+func TestOrderCancelled_BeforeItsOrderIsNotAckedUntilItApplies(t *testing.T) {
+	a := newApp(t)
+	o := a.order(newID(), 2099)
+	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.TicketRef{ID: o.Ticket.ID}})
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) > 0 }, "order:cancelled never handled")
+	first := a.resultsFor(o.ID)[0]
+	assert.Equal(t, events.SubjectOrderCancelled, first.subject)
+	assert.ErrorIs(t, first.err, payment.ErrOrderBehind, "not acked")
+
+	publish(t, a.conn, o)
+
+	a.waitVersion(t, o.ID, 1)
+	d, _ := a.replica(t, o.ID)
+	assert.Equal(t, "cancelled", d.Status)
+	results := a.resultsFor(o.ID)
+	last := results[len(results)-1]
+	assert.Equal(t, result{events.SubjectOrderCancelled, o.ID, nil}, last, "acked once applied")
+}
+
+func TestOrderCancelled_VersionFromTheFutureIsNotAcked(t *testing.T) {
+	a := newApp(t)
+	o := a.created(t, a.order(newID(), 2099))
+
+	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: 2, Ticket: events.TicketRef{ID: o.Ticket.ID}})
+
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
+	assert.ErrorIs(t, a.resultsFor(o.ID)[1].err, payment.ErrOrderBehind)
+	d, _ := a.replica(t, o.ID)
+	assert.Equal(t, "created", d.Status)
+}
+
+func TestOrderEvents_ThatCanNeverApplyAreAcked(t *testing.T) {
+	a := newApp(t)
+	noBuyer := a.order("", 2099)
+	badStatus := a.order(newID(), 2099)
+	badStatus.Status = "bogus"
+
+	publish(t, a.conn, events.OrderCreated{ID: "not-an-id", Status: events.StatusCreated, UserID: newID()})
+	publish(t, a.conn, events.OrderCancelled{ID: "not-an-id", Version: 1})
+	publish(t, a.conn, noBuyer)
+	publish(t, a.conn, badStatus)
+
+	testkit.Eventually(t, func() bool {
+		return len(a.resultsFor("not-an-id")) == 2 && len(a.resultsFor(noBuyer.ID)) == 1 && len(a.resultsFor(badStatus.ID)) == 1
+	}, "events never handled")
+	for _, id := range []string{"not-an-id", noBuyer.ID, badStatus.ID} {
+		for _, r := range a.resultsFor(id) {
+			assert.NoError(t, r.err, "%s %s", r.subject, id)
+		}
+	}
+	_, ok := a.replica(t, noBuyer.ID)
+	assert.False(t, ok)
+}
