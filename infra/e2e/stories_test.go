@@ -94,8 +94,11 @@ func TestStory_BuyAndPay(t *testing.T) {
 	assert.False(t, seller.listed(tk.ID))
 	assert.Equal(t, http.StatusBadRequest, seller.do("PUT", "/api/tickets/"+tk.ID, map[string]any{"title": "concert", "price": 99}, nil))
 
-	var paid struct{ ID string }
-	require.Equal(t, http.StatusCreated, buyer.do("POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": o.ID}, &paid))
+	// Payments learns of the order from order:created; until then it is a 404.
+	eventually(t, 10*time.Second, func() bool {
+		var paid struct{ ID string }
+		return buyer.do("POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": o.ID}, &paid) == http.StatusCreated
+	}, "payment accepted")
 	eventually(t, 10*time.Second, func() bool { return buyer.order(o.ID).Status == "complete" }, "order completed by payment:created")
 
 	// Nothing expires afterwards: past the window the order is still complete and the ticket sold.

@@ -41,12 +41,17 @@ func (o *out) println(s string) {
 }
 
 func startProc(name, bin string, args, env []string, o *out) (*proc, error) {
+	return startProcAs(name, bin, args, env, o, nil)
+}
+
+// startProcAs starts a child as the user cred names, or as this user.
+func startProcAs(name, bin string, args, env []string, o *out, cred *syscall.Credential) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	// Its own process group, so that a terminal's Ctrl-C reaches only the
 	// launcher, which then stops the children in order; and killed with the
 	// launcher should the launcher itself die.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}

@@ -43,6 +43,9 @@ type Config struct {
 	// ExpirationWindow and RateLimit are passed to orders and auth when set.
 	ExpirationWindow string
 	RateLimit        string
+	// Backend is FerretDB's: "sqlite" (default) or "postgresql", on a
+	// PostgreSQL the stack starts in its data folder.
+	Backend string
 	// LogLevel is passed to every service; default info.
 	LogLevel string
 	// Out receives the status lines and the services' prefixed log lines.
@@ -113,10 +116,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if s.nats, err = embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: filepath.Join(dataDir, "nats")}); err != nil {
 		return nil, fmt.Errorf("nats streaming: %w", err)
 	}
-	if s.ferret, err = embedded.StartFerretDB(embedded.FerretDBConfig{
-		Dir:    filepath.Join(dataDir, "ferretdb"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}); err != nil {
+	fcfg := embedded.FerretDBConfig{Dir: filepath.Join(dataDir, "ferretdb")}
+	switch cfg.Backend {
+	case "", "sqlite":
+		s.status("ferretdb: sqlite backend in %s", fcfg.Dir)
+	case "postgresql":
+		if fcfg.PostgreSQLURL, err = s.startPostgres(ctx, filepath.Join(dataDir, "postgresql"), dataDir != s.tmpDir); err != nil {
+			return nil, fmt.Errorf("postgresql: %w", err)
+		}
+		s.status("ferretdb: postgresql backend at %s", fcfg.PostgreSQLURL)
+	default:
+		return nil, fmt.Errorf("ferretdb: unknown backend %q (sqlite or postgresql)", cfg.Backend)
+	}
+	if s.ferret, err = embedded.StartFerretDB(fcfg); err != nil {
 		return nil, fmt.Errorf("ferretdb: %w", err)
 	}
 	redisAddr, err := s.startRedis(ctx, filepath.Join(dataDir, "redis"), dataDir != s.tmpDir)

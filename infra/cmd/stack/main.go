@@ -1,8 +1,9 @@
 // Command stack runs the whole ticketing system locally — `make run`.
 //
 // Environment: GATEWAY_ADDR (default 127.0.0.1:8080), DATA_DIR (keep data
-// across runs), EXPIRATION_WINDOW (passed to orders), RATE_LIMIT (passed to
-// auth), LOG_LEVEL (passed to every service).
+// across runs), FERRETDB_BACKEND (sqlite, the default, or postgresql),
+// EXPIRATION_WINDOW (passed to orders), RATE_LIMIT (passed to auth),
+// LOG_LEVEL (passed to every service).
 package main
 
 import (
@@ -41,9 +42,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if getenv("EXPIRATION_WINDOW") != "" {
 		cfg.ExpirationWindow = env.Duration("EXPIRATION_WINDOW", 0).String()
 	}
-	if backend := env.String("FERRETDB_BACKEND", "sqlite"); backend != "sqlite" {
-		return fmt.Errorf("FERRETDB_BACKEND=%s is not supported yet; use sqlite", backend)
-	}
+	cfg.Backend = env.String("FERRETDB_BACKEND", "sqlite")
 	if err := env.Err(); err != nil {
 		return err
 	}
