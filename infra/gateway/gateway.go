@@ -35,6 +35,11 @@ func New(upstreams map[string]string, log *slog.Logger) http.Handler {
 				r.SetXForwarded()
 			},
 			Transport: transport,
+			// The gateway's middleware already set the id the service echoes.
+			ModifyResponse: func(resp *http.Response) error {
+				resp.Header.Del(web.RequestIDHeader)
+				return nil
+			},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				web.Logger(r.Context()).WarnContext(r.Context(), "upstream failed", "service", name, "err", err)
 				web.WriteError(w, r, errBadGateway)

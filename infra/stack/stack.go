@@ -165,8 +165,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		ready[name] = "http://" + addr + "/readyz"
 	}
 	for _, p := range s.procs {
-		if err := p.waitReady(ctx, ready[p.name], cfg.ReadyTimeout); err != nil {
-			return nil, err
+		if url, ok := ready[p.name]; ok {
+			if err := p.waitReady(ctx, url, cfg.ReadyTimeout); err != nil {
+				return nil, err
+			}
 		}
 	}
 
