@@ -1,0 +1,76 @@
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"ticketing.dev/common/events"
+)
+
+// Publisher publishes expiration:complete; bus.Publisher is one.
+type Publisher interface {
+	Publish(ctx context.Context, e events.ExpirationComplete) error
+}
+
+// Handler runs due tasks: it publishes expiration:complete for the order,
+// no earlier than the order's expiresAt.
+type Handler struct {
+	pub Publisher
+	log *slog.Logger
+}
+
+// NewHandler returns a Handler publishing through pub.
+func NewHandler(pub Publisher, log *slog.Logger) *Handler {
+	return &Handler{pub: pub, log: log}
+}
+
+// ProcessTask implements asynq.Handler. It returns an error, so that asynq
+// tries again shortly, when the event could not be published; and ctx's
+// error when ctx ends first, which asynq does when it gives up on a run (a
+// shutdown that outlasted its timeout, an expired lease or task timeout)
+// and has put the task back for another run.
+func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	if t.Type() != TypeOrderExpiration {
+		// Only Scheduler writes to the queue; retrying would not help.
+		return fmt.Errorf("task: unknown type %q: %w", t.Type(), asynq.SkipRetry)
+	}
+	var p Payload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.OrderID == "" {
+		return fmt.Errorf("task: unusable payload %q: %w", t.Payload(), errors.Join(err, asynq.SkipRetry))
+	}
+	if err := waitUntil(ctx, p.ExpiresAt.Time); err != nil {
+		return fmt.Errorf("task: expiration of order %s: %w", p.OrderID, err)
+	}
+	if err := h.pub.Publish(ctx, events.ExpirationComplete{OrderID: p.OrderID}); err != nil {
+		return fmt.Errorf("task: expiration of order %s: %w", p.OrderID, err)
+	}
+	h.log.InfoContext(ctx, "order expired", "order_id", p.OrderID,
+		"expires_at", p.ExpiresAt.String(), "late_ms", time.Since(p.ExpiresAt.Time).Milliseconds())
+	return nil
+}
+
+// waitUntil returns once the wall clock has reached t, or ctx's error if
+// ctx ends first. Timers run on the monotonic clock; checking the wall
+// clock again after each keeps the promise of never early even if the
+// wall clock was set back meanwhile.
+func waitUntil(ctx context.Context, t time.Time) error {
+	for {
+		wait := time.Until(t)
+		if wait <= 0 {
+			return nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+	}
+}

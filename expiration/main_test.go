@@ -1,0 +1,384 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/expiration/internal/task"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+func envOf(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// natsEnv is the NATS part of a complete environment.
+var natsEnv = map[string]string{
+	"NATS_URL":        "nats://127.0.0.1:1",
+	"NATS_CLUSTER_ID": "ticketing",
+	"NATS_CLIENT_ID":  "expiration-1",
+}
+
+func with(base map[string]string, kv ...string) map[string]string {
+	m := make(map[string]string, len(base)+len(kv)/2)
+	for k, v := range base {
+		m[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"nothing set", nil, []string{"NATS_URL must be defined", "NATS_CLUSTER_ID must be defined", "NATS_CLIENT_ID must be defined", "REDIS_HOST or REDIS_URL must be defined"}},
+		{"no Redis", natsEnv, []string{"REDIS_HOST or REDIS_URL must be defined"}},
+		{"no NATS_URL", with(natsEnv, "NATS_URL", "", "REDIS_HOST", "redis"), []string{"NATS_URL must be defined"}},
+		{"no NATS_CLIENT_ID", with(natsEnv, "NATS_CLIENT_ID", " ", "REDIS_HOST", "redis"), []string{"NATS_CLIENT_ID must be defined"}},
+		{"both Redis variables", with(natsEnv, "REDIS_HOST", "redis", "REDIS_URL", "redis://redis"), []string{"REDIS_HOST and REDIS_URL"}},
+		{"REDIS_URL not a URL", with(natsEnv, "REDIS_URL", "http://redis:6379"), []string{"REDIS_URL must be a redis://"}},
+		{"REDIS_HOST a URL", with(natsEnv, "REDIS_HOST", "redis://redis:6379"), []string{"REDIS_HOST must be a host or host:port"}},
+		{"REDIS_HOST bad port", with(natsEnv, "REDIS_HOST", "redis:port"), []string{"REDIS_HOST must be a host or host:port"}},
+		{"bad LOG_LEVEL", with(natsEnv, "REDIS_HOST", "redis", "LOG_LEVEL", "loud"), []string{"LOG_LEVEL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			start := time.Now()
+
+			err := run(t.Context(), envOf(tt.env), &out)
+
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "configuration: "), err.Error())
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Less(t, time.Since(start), time.Second, "must not try to connect first")
+		})
+	}
+}
+
+func TestReadSettings_FindsRedisFromEitherVariable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, host, url, addr string
+		db                    int
+	}{
+		{"host", "redis", "", "redis:6379", 0},
+		{"host and port", "redis:6380", "", "redis:6380", 0},
+		{"IPv6 host", "::1", "", "[::1]:6379", 0},
+		{"bracketed IPv6 host and port", "[::1]:6380", "", "[::1]:6380", 0},
+		{"URL", "", "redis://:secret@redis:6381/2", "redis:6381", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := readSettings(envOf(with(natsEnv, "REDIS_HOST", tt.host, "REDIS_URL", tt.url)))
+			require.NoError(t, err)
+			assert.Equal(t, tt.addr, s.Redis.Addr)
+			assert.Equal(t, tt.db, s.Redis.DB)
+			assert.Equal(t, "3000", s.Port)
+		})
+	}
+}
+
+func TestRun_ServesHealthAndTurnsOrderCreatedIntoExpirationComplete(t *testing.T) {
+	n := testkit.NATS(t)
+	expired := observe(t, testkit.Bus(t, n))
+	svc := startRun(t, n, "REDIS_HOST", testkit.RedisServer(t))
+
+	resp, err := http.Get(svc.base + "/readyz")
+	require.NoError(t, err)
+	var ready map[string]string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, map[string]string{"redis": "ok", "nats": "ok"}, ready)
+
+	e := publishOrder(t, n, "order-1", time.Now().Add(1500*time.Millisecond))
+	testkit.Eventually(t, func() bool { return len(expired.of(e.ID)) > 0 }, "expiration:complete")
+	assert.False(t, expired.of(e.ID)[0].Before(e.ExpiresAt.Time), "expired early")
+
+	require.NoError(t, svc.stop(t))
+	assert.Len(t, expired.of(e.ID), 1)
+	assertJSONLogs(t, svc.out.String())
+}
+
+// A task in flight when the service stops finishes; one due later stays in
+// Redis for the next process, which may name Redis by URL.
+func TestRun_ShutdownLosesNoTask(t *testing.T) {
+	n := testkit.NATS(t)
+	addr := testkit.RedisServer(t)
+	expired := observe(t, testkit.Bus(t, n))
+	first := startRun(t, n, "REDIS_HOST", addr)
+
+	// asynq hands a task over at the whole second before its expiresAt;
+	// inFlight's is then waiting out its remainder when the service stops.
+	second := time.Now().Add(1300 * time.Millisecond).Truncate(time.Second).Add(time.Second)
+	inFlight := publishOrder(t, n, "order-in-flight", second.Add(900*time.Millisecond))
+	later := publishOrder(t, n, "order-later", second.Add(1700*time.Millisecond))
+	inspector := asynq.NewInspectorFromRedisClient(redisClient(t, addr))
+	testkit.Eventually(t, func() bool {
+		_, err1 := inspector.GetTaskInfo(task.Queue, inFlight.ID)
+		_, err2 := inspector.GetTaskInfo(task.Queue, later.ID)
+		return err1 == nil && err2 == nil
+	}, "both tasks to be scheduled")
+
+	time.Sleep(time.Until(second.Add(600 * time.Millisecond)))
+	require.NoError(t, first.stop(t))
+	assert.True(t, loggedExpiry(t, first.out.String(), inFlight.ID), "the first process finishes the task in flight")
+	assert.False(t, loggedExpiry(t, first.out.String(), later.ID), "the first process does not run the later task")
+
+	next := startRun(t, n, "REDIS_URL", "redis://"+addr+"/0")
+	testkit.Eventually(t, func() bool { return len(expired.of(later.ID)) > 0 }, "the later expiration")
+	require.NoError(t, next.stop(t))
+
+	for _, e := range []events.OrderCreated{inFlight, later} {
+		got := expired.of(e.ID)
+		if assert.Len(t, got, 1, "order %s", e.ID) {
+			assert.False(t, got[0].Before(e.ExpiresAt.Time), "order %s expired early", e.ID)
+		}
+	}
+}
+
+func TestRun_StopsWithAnErrorWhenNATSIsLostForGood(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	cfg, err := readSettings(envOf(map[string]string{
+		"PORT":            freePort(t),
+		"NATS_URL":        n.URL(),
+		"NATS_CLUSTER_ID": n.ClusterID(),
+		"NATS_CLIENT_ID":  "expiration-lost",
+		"REDIS_HOST":      testkit.MiniRedis(t),
+	}))
+	require.NoError(t, err)
+	cfg.lostAfter = 2 * time.Second // the default 10 s would dominate the suite
+	done := make(chan error, 1)
+	go func() { done <- serve(t.Context(), cfg, &syncBuffer{}) }()
+	waitHealthy(t, "http://127.0.0.1:"+cfg.Port, done)
+
+	n.Stop()
+
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, bus.ErrConnectionLost)
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop after NATS Streaming was lost")
+	}
+}
+
+func TestRun_StartsWithoutRedisButIsNotReady(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	svc := startRun(t, n, "REDIS_HOST", closedAddr(t))
+
+	resp, err := http.Get(svc.base + "/readyz")
+	require.NoError(t, err)
+	var ready map[string]string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, map[string]string{"redis": "unavailable", "nats": "ok"}, ready)
+
+	require.NoError(t, svc.stop(t))
+	assert.Contains(t, svc.out.String(), "redis not reachable yet")
+}
+
+// service is a run in the background.
+type service struct {
+	base   string
+	out    *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startRun starts run against n and the Redis named by redisVar (REDIS_HOST
+// or REDIS_URL), and waits until it answers /healthz.
+func startRun(t *testing.T, n *embedded.NATSStreaming, redisVar, redisValue string) *service {
+	t.Helper()
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	svc := &service{base: "http://127.0.0.1:" + port, out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	env := map[string]string{
+		"PORT":            port,
+		"NATS_URL":        n.URL(),
+		"NATS_CLUSTER_ID": n.ClusterID(),
+		"NATS_CLIENT_ID":  "expiration-" + port,
+		redisVar:          redisValue,
+	}
+	go func() { svc.done <- run(ctx, envOf(env), svc.out) }()
+	t.Cleanup(func() {
+		cancel()
+		<-svc.done
+	})
+	waitHealthy(t, svc.base, svc.done)
+	return svc
+}
+
+// stop cancels the run and returns what it returned.
+func (s *service) stop(t *testing.T) error {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err // for the cleanup
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after its context was cancelled")
+		return nil
+	}
+}
+
+func waitHealthy(t *testing.T, base string, done chan error) {
+	t.Helper()
+	testkit.Eventually(t, func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v", err)
+		default:
+		}
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "the service to answer /healthz")
+}
+
+// publishOrder publishes order:created as the orders service would.
+func publishOrder(t *testing.T, n *embedded.NATSStreaming, id string, expiresAt time.Time) events.OrderCreated {
+	t.Helper()
+	e := events.OrderCreated{
+		ID:        id,
+		Status:    "created",
+		UserID:    "user-1",
+		ExpiresAt: events.NewTime(expiresAt),
+		Ticket:    events.OrderTicket{ID: "ticket-1"},
+	}
+	require.NoError(t, bus.NewPublisher[events.OrderCreated](testkit.Bus(t, n)).Publish(t.Context(), e))
+	return e
+}
+
+// observer records when each expiration:complete arrives.
+type observer struct {
+	mu  sync.Mutex
+	got map[string][]time.Time
+}
+
+func observe(t *testing.T, conn *bus.Conn) *observer {
+	t.Helper()
+	o := &observer{got: make(map[string][]time.Time)}
+	require.NoError(t, bus.NewListener(conn, "test-observer", func(_ context.Context, e events.ExpirationComplete) error {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.got[e.OrderID] = append(o.got[e.OrderID], time.Now())
+		return nil
+	}).Listen(t.Context()))
+	return o
+}
+
+func (o *observer) of(id string) []time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]time.Time(nil), o.got[id]...)
+}
+
+func redisClient(t *testing.T, addr string) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func assertJSONLogs(t *testing.T, logs string) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	var lines int
+	for sc.Scan() {
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &entry), sc.Text())
+		assert.Contains(t, entry, "level")
+		lines++
+	}
+	assert.Positive(t, lines)
+}
+
+// loggedExpiry reports whether a run's logs say it expired the order.
+func loggedExpiry(t *testing.T, logs, orderID string) bool {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	for sc.Scan() {
+		var entry struct {
+			Msg     string `json:"msg"`
+			OrderID string `json:"order_id"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &entry), sc.Text())
+		if entry.Msg == "order expired" && entry.OrderID == orderID {
+			return true
+		}
+	}
+	return false
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return strconv.Itoa(port)
+}
+
+// closedAddr returns an address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// syncBuffer is the run's stdout: written by the service's goroutines while
+// the test may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
