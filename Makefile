@@ -15,7 +15,7 @@ BIN     := $(CURDIR)/.bin
 GO      ?= go
 
 # Programs the tests run, as command:Debian-package; installed when missing.
-SYSTEM_DEPS := redis-server:redis-server
+SYSTEM_DEPS := redis-server:redis-server chromium:chromium
 
 .PHONY: run test fmt-check vet lint standalone unit deps tools clean
 
