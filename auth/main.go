@@ -4,20 +4,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"ticketing.dev/auth/internal/httpapi"
 	"ticketing.dev/auth/internal/user"
 	"ticketing.dev/auth/internal/userdb"
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
@@ -32,9 +30,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// disconnectTimeout bounds the wait for MongoDB at shutdown.
-const disconnectTimeout = 10 * time.Second
 
 // settings is the service's whole configuration, read once.
 type settings struct {
@@ -60,19 +55,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "auth")
+	log := lifecycle.Logger(stdout, cfg.LogLevel, "auth")
 
-	client, db, err := mongodb.Connect(cfg.MongoURI, "auth")
+	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, "auth")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), disconnectTimeout)
-		defer cancel()
-		if derr := client.Disconnect(dctx); derr != nil {
-			err = errors.Join(err, fmt.Errorf("disconnect mongo: %w", derr))
-		}
-	}()
+	defer lifecycle.Close(&err, disconnect)
 
 	store := userdb.New(db)
 	if err := store.EnsureIndexes(ctx); err != nil {

@@ -23,6 +23,7 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/web"
 	"ticketing.dev/expiration/internal/listener"
 	"ticketing.dev/expiration/internal/logthrottle"
@@ -158,14 +159,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 // publish through, and an order:created handled meanwhile only writes to
 // Redis, which is still open.
 func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "expiration")
+	log := lifecycle.Logger(stdout, cfg.LogLevel, "expiration")
 
 	rdb := redis.NewClient(cfg.Redis)
-	defer func() {
-		if cerr := rdb.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close redis: %w", cerr))
+	defer lifecycle.Close(&err, func() error {
+		if err := rdb.Close(); err != nil {
+			return fmt.Errorf("close redis: %w", err)
 		}
-	}()
+		return nil
+	})
 	// Redis may come up after the service, as in Kubernetes: say so, and
 	// let /readyz report it, rather than refuse to start.
 	pingCtx, cancelPing := context.WithTimeout(ctx, startPingTimeout)
@@ -183,11 +185,7 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := conn.Close(); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-	}()
+	defer lifecycle.Close(&err, conn.Close)
 
 	worker := task.NewServer(rdb, log)
 	if err := worker.Start(task.NewHandler(bus.NewPublisher[events.ExpirationComplete](conn), log)); err != nil {
@@ -212,15 +210,8 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	// Serving stops when ctx is done, and also when NATS Streaming is gone
 	// for good: a service that can no longer hear orders, nor announce
 	// expirations, must be restarted rather than stay up half alive.
-	serveCtx, stopServing := context.WithCancel(ctx)
+	serveCtx, stopServing := lifecycle.Until(ctx, conn.Lost())
 	defer stopServing()
-	go func() {
-		select {
-		case <-conn.Lost():
-		case <-serveCtx.Done():
-		}
-		stopServing()
-	}()
 	log.Info("starting", "redis", cfg.Redis.Addr, "nats_client_id", cfg.NATS.ClientID)
 	if err := web.Serve(serveCtx, ln, router, log); err != nil {
 		return err

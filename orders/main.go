@@ -6,10 +6,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -19,6 +17,7 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
@@ -42,8 +41,6 @@ func main() {
 // defaultDatabase is used when MONGO_URI names no database.
 const defaultDatabase = "orders"
 
-// disconnectTimeout bounds the wait for MongoDB at shutdown.
-const disconnectTimeout = 10 * time.Second
 
 // settings is the service's whole configuration, read once.
 type settings struct {
@@ -75,29 +72,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "orders")
+	log := lifecycle.Logger(stdout, cfg.LogLevel, "orders")
 
-	client, db, err := mongodb.Connect(cfg.MongoURI, defaultDatabase)
+	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), disconnectTimeout)
-		defer cancel()
-		if derr := client.Disconnect(dctx); derr != nil {
-			err = errors.Join(err, fmt.Errorf("disconnect mongo: %w", derr))
-		}
-	}()
+	defer lifecycle.Close(&err, disconnect)
 
 	conn, err := bus.Connect(ctx, bus.Config{URL: cfg.NATS.URL, ClusterID: cfg.NATS.ClusterID, ClientID: cfg.NATS.ClientID}, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := conn.Close(); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-	}()
+	defer lifecycle.Close(&err, conn.Close)
 
 	// The store and the relay share the orders' locks: the relay takes an
 	// order's lock to remove its published events.
@@ -109,30 +96,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	orders := order.NewService(store, cfg.ExpirationWindow)
 
-	// serveCtx ends serving when ctx is done, the connection is lost or the
-	// relay fails; stop records which.
-	serveCtx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-
-	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	relayDone := make(chan struct{})
-	go func() {
-		defer close(relayDone)
-		if rerr := relay.Run(relayCtx); rerr != nil {
-			stop(fmt.Errorf("outbox relay: %w", rerr))
-		}
-	}()
-	defer func() {
-		stopRelay()
-		<-relayDone
-	}()
-	go func() {
-		select {
-		case <-conn.Lost():
-			stop(conn.Err())
-		case <-serveCtx.Done():
-		}
-	}()
+	// The relay starts before the listeners and the API write anything, and
+	// publishes whatever a previous process left pending.
+	relaying := lifecycle.Go(ctx, relay.Run)
+	defer lifecycle.Close(&err, relaying.Stop)
 
 	if err := listener.New(orders, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
 		return err
@@ -151,12 +118,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Serving stops when ctx is done, and also when NATS Streaming is gone
+	// for good or the relay has stopped.
+	serveCtx, stopServing := lifecycle.Until(ctx, conn.Lost(), relaying.Done())
+	defer stopServing()
 	log.Info("starting", "database", db.Name(), "expiration_window", cfg.ExpirationWindow.String())
 	if err := web.Serve(serveCtx, ln, handler, log); err != nil {
 		return err
 	}
-	if cause := context.Cause(serveCtx); ctx.Err() == nil && cause != nil {
-		return cause
-	}
-	return nil
+	return conn.Err()
 }

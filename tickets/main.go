@@ -5,19 +5,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
@@ -40,9 +38,6 @@ func main() {
 
 // defaultDatabase is used when MONGO_URI names no database.
 const defaultDatabase = "tickets"
-
-// disconnectTimeout bounds the wait for MongoDB at shutdown.
-const disconnectTimeout = 10 * time.Second
 
 // settings is the service's whole configuration, read once.
 type settings struct {
@@ -67,19 +62,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "tickets")
+	log := lifecycle.Logger(stdout, cfg.LogLevel, "tickets")
 
-	client, db, err := mongodb.Connect(cfg.MongoURI, defaultDatabase)
+	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), disconnectTimeout)
-		defer cancel()
-		if derr := client.Disconnect(dctx); derr != nil {
-			err = errors.Join(err, fmt.Errorf("disconnect mongo: %w", derr))
-		}
-	}()
+	defer lifecycle.Close(&err, disconnect)
 
 	conn, err := bus.Connect(ctx, bus.Config{
 		URL:       cfg.NATS.URL,
@@ -89,11 +78,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := conn.Close(); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-	}()
+	defer lifecycle.Close(&err, conn.Close)
 
 	locks := new(keylock.Locks)
 	relay := outbox.NewRelay(db.Collection(ticketdb.Collection), conn, locks, log)
@@ -105,20 +90,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	// The relay starts before the listeners and the API write anything, and
 	// publishes whatever a previous process left pending.
-	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	relayDone := make(chan struct{})
-	var relayErr error
-	go func() {
-		defer close(relayDone)
-		relayErr = relay.Run(relayCtx)
-	}()
-	defer func() {
-		stopRelay()
-		<-relayDone
-		if relayErr != nil {
-			err = errors.Join(err, fmt.Errorf("outbox relay: %w", relayErr))
-		}
-	}()
+	relaying := lifecycle.Go(ctx, relay.Run)
+	defer lifecycle.Close(&err, relaying.Stop)
 
 	if err := listener.Listen(ctx, conn, tickets, log); err != nil {
 		return err
@@ -139,25 +112,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 
 	// Serving stops when ctx is done, and also when NATS Streaming is gone
-	// for good or the relay has stopped: a service that can no longer hear
-	// orders or announce its changes must be restarted rather than stay up
-	// half alive.
-	serveCtx, stopServing := context.WithCancel(ctx)
+	// for good or the relay has stopped.
+	serveCtx, stopServing := lifecycle.Until(ctx, conn.Lost(), relaying.Done())
 	defer stopServing()
-	go func() {
-		select {
-		case <-conn.Lost():
-		case <-relayDone:
-		case <-serveCtx.Done():
-		}
-		stopServing()
-	}()
 	log.Info("starting", "database", db.Name(), "nats_client_id", cfg.NATS.ClientID)
 	if err := web.Serve(serveCtx, ln, handler, log); err != nil {
 		return err
 	}
-	if err := conn.Err(); err != nil {
-		return err
-	}
-	return nil
+	return conn.Err()
 }

@@ -1,0 +1,100 @@
+// Package lifecycle holds the start-up and shutdown steps that every
+// service's run function shares, so that each main.go reads as its own
+// wiring: what it connects to, what runs in the background, what it serves.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"ticketing.dev/common/mongodb"
+)
+
+// Logger returns the JSON logger a service writes to stdout, every line
+// naming the service.
+func Logger(w io.Writer, level slog.Level, name string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", name)
+}
+
+// disconnectTimeout bounds the wait for MongoDB at shutdown.
+const disconnectTimeout = 10 * time.Second
+
+// OpenMongo connects to the database uri names, def when it names none, and
+// returns it with the function that disconnects it.
+func OpenMongo(uri, def string) (*mongo.Database, func() error, error) {
+	client, db, err := mongodb.Connect(uri, def)
+	if err != nil {
+		return nil, nil, err
+	}
+	disconnect := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), disconnectTimeout)
+		defer cancel()
+		if err := client.Disconnect(ctx); err != nil {
+			return fmt.Errorf("disconnect mongo: %w", err)
+		}
+		return nil
+	}
+	return db, disconnect, nil
+}
+
+// Close calls closer and joins its error into *err; it is meant for defer,
+// so that shutdown runs in the reverse order of start and no error is lost.
+func Close(err *error, closer func() error) {
+	if cerr := closer(); cerr != nil {
+		*err = errors.Join(*err, cerr)
+	}
+}
+
+// Background is a function running in its own goroutine until stopped,
+// such as an outbox relay.
+type Background struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// Go runs fn in the background. fn's context carries ctx's values but not
+// its cancellation: the background work outlives the requests being
+// finished at shutdown, and ends only when Stop is called.
+func Go(ctx context.Context, fn func(context.Context) error) *Background {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b := &Background{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.err = fn(ctx)
+	}()
+	return b
+}
+
+// Done is closed when fn has returned.
+func (b *Background) Done() <-chan struct{} { return b.done }
+
+// Stop cancels fn's context, waits for fn and returns its error.
+func (b *Background) Stop() error {
+	b.cancel()
+	<-b.done
+	return b.err
+}
+
+// Until returns a context that is done when ctx is, or when any of stops
+// is closed: a service stops serving when it can no longer hear or publish
+// events, to be restarted rather than stay up half alive.
+func Until(ctx context.Context, stops ...<-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	for _, stop := range stops {
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, cancel
+}
