@@ -9,9 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,10 +59,10 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 
 func TestRun_ServesUntilCancelledThenShutsDownGracefully(t *testing.T) {
 	uri := testkit.MongoURI(t)
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, envOf(map[string]string{
@@ -181,32 +179,4 @@ func assertJSONLogs(t *testing.T, logs string) {
 		lines++
 	}
 	assert.Positive(t, lines)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return strconv.Itoa(port)
-}
-
-// syncBuffer is the run's stdout: written by the server's goroutines while
-// the test may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,7 +168,7 @@ func TestRun_StopsWithAnErrorWhenNATSIsLostForGood(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
 	cfg, err := readSettings(envOf(map[string]string{
-		"PORT":            freePort(t),
+		"PORT":            testkit.FreePort(t),
 		"NATS_URL":        n.URL(),
 		"NATS_CLUSTER_ID": n.ClusterID(),
 		"NATS_CLIENT_ID":  "expiration-lost",
@@ -178,7 +177,7 @@ func TestRun_StopsWithAnErrorWhenNATSIsLostForGood(t *testing.T) {
 	require.NoError(t, err)
 	cfg.lostAfter = 2 * time.Second // the default 10 s would dominate the suite
 	done := make(chan error, 1)
-	go func() { done <- serve(t.Context(), cfg, &syncBuffer{}) }()
+	go func() { done <- serve(t.Context(), cfg, &testkit.Buffer{}) }()
 	waitHealthy(t, "http://127.0.0.1:"+cfg.Port, done)
 
 	n.Stop()
@@ -211,7 +210,7 @@ func TestRun_StartsWithoutRedisButIsNotReady(t *testing.T) {
 // service is a run in the background.
 type service struct {
 	base   string
-	out    *syncBuffer
+	out    *testkit.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -220,9 +219,9 @@ type service struct {
 // or REDIS_URL), and waits until it answers /healthz.
 func startRun(t *testing.T, n *embedded.NATSStreaming, redisVar, redisValue string) *service {
 	t.Helper()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	svc := &service{base: "http://127.0.0.1:" + port, out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	svc := &service{base: "http://127.0.0.1:" + port, out: &testkit.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	env := map[string]string{
 		"PORT":            port,
 		"NATS_URL":        n.URL(),
@@ -345,15 +344,6 @@ func loggedExpiry(t *testing.T, logs, orderID string) bool {
 	return false
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return strconv.Itoa(port)
-}
-
 // closedAddr returns an address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
@@ -362,23 +352,4 @@ func closedAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return addr
-}
-
-// syncBuffer is the run's stdout: written by the service's goroutines while
-// the test may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -41,7 +41,6 @@ func main() {
 // defaultDatabase is used when MONGO_URI names no database.
 const defaultDatabase = "orders"
 
-
 // settings is the service's whole configuration, read once.
 type settings struct {
 	config.HTTP

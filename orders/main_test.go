@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,10 +67,10 @@ func (s *service) wait(t *testing.T, timeout time.Duration) error {
 func start(t *testing.T) *service {
 	t.Helper()
 	n := testkit.NATS(t)
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	cfg := testkit.BusConfig(n)
 	env := map[string]string{
-		"PORT":              strconv.Itoa(port),
+		"PORT":              port,
 		"JWT_KEY":           jwtKey,
 		"MONGO_URI":         testkit.MongoURI(t),
 		"NATS_URL":          cfg.URL,
@@ -83,7 +81,7 @@ func start(t *testing.T) *service {
 		"LOG_LEVEL":         "debug",
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &service{url: "http://127.0.0.1:" + strconv.Itoa(port), nats: n, stop: stop, done: make(chan struct{})}
+	s := &service{url: "http://127.0.0.1:" + port, nats: n, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		s.err = run(ctx, func(k string) string { return env[k] }, t.Output())
@@ -101,14 +99,6 @@ func start(t *testing.T) *service {
 		return res.StatusCode == http.StatusOK
 	}, "service never ready")
 	return s
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func cookie(t *testing.T, userID string) string {

@@ -42,7 +42,6 @@ func main() {
 // defaultDatabase is used when MONGO_URI names no database.
 const defaultDatabase = "payments"
 
-
 // settings is the service's whole configuration, read once.
 type settings struct {
 	config.HTTP

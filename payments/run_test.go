@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,7 +73,7 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 func TestRun_ServesPaymentsThenShutsDownCleanly(t *testing.T) {
 	n := testkit.NATS(t)
 	stripe := stripetest.Proxy(t, testkit.StripeMock(t))
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	cfg := testkit.BusConfig(n)
 	env := map[string]string{
 		"PORT":            port,
@@ -90,7 +89,7 @@ func TestRun_ServesPaymentsThenShutsDownCleanly(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, envOf(env), out) }()
 	base := "http://127.0.0.1:" + port
@@ -155,23 +154,4 @@ func assertJSONLogs(t *testing.T, logs string) {
 		lines++
 	}
 	assert.Positive(t, lines)
-}
-
-// syncBuffer is run's stdout: written by the server's goroutines while the
-// test may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

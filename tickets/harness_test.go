@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,7 +69,7 @@ func (e env) list() []string {
 func newEnv(t *testing.T, mongoURI string, n *embedded.NATSStreaming) env {
 	t.Helper()
 	return env{
-		"PORT":            strconv.Itoa(freePort(t)),
+		"PORT":            testkit.FreePort(t),
 		"JWT_KEY":         string(jwtKey),
 		"MONGO_URI":       mongoURI,
 		"COOKIE_SECURE":   "false",
@@ -80,14 +78,6 @@ func newEnv(t *testing.T, mongoURI string, n *embedded.NATSStreaming) env {
 		"NATS_CLUSTER_ID": n.ClusterID(),
 		"NATS_CLIENT_ID":  testkit.BusConfig(n).ClientID,
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // service is one running tickets service and what a test needs around it.

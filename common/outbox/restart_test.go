@@ -2,7 +2,6 @@ package outbox_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -127,7 +125,7 @@ type process struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string
-	stderr *syncBuffer
+	stderr *testkit.Buffer
 }
 
 func startPublisherProcess(t *testing.T, mongoURI, natsURL, clusterID string) *process {
@@ -139,7 +137,7 @@ func startPublisherProcess(t *testing.T, mongoURI, natsURL, clusterID string) *p
 		envNATSURL+"="+natsURL,
 		envClusterID+"="+clusterID,
 	)
-	p := &process{cmd: cmd, lines: make(chan string, 16), stderr: &syncBuffer{}}
+	p := &process{cmd: cmd, lines: make(chan string, 16), stderr: &testkit.Buffer{}}
 	cmd.Stderr = p.stderr
 	var err error
 	p.stdin, err = cmd.StdinPipe()
@@ -198,21 +196,4 @@ func (p *process) kill(t *testing.T) {
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, "signal: killed", exit.Error())
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
