@@ -1,0 +1,9 @@
+// Package k8s holds the Kubernetes manifests skaffold deploys (the YAML files
+// listed in kustomization.yaml) and the tests that check them, the
+// Dockerfiles and skaffold.yaml offline: no cluster and no Docker engine are
+// needed.
+//
+// testdata/skaffold-v4beta13.json is skaffold's JSON schema for
+// skaffold/v4beta13, copied from docs-v2/content/en/schemas/ in the Go module
+// github.com/GoogleContainerTools/skaffold/v2 v2.16.1 (Apache License 2.0).
+package k8s
