@@ -64,7 +64,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	defer lifecycle.Close(&err, disconnect)
 
 	store := userdb.New(db)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	users, err := user.NewService(store)

@@ -20,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 
+	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/testkit"
 )
 
@@ -179,4 +180,43 @@ func assertJSONLogs(t *testing.T, logs string) {
 		lines++
 	}
 	assert.Positive(t, lines)
+}
+
+// TestRun_WaitsForADatabaseThatStartsLater: in Kubernetes a service may start
+// before its MongoDB; it waits instead of exiting into a crash loop.
+func TestRun_WaitsForADatabaseThatStartsLater(t *testing.T) {
+	dbAddr := "127.0.0.1:" + testkit.FreePort(t)
+	port := testkit.FreePort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &testkit.Buffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, envOf(map[string]string{
+			"PORT":      port,
+			"JWT_KEY":   "test-key",
+			"MONGO_URI": "mongodb://" + dbAddr + "/auth",
+		}), out)
+	}()
+
+	time.Sleep(time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("run gave up on the database: %v\n%s", err, out)
+	default:
+	}
+	f, err := embedded.StartFerretDB(embedded.FerretDBConfig{Addr: dbAddr, Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer f.Stop()
+
+	testkit.Eventually(t, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + port + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "auth ready once its database is up")
+	cancel()
+	require.NoError(t, <-done)
 }

@@ -90,7 +90,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	locks := &keylock.Locks{}
 	relay := outbox.NewRelay(db.Collection(orderdb.OrdersCollection), conn, locks, log)
 	store := orderdb.New(db, locks, relay.Notify)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	orders := order.NewService(store, cfg.ExpirationWindow)

@@ -102,7 +102,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	locks := &keylock.Locks{}
 	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
 	store := paymentdb.New(db, locks, relay.Notify)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	var chargerOpts []charger.Option

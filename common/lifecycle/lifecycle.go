@@ -98,3 +98,23 @@ func Until(ctx context.Context, stops ...<-chan struct{}) (context.Context, cont
 	}
 	return ctx, cancel
 }
+
+// Retry calls fn until it succeeds or ctx is done, backing off from 100 ms
+// to 5 s, so that a service started before its database (as Kubernetes
+// starts them) waits for it rather than exiting into a crash loop.
+func Retry(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		log.Warn(what+" failed, retrying", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, errors.Join(ctx.Err(), err))
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}

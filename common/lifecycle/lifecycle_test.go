@@ -73,3 +73,24 @@ func TestOpenMongo_NamesTheDatabase(t *testing.T) {
 	assert.Equal(t, "orders", db.Name())
 	assert.NoError(t, disconnect())
 }
+
+func TestRetry_UntilSuccessOrContextEnd(t *testing.T) {
+	calls := 0
+	err := lifecycle.Retry(t.Context(), slog.New(slog.DiscardHandler), "create indexes", func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errors.New("no server")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3, calls)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
+	defer cancel()
+	down := errors.New("still no server")
+	err = lifecycle.Retry(ctx, slog.New(slog.DiscardHandler), "create indexes", func(context.Context) error { return down })
+	assert.ErrorIs(t, err, down)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "create indexes")
+}
