@@ -1,22 +1,33 @@
-// Command client serves the ticketing web pages. Until the server-rendered
-// client lands, it answers / with a short page pointing at the API.
+// Command client serves the ticketing web pages: the original Next.js
+// client's pages at its paths, rendered on the server from the API, which it
+// calls on each browser's behalf with that browser's session cookie.
 package main
 
 import (
 	"context"
+	"embed"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"ticketing.dev/client/internal/api"
+	"ticketing.dev/client/internal/pages"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/web"
 )
+
+// assets are the templates and static files, built into the binary so that
+// the image needs nothing beside it.
+//
+//go:embed templates static
+var assets embed.FS
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -28,37 +39,78 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+// settings is the client's whole configuration, read once.
+type settings struct {
+	Port       string
+	APIBaseURL string
+	StripeKey  string
+	LogLevel   slog.Level
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
 	env := config.NewEnv(getenv)
-	port := env.String("PORT", "3000")
-	level := env.LogLevel("LOG_LEVEL")
+	s := settings{
+		Port:       env.String("PORT", "3000"),
+		APIBaseURL: env.Required("API_BASE_URL"),
+		StripeKey:  env.String("STRIPE_PUBLISHABLE_KEY", ""),
+		LogLevel:   env.LogLevel("LOG_LEVEL"),
+	}
 	if err := env.Err(); err != nil {
+		return settings{}, err
+	}
+	// The key is written into pages: a secret or restricted key there
+	// would be a leak.
+	if strings.HasPrefix(s.StripeKey, "sk_") || strings.HasPrefix(s.StripeKey, "rk_") {
+		return settings{}, fmt.Errorf("configuration: STRIPE_PUBLISHABLE_KEY must be the publishable key (pk_...), not a secret one")
+	}
+	return s, nil
+}
+
+// run serves the pages until ctx is done.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := readSettings(getenv)
+	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level})).With("service", "client")
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "client")
+
+	client, err := api.New(cfg.APIBaseURL, &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConnsPerHost:   32,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: api.PaymentTimeout,
+		},
+		// The API's answers are read as they are: a redirect from it would
+		// be a fault, not something to follow with a user's cookie.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	})
+	if err != nil {
+		return fmt.Errorf("configuration: API_BASE_URL: %w", err)
+	}
+	site, err := pages.New(pages.Config{API: client, Assets: assets, StripeKey: cfg.StripeKey})
+	if err != nil {
+		return err
+	}
+	switch {
+	case cfg.StripeKey == "":
+		log.Info("STRIPE_PUBLISHABLE_KEY not set: order pages offer a test-mode payment")
+	case !strings.HasPrefix(cfg.StripeKey, "pk_"):
+		log.Warn("STRIPE_PUBLISHABLE_KEY does not look like a publishable key (pk_...): Stripe Elements will refuse it")
+	}
 
 	r := web.NewRouter(log)
+	site.Routes(r)
+	// Ready as soon as it serves, with no check of the API: the local stack
+	// starts its gateway, which is API_BASE_URL, only once every service is
+	// ready, and in Kubernetes a client taken out of rotation while the API
+	// is down would turn its friendly error pages into the ingress's 503s.
 	web.Health(r, nil)
-	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = placeholder.Execute(w, nil)
-	})
-	ln, err := net.Listen("tcp", ":"+port)
+
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	return web.Serve(ctx, ln, r, log)
 }
-
-var placeholder = template.Must(template.New("home").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ticketing</title></head>
-<body>
-<h1>ticketing</h1>
-<p>The web pages are not built yet. The API is up:</p>
-<ul>
-<li><code>POST /api/users/signup</code>, <code>/signin</code>, <code>/signout</code>, <code>GET /api/users/currentuser</code></li>
-<li><code>/api/tickets</code>, <code>/api/orders</code>, <code>/api/payments</code></li>
-</ul>
-</body></html>
-`))

@@ -40,11 +40,18 @@ func (u *user) do(method, path string, body any, out any) int {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	var reqBody []byte
+	if body != nil {
+		reqBody, _ = json.Marshal(body)
+	}
 	resp, err := u.http.Do(req)
 	require.NoError(u.t, err, "%s %s", method, path)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(u.t, err)
+	// The jar added the session cookie to req; the document's security
+	// schemes are checked with it.
+	checkExchange(u.t, req, reqBody, resp, raw)
 	if out != nil && len(raw) > 0 && resp.StatusCode < 300 {
 		require.NoError(u.t, json.Unmarshal(raw, out), "%s %s: %s", method, path, raw)
 	}

@@ -215,3 +215,44 @@ func TestStory_PriceEditsReachTheOrdersReplicaInOrder(t *testing.T) {
 	}, "replica reached version 5")
 	assert.Equal(t, 15.99, o.Ticket.Price)
 }
+
+// TestStory_ErrorsMatchTheDocument walks the error answers a client meets,
+// so that their shapes are checked against the OpenAPI document too.
+func TestStory_ErrorsMatchTheDocument(t *testing.T) {
+	anon, seller, other := newUser(t, base), newUser(t, base), newUser(t, base)
+
+	var me struct{ CurrentUser *struct{ ID string } }
+	require.Equal(t, http.StatusOK, anon.do("GET", "/api/users/currentuser", nil, &me))
+	assert.Nil(t, me.CurrentUser)
+	assert.Equal(t, http.StatusBadRequest, anon.do("POST", "/api/users/signup", map[string]string{"email": "nope", "password": "x"}, nil))
+	assert.Equal(t, http.StatusBadRequest, anon.do("POST", "/api/users/signin", map[string]string{"email": "nobody@example.com", "password": "secret"}, nil))
+	assert.Equal(t, http.StatusUnauthorized, anon.do("POST", "/api/tickets", map[string]any{"title": "x", "price": 1}, nil))
+	assert.Equal(t, http.StatusUnauthorized, anon.do("GET", "/api/orders", nil, nil))
+	assert.Equal(t, http.StatusBadRequest, anon.do("GET", "/api/tickets/not-an-id", nil, nil))
+	assert.Equal(t, http.StatusNotFound, anon.do("GET", "/api/tickets/000000000000000000000000", nil, nil))
+
+	seller.signUp()
+	other.signUp()
+	assert.Equal(t, http.StatusBadRequest, seller.do("POST", "/api/tickets", map[string]any{"title": "", "price": 10.999}, nil))
+	tk := seller.sell("gig", 5)
+	assert.Equal(t, http.StatusUnauthorized, other.do("PUT", "/api/tickets/"+tk.ID, map[string]any{"title": "mine", "price": 1}, nil))
+	assert.Equal(t, http.StatusNotFound, other.do("PUT", "/api/tickets/000000000000000000000000", map[string]any{"title": "x", "price": 1}, nil))
+	assert.Equal(t, http.StatusBadRequest, other.do("POST", "/api/orders", map[string]string{}, nil))
+	assert.Equal(t, http.StatusNotFound, other.do("POST", "/api/orders", map[string]string{"ticketId": "000000000000000000000000"}, nil))
+	assert.Equal(t, http.StatusNotFound, other.do("GET", "/api/orders/000000000000000000000000", nil, nil))
+	assert.Equal(t, http.StatusNotFound, other.do("DELETE", "/api/orders/000000000000000000000000", nil, nil))
+	assert.Equal(t, http.StatusBadRequest, other.do("POST", "/api/payments", map[string]string{}, nil))
+	assert.Equal(t, http.StatusNotFound, other.do("POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": "000000000000000000000000"}, nil))
+
+	var o order
+	eventually(t, 10*time.Second, func() bool {
+		return other.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o) == http.StatusCreated
+	}, "ticket orderable")
+	assert.Equal(t, http.StatusUnauthorized, seller.do("GET", "/api/orders/"+o.ID, nil, nil))
+	assert.Equal(t, http.StatusBadRequest, seller.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil), "reserved")
+	var list []order
+	require.Equal(t, http.StatusOK, other.do("GET", "/api/orders", nil, &list))
+	assert.Len(t, list, 1)
+	require.Equal(t, http.StatusOK, other.do("POST", "/api/users/signout", nil, nil))
+	assert.Equal(t, http.StatusUnauthorized, other.do("GET", "/api/orders", nil, nil))
+}

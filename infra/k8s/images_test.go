@@ -318,14 +318,6 @@ func TestServiceDeployments_EnvironmentPassesTheServicesConfiguration(t *testing
 	}
 }
 
-// notReadYet are variables a Deployment sets for a service that does not
-// read them yet. Each entry must go once the service reads it.
-var notReadYet = map[string][]string{
-	// The client is a placeholder page until the server-rendered pages land
-	// (README, Status); they call the API and offer Stripe's card form.
-	"client": {"API_BASE_URL", "STRIPE_PUBLISHABLE_KEY"},
-}
-
 // TestServiceDeployments_SetOnlyVariablesTheServiceReads looks for each
 // variable's name in the binary: a name the code never mentions is a typo or
 // a leftover, and setting it changes nothing.
@@ -335,13 +327,8 @@ func TestServiceDeployments_SetOnlyVariablesTheServiceReads(t *testing.T) {
 		t.Run(sd.deployment.Name, func(t *testing.T) {
 			raw, err := os.ReadFile(entrypoint(t, buildImage(t, sd.artifact)))
 			require.NoError(t, err)
-			pending := notReadYet[app(sd.deployment)]
 			for _, e := range sd.container.Env {
 				mentioned := bytes.Contains(raw, []byte(e.Name))
-				if slices.Contains(pending, e.Name) {
-					assert.False(t, mentioned, "%s now reads %s: remove it from notReadYet", sd.deployment.Name, e.Name)
-					continue
-				}
 				assert.True(t, mentioned, "%s sets %s, which the service never mentions", sd.deployment.Name, e.Name)
 			}
 		})
