@@ -36,10 +36,23 @@ func TestBrowser(t *testing.T) {
 		{"WrongPasswordShowsMessageBesideForm", storyWrongPassword},
 		{"SecondBuyerSeesTicketIsReserved", storySecondBuyerSeesReserved},
 		{"UnpaidOrderPageShowsOrderExpired", storyUnpaidOrderExpires},
+		{"APIDocsPageRendersTheDocument", storyAPIDocs},
 	}
 	for _, s := range stories {
 		t.Run(s.name, func(t *testing.T) { s.run(t, b) })
 	}
+}
+
+// storyAPIDocs opens /docs, where the bundled Redoc renders the OpenAPI
+// document the client serves, without any request leaving the site.
+func storyAPIDocs(t *testing.T, b *browser) {
+	t.Parallel()
+	tab := b.newTab(t, "reader", desktop)
+	tab.visit("/docs")
+	tab.waitJS(`!!document.querySelector('.api-info h1') && document.body.innerText.includes('Start buying a ticket')`,
+		20*time.Second, "Redoc renders the document")
+	assert.Contains(t, tab.text(".api-info h1"), "ticketing")
+	tab.shot("docs-rendered")
 }
 
 func storySellerSellsAndSignsOut(t *testing.T, b *browser) {

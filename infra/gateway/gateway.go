@@ -32,6 +32,12 @@ func New(upstreams map[string]string, log *slog.Logger) http.Handler {
 			Rewrite: func(r *httputil.ProxyRequest) {
 				r.SetURL(target)
 				r.Out.Host = r.In.Host
+				// Append to the chain rather than replace it, as ingress-nginx
+				// does: services walk it from the right and believe only the
+				// hops they trust (TRUSTED_PROXIES), so a forged entry on the
+				// left gains a client nothing, while the client's server-side
+				// calls keep the browser's address.
+				r.Out.Header["X-Forwarded-For"] = r.In.Header["X-Forwarded-For"]
 				r.SetXForwarded()
 			},
 			Transport: transport,

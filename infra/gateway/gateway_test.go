@@ -65,3 +65,23 @@ func TestGateway_DownServiceIs502InTheCommonShape(t *testing.T) {
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
 	assert.JSONEq(t, `{"errors":[{"message":"Service unavailable"}]}`, string(body))
 }
+
+func TestGateway_AppendsToTheForwardedChain(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-Forwarded-For")
+	}))
+	defer srv.Close()
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	gw := httptest.NewServer(gateway.New(map[string]string{"auth": u.Host}, web.Nop))
+	defer gw.Close()
+
+	req, err := http.NewRequest(http.MethodGet, gw.URL+"/api/users/currentuser", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "203.0.113.7, 127.0.0.1", <-got)
+}

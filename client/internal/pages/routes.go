@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"ticketing.dev/client/docs"
 )
 
 // Routes mounts every page of the client on r: the original app's paths,
@@ -16,6 +18,11 @@ func (s *Server) Routes(r chi.Router) {
 	r.MethodNotAllowed(s.handle(s.notFound))
 
 	r.Handle("/static/*", s.static())
+	apiDocs := docs.Handler()
+	r.Get("/docs", apiDocs.ServeHTTP)
+	r.Get("/docs/openapi.yaml", apiDocs.ServeHTTP)
+	r.Get("/docs/ticketing.postman_collection.json", apiDocs.ServeHTTP)
+	r.Get("/docs/redoc.standalone.js", apiDocs.ServeHTTP)
 
 	r.Get("/", s.handle(s.home))
 
