@@ -3,7 +3,9 @@
 #   make run     the whole system locally, behind a gateway on GATEWAY_ADDR
 #                (default 127.0.0.1:8080); Ctrl-C stops it
 #   make test    everything CI checks: formatting, vet, staticcheck, each module
-#                building on its own, and every test with the race detector
+#                building on its own, every test with the race detector, and
+#                a short run of every fuzz target
+#   make fuzz    every fuzz target for FUZZTIME (default 5s) each
 #
 # Go tools are pinned in tools/go.mod and built into .bin/ on first use.
 
@@ -17,13 +19,28 @@ GO      ?= go
 # Programs the tests run, as command:Debian-package; installed when missing.
 SYSTEM_DEPS := redis-server:redis-server chromium:chromium
 
-.PHONY: run test fmt-check vet lint standalone unit deps tools clean
+# Every fuzz target, as package:function. go test -fuzz runs one target per
+# invocation; make fuzz refuses a Fuzz function missing from this list.
+FUZZ_TARGETS := \
+	./common/events:FuzzParseMoney \
+	./common/events:FuzzMoneyString \
+	./common/events:FuzzMoneyUnmarshalJSON \
+	./common/session:FuzzParseCookie \
+	./auth/internal/httpapi/request:FuzzDecodeSignUp \
+	./auth/internal/httpapi/request:FuzzDecodeSignIn \
+	./tickets/internal/httpapi:FuzzDecodeTicket \
+	./tickets/internal/httpapi:FuzzParsePrice \
+	./orders/internal/httpapi/request:FuzzDecodeCreateOrder \
+	./payments/internal/httpapi:FuzzDecodePayment
+FUZZTIME ?= 5s
+
+.PHONY: run test fmt-check vet lint standalone unit fuzz deps tools clean
 
 run:
 	$(GO) build -o $(BIN)/stack ./infra/cmd/stack
 	$(BIN)/stack
 
-test: fmt-check vet lint standalone unit
+test: fmt-check vet lint standalone unit fuzz
 
 tools: $(BIN)/staticcheck
 
@@ -62,6 +79,24 @@ deps:
 
 unit: deps
 	$(GO) test -race -count=1 $(PKGS)
+
+# A short run of each target on top of its seed corpus (testdata/fuzz); new
+# inputs found are kept in Go's cache, failing ones in testdata/fuzz. Inputs
+# are minimized briefly (10 runs): long minimization of a large input would
+# take the whole run.
+fuzz:
+	@missing=$$(grep -rhoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+' $(CODE) | sed 's/^func //' | sort -u | \
+		while read -r f; do case " $(FUZZ_TARGETS) " in *":$$f "*) ;; *) echo "$$f";; esac; done); \
+	if [ -n "$$missing" ]; then echo "fuzz targets missing from FUZZ_TARGETS in the Makefile:" $$missing; exit 1; fi
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "go test -run='^\$$' -fuzz='^$$name\$$' -fuzztime=$(FUZZTIME) $$pkg"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x $$pkg || exit 1; \
+	done
+
+# A few minutes; PostgreSQL's cells need its server programs installed.
+bench:
+	$(GO) run ./infra/cmd/bench -root $(CURDIR) -out $(CURDIR)/results
 
 clean:
 	rm -rf $(BIN)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -37,11 +38,19 @@ type settings struct {
 	// RateLimit is sign-up and sign-in attempts per minute per client
 	// address; 0 turns limiting off.
 	RateLimit int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// for rate limiting: the gateway of the local stack, or an ingress.
+	// None by default, so that no client can pick its own address.
+	TrustedProxies []netip.Prefix
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
 	env := config.NewEnv(getenv)
-	s := settings{HTTP: config.ReadHTTP(env), RateLimit: env.Int("RATE_LIMIT", 60)}
+	s := settings{
+		HTTP:           config.ReadHTTP(env),
+		RateLimit:      env.Int("RATE_LIMIT", 60),
+		TrustedProxies: env.CIDRs("TRUSTED_PROXIES"),
+	}
 	if err := env.Err(); err != nil {
 		return settings{}, err
 	}
@@ -72,10 +81,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	handler := httpapi.Routes(httpapi.Deps{
-		Users:     users,
-		Sessions:  session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:       log,
-		RateLimit: cfg.RateLimit,
+		Users:          users,
+		Sessions:       session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
+		Log:            log,
+		RateLimit:      cfg.RateLimit,
+		TrustedProxies: cfg.TrustedProxies,
 		Checks: map[string]web.Check{
 			"mongo": mongodb.Ping(db),
 		},
@@ -85,6 +95,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("starting", "database", db.Name(), "rate_limit", cfg.RateLimit)
+	log.Info("starting", "database", db.Name(), "rate_limit", cfg.RateLimit, "trusted_proxies", cfg.TrustedProxies)
 	return web.Serve(ctx, ln, handler, log)
 }

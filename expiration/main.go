@@ -187,11 +187,15 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	}
 	defer lifecycle.Close(&err, conn.Close)
 
+	expired := bus.NewPublisher[events.ExpirationComplete](conn)
 	worker := task.NewServer(rdb, log)
-	if err := worker.Start(task.NewHandler(bus.NewPublisher[events.ExpirationComplete](conn), log)); err != nil {
+	if err := worker.Start(task.NewHandler(expired, log)); err != nil {
 		return fmt.Errorf("start asynq: %w", err)
 	}
 	defer worker.Shutdown()
+	// Expirations whose worker died mid-task would wait minutes for asynq.
+	rescuing := lifecycle.Go(ctx, task.NewRescuer(rdb, expired, log).Run)
+	defer lifecycle.Close(&err, rescuing.Stop)
 
 	if err := listener.Listen(ctx, conn, task.NewScheduler(rdb), log); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,6 +67,13 @@ func (s *service) wait(t *testing.T, timeout time.Duration) error {
 
 func start(t *testing.T) *service {
 	t.Helper()
+	return startWith(t, t.Output(), nil)
+}
+
+// startWith runs the service with its stdout going to stdout and the
+// variables of override replacing the defaults.
+func startWith(t *testing.T, stdout io.Writer, override map[string]string) *service {
+	t.Helper()
 	n := testkit.NATS(t)
 	port := testkit.FreePort(t)
 	cfg := testkit.BusConfig(n)
@@ -80,11 +88,12 @@ func start(t *testing.T) *service {
 		"EXPIRATION_WINDOW": "2m",
 		"LOG_LEVEL":         "debug",
 	}
+	maps.Copy(env, override)
 	ctx, stop := context.WithCancel(context.Background())
 	s := &service{url: "http://127.0.0.1:" + port, nats: n, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		s.err = run(ctx, func(k string) string { return env[k] }, t.Output())
+		s.err = run(ctx, func(k string) string { return env[k] }, stdout)
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -131,7 +140,7 @@ func TestRun_PlacesOrdersForTicketsLearnedFromEvents(t *testing.T) {
 		req, err := http.NewRequest(http.MethodPost, s.url+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Cookie", cookie(t, "buyer"))
+		req.Header.Set("Cookie", cookie(t, "6b06f206db0ebb1c9087ba21"))
 		res, err = http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		if res.StatusCode == http.StatusNotFound { // ticket:created not applied yet

@@ -268,6 +268,7 @@ func (a *app) payments(t *testing.T) []paymentDoc {
 // response is an HTTP answer as a test reads it.
 type response struct {
 	status int
+	header http.Header
 	body   []byte
 }
 
@@ -331,7 +332,7 @@ func post(url string, cookie *http.Cookie, body string) (response, error) {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, body: b}, err
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
 
 // signIn returns a session cookie for userID, as the auth service sets it.

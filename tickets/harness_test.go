@@ -106,6 +106,13 @@ func startService(t *testing.T) *service {
 // server is n, and waits until it is ready.
 func startServiceOn(t *testing.T, e env, n *embedded.NATSStreaming) *service {
 	t.Helper()
+	return startServiceLogging(t, e, n, t.Output())
+}
+
+// startServiceLogging is startServiceOn with the service's stdout going to
+// stdout until the test ends.
+func startServiceLogging(t *testing.T, e env, n *embedded.NATSStreaming, stdout io.Writer) *service {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{
 		url:  "http://127.0.0.1:" + e["PORT"],
@@ -114,7 +121,7 @@ func startServiceOn(t *testing.T, e env, n *embedded.NATSStreaming) *service {
 		done: make(chan struct{}),
 		stop: cancel,
 	}
-	out := &testOutput{w: t.Output()}
+	out := &testOutput{w: stdout}
 	go func() {
 		defer close(s.done)
 		s.err = run(ctx, e.get, out)
@@ -220,6 +227,7 @@ func newUserID() string { return bson.NewObjectID().Hex() }
 // response is an HTTP answer as a test reads it.
 type response struct {
 	status int
+	header http.Header
 	body   []byte
 }
 
@@ -277,7 +285,7 @@ func (s *service) try(method, path, body string, cookie *http.Cookie) (response,
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, body: b}, err
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
 
 // create lists a ticket as the user of cookie and returns it.

@@ -267,6 +267,38 @@ func TestOrderCreated_TicketHeldByAnotherOrderWaitsForItsCancellation(t *testing
 	}
 }
 
+// The chaos tests found this order of events: a second order is placed and
+// cancelled while a first holds the ticket, and a third takes the ticket as
+// soon as the first releases it. Had the second's order:cancelled waited
+// for its order:created, and that for the ticket to be free, both would
+// have been redelivered for as long as the third holds the ticket: forever
+// once it is paid.
+func TestOrderCancelled_WhileAnotherOrderHoldsTheTicketIsAppliedAtOnce(t *testing.T) {
+	t.Parallel()
+	l := startListening(t)
+	tk := l.newTicket(t)
+	first, second, third := bson.NewObjectID().Hex(), bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+	l.orderCreated(t, tk.ID, first)
+	l.waitHandled(t, events.SubjectOrderCreated, first, 1)
+
+	l.orderCreated(t, tk.ID, second)
+	assert.ErrorIs(t, l.waitHandled(t, events.SubjectOrderCreated, second, 1)[0], ticket.ErrHeldByOtherOrder)
+	l.orderCancelled(t, tk.ID, second)
+	assert.Equal(t, []error{nil}, l.waitHandled(t, events.SubjectOrderCancelled, second, 1), "acknowledged without waiting")
+	got := l.get(t, tk.ID)
+	assert.Equal(t, first, got.OrderID, "the first order keeps the ticket")
+	assert.Equal(t, []string{second}, got.ReleasedOrderIDs)
+
+	l.orderCancelled(t, tk.ID, first)
+	l.orderCreated(t, tk.ID, third)
+	eventually(t, func() bool { return l.get(t, tk.ID).OrderID == third }, "the third order holds the ticket")
+	testkit.Eventually(t, func() bool {
+		errs := l.resultsOf(events.SubjectOrderCreated, second)
+		return errs[len(errs)-1] == nil
+	}, "the second order's order:created, redelivered, acknowledged")
+	assert.Equal(t, third, l.get(t, tk.ID).OrderID, "and changed nothing")
+}
+
 func TestOrderEvents_UnknownTicketIsRedeliveredAndMalformedIDsAreDropped(t *testing.T) {
 	t.Parallel()
 	l := startListening(t)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +81,49 @@ func (e *Env) Duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// CIDRs returns the variable as a comma-separated list of network
+// prefixes such as "10.0.0.0/8, fd00::/8", or none when it is unset. A bare
+// address stands for itself alone. IPv4-mapped IPv6 prefixes are read as
+// the IPv4 ones they map, since that is how addresses are compared.
+func (e *Env) CIDRs(name string) []netip.Prefix {
+	v := strings.TrimSpace(e.getenv(name))
+	if v == "" {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, item := range strings.Split(v, ",") {
+		p, err := parsePrefix(strings.TrimSpace(item))
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s must be a comma-separated list of CIDR prefixes such as 10.0.0.0/8, got %q", name, v))
+			return nil
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("not an address: %q", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("parse prefix: %w", err)
+	}
+	if a := p.Addr(); a.Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, fmt.Errorf("IPv4-mapped prefix shorter than /96: %q", s)
+		}
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
 }
 
 // LogLevel returns the variable as a slog level (debug, info, warn, error).

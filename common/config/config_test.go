@@ -60,3 +60,46 @@ func TestEnv_ParsesValues(t *testing.T) {
 	assert.Equal(t, slog.LevelDebug, e.LogLevel("LOG_LEVEL"))
 	assert.NoError(t, e.Err())
 }
+
+func TestEnv_CIDRs(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  []string
+	}{
+		{"unset is none", "", nil},
+		{"one prefix", "127.0.0.1/32", []string{"127.0.0.1/32"}},
+		{"a list with spaces", " 10.0.0.0/8 , fd00::/8,192.168.0.0/16 ", []string{"10.0.0.0/8", "fd00::/8", "192.168.0.0/16"}},
+		{"a bare address is itself alone", "127.0.0.1,::1", []string{"127.0.0.1/32", "::1/128"}},
+		{"host bits are masked", "10.1.2.3/8", []string{"10.0.0.0/8"}},
+		{"IPv4-mapped prefixes are IPv4", "::ffff:10.0.0.0/104", []string{"10.0.0.0/8"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := env(map[string]string{"TRUSTED_PROXIES": tt.value})
+
+			got := e.CIDRs("TRUSTED_PROXIES")
+
+			require.NoError(t, e.Err())
+			var names []string
+			for _, p := range got {
+				names = append(names, p.String())
+			}
+			assert.Equal(t, tt.want, names)
+		})
+	}
+}
+
+func TestEnv_CIDRsRejectsMalformedLists(t *testing.T) {
+	for _, value := range []string{"10.0.0.0/33", "localhost", "10.0.0.0/8,", "10.0.0.0/8;fd00::/8", "fe80::1%eth0", "::ffff:10.0.0.0/8"} {
+		t.Run(value, func(t *testing.T) {
+			e := env(map[string]string{"TRUSTED_PROXIES": value})
+
+			assert.Empty(t, e.CIDRs("TRUSTED_PROXIES"))
+
+			err := e.Err()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "TRUSTED_PROXIES")
+		})
+	}
+}

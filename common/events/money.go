@@ -29,13 +29,14 @@ func (m Money) Cents() int64 { return int64(m) }
 // 1099 → "10.99", 1050 → "10.5", 1000 → "10".
 func (m Money) String() string {
 	neg := m < 0
-	c := int64(m)
+	// The magnitude in uint64, where the most negative int64 has one too.
+	c := uint64(m)
 	if neg {
 		c = -c
 	}
-	s := strconv.FormatInt(c/100, 10)
+	s := strconv.FormatUint(c/100, 10)
 	if frac := c % 100; frac != 0 {
-		f := strconv.FormatInt(100+frac, 10)[1:] // two digits, zero padded
+		f := strconv.FormatUint(100+frac, 10)[1:] // two digits, zero padded
 		s += "." + strings.TrimRight(f, "0")
 	}
 	if neg {
@@ -77,8 +78,15 @@ func ParseMoney(s string) (Money, error) {
 	}
 	mant, exp := s, 0
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		e, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
-		if err != nil || e < -20 || e > 20 {
+		// One sign at most, then digits: Atoi alone would read "1e++5" and
+		// "1e+-5".
+		text := s[i+1:]
+		digs := text
+		if digs != "" && (digs[0] == '+' || digs[0] == '-') {
+			digs = digs[1:]
+		}
+		e, err := strconv.Atoi(strings.TrimPrefix(text, "+"))
+		if err != nil || digs == "" || !digits(digs) || e < -20 || e > 20 {
 			return 0, ErrMoneyFormat
 		}
 		mant, exp = s[:i], e

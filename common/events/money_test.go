@@ -36,7 +36,7 @@ func TestParseMoney(t *testing.T) {
 			assert.Equal(t, c.want, got, c.in)
 		}
 	}
-	bad := []string{"10.999", "0.001", "", ".5", "5.", "abc", "1e", "1e-3", "1.2.3", "0x10", "1e400", "99999999999999999", "+5", "--1", "NaN", "Infinity"}
+	bad := []string{"10.999", "0.001", "", ".5", "5.", "abc", "1e", "1e-3", "1.2.3", "0x10", "1e400", "99999999999999999", "+5", "--1", "NaN", "Infinity", "1e++5", "1e+-5", "0e++0", "0e+-0", "1e-+5", "1e", "1e+", "1e-"}
 	for _, in := range bad {
 		_, err := events.ParseMoney(in)
 		assert.ErrorIs(t, err, events.ErrMoneyFormat, in)

@@ -132,7 +132,8 @@ func (m *Manager) cookie(value string, maxAge int) *http.Cookie {
 }
 
 // Parse returns the user a request's session cookie names, if the cookie
-// holds a token this Manager signed with HS256 that has not expired.
+// holds a token this Manager signed with HS256 that has not expired and
+// names a user id as auth issues them.
 func (m *Manager) Parse(r *http.Request) (User, bool) {
 	c, err := r.Cookie(CookieName)
 	if err != nil {
@@ -158,10 +159,27 @@ func (m *Manager) ParseCookie(value string) (User, error) {
 	if _, err := m.parser.ParseWithClaims(s.JWT, &c, func(*jwt.Token) (any, error) { return m.key, nil }); err != nil {
 		return User{}, fmt.Errorf("parse token: %w", err)
 	}
-	if c.ID == "" || c.IssuedAt == nil {
-		return User{}, errors.New("parse token: missing id or iat")
+	if !validUserID(c.ID) || c.IssuedAt == nil {
+		return User{}, errors.New("parse token: missing or malformed id, or missing iat")
 	}
 	return User{ID: c.ID, Email: c.Email, IssuedAt: c.IssuedAt.Unix()}, nil
+}
+
+// validUserID reports whether id is a user id as auth hands them out: an
+// ObjectID in 24 lower-case hex digits. A correctly signed token naming
+// anything else was not issued by auth; refusing it keeps ids of any other
+// shape or size out of every document and event that records a user, and
+// gives one user one spelling of their id, which ownership checks compare.
+func validUserID(id string) bool {
+	if len(id) != 24 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // cookie-session writes standard base64 with padding; tolerate the other

@@ -18,6 +18,9 @@ import (
 
 var key = []byte("test-key")
 
+// uid is a user id as auth issues them.
+const uid = "507f1f77bcf86cd799439011"
+
 func cookieFor(token string) *http.Cookie {
 	v, _ := json.Marshal(map[string]string{"jwt": token})
 	return &http.Cookie{Name: session.CookieName, Value: base64.StdEncoding.EncodeToString(v)}
@@ -74,7 +77,7 @@ func TestSignIn_SetsACookieTheOriginalCanRead(t *testing.T) {
 func TestSignIn_InsecureCookieWhenConfigured(t *testing.T) {
 	m := session.NewManager(key, time.Hour, false)
 	w := httptest.NewRecorder()
-	require.NoError(t, m.SignIn(w, "id", "a@b.co"))
+	require.NoError(t, m.SignIn(w, uid, "a@b.co"))
 	assert.False(t, w.Result().Cookies()[0].Secure)
 }
 
@@ -91,14 +94,18 @@ func TestSignOut_ClearsTheCookie(t *testing.T) {
 func TestParse_RejectsForgedAndExpiredTokens(t *testing.T) {
 	now := time.Now()
 	m := session.NewManager(key, time.Hour, false)
-	valid := jwt.MapClaims{"id": "u1", "email": "a@b.co", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	valid := jwt.MapClaims{"id": uid, "email": "a@b.co", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 
 	noneToken := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid)
 	hs512 := sign(t, jwt.SigningMethodHS512, key, valid)
 	otherKey := sign(t, jwt.SigningMethodHS256, []byte("other-key"), valid)
-	expired := sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"id": "u1", "email": "a@b.co", "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
-	noExpiry := sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"id": "u1", "email": "a@b.co", "iat": now.Unix()})
+	expired := sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"id": uid, "email": "a@b.co", "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
+	noExpiry := sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"id": uid, "email": "a@b.co", "iat": now.Unix()})
 	noID := sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"email": "a@b.co", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	withID := func(id any) string {
+		return sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"id": id, "email": "a@b.co", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	}
+	noIssuedAt := sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"id": uid, "email": "a@b.co", "exp": now.Add(time.Hour).Unix()})
 	good := sign(t, jwt.SigningMethodHS256, key, valid)
 
 	cases := []struct {
@@ -113,6 +120,12 @@ func TestParse_RejectsForgedAndExpiredTokens(t *testing.T) {
 		{"expired", cookieFor(expired), false},
 		{"no expiry", cookieFor(noExpiry), false},
 		{"no id", cookieFor(noID), false},
+		{"an id that is not an ObjectId", cookieFor(withID("u1")), false},
+		{"an operator object for an id", cookieFor(withID(map[string]any{"$ne": nil})), false},
+		{"an id in upper-case hex", cookieFor(withID("507F1F77BCF86CD799439011")), false},
+		{"an id of 25 hex digits", cookieFor(withID(uid + "1")), false},
+		{"a number for an id", cookieFor(withID(42)), false},
+		{"no iat", cookieFor(noIssuedAt), false},
 		{"tampered payload", cookieFor(good[:len(good)-3] + "abc"), false},
 		{"not base64", &http.Cookie{Name: "session", Value: "!!!"}, false},
 		{"not json", &http.Cookie{Name: "session", Value: base64.StdEncoding.EncodeToString([]byte("nope"))}, false},
@@ -123,7 +136,7 @@ func TestParse_RejectsForgedAndExpiredTokens(t *testing.T) {
 			u, ok := parse(m, c.cookie)
 			assert.Equal(t, c.ok, ok)
 			if c.ok {
-				assert.Equal(t, "u1", u.ID)
+				assert.Equal(t, uid, u.ID)
 			}
 		})
 	}
@@ -134,7 +147,7 @@ func TestParse_TokenExpiresAfterTTL(t *testing.T) {
 	clock := func() time.Time { return now }
 	m := session.NewManager(key, time.Minute, false, session.WithClock(func() time.Time { return clock() }))
 	w := httptest.NewRecorder()
-	require.NoError(t, m.SignIn(w, "u1", "a@b.co"))
+	require.NoError(t, m.SignIn(w, uid, "a@b.co"))
 	c := w.Result().Cookies()[0]
 
 	_, ok := parse(m, c)
@@ -158,7 +171,7 @@ func TestRequireAuth(t *testing.T) {
 	assert.JSONEq(t, `{"errors":[{"message":"Not authorized"}]}`, w.Body.String())
 
 	signin := httptest.NewRecorder()
-	require.NoError(t, m.SignIn(signin, "u1", "a@b.co"))
+	require.NoError(t, m.SignIn(signin, uid, "a@b.co"))
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.AddCookie(signin.Result().Cookies()[0])
 	w = httptest.NewRecorder()

@@ -2,7 +2,9 @@ package testkit
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -37,4 +39,34 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// AssertSecretsNotLogged checks that logs, a service's stdout, is JSON
+// lines, at least one, and that no line holds any of secrets (by name),
+// whole or as the last 16 characters of it, so that a secret cut short in
+// a log line is still caught. Secrets shorter than 8 characters would match
+// by chance and are refused.
+func AssertSecretsNotLogged(t testing.TB, logs string, secrets map[string]string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(logs), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		t.Errorf("testkit: no log lines")
+		return
+	}
+	for i, line := range lines {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("testkit: log line %d is not JSON: %s", i+1, line)
+		}
+	}
+	for name, secret := range secrets {
+		if len(secret) < 8 {
+			t.Fatalf("testkit: secret %s is too short to look for", name)
+		}
+		tail := secret[len(secret)-min(16, len(secret)):]
+		for i, line := range lines {
+			if strings.Contains(line, secret) || strings.Contains(line, tail) {
+				t.Errorf("testkit: log line %d holds the %s: %s", i+1, name, line)
+			}
+		}
+	}
 }

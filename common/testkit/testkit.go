@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -164,4 +165,30 @@ func Eventually(t testing.TB, cond func() bool, msg string, args ...any) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Snapshot returns every document of every collection of db, by
+// collection and in _id order, for tests that check that a request wrote
+// nothing: two snapshots are equal when no document was added, removed or
+// changed.
+func Snapshot(t testing.TB, db *mongo.Database) map[string][]bson.Raw {
+	t.Helper()
+	ctx := context.Background()
+	names, err := db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		t.Fatalf("testkit: list collections: %v", err)
+	}
+	out := make(map[string][]bson.Raw, len(names))
+	for _, name := range names {
+		cur, err := db.Collection(name).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+		if err != nil {
+			t.Fatalf("testkit: read %s: %v", name, err)
+		}
+		var docs []bson.Raw
+		if err := cur.All(ctx, &docs); err != nil {
+			t.Fatalf("testkit: read %s: %v", name, err)
+		}
+		out[name] = docs
+	}
+	return out
 }

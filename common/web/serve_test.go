@@ -2,9 +2,12 @@ package web_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,4 +55,126 @@ func TestServe_FinishesRequestsInFlightOnShutdown(t *testing.T) {
 
 	_, err = http.Get("http://" + ln.Addr().String() + "/")
 	assert.Error(t, err, "no new connections after shutdown")
+}
+
+// fastTimeouts are short enough for a test to watch a client being cut off.
+var fastTimeouts = web.Timeouts{
+	ReadHeader: 300 * time.Millisecond,
+	Read:       600 * time.Millisecond,
+	Write:      time.Second,
+	Idle:       time.Second,
+	Shutdown:   time.Second,
+}
+
+// serveFast serves h with fastTimeouts until the test ends and returns the
+// address.
+func serveFast(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- web.Serve(ctx, ln, h, web.Nop, web.WithTimeouts(fastTimeouts)) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-served)
+	})
+	return ln.Addr().String()
+}
+
+// trickle writes one line every interval until the connection fails or
+// stop is closed.
+func trickle(conn net.Conn, interval time.Duration, stop <-chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-time.After(interval):
+		}
+		if _, err := fmt.Fprintf(conn, "X-Slow-%d: a\r\n", i); err != nil {
+			return
+		}
+	}
+}
+
+func TestServe_CutsOffAClientSendingItsHeadersSlowly(t *testing.T) {
+	addr := serveFast(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a request whose headers never end reached the handler")
+	}))
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	start := time.Now()
+	_, err = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: test\r\n")
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	defer close(stop)
+	go trickle(conn, 50*time.Millisecond, stop)
+
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	answer, err := io.ReadAll(conn)
+
+	elapsed := time.Since(start)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server still held the connection after %v", elapsed)
+	}
+	assert.NotContains(t, string(answer), "200 OK")
+	assert.GreaterOrEqual(t, elapsed, fastTimeouts.ReadHeader-50*time.Millisecond, "cut off before its time")
+	assert.Less(t, elapsed, 3*time.Second, "cut off %v after the first byte", elapsed)
+}
+
+func TestServe_CutsOffAClientSendingItsBodySlowly(t *testing.T) {
+	addr := serveFast(t, web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		var v struct{ A string }
+		if err := web.Decode(w, r, &v); err != nil {
+			return err
+		}
+		return web.Respond(w, r, http.StatusOK, v)
+	}))
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	start := time.Now()
+	_, err = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if _, err := io.WriteString(conn, " "); err != nil {
+				return
+			}
+		}
+	}()
+
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	answer, err := io.ReadAll(conn)
+
+	elapsed := time.Since(start)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server still held the connection after %v", elapsed)
+	}
+	assert.True(t, strings.HasPrefix(string(answer), "HTTP/1.1 400 "), "%q", answer)
+	assert.Contains(t, string(answer), `{"errors":[{"message":"Could not read request body"}]}`)
+	assert.GreaterOrEqual(t, elapsed, fastTimeouts.Read-50*time.Millisecond, "cut off before its time")
+	assert.Less(t, elapsed, 3*time.Second, "cut off %v after the first byte", elapsed)
+}
+
+func TestDefaultTimeouts_BoundEveryPhase(t *testing.T) {
+	d := web.DefaultTimeouts()
+	for name, v := range map[string]time.Duration{
+		"read header": d.ReadHeader, "read": d.Read, "write": d.Write, "idle": d.Idle, "shutdown": d.Shutdown,
+	} {
+		assert.Positive(t, v, name)
+		assert.LessOrEqual(t, v, 2*time.Minute, name)
+	}
+	assert.LessOrEqual(t, d.ReadHeader, 10*time.Second, "slowloris clients are cut off soon")
+	assert.Less(t, d.ReadHeader, d.Read)
 }

@@ -19,10 +19,11 @@ const tailLines = 20
 
 // proc is one child process of the stack, its output prefixed with its name.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // why it exited; read after done
+	name    string
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{} // closed when the process has exited
+	err     error         // why it exited; read after done
 
 	mu   sync.Mutex
 	tail []string
@@ -54,7 +55,7 @@ func startProcAs(name, bin string, args, env []string, o *out, cred *syscall.Cre
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, started: time.Now(), done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}

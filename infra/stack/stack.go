@@ -2,7 +2,8 @@
 // but Go: embedded NATS Streaming and FerretDB, Redis (a real redis-server
 // when there is one, else an embedded one), stripe-mock, every service as
 // its own process configured as in Kubernetes, and a gateway routing like
-// the ingress. `make run` and the end-to-end tests use it.
+// the ingress. `make run` and the end-to-end tests use it, and the chaos
+// tests, which kill and restart its parts (Kill, Restart, StopNATS).
 package stack
 
 import (
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,13 @@ type Config struct {
 	Out io.Writer
 	// ReadyTimeout bounds the wait for each component; default 60 s.
 	ReadyTimeout time.Duration
+	// Restart makes the stack a supervisor once it is ready, as Kubernetes
+	// is for its pods: a service that exits on its own is started again
+	// after a back-off (1 s, doubling), and reported on Exited only when it
+	// keeps exiting (see maxCrashes). Services exit by design when NATS
+	// Streaming is gone for good, counting on being restarted. Without it a
+	// service's exit is reported on Exited at once.
+	Restart bool
 }
 
 // Stack is a running local stack.
@@ -65,9 +74,22 @@ type Stack struct {
 	nats    *embedded.NATSStreaming
 	ferret  *embedded.FerretDB
 	mini    *miniredis.Miniredis
-	procs   []*proc // in start order
 	gateway *http.Server
 	exited  chan string // names of children that exited on their own
+
+	mu sync.Mutex
+	// procs are the children, in start order; a restarted service takes
+	// its predecessor's place.
+	procs    []*proc
+	services map[string]*service
+	// killed are the children Kill ended, which nobody restarts but Restart.
+	killed map[*proc]bool
+	// restarts counts the supervisor's restarts by service.
+	restarts map[string]int
+	// supervising is set once Start succeeded: from then on Config.Restart
+	// applies. stopping is set by Stop, after which nothing starts.
+	supervising, stopping bool
+	stopped               chan struct{} // closed by Stop
 
 	stopOnce sync.Once
 }
@@ -85,7 +107,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
-	s := &Stack{cfg: cfg, out: &out{w: cfg.Out}, exited: make(chan string, len(Services)+2)}
+	s := &Stack{
+		cfg:      cfg,
+		out:      &out{w: cfg.Out},
+		exited:   make(chan string, len(Services)+2),
+		services: make(map[string]*service, len(Services)),
+		killed:   make(map[*proc]bool),
+		restarts: make(map[string]int),
+		stopped:  make(chan struct{}),
+	}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -131,6 +161,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if s.ferret, err = embedded.StartFerretDB(fcfg); err != nil {
 		return nil, fmt.Errorf("ferretdb: %w", err)
 	}
+	s.status("mongodb: %s, a database per service (audit it: go run ./infra/cmd/audit -mongo %s)", s.MongoURI(), s.MongoURI())
 	redisAddr, err := s.startRedis(ctx, filepath.Join(dataDir, "redis"), dataDir != s.tmpDir)
 	if err != nil {
 		return nil, err
@@ -155,16 +186,22 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		env := s.serviceEnv(name, port, jwtKey, redisAddr, stripeURL)
-		p, err := startProc(name, filepath.Join(binDir, name), nil, env, s.out)
-		if err != nil {
+		svc := &service{
+			name:     name,
+			bin:      filepath.Join(binDir, name),
+			env:      s.serviceEnv(name, port, jwtKey, redisAddr, stripeURL),
+			readyURL: "http://" + addr + "/readyz",
+		}
+		s.mu.Lock()
+		s.services[name] = svc
+		s.mu.Unlock()
+		if _, err := s.launch(svc, false); err != nil {
 			return nil, err
 		}
-		s.watch(p)
 		upstreams[name] = addr
-		ready[name] = "http://" + addr + "/readyz"
+		ready[name] = svc.readyURL
 	}
-	for _, p := range s.procs {
+	for _, p := range s.children() {
 		if url, ok := ready[p.name]; ok {
 			if err := p.waitReady(ctx, url, cfg.ReadyTimeout); err != nil {
 				return nil, err
@@ -173,10 +210,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 
 	s.gateway = &http.Server{
-		Handler:           gateway.New(upstreams, slog.New(slog.NewJSONHandler(&prefixWriter{o: s.out, prefix: "gateway    | "}, nil))),
+		Handler:           gateway.New(upstreams, slog.New(slog.NewJSONHandler(&prefixWriter{o: s.out, prefix: "gateway    | "}, &slog.HandlerOptions{Level: s.logLevel()}))),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	go func() { _ = s.gateway.Serve(gatewayLn) }()
+	s.mu.Lock()
+	s.supervising = true
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -186,22 +226,26 @@ func (s *Stack) status(format string, args ...any) {
 
 // watch records p and reports its exit on Exited unless the stack stops it.
 func (s *Stack) watch(p *proc) {
+	s.mu.Lock()
 	s.procs = append(s.procs, p)
-	go func() {
-		<-p.done
-		select {
-		case s.exited <- p.name:
-		default:
-		}
-	}()
+	s.mu.Unlock()
+	go s.await(p)
 }
 
-// Exited delivers the name of a child that exited while the stack ran.
+// Exited delivers the name of a child that exited on its own while the
+// stack ran and that the stack does not restart (see Config.Restart).
 func (s *Stack) Exited() <-chan string { return s.exited }
+
+// children returns the current children, in start order.
+func (s *Stack) children() []*proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.procs)
+}
 
 // Pid returns the process id of a running component, for tests that kill it.
 func (s *Stack) Pid(name string) (int, bool) {
-	for _, p := range s.procs {
+	for _, p := range s.children() {
 		if p.name == name && !p.exited() {
 			return p.cmd.Process.Pid, true
 		}
@@ -211,7 +255,7 @@ func (s *Stack) Pid(name string) (int, bool) {
 
 // LastLines returns a component's last log lines, for failure reports.
 func (s *Stack) LastLines(name string) string {
-	for _, p := range s.procs {
+	for _, p := range s.children() {
 		if p.name == name {
 			return p.lastLines()
 		}
@@ -234,7 +278,7 @@ func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL s
 	}
 	switch name {
 	case "auth":
-		env = append(env, "JWT_KEY="+jwtKey, mongo())
+		env = append(env, "JWT_KEY="+jwtKey, mongo(), "TRUSTED_PROXIES=127.0.0.1/32")
 		if s.cfg.RateLimit != "" {
 			env = append(env, "RATE_LIMIT="+s.cfg.RateLimit)
 		}
@@ -344,6 +388,11 @@ func (s *Stack) startStripeMock(ctx context.Context, binDir string) (string, err
 // infrastructure, and removes temporary data. It is safe to call twice.
 func (s *Stack) Stop() {
 	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		procs := slices.Clone(s.procs)
+		s.mu.Unlock()
+		close(s.stopped)
 		if s.gateway != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = s.gateway.Shutdown(ctx)
@@ -351,15 +400,15 @@ func (s *Stack) Stop() {
 		}
 		// Services first, all at once, then redis and stripe-mock.
 		var wg sync.WaitGroup
-		for i := len(s.procs) - 1; i >= 0; i-- {
-			p := s.procs[i]
+		for i := len(procs) - 1; i >= 0; i-- {
+			p := procs[i]
 			if p.name == "redis" || p.name == "stripe" {
 				continue
 			}
 			wg.Go(func() { p.stop(15 * time.Second) })
 		}
 		wg.Wait()
-		for _, p := range s.procs {
+		for _, p := range procs {
 			p.stop(5 * time.Second)
 		}
 		if s.mini != nil {
@@ -375,6 +424,15 @@ func (s *Stack) Stop() {
 			_ = os.RemoveAll(s.tmpDir)
 		}
 	})
+}
+
+// logLevel is Config.LogLevel for the gateway's log, as the services read it.
+func (s *Stack) logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(orDefault(s.cfg.LogLevel, "info"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
 }
 
 func orDefault(v, def string) string {

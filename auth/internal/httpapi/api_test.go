@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ var cheap = user.Params{LogN: 10, R: 8, P: 1, KeyLen: 64, SaltLen: 16}
 type apiConfig struct {
 	rateLimit int
 	params    user.Params
+	trusted   []netip.Prefix
 }
 
 // api is the auth router on a fresh database of the embedded FerretDB.
@@ -55,19 +57,22 @@ func newAPI(t *testing.T, cfgs ...apiConfig) *api {
 		t:  t,
 		db: db,
 		handler: httpapi.Routes(httpapi.Deps{
-			Users:     users,
-			Sessions:  session.NewManager(jwtKey, time.Hour, false),
-			Log:       testkit.Logger(t),
-			RateLimit: cfg.rateLimit,
+			Users:          users,
+			Sessions:       session.NewManager(jwtKey, time.Hour, false),
+			Log:            testkit.Logger(t),
+			RateLimit:      cfg.rateLimit,
+			TrustedProxies: cfg.trusted,
 		}),
 	}
 }
 
-// request is one call on the router; from, when set, is the client address.
+// request is one call on the router; from, when set, is the peer's address
+// and forwardedFor its X-Forwarded-For header.
 type request struct {
 	method, path, body string
 	cookie             *http.Cookie
 	from               string
+	forwardedFor       string
 }
 
 func (a *api) do(req request) *httptest.ResponseRecorder {
@@ -78,6 +83,9 @@ func (a *api) do(req request) *httptest.ResponseRecorder {
 	}
 	if req.from != "" {
 		r.RemoteAddr = req.from
+	}
+	if req.forwardedFor != "" {
+		r.Header.Set("X-Forwarded-For", req.forwardedFor)
 	}
 	w := httptest.NewRecorder()
 	a.handler.ServeHTTP(w, r)

@@ -3,35 +3,24 @@ package httpapi
 import (
 	"net/http"
 
+	"ticketing.dev/auth/internal/httpapi/request"
 	"ticketing.dev/auth/internal/user"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
 )
-
-// Messages of sign-in validation; sign-up's come from the user package's
-// errors, since the service enforces the same rules.
-const msgPasswordRequired = "You must supply a password"
 
 type handlers struct {
 	users    *user.Service
 	sessions *session.Manager
 }
 
-// signUp validates the email and password together, so a client learns of
-// every broken rule at once, then registers the user and signs them in.
+// signUp registers the user and signs them in.
 func (h *handlers) signUp(w http.ResponseWriter, r *http.Request) error {
-	var req credentials
-	if err := web.Decode(w, r, &req); err != nil {
+	req, err := request.DecodeSignUp(w, r)
+	if err != nil {
 		return err
 	}
-	email, password := user.NormalizeEmail(req.Email), user.NormalizePassword(req.Password)
-	var v web.Validator
-	v.Check(user.ValidEmail(email), "email", user.ErrInvalidEmail.Message)
-	v.Check(user.ValidPassword(password), "password", user.ErrInvalidPassword.Message)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	u, err := h.users.SignUp(r.Context(), email, password)
+	u, err := h.users.SignUp(r.Context(), req.Email, req.Password)
 	if err != nil {
 		return err
 	}
@@ -42,18 +31,11 @@ func (h *handlers) signUp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) signIn(w http.ResponseWriter, r *http.Request) error {
-	var req credentials
-	if err := web.Decode(w, r, &req); err != nil {
+	req, err := request.DecodeSignIn(w, r)
+	if err != nil {
 		return err
 	}
-	email, password := user.NormalizeEmail(req.Email), user.NormalizePassword(req.Password)
-	var v web.Validator
-	v.Check(user.ValidEmail(email), "email", user.ErrInvalidEmail.Message)
-	v.Check(password != "", "password", msgPasswordRequired)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	u, err := h.users.SignIn(r.Context(), email, password)
+	u, err := h.users.SignIn(r.Context(), req.Email, req.Password)
 	if err != nil {
 		return err
 	}

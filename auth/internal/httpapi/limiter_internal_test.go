@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func TestLimiter_RefillsAtTheLimitPerMinute(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(3, clock.now)
+	l := newLimiter(3, nil, clock.now)
 
 	for i := range 3 {
 		assert.True(t, l.allow("a"), "attempt %d", i+1)
@@ -37,7 +38,7 @@ func TestLimiter_RefillsAtTheLimitPerMinute(t *testing.T) {
 
 func TestLimiter_ForgetsIdleClients(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(2, clock.now)
+	l := newLimiter(2, nil, clock.now)
 	for i := range 100 {
 		l.allow(strconv.Itoa(i))
 	}
@@ -53,7 +54,7 @@ func TestLimiter_ForgetsIdleClients(t *testing.T) {
 
 func TestLimiter_RefusesNewcomersWhenFull(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(5, clock.now)
+	l := newLimiter(5, nil, clock.now)
 	l.maxClients = 2
 
 	assert.True(t, l.allow("a"))
@@ -77,6 +78,30 @@ func TestClientAddr(t *testing.T) {
 	for remote, want := range tests {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = remote
-		assert.Equal(t, want, clientAddr(r), remote)
+		r.Header.Set("X-Forwarded-For", "198.51.100.1")
+		assert.Equal(t, want, clientAddr(r, nil), remote)
+	}
+}
+
+func TestClientAddr_BehindTrustedProxies(t *testing.T) {
+	gateway := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	tests := []struct {
+		name, remote, forwarded, want string
+	}{
+		{"the gateway's client", "127.0.0.1:5000", "203.0.113.7", "203.0.113.7"},
+		{"an IPv6 client is grouped by its /64", "127.0.0.1:5000", "2001:db8:1:2::99", "2001:db8:1:2::/64"},
+		{"a spoofed header from an untrusted peer is ignored", "203.0.113.7:4000", "198.51.100.1", "203.0.113.7"},
+		{"entries the client wrote are ignored", "127.0.0.1:5000", "198.51.100.1, 203.0.113.7", "203.0.113.7"},
+		{"the gateway alone", "127.0.0.1:5000", "", "127.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			if tt.forwarded != "" {
+				r.Header.Set("X-Forwarded-For", tt.forwarded)
+			}
+			assert.Equal(t, tt.want, clientAddr(r, gateway))
+		})
 	}
 }

@@ -1,10 +1,6 @@
 package httpapi
 
-// credentials is the body of sign-up and sign-in.
-type credentials struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
+// The bodies of sign-up and sign-in are read by package request.
 
 // userResponse is a user as clients see it: never the password or its hash.
 type userResponse struct {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -25,6 +24,8 @@ const defaultMaxClients = 100_000
 // that refills at perMinute a minute: a burst of perMinute attempts, then
 // one every minute/perMinute.
 type limiter struct {
+	// trusted are the proxies whose X-Forwarded-For names the client.
+	trusted    []netip.Prefix
 	refill     rate.Limit
 	burst      int
 	retryAfter string
@@ -41,9 +42,10 @@ type bucket struct {
 	seen time.Time
 }
 
-func newLimiter(perMinute int, now func() time.Time) *limiter {
+func newLimiter(perMinute int, trusted []netip.Prefix, now func() time.Time) *limiter {
 	interval := time.Minute / time.Duration(perMinute)
 	return &limiter{
+		trusted:    trusted,
 		refill:     rate.Every(interval),
 		burst:      perMinute,
 		retryAfter: strconv.Itoa(max(1, int((interval+time.Second-1)/time.Second))),
@@ -89,7 +91,7 @@ func (l *limiter) sweep(now time.Time) {
 
 func (l *limiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !l.allow(clientAddr(r)) {
+		if !l.allow(clientAddr(r, l.trusted)) {
 			w.Header().Set("Retry-After", l.retryAfter)
 			web.WriteError(w, r, ErrTooManyRequests)
 			return
@@ -98,20 +100,17 @@ func (l *limiter) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// clientAddr names the client a request comes from: the host of the TCP
-// peer. IPv6 peers are grouped by their /64, since one subscriber is
-// usually given a whole /64 and could otherwise rotate through it.
-// Forwarding headers are not trusted: any client can write them.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// clientAddr names the client a request comes from: the TCP peer, or,
+// when the peer is one of the trusted proxies, the client address they
+// forwarded (see web.ClientIP). Forwarding headers from any other peer are
+// ignored: any client can write them. IPv6 clients are grouped by their
+// /64, since one subscriber is usually given a whole /64 and could
+// otherwise rotate through it.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
+	addr := web.ClientIP(r, trusted)
+	if !addr.IsValid() {
+		return r.RemoteAddr
 	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.WithZone("").Unmap()
 	if addr.Is6() {
 		if p, err := addr.Prefix(64); err == nil {
 			return p.String()

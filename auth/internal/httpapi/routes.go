@@ -6,6 +6,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,6 +24,10 @@ type Deps struct {
 	// RateLimit is how many sign-up and sign-in attempts, together, one
 	// client address may make per minute; 0 turns limiting off.
 	RateLimit int
+	// TrustedProxies are the peers, such as the gateway or the ingress,
+	// whose X-Forwarded-For header names the client the limit applies to.
+	// Requests from any other peer are limited by the peer's address.
+	TrustedProxies []netip.Prefix
 	// Checks are the dependencies /readyz reports on.
 	Checks map[string]web.Check
 }
@@ -30,7 +35,7 @@ type Deps struct {
 // Routes returns the whole HTTP surface of the auth service.
 func Routes(d Deps) http.Handler {
 	h := &handlers{users: d.Users, sessions: d.Sessions}
-	limit := rateLimit(d.RateLimit)
+	limit := rateLimit(d.RateLimit, d.TrustedProxies)
 
 	r := web.NewRouter(d.Log)
 	web.Health(r, d.Checks)
@@ -46,9 +51,9 @@ func Routes(d Deps) http.Handler {
 
 // rateLimit returns middleware that shares one budget of perMinute
 // attempts among every route it wraps, per client address.
-func rateLimit(perMinute int) func(http.Handler) http.Handler {
+func rateLimit(perMinute int, trusted []netip.Prefix) func(http.Handler) http.Handler {
 	if perMinute <= 0 {
 		return func(next http.Handler) http.Handler { return next }
 	}
-	return newLimiter(perMinute, time.Now).middleware
+	return newLimiter(perMinute, trusted, time.Now).middleware
 }

@@ -38,6 +38,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		RateLimit:   env.String("RATE_LIMIT", ""),
 		LogLevel:    env.String("LOG_LEVEL", "info"),
 		Out:         stdout,
+		// As Kubernetes would: a service that exits, for instance after
+		// losing NATS Streaming for good, is started again.
+		Restart: true,
 	}
 	if getenv("EXPIRATION_WINDOW") != "" {
 		cfg.ExpirationWindow = env.Duration("EXPIRATION_WINDOW", 0).String()

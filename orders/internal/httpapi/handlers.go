@@ -7,12 +7,9 @@ import (
 
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
+	"ticketing.dev/orders/internal/httpapi/request"
 	"ticketing.dev/orders/internal/order"
 )
-
-// msgTicketID is the original app's message for a missing or malformed
-// ticketId.
-const msgTicketID = "ticketId must be provided"
 
 type handlers struct {
 	orders *order.Service
@@ -23,13 +20,8 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req createOrderRequest
-	if err := web.Decode(w, r, &req); err != nil {
-		return err
-	}
-	var v web.Validator
-	v.Check(web.ValidID(req.TicketID), "ticketId", msgTicketID)
-	if err := v.Err(); err != nil {
+	req, err := request.DecodeCreateOrder(w, r)
+	if err != nil {
 		return err
 	}
 	o, err := h.orders.Place(r.Context(), u.ID, req.TicketID)

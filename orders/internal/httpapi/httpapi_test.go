@@ -30,6 +30,14 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
+// Users as auth issues their ids; sessions naming anything else are refused.
+var (
+	buyer       = ordertest.NewID()
+	firstBuyer  = ordertest.NewID()
+	secondBuyer = ordertest.NewID()
+	someoneElse = ordertest.NewID()
+)
+
 // api is the orders API on a fresh database and NATS Streaming server.
 type api struct {
 	*ordertest.Env
@@ -142,16 +150,16 @@ func TestRoutes_RequireSignIn(t *testing.T) {
 
 func TestCreateOrder_UnknownTicketIs404(t *testing.T) {
 	a := newAPI(t)
-	rec := a.do(t, http.MethodPost, "/api/orders", "buyer", `{"ticketId":"`+ordertest.NewID()+`"}`)
+	rec := a.do(t, http.MethodPost, "/api/orders", buyer, `{"ticketId":"`+ordertest.NewID()+`"}`)
 	assertError(t, rec, http.StatusNotFound, "Ticket not found")
 }
 
 func TestCreateOrder_TicketAlreadyReservedIs400(t *testing.T) {
 	a := newAPI(t)
 	tk := a.Ticket(t, "concert", 2000)
-	a.place(t, "first", tk.ID)
+	a.place(t, firstBuyer, tk.ID)
 
-	rec := a.do(t, http.MethodPost, "/api/orders", "second", `{"ticketId":"`+tk.ID+`"}`)
+	rec := a.do(t, http.MethodPost, "/api/orders", secondBuyer, `{"ticketId":"`+tk.ID+`"}`)
 	assertError(t, rec, http.StatusBadRequest, "Ticket is already reserved")
 	assert.EqualValues(t, 1, a.activeOrders(t, tk.ID))
 }
@@ -160,10 +168,10 @@ func TestCreateOrder_ReservesTheTicket(t *testing.T) {
 	a := newAPI(t)
 	tk := a.Ticket(t, "concert", 2050)
 
-	o := a.place(t, "buyer", tk.ID)
+	o := a.place(t, buyer, tk.ID)
 
 	assert.True(t, web.ValidID(o.ID), o.ID)
-	assert.Equal(t, "buyer", o.UserID)
+	assert.Equal(t, buyer, o.UserID)
 	assert.Equal(t, "created", o.Status)
 	assert.EqualValues(t, 0, o.Version)
 	assert.Equal(t, tk.ID, o.Ticket.ID)
@@ -171,7 +179,7 @@ func TestCreateOrder_ReservesTheTicket(t *testing.T) {
 	assert.Equal(t, 20.5, o.Ticket.Price)
 	assert.EqualValues(t, 0, o.Ticket.Version)
 	assert.EqualValues(t, 1, a.activeOrders(t, tk.ID))
-	assert.Equal(t, o, a.get(t, "buyer", o.ID))
+	assert.Equal(t, o, a.get(t, buyer, o.ID))
 }
 
 func TestCreateOrder_ExpiresAtIsNowPlusTheWindow(t *testing.T) {
@@ -179,7 +187,7 @@ func TestCreateOrder_ExpiresAtIsNowPlusTheWindow(t *testing.T) {
 	tk := a.Ticket(t, "concert", 2000)
 	a.Clock.Advance(3 * time.Hour)
 
-	o := a.place(t, "buyer", tk.ID)
+	o := a.place(t, buyer, tk.ID)
 
 	// toISOString: UTC, exactly three fractional digits.
 	want := ordertest.Start.Add(3*time.Hour + ordertest.Window)
@@ -192,10 +200,10 @@ func TestCreateOrder_PublishesOrderCreated(t *testing.T) {
 	created := ordertest.Subscribe[ordertest.WireOrderCreated](t, a.Env)
 	tk := a.Ticket(t, "concert", 1099)
 
-	o := a.place(t, "buyer", tk.ID)
+	o := a.place(t, buyer, tk.ID)
 
 	got := created.Next(t)
-	want := fmt.Sprintf(`{"id":%q,"version":0,"status":"created","userId":"buyer","expiresAt":"2026-11-25T14:15:00.123Z","ticket":{"id":%q,"price":10.99}}`, o.ID, tk.ID)
+	want := fmt.Sprintf(`{"id":%q,"version":0,"status":"created","userId":%q,"expiresAt":"2026-11-25T14:15:00.123Z","ticket":{"id":%q,"price":10.99}}`, o.ID, buyer, tk.ID)
 	assert.JSONEq(t, want, ordertest.JSON(t, got))
 }
 
@@ -211,7 +219,7 @@ func TestCreateOrder_InvalidTicketIDIs400(t *testing.T) {
 		`{"ticketId":123}`,
 		`{"ticketId":null}`,
 	} {
-		rec := a.do(t, http.MethodPost, "/api/orders", "buyer", body)
+		rec := a.do(t, http.MethodPost, "/api/orders", buyer, body)
 		if assert.Equal(t, http.StatusBadRequest, rec.Code, body) {
 			b := errorBody(t, rec)
 			if assert.Len(t, b.Errors, 1, body) {
@@ -228,7 +236,7 @@ func TestCreateOrder_ConcurrentBuyersOfOneTicketGetOneOrder(t *testing.T) {
 		tk := a.Ticket(t, fmt.Sprintf("round %d", round), 1000)
 		cookies := make([]string, buyers)
 		for i := range cookies {
-			cookies[i] = a.Cookie(t, fmt.Sprintf("buyer-%d-%d", round, i))
+			cookies[i] = a.Cookie(t, ordertest.NewID())
 		}
 		recs := make([]*httptest.ResponseRecorder, buyers)
 		var wg sync.WaitGroup
@@ -266,10 +274,10 @@ func TestCreateOrder_ConcurrentBuyersOfOneTicketGetOneOrder(t *testing.T) {
 func TestCreateOrder_TicketCanBeOrderedAgainAfterACancel(t *testing.T) {
 	a := newAPI(t)
 	tk := a.Ticket(t, "concert", 2000)
-	first := a.place(t, "first", tk.ID)
-	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+first.ID, "first", "").Code)
+	first := a.place(t, firstBuyer, tk.ID)
+	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+first.ID, firstBuyer, "").Code)
 
-	second := a.place(t, "second", tk.ID)
+	second := a.place(t, secondBuyer, tk.ID)
 
 	assert.NotEqual(t, first.ID, second.ID)
 	assert.EqualValues(t, 1, a.activeOrders(t, tk.ID))
@@ -280,11 +288,11 @@ func TestListOrders_ReturnsOnlyTheCallersOrders(t *testing.T) {
 	t1 := a.Ticket(t, "one", 100)
 	t2 := a.Ticket(t, "two", 200)
 	t3 := a.Ticket(t, "three", 300)
-	a.place(t, "user-1", t1.ID)
-	o2 := a.place(t, "user-2", t2.ID)
-	o3 := a.place(t, "user-2", t3.ID)
+	a.place(t, firstBuyer, t1.ID)
+	o2 := a.place(t, secondBuyer, t2.ID)
+	o3 := a.place(t, secondBuyer, t3.ID)
 
-	rec := a.do(t, http.MethodGet, "/api/orders", "user-2", "")
+	rec := a.do(t, http.MethodGet, "/api/orders", secondBuyer, "")
 
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	var got []order
@@ -294,7 +302,7 @@ func TestListOrders_ReturnsOnlyTheCallersOrders(t *testing.T) {
 
 func TestListOrders_NoOrdersIsAnEmptyArray(t *testing.T) {
 	a := newAPI(t)
-	rec := a.do(t, http.MethodGet, "/api/orders", "buyer", "")
+	rec := a.do(t, http.MethodGet, "/api/orders", buyer, "")
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "[]", strings.TrimSpace(rec.Body.String()))
 }
@@ -314,11 +322,11 @@ func TestListOrders_ReadsAllTicketsInOneQuery(t *testing.T) {
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	a := newAPI(t, ordertest.WithDB(client.Database(uri[strings.LastIndex(uri, "/")+1:])))
 	for i := range 4 {
-		a.place(t, "buyer", a.Ticket(t, fmt.Sprint("ticket ", i), 100).ID)
+		a.place(t, buyer, a.Ticket(t, fmt.Sprint("ticket ", i), 100).ID)
 	}
 
 	ticketFinds.Store(0)
-	rec := a.do(t, http.MethodGet, "/api/orders", "buyer", "")
+	rec := a.do(t, http.MethodGet, "/api/orders", buyer, "")
 
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	var got []order
@@ -330,9 +338,9 @@ func TestListOrders_ReadsAllTicketsInOneQuery(t *testing.T) {
 func TestShowOrder_ReturnsTheCallersOrder(t *testing.T) {
 	a := newAPI(t)
 	tk := a.Ticket(t, "concert", 2000)
-	o := a.place(t, "buyer", tk.ID)
+	o := a.place(t, buyer, tk.ID)
 
-	got := a.get(t, "buyer", o.ID)
+	got := a.get(t, buyer, o.ID)
 
 	assert.Equal(t, o.ID, got.ID)
 	assert.Equal(t, tk.ID, got.Ticket.ID)
@@ -340,16 +348,16 @@ func TestShowOrder_ReturnsTheCallersOrder(t *testing.T) {
 
 func TestShowOrder_AnotherUsersOrderIs401(t *testing.T) {
 	a := newAPI(t)
-	o := a.place(t, "buyer", a.Ticket(t, "concert", 2000).ID)
+	o := a.place(t, buyer, a.Ticket(t, "concert", 2000).ID)
 
-	rec := a.do(t, http.MethodGet, "/api/orders/"+o.ID, "someone-else", "")
+	rec := a.do(t, http.MethodGet, "/api/orders/"+o.ID, someoneElse, "")
 
 	assertError(t, rec, http.StatusUnauthorized, "Not authorized")
 }
 
 func TestShowOrder_UnknownOrderIs404(t *testing.T) {
 	a := newAPI(t)
-	rec := a.do(t, http.MethodGet, "/api/orders/"+ordertest.NewID(), "buyer", "")
+	rec := a.do(t, http.MethodGet, "/api/orders/"+ordertest.NewID(), buyer, "")
 	assertError(t, rec, http.StatusNotFound, "Order not found")
 }
 
@@ -357,7 +365,7 @@ func TestOrderRoutes_MalformedIDIs400(t *testing.T) {
 	a := newAPI(t)
 	for _, id := range []string{"abc", strings.Repeat("z", 24), "%24gt", "123456789012", strings.Repeat("a", 25)} {
 		for _, method := range []string{http.MethodGet, http.MethodDelete} {
-			rec := a.do(t, method, "/api/orders/"+id, "buyer", "")
+			rec := a.do(t, method, "/api/orders/"+id, buyer, "")
 			assertError(t, rec, http.StatusBadRequest, "Order id must be valid")
 		}
 	}
@@ -366,13 +374,13 @@ func TestOrderRoutes_MalformedIDIs400(t *testing.T) {
 func TestCancelOrder_MarksTheOrderCancelled(t *testing.T) {
 	a := newAPI(t)
 	tk := a.Ticket(t, "concert", 2000)
-	o := a.place(t, "buyer", tk.ID)
+	o := a.place(t, buyer, tk.ID)
 
-	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, "buyer", "")
+	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, buyer, "")
 
 	assert.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
 	assert.Empty(t, rec.Body.String())
-	got := a.get(t, "buyer", o.ID)
+	got := a.get(t, buyer, o.ID)
 	assert.Equal(t, "cancelled", got.Status)
 	assert.EqualValues(t, 1, got.Version)
 	assert.EqualValues(t, 0, a.activeOrders(t, tk.ID))
@@ -382,9 +390,9 @@ func TestCancelOrder_PublishesOrderCancelled(t *testing.T) {
 	a := newAPI(t)
 	cancelled := ordertest.Subscribe[ordertest.WireOrderCancelled](t, a.Env)
 	tk := a.Ticket(t, "concert", 2000)
-	o := a.place(t, "buyer", tk.ID)
+	o := a.place(t, buyer, tk.ID)
 
-	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+o.ID, "buyer", "").Code)
+	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+o.ID, buyer, "").Code)
 
 	got := cancelled.Next(t)
 	assert.JSONEq(t, fmt.Sprintf(`{"id":%q,"version":1,"ticket":{"id":%q}}`, o.ID, tk.ID), ordertest.JSON(t, got))
@@ -393,41 +401,41 @@ func TestCancelOrder_PublishesOrderCancelled(t *testing.T) {
 func TestCancelOrder_AlreadyCancelledIs204WithoutASecondEvent(t *testing.T) {
 	a := newAPI(t)
 	cancelled := ordertest.Subscribe[events.OrderCancelled](t, a.Env)
-	o := a.place(t, "buyer", a.Ticket(t, "concert", 2000).ID)
-	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+o.ID, "buyer", "").Code)
+	o := a.place(t, buyer, a.Ticket(t, "concert", 2000).ID)
+	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+o.ID, buyer, "").Code)
 	cancelled.Next(t)
 
-	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, "buyer", "")
+	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, buyer, "")
 
 	assert.Equal(t, http.StatusNoContent, rec.Code)
-	assert.EqualValues(t, 1, a.get(t, "buyer", o.ID).Version)
+	assert.EqualValues(t, 1, a.get(t, buyer, o.ID).Version)
 	cancelled.None(t, 300*time.Millisecond)
 }
 
 func TestCancelOrder_CompletedOrderIs400(t *testing.T) {
 	a := newAPI(t)
-	o := a.place(t, "buyer", a.Ticket(t, "concert", 2000).ID)
+	o := a.place(t, buyer, a.Ticket(t, "concert", 2000).ID)
 	_, err := a.Orders.Pay(t.Context(), o.ID)
 	require.NoError(t, err)
 
-	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, "buyer", "")
+	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, buyer, "")
 
 	assertError(t, rec, http.StatusBadRequest, "Cannot cancel a completed order")
-	assert.Equal(t, "complete", a.get(t, "buyer", o.ID).Status)
+	assert.Equal(t, "complete", a.get(t, buyer, o.ID).Status)
 }
 
 func TestCancelOrder_AnotherUsersOrderIs401(t *testing.T) {
 	a := newAPI(t)
-	o := a.place(t, "buyer", a.Ticket(t, "concert", 2000).ID)
+	o := a.place(t, buyer, a.Ticket(t, "concert", 2000).ID)
 
-	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, "someone-else", "")
+	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, someoneElse, "")
 
 	assertError(t, rec, http.StatusUnauthorized, "Not authorized")
-	assert.Equal(t, "created", a.get(t, "buyer", o.ID).Status)
+	assert.Equal(t, "created", a.get(t, buyer, o.ID).Status)
 }
 
 func TestCancelOrder_UnknownOrderIs404(t *testing.T) {
 	a := newAPI(t)
-	rec := a.do(t, http.MethodDelete, "/api/orders/"+ordertest.NewID(), "buyer", "")
+	rec := a.do(t, http.MethodDelete, "/api/orders/"+ordertest.NewID(), buyer, "")
 	assertError(t, rec, http.StatusNotFound, "Order not found")
 }

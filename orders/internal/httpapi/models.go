@@ -5,10 +5,7 @@ import (
 	"ticketing.dev/orders/internal/order"
 )
 
-// createOrderRequest is the body of POST /api/orders.
-type createOrderRequest struct {
-	TicketID string `json:"ticketId"`
-}
+// The body of POST /api/orders is read by package request.
 
 // orderResponse is an order as clients see it, its ticket embedded as the
 // original app populates it.

@@ -24,29 +24,39 @@ type handlers struct {
 	payments *payment.Service
 }
 
-// create pays for the caller's order. Both fields are checked before any
-// lookup, so a client learns of every missing one at once.
+// create pays for the caller's order.
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	u, err := session.Current(r.Context())
 	if err != nil {
 		return err
 	}
-	var req createPaymentRequest
-	if err := web.Decode(w, r, &req); err != nil {
+	req, err := decodePayment(w, r)
+	if err != nil {
 		return err
 	}
-	token := strings.TrimSpace(req.Token)
-	var v web.Validator
-	v.Check(token != "", "token", msgToken)
-	v.Check(len(token) <= maxTokenLen, "token", msgTokenLong)
-	v.Check(req.OrderID != "", "orderId", msgOrderID)
-	v.Check(req.OrderID == "" || web.ValidID(req.OrderID), "orderId", msgOrderIDBad)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	p, err := h.payments.Pay(r.Context(), u.ID, req.OrderID, token)
+	p, err := h.payments.Pay(r.Context(), u.ID, req.OrderID, req.Token)
 	if err != nil {
 		return err
 	}
 	return web.Respond(w, r, http.StatusCreated, paymentResponse{ID: p.ID})
+}
+
+// decodePayment reads the body of POST /api/payments, its token trimmed.
+// Both fields are checked before any lookup, so a client learns of every
+// missing one at once.
+func decodePayment(w http.ResponseWriter, r *http.Request) (createPaymentRequest, error) {
+	var req createPaymentRequest
+	if err := web.Decode(w, r, &req); err != nil {
+		return createPaymentRequest{}, err
+	}
+	req.Token = strings.TrimSpace(req.Token)
+	var v web.Validator
+	v.Check(req.Token != "", "token", msgToken)
+	v.Check(len(req.Token) <= maxTokenLen, "token", msgTokenLong)
+	v.Check(req.OrderID != "", "orderId", msgOrderID)
+	v.Check(req.OrderID == "" || web.ValidID(req.OrderID), "orderId", msgOrderIDBad)
+	if err := v.Err(); err != nil {
+		return createPaymentRequest{}, err
+	}
+	return req, nil
 }

@@ -14,7 +14,9 @@ import (
 //
 // A redelivery for an order that has already released the ticket is
 // acknowledged without effect. One that arrives before its order:created
-// has been applied fails, to be delivered again after it.
+// has been applied fails, to be delivered again after it, while the ticket
+// is free; while another order holds it, the order is only remembered as
+// released (see ticket.Ticket.Release).
 func OrderCancelled(tickets *ticket.Service, log *slog.Logger) bus.Handler[events.OrderCancelled] {
 	return func(ctx context.Context, e events.OrderCancelled) error {
 		if !validIDs(ctx, log, string(e.Subject()), e.Ticket.ID, e.ID) {

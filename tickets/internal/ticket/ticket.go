@@ -98,20 +98,36 @@ func (t *Ticket) Reserve(orderID string) (changed bool, err error) {
 // that its redelivered events change nothing. It reports false, with no
 // change, when the order has already released the ticket. A cancellation
 // that arrives before its order's reservation fails with
-// ErrOrderNotApplied.
+// ErrOrderNotApplied while the ticket is free, so that the reservation and
+// its release are applied in order.
+//
+// While another order holds the ticket, the order's reservation cannot be
+// applied before that one is released, and never if that one is paid:
+// waiting for it would redeliver both of the order's events forever. The
+// order is then only remembered as released, so that its order:created,
+// whenever it comes, changes nothing.
 func (t *Ticket) Release(orderID string) (changed bool, err error) {
 	switch {
 	case t.OrderID == orderID && orderID != "":
 		t.OrderID = ""
-		t.ReleasedOrderIDs = append(t.ReleasedOrderIDs, orderID)
-		if n := len(t.ReleasedOrderIDs); n > MaxReleased {
-			t.ReleasedOrderIDs = slices.Clone(t.ReleasedOrderIDs[n-MaxReleased:])
-		}
+		t.rememberReleased(orderID)
 		return true, nil
 	case slices.Contains(t.ReleasedOrderIDs, orderID):
 		return false, nil
+	case t.Reserved() && orderID != "":
+		t.rememberReleased(orderID)
+		return true, nil
 	}
 	return false, ErrOrderNotApplied
+}
+
+// rememberReleased adds orderID to the released orders, keeping the last
+// MaxReleased.
+func (t *Ticket) rememberReleased(orderID string) {
+	t.ReleasedOrderIDs = append(t.ReleasedOrderIDs, orderID)
+	if n := len(t.ReleasedOrderIDs); n > MaxReleased {
+		t.ReleasedOrderIDs = slices.Clone(t.ReleasedOrderIDs[n-MaxReleased:])
+	}
 }
 
 // Created is the event announcing the ticket.

@@ -2,6 +2,7 @@ package ticket_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -68,15 +69,30 @@ func TestRelease_UnlocksAndRemembersTheOrder(t *testing.T) {
 	assert.False(t, changed)
 }
 
-func TestRelease_BeforeTheOrdersReservationWaits(t *testing.T) {
-	for _, tk := range []ticket.Ticket{{ID: "t1"}, {ID: "t1", OrderID: "o2"}} {
-		changed, err := tk.Release("o1")
-		assert.ErrorIs(t, err, ticket.ErrOrderNotApplied)
-		assert.False(t, changed)
-	}
-	empty := ticket.Ticket{ID: "t1"}
-	_, err := empty.Release("")
+func TestRelease_BeforeTheOrdersReservationWaitsWhileTheTicketIsFree(t *testing.T) {
+	tk := ticket.Ticket{ID: "t1"}
+	changed, err := tk.Release("o1")
+	assert.ErrorIs(t, err, ticket.ErrOrderNotApplied)
+	assert.False(t, changed)
+	_, err = tk.Release("")
 	assert.ErrorIs(t, err, ticket.ErrOrderNotApplied, "no order id releases nothing")
+	held := ticket.Ticket{ID: "t1", OrderID: "o2"}
+	_, err = held.Release("")
+	assert.ErrorIs(t, err, ticket.ErrOrderNotApplied, "no order id releases nothing")
+}
+
+func TestRelease_WhileAnotherOrderHoldsTheTicketRemembersTheOrder(t *testing.T) {
+	tk := ticket.Ticket{ID: "t1", OrderID: "o2"}
+	changed, err := tk.Release("o1")
+	require.NoError(t, err, "the order cannot reserve the ticket before o2 is released, maybe never: no waiting")
+	assert.True(t, changed)
+	assert.Equal(t, "o2", tk.OrderID, "o2 keeps the ticket")
+	assert.Equal(t, []string{"o1"}, tk.ReleasedOrderIDs)
+
+	changed, err = tk.Reserve("o1")
+	require.NoError(t, err, "its late order:created is acknowledged")
+	assert.False(t, changed)
+	assert.Equal(t, "o2", tk.OrderID)
 }
 
 func TestRelease_RemembersABoundedNumberOfOrders(t *testing.T) {
@@ -102,6 +118,8 @@ func TestValidate(t *testing.T) {
 		{"concert", 1099, nil},
 		{"concert", events.MaxPrice, nil},
 		{"", 1099, []errs.FieldError{{Field: "title", Message: ticket.MsgTitleRequired}}},
+		{strings.Repeat("é", ticket.MaxTitleLen), 1099, nil},
+		{strings.Repeat("a", ticket.MaxTitleLen+1), 1099, []errs.FieldError{{Field: "title", Message: ticket.MsgTitleTooLong}}},
 		{"concert", 0, []errs.FieldError{{Field: "price", Message: ticket.MsgPricePositive}}},
 		{"concert", -10, []errs.FieldError{{Field: "price", Message: ticket.MsgPricePositive}}},
 		{"concert", events.MaxPrice + 1, []errs.FieldError{{Field: "price", Message: ticket.MsgPriceTooHigh}}},

@@ -1,0 +1,469 @@
+package audit
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"ticketing.dev/common/events"
+)
+
+// Rule names an invariant of the design.
+type Rule string
+
+// The rules the audit checks.
+const (
+	// RuleOutbox: a change stored with its event, the event never
+	// published.
+	RuleOutbox Rule = "outbox"
+	// RuleTicketReplica: the orders service's copy of a ticket is missing
+	// or differs from the ticket.
+	RuleTicketReplica Rule = "ticket-replica"
+	// RuleOrderReplica: the payments service's copy of an order is missing
+	// or differs from the order.
+	RuleOrderReplica Rule = "order-replica"
+	// RuleDoubleSale: a ticket with more than one active order.
+	RuleDoubleSale Rule = "double-sale"
+	// RuleLock: an active order that does not lock its ticket, or a
+	// ticket locked by something other than its one active order.
+	RuleLock Rule = "ticket-lock"
+	// RuleRelease: a cancelled or expired order still locking its ticket.
+	RuleRelease Rule = "ticket-release"
+	// RuleClaim: an active order without the claim that keeps other
+	// buyers off its ticket; as a warning, a claim left by an order that
+	// is gone or cancelled, which the next buyer of the ticket recovers.
+	RuleClaim Rule = "claim"
+	// RulePayment: a complete order without exactly one payment, or a
+	// payment its order has not taken in; as a warning, a charge still
+	// pending.
+	RulePayment Rule = "payment"
+	// RuleRefund (a warning): a payment that arrived after its order had
+	// expired. The order stays cancelled, as the design wants, and the
+	// charge must be refunded by hand (the orders service logs it).
+	RuleRefund Rule = "refund"
+	// RuleExpiry: an unpaid order still holding its ticket well after it
+	// expired.
+	RuleExpiry Rule = "expiry"
+	// RuleReference: an id that names nothing, such as an order of an
+	// unknown user or a replica of a ticket that does not exist.
+	RuleReference Rule = "reference"
+)
+
+// ExpiryGrace is how long after its expiresAt an unpaid order may still be
+// "created" before the audit calls it a violation: the expiration service
+// publishes within a second, the orders service applies it at once.
+const ExpiryGrace = 5 * time.Second
+
+// Finding is one broken invariant, or a warning.
+type Finding struct {
+	Rule Rule
+	// Subject is the document concerned, as "collection id".
+	Subject string
+	// Detail says what is wrong, with the values read.
+	Detail string
+	// Settling is true when an event still in flight could explain the
+	// finding: it is a defect only once the system is quiet.
+	Settling bool
+}
+
+func (f Finding) String() string {
+	s := fmt.Sprintf("%-14s %s: %s", f.Rule, f.Subject, f.Detail)
+	if f.Settling {
+		s += " (settling)"
+	}
+	return s
+}
+
+// Counts are how many documents the audit read.
+type Counts struct {
+	Users, Tickets, LockedTickets, TicketReplicas int
+	Orders                                        map[events.OrderStatus]int
+	Claims, Payments, OrderReplicas               int
+}
+
+// Report is the outcome of an audit.
+type Report struct {
+	// At is when the audit judged the data, for the expiry rule.
+	At     time.Time
+	Counts Counts
+	// Violations are broken invariants; Warnings are states the design
+	// allows but a person should know of.
+	Violations, Warnings []Finding
+}
+
+// OK reports whether the audit found no violation.
+func (r Report) OK() bool { return len(r.Violations) == 0 }
+
+// Settling reports whether some violation could still be explained by
+// events in flight.
+func (r Report) Settling() bool {
+	return slices.ContainsFunc(r.Violations, func(f Finding) bool { return f.Settling })
+}
+
+// String is the report for people: the counts, then every finding.
+func (r Report) String() string {
+	var b strings.Builder
+	c := r.Counts
+	fmt.Fprintf(&b, "audit at %s: %d users, %d tickets (%d locked), %d ticket replicas, %d orders (",
+		r.At.UTC().Format(time.RFC3339), c.Users, c.Tickets, c.LockedTickets, c.TicketReplicas, total(c.Orders))
+	for i, st := range []events.OrderStatus{events.StatusCreated, events.StatusAwaitingPayment, events.StatusComplete, events.StatusCancelled} {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d %s", c.Orders[st], st)
+	}
+	fmt.Fprintf(&b, "), %d claims, %d payments, %d order replicas\n", c.Claims, c.Payments, c.OrderReplicas)
+	if r.OK() {
+		b.WriteString("no violations\n")
+	} else {
+		fmt.Fprintf(&b, "%d violations:\n", len(r.Violations))
+		for _, f := range r.Violations {
+			b.WriteString("  " + f.String() + "\n")
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(&b, "%d warnings:\n", len(r.Warnings))
+		for _, f := range r.Warnings {
+			b.WriteString("  " + f.String() + "\n")
+		}
+	}
+	return b.String()
+}
+
+func total(m map[events.OrderStatus]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// Audit reads the databases and checks them now. Run it on a quiet system
+// (see WaitQuiet): while events flow, findings marked Settling are expected.
+func Audit(ctx context.Context, dbs Databases) (Report, error) {
+	s, err := Load(ctx, dbs)
+	if err != nil {
+		return Report{}, err
+	}
+	return Check(s, time.Now()), nil
+}
+
+// Check checks a snapshot, judging expiry at now.
+func Check(s *Snapshot, now time.Time) Report {
+	c := &checker{s: s, now: now}
+	c.outboxes()
+	c.owners()
+	c.ticketReplicas()
+	c.ordersOfTickets()
+	c.locks()
+	c.claims()
+	c.payments()
+	c.orderReplicas()
+	c.expiry()
+
+	r := Report{At: now, Violations: c.violations, Warnings: c.warnings}
+	r.Counts = Counts{
+		Users:          len(s.Users),
+		Tickets:        len(s.Tickets),
+		TicketReplicas: len(s.TicketReplicas),
+		Orders:         make(map[events.OrderStatus]int),
+		Claims:         len(s.Claims),
+		Payments:       len(s.Payments),
+		OrderReplicas:  len(s.OrderReplicas),
+	}
+	for _, t := range s.Tickets {
+		if t.OrderID != "" {
+			r.Counts.LockedTickets++
+		}
+	}
+	for _, o := range s.Orders {
+		r.Counts.Orders[o.Status]++
+	}
+	sortFindings(r.Violations)
+	sortFindings(r.Warnings)
+	return r
+}
+
+func sortFindings(fs []Finding) {
+	slices.SortFunc(fs, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.Detail, b.Detail))
+	})
+}
+
+type checker struct {
+	s                    *Snapshot
+	now                  time.Time
+	violations, warnings []Finding
+}
+
+// violation records a broken invariant; settling says whether events in
+// flight could explain it.
+func (c *checker) violation(rule Rule, settling bool, subject, format string, args ...any) {
+	c.violations = append(c.violations, Finding{Rule: rule, Subject: subject, Detail: fmt.Sprintf(format, args...), Settling: settling})
+}
+
+func (c *checker) warning(rule Rule, subject, format string, args ...any) {
+	c.warnings = append(c.warnings, Finding{Rule: rule, Subject: subject, Detail: fmt.Sprintf(format, args...)})
+}
+
+// sorted returns m's values ordered by key, so that reports are stable.
+func sorted[T any](m map[string]T) []T {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]T, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+func ticketSubject(id string) string  { return "tickets.tickets " + id }
+func orderSubject(id string) string   { return "orders.orders " + id }
+func paymentSubject(id string) string { return "payments.payments " + id }
+
+// outboxes: no stored event is left unpublished.
+func (c *checker) outboxes() {
+	for _, t := range sorted(c.s.Tickets) {
+		if t.Pending > 0 {
+			c.violation(RuleOutbox, true, ticketSubject(t.ID), "%d events stored with the ticket (version %d) never published", t.Pending, t.Version)
+		}
+	}
+	for _, o := range sorted(c.s.Orders) {
+		if o.Pending > 0 {
+			c.violation(RuleOutbox, true, orderSubject(o.ID), "%d events stored with the order (%s, version %d) never published", o.Pending, o.Status, o.Version)
+		}
+	}
+	for _, p := range sorted(c.s.Payments) {
+		if p.Pending > 0 {
+			c.violation(RuleOutbox, true, paymentSubject(p.ID), "%d events stored with the payment of order %s never published", p.Pending, p.OrderID)
+		}
+	}
+}
+
+// owners: sellers and buyers are users of the auth service.
+func (c *checker) owners() {
+	for _, t := range sorted(c.s.Tickets) {
+		if _, ok := c.s.Users[t.UserID]; !ok {
+			c.violation(RuleReference, false, ticketSubject(t.ID), "seller %q is no user of the auth service", t.UserID)
+		}
+	}
+	for _, o := range sorted(c.s.Orders) {
+		if _, ok := c.s.Users[o.UserID]; !ok {
+			c.violation(RuleReference, false, orderSubject(o.ID), "buyer %q is no user of the auth service", o.UserID)
+		}
+	}
+}
+
+// ticketReplicas: the orders service holds every ticket at the ticket's
+// version, title and price, and nothing else.
+func (c *checker) ticketReplicas() {
+	for _, t := range sorted(c.s.Tickets) {
+		r, ok := c.s.TicketReplicas[t.ID]
+		subject := "orders.tickets " + t.ID
+		switch {
+		case !ok:
+			c.violation(RuleTicketReplica, true, subject, "missing: ticket:created of version %d never applied", t.Version)
+		case r.Version < t.Version:
+			c.violation(RuleTicketReplica, true, subject, "at version %d, the ticket at %d", r.Version, t.Version)
+		case r.Version > t.Version:
+			c.violation(RuleTicketReplica, false, subject, "at version %d, ahead of the ticket at %d", r.Version, t.Version)
+		case r.Title != t.Title || r.Price != t.Price:
+			c.violation(RuleTicketReplica, false, subject, "version %d is %q at %s, the ticket's is %q at %s",
+				r.Version, r.Title, money(r.Price), t.Title, money(t.Price))
+		}
+	}
+	for _, r := range sorted(c.s.TicketReplicas) {
+		if _, ok := c.s.Tickets[r.ID]; !ok {
+			c.violation(RuleReference, false, "orders.tickets "+r.ID, "replica of a ticket the tickets service does not have")
+		}
+	}
+}
+
+func money(cents int64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }
+
+// ordersOfTickets: every order is for a known ticket, and no ticket has two
+// active orders.
+func (c *checker) ordersOfTickets() {
+	active := make(map[string][]Order)
+	for _, o := range sorted(c.s.Orders) {
+		if _, ok := c.s.Tickets[o.TicketID]; !ok {
+			c.violation(RuleReference, false, orderSubject(o.ID), "for ticket %q, which the tickets service does not have", o.TicketID)
+		}
+		if _, ok := c.s.TicketReplicas[o.TicketID]; !ok {
+			c.violation(RuleReference, false, orderSubject(o.ID), "for ticket %q, which the orders service's replicas lack", o.TicketID)
+		}
+		if !o.Status.Valid() {
+			c.violation(RuleReference, false, orderSubject(o.ID), "unknown status %q", o.Status)
+		}
+		if o.Status.Active() {
+			active[o.TicketID] = append(active[o.TicketID], o)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(active)) {
+		if os := active[id]; len(os) > 1 {
+			names := make([]string, len(os))
+			for i, o := range os {
+				names[i] = fmt.Sprintf("%s (%s)", o.ID, o.Status)
+			}
+			c.violation(RuleDoubleSale, false, ticketSubject(id), "%d active orders: %s", len(os), strings.Join(names, ", "))
+		}
+	}
+}
+
+// locks: a ticket's orderId is its one active order; an active order locks
+// its ticket; a cancelled one does not.
+func (c *checker) locks() {
+	for _, t := range sorted(c.s.Tickets) {
+		if t.OrderID == "" {
+			continue
+		}
+		o, ok := c.s.Orders[t.OrderID]
+		switch {
+		case !ok:
+			c.violation(RuleLock, false, ticketSubject(t.ID), "locked by order %s, which the orders service does not have", t.OrderID)
+		case o.TicketID != t.ID:
+			c.violation(RuleLock, false, ticketSubject(t.ID), "locked by order %s, which is for ticket %s", o.ID, o.TicketID)
+		case !o.Status.Active():
+			c.violation(RuleRelease, true, ticketSubject(t.ID), "still locked by order %s, which is %s", o.ID, o.Status)
+		}
+	}
+	for _, o := range sorted(c.s.Orders) {
+		t, ok := c.s.Tickets[o.TicketID]
+		if !ok {
+			continue
+		}
+		if o.Status == events.StatusCancelled && t.OrderID != o.ID &&
+			!slices.Contains(t.Released, o.ID) && len(t.Released) < MaxReleased {
+			// Both its order:created and its order:cancelled are still to
+			// be applied by tickets: the ticket looks right, but will
+			// change.
+			c.violation(RuleRelease, true, orderSubject(o.ID), "cancelled, but its ticket %s has not applied its release (not among the ticket's released orders)", o.TicketID)
+		}
+		if !o.Status.Active() || t.OrderID == o.ID {
+			continue
+		}
+		held := "not locked"
+		if t.OrderID != "" {
+			held = "locked by order " + t.OrderID
+		}
+		c.violation(RuleLock, true, orderSubject(o.ID), "%s order, but its ticket %s is %s", o.Status, o.TicketID, held)
+	}
+}
+
+// claims: every active order holds the claim on its ticket, the one thing
+// that keeps a second buyer off it.
+func (c *checker) claims() {
+	for _, o := range sorted(c.s.Orders) {
+		if !o.Status.Active() {
+			continue
+		}
+		cl, ok := c.s.Claims[o.TicketID]
+		switch {
+		case !ok:
+			c.violation(RuleClaim, false, orderSubject(o.ID), "%s order without a claim on its ticket %s: another buyer could order it", o.Status, o.TicketID)
+		case cl.OrderID != o.ID:
+			c.violation(RuleClaim, false, orderSubject(o.ID), "%s order, but the claim on its ticket %s is order %s's", o.Status, o.TicketID, cl.OrderID)
+		}
+	}
+	for _, cl := range sorted(c.s.Claims) {
+		o, ok := c.s.Orders[cl.OrderID]
+		subject := "orders.claims " + cl.TicketID
+		switch {
+		case !ok:
+			c.warning(RuleClaim, subject, "left by order %s, never stored (claimed %s); the next buyer of the ticket takes it over once stale",
+				cl.OrderID, cl.CreatedAt.Format(time.RFC3339))
+		case !o.Status.Active():
+			c.warning(RuleClaim, subject, "left by order %s, which is %s; the next buyer of the ticket takes it over", o.ID, o.Status)
+		}
+	}
+}
+
+// payments: one payment per complete order, and every payment taken in by
+// its order.
+func (c *checker) payments() {
+	succeeded := make(map[string][]Payment)
+	for _, p := range sorted(c.s.Payments) {
+		switch p.Status {
+		case paymentSucceeded:
+			succeeded[p.OrderID] = append(succeeded[p.OrderID], p)
+		case paymentPending:
+			c.warning(RulePayment, paymentSubject(p.ID), "claim to charge order %s still pending: a charge under way, or one whose outcome is unknown, taken over by the next attempt", p.OrderID)
+			continue
+		default:
+			c.violation(RulePayment, false, paymentSubject(p.ID), "unknown status %q", p.Status)
+			continue
+		}
+		o, ok := c.s.Orders[p.OrderID]
+		switch {
+		case !ok:
+			c.violation(RuleReference, false, paymentSubject(p.ID), "payment of order %q, which the orders service does not have", p.OrderID)
+		case o.Status == events.StatusCancelled:
+			c.warning(RuleRefund, paymentSubject(p.ID), "charge %s arrived after order %s had expired; the order stays cancelled: refund the charge", p.StripeID, o.ID)
+		case o.Status != events.StatusComplete:
+			c.violation(RulePayment, true, paymentSubject(p.ID), "order %s is still %s: payment:created not applied", o.ID, o.Status)
+		}
+	}
+	for _, o := range sorted(c.s.Orders) {
+		ps := succeeded[o.ID]
+		switch {
+		case len(ps) > 1:
+			ids := make([]string, len(ps))
+			for i, p := range ps {
+				ids[i] = p.ID
+			}
+			c.violation(RulePayment, false, orderSubject(o.ID), "%d payments: %s", len(ps), strings.Join(ids, ", "))
+		case o.Status == events.StatusComplete && len(ps) == 0:
+			c.violation(RulePayment, false, orderSubject(o.ID), "complete order without a payment")
+		}
+	}
+}
+
+// orderReplicas: the payments service holds every order as its last event
+// announced it. A complete order's last event is its order:created, since
+// completing announces nothing: the replica says created, one version
+// below the order.
+func (c *checker) orderReplicas() {
+	for _, o := range sorted(c.s.Orders) {
+		r, ok := c.s.OrderReplicas[o.ID]
+		subject := "payments.orders " + o.ID
+		wantStatus, wantVersion := o.Status, o.Version
+		if o.Status == events.StatusComplete {
+			wantStatus, wantVersion = events.StatusCreated, o.Version-1
+		}
+		switch {
+		case !ok:
+			c.violation(RuleOrderReplica, true, subject, "missing: order:created never applied (order %s, version %d)", o.Status, o.Version)
+		case r.Version < wantVersion:
+			c.violation(RuleOrderReplica, true, subject, "%s at version %d, should be %s at %d (the order is %s at %d)",
+				r.Status, r.Version, wantStatus, wantVersion, o.Status, o.Version)
+		case r.Version > wantVersion || r.Status != wantStatus:
+			c.violation(RuleOrderReplica, false, subject, "%s at version %d, should be %s at %d (the order is %s at %d)",
+				r.Status, r.Version, wantStatus, wantVersion, o.Status, o.Version)
+		case r.UserID != o.UserID || !r.ExpiresAt.Equal(o.ExpiresAt):
+			c.violation(RuleOrderReplica, false, subject, "buyer %s expiring %s, the order's is %s expiring %s",
+				r.UserID, r.ExpiresAt.Format(time.RFC3339Nano), o.UserID, o.ExpiresAt.Format(time.RFC3339Nano))
+		}
+	}
+	for _, r := range sorted(c.s.OrderReplicas) {
+		if _, ok := c.s.Orders[r.ID]; !ok {
+			c.violation(RuleReference, false, "payments.orders "+r.ID, "replica of an order the orders service does not have")
+		}
+	}
+}
+
+// expiry: an unpaid order is cancelled soon after it expires.
+func (c *checker) expiry() {
+	for _, o := range sorted(c.s.Orders) {
+		if (o.Status == events.StatusCreated || o.Status == events.StatusAwaitingPayment) && c.now.After(o.ExpiresAt.Add(ExpiryGrace)) {
+			c.violation(RuleExpiry, true, orderSubject(o.ID), "still %s %v after it expired at %s",
+				o.Status, c.now.Sub(o.ExpiresAt).Round(time.Millisecond), o.ExpiresAt.Format(time.RFC3339Nano))
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+)
+
+// Quiet is how long the data must stay unchanged, with no settling
+// violation, for WaitQuiet to call the system quiet. An event stored in
+// an outbox or waiting in a channel shows as a settling violation, so this
+// only has to cover a handler between its read and its write.
+const Quiet = time.Second
+
+// pollEvery is how often WaitQuiet reads the databases.
+const pollEvery = 200 * time.Millisecond
+
+// ErrNotQuiet is returned by WaitQuiet when the system did not settle in
+// time; the report it returns with it says what was still unsettled.
+var ErrNotQuiet = errors.New("audit: the system did not become quiet")
+
+// WaitQuiet polls the databases until no violation that events in flight
+// could explain remains — outboxes empty, replicas at their owners'
+// versions, locks and releases applied, payments taken in, expired orders
+// cancelled — and nothing has changed for Quiet, then returns the audit of
+// that state. After timeout it returns the last audit with ErrNotQuiet.
+func WaitQuiet(ctx context.Context, dbs Databases, timeout time.Duration) (Report, error) {
+	deadline := time.Now().Add(timeout)
+	var (
+		r          Report
+		last       uint64
+		stillSince time.Time
+	)
+	for {
+		s, err := Load(ctx, dbs)
+		if err != nil {
+			// A database too busy to answer in time is no reason to
+			// give up before the timeout.
+			if ctx.Err() != nil || time.Now().After(deadline) {
+				return r, err
+			}
+			time.Sleep(pollEvery)
+			continue
+		}
+		now := time.Now()
+		r = Check(s, now)
+		fp := s.fingerprint()
+		if fp != last || stillSince.IsZero() {
+			last, stillSince = fp, now
+		}
+		if !r.Settling() && now.Sub(stillSince) >= Quiet {
+			return r, nil
+		}
+		if now.After(deadline) {
+			return r, fmt.Errorf("%w within %v", ErrNotQuiet, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return r, fmt.Errorf("audit: wait for quiet: %w", ctx.Err())
+		case <-time.After(pollEvery):
+		}
+	}
+}
+
+// fingerprint is a hash of everything the snapshot holds, to notice change.
+func (s *Snapshot) fingerprint() uint64 {
+	h := fnv.New64a()
+	write := func(v any) { fmt.Fprintf(h, "%+v\n", v) }
+	for _, v := range sorted(s.Users) {
+		write(v)
+	}
+	for _, v := range sorted(s.Tickets) {
+		write(v)
+	}
+	for _, v := range sorted(s.Orders) {
+		write(v)
+	}
+	for _, v := range sorted(s.TicketReplicas) {
+		write(v)
+	}
+	for _, v := range sorted(s.Claims) {
+		write(v)
+	}
+	for _, v := range sorted(s.Payments) {
+		write(v)
+	}
+	for _, v := range sorted(s.OrderReplicas) {
+		write(v)
+	}
+	return h.Sum64()
+}

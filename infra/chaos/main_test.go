@@ -1,0 +1,85 @@
+// Package chaos_test puts the local stack under steady load from buyers and
+// sellers while its parts die: each service in turn is killed with SIGKILL
+// and restarted, and NATS Streaming is stopped and started again on its file
+// store. It then checks that nothing the API accepted was lost, that only
+// the part that was down failed requests, and that the consistency auditor
+// finds every invariant intact.
+package chaos_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/infra/stack"
+)
+
+// window is the stack's EXPIRATION_WINDOW: short, so that many orders expire
+// during the run, some of them while a part is down.
+const window = 3 * time.Second
+
+var (
+	stk  *stack.Stack
+	logs testkit.Buffer
+)
+
+func TestMain(m *testing.M) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	var err error
+	stk, err = stack.Start(ctx, stack.Config{
+		Root:             root,
+		GatewayAddr:      "127.0.0.1:0",
+		ExpirationWindow: window.String(),
+		RateLimit:        "0",
+		LogLevel:         "warn",
+		Out:              &logs,
+		// As Kubernetes would, the stack restarts a service that exits on
+		// its own; the test restarts those it kills itself.
+		Restart: true,
+	})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chaos: stack did not start: %v\n%s", err, logs.String())
+		os.Exit(1)
+	}
+	code := m.Run()
+
+	var pids []int
+	for _, name := range stack.Services {
+		if pid, ok := stk.Pid(name); ok {
+			pids = append(pids, pid)
+		}
+	}
+	stk.Stop()
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			fmt.Fprintf(os.Stderr, "chaos: service process %d outlived the stack\n", pid)
+			code = 1
+		}
+	}
+	if path := os.Getenv("CHAOS_LOG"); path != "" {
+		if err := os.WriteFile(path, []byte(logs.String()), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "chaos: keep the stack's log: %v\n", err)
+		}
+	}
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "chaos: the stack's last log lines (CHAOS_LOG=file keeps them all):\n%s\n", tail(logs.String(), 200))
+	}
+	os.Exit(code)
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

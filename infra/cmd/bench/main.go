@@ -1,0 +1,201 @@
+// Command bench measures the system on this machine: for each FerretDB
+// backend it starts a fresh local stack, measures the database floor of
+// every endpoint and runs the load tool, once with 100 tickets listed and
+// once, on another fresh stack, with 10,000, and writes a Markdown report
+// with PNG charts into a folder of its own under results/. `make bench`
+// runs it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"ticketing.dev/infra/bench"
+	"ticketing.dev/infra/load"
+	"ticketing.dev/infra/stack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// Cell is one measurement on one fresh stack.
+type Cell struct {
+	Backend string
+	Tickets int
+	// Err says why the cell could not be measured.
+	Err string `json:",omitempty"`
+	// Notes are what the reader of the figures should know.
+	Notes []string            `json:",omitempty"`
+	Load  *load.Report        `json:",omitempty"`
+	Floor []bench.FloorResult `json:",omitempty"`
+	Ready map[string]string   `json:",omitempty"`
+}
+
+// Run is a whole bench run.
+type Run struct {
+	Started  time.Time
+	Host     string
+	Load1    string // the load average when the run started
+	LoadEnd  string
+	Users    int
+	Duration time.Duration
+	Cells    []Cell
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	root := fs.String("root", ".", "the repository's root folder")
+	outDir := fs.String("out", "results", "where the run's folder is created")
+	users := fs.Int("users", 16, "concurrent users and floor clients")
+	duration := fs.Duration("duration", 3*time.Second, "how long each step and each floor operation runs")
+	backends := fs.String("backends", "sqlite,postgresql", "FerretDB backends to measure")
+	big := fs.Int("big", 10000, "tickets listed in the second cell of each backend (0: skip it)")
+	pool := fs.Int("pool", 400, "tickets created in advance for the order and pay steps")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	absRoot, err := filepath.Abs(*root)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	dir := filepath.Join(*outDir, started.Format("20060102-150405"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	r := Run{Started: started, Host: host, Load1: loadAvg(), Users: *users, Duration: *duration}
+	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "bench | "+format+"\n", a...) }
+	for _, backend := range strings.Split(*backends, ",") {
+		sizes := []int{100}
+		if *big > 0 {
+			sizes = append(sizes, *big)
+		}
+		for _, n := range sizes {
+			logf("%s, %d tickets: starting a fresh stack", backend, n)
+			c := cell(ctx, absRoot, dir, backend, n, *users, *duration, *pool, logf)
+			if c.Err != "" {
+				logf("%s, %d tickets: %s", backend, n, c.Err)
+			} else {
+				c.Load.WriteText(stdout)
+			}
+			r.Cells = append(r.Cells, c)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	r.LoadEnd = loadAvg()
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), raw, 0o644); err != nil {
+		return err
+	}
+	if err := writeReport(dir, r); err != nil {
+		return err
+	}
+	logf("report: %s", filepath.Join(dir, "report.md"))
+	return nil
+}
+
+// settleTimeout bounds each wait for the events of a step to be handled.
+const settleTimeout = 90 * time.Second
+
+// cell starts a fresh stack on backend, seeds n tickets, measures the
+// floor and runs the load, and stops the stack; the stack's log goes into
+// dir.
+func cell(ctx context.Context, root, dir, backend string, n, users int, d time.Duration, pool int, logf func(string, ...any)) Cell {
+	c := Cell{Backend: backend, Tickets: n}
+	// The stack's own log, for the errors behind a failed request.
+	logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("stack-%s-%d.log", backend, n)))
+	if err != nil {
+		c.Err = err.Error()
+		return c
+	}
+	defer logFile.Close()
+	s, err := stack.Start(ctx, stack.Config{
+		Root:             root,
+		GatewayAddr:      "127.0.0.1:0",
+		ExpirationWindow: "2s",
+		RateLimit:        "1000000", // sign-up and sign-in are measured, not limited
+		Backend:          backend,
+		LogLevel:         "warn",
+		Out:              logFile,
+	})
+	if err != nil {
+		c.Err = err.Error()
+		return c
+	}
+	defer s.Stop()
+	procs := map[string]int{}
+	for _, name := range stack.Services {
+		if pid, ok := s.Pid(name); ok {
+			procs[name] = pid
+		}
+	}
+	// settle waits for the orders service to hold every ticket; when it
+	// does not within the bound, the run goes on and the report says so.
+	settle := func(ctx context.Context) error {
+		err := bench.WaitReplicas(ctx, s.MongoURI(), settleTimeout)
+		if err != nil && ctx.Err() == nil {
+			logf("not settled: %v", err)
+			c.Notes = append(c.Notes, "not settled before a step: "+err.Error())
+			return nil
+		}
+		return err
+	}
+	steps := load.Steps
+	floorSteps := append([]string{"scrypt"}, load.Steps...)
+	if n != 100 {
+		steps, floorSteps = []string{"list"}, []string{"list"}
+	}
+	c.Load, err = load.Run(ctx, load.Config{
+		URL: s.URL, Users: users, Duration: d, Steps: steps, Tickets: n, Pool: pool, Procs: procs,
+		Progress: logf,
+		Settle:   settle,
+		BeforeSteps: func(ctx context.Context) error {
+			// Replicas reach the orders service by events: let them land.
+			start := time.Now()
+			if err := settle(ctx); err != nil {
+				return err
+			}
+			logf("settled %v after seeding", time.Since(start).Round(time.Millisecond))
+			logf("floor: %v", floorSteps)
+			floor, err := bench.Floor(ctx, s.MongoURI(), floorSteps, users, d)
+			for _, f := range floor {
+				logf("floor %-8s %8.1f req/s  p50 %s  errors %d", f.Name, f.RPS, load.Ms(f.P50), f.Errors)
+			}
+			c.Floor = floor
+			return err
+		},
+	})
+	if err != nil {
+		c.Err = err.Error()
+	}
+	return c
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:3], " ")
+}

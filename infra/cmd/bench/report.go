@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"ticketing.dev/infra/bench"
+	"ticketing.dev/infra/load"
+)
+
+// Targets of the issue, checked in the report.
+const (
+	minThroughputRatio = 0.80 // endpoint req/s over floor req/s
+	maxP50Ratio        = 1.25 // endpoint p50 over floor p50
+	maxLagP99          = 10 * time.Millisecond
+	maxIdleRSS         = 20 << 20
+)
+
+// writeReport writes report.md and its charts into dir.
+func writeReport(dir string, r Run) error {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+	p("# Benchmark %s", r.Started.Format("2006-01-02 15:04"))
+	p("")
+	p("%d users (and %d floor clients) for %v per step, on %s; load average %s at the start, %s at the end. "+
+		"Each cell is a freshly started stack (`make bench`; orders expire after 2 s, services log at warn).", r.Users, r.Users, r.Duration, r.Host, r.Load1, r.LoadEnd)
+	p("")
+	p("The floor of an endpoint is the database operations its store issues, sent directly with mongo-driver v2 to the same embedded FerretDB at the same concurrency " +
+		"(sign-up and sign-in include the scrypt hash, N=16384 r=8 p=1, as auth does; pay excludes the stripe-mock charge). " +
+		"Targets: req/s ≥ 80 % of the floor's, p50 ≤ 1.25 × the floor's, event lag p99 < 10 ms, idle RSS < 20 MiB.")
+	for _, c := range r.Cells {
+		p("")
+		p("## %s, %d tickets listed", c.Backend, c.Tickets)
+		p("")
+		if c.Err != "" {
+			p("Not measured: `%s`", strings.ReplaceAll(firstLine(c.Err), "`", "'"))
+			continue
+		}
+		for _, n := range c.Notes {
+			p("- note: %s", n)
+		}
+		if len(c.Notes) > 0 {
+			p("")
+		}
+		floors := map[string]bench.FloorResult{}
+		for _, f := range c.Floor {
+			floors[f.Name] = f
+		}
+		p("| step | requests | req/s | p50 | p90 | p99 | errors | floor req/s | floor p50 | req/s ÷ floor | p50 ÷ floor | target |")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		for _, s := range c.Load.Steps {
+			f, ok := floors[s.Name]
+			fr, fp, rr, pr, ok2 := "", "", "", "", "n/a"
+			if ok && f.RPS > 0 && f.P50 > 0 {
+				ratio, p50 := s.RPS/f.RPS, float64(s.P50)/float64(f.P50)
+				fr, fp = fmt.Sprintf("%.1f", f.RPS), load.Ms(f.P50)
+				rr, pr = fmt.Sprintf("%.2f", ratio), fmt.Sprintf("%.2f", p50)
+				ok2 = verdict(ratio >= minThroughputRatio && p50 <= maxP50Ratio && s.Errors == 0)
+			}
+			p("| %s | %d | %.1f | %s | %s | %s | %d | %s | %s | %s | %s | %s |", s.Name, s.Requests, s.RPS, load.Ms(s.P50), load.Ms(s.P90), load.Ms(s.P99), s.Errors, fr, fp, rr, pr, ok2)
+		}
+		if f, ok := floors["scrypt"]; ok {
+			p("")
+			p("scrypt alone (N=16384, r=8, p=1) at %d clients: %.1f hashes/s, p50 %s.", r.Users, f.RPS, load.Ms(f.P50))
+		}
+		for _, s := range c.Load.Steps {
+			for _, e := range s.FirstErrors {
+				p("")
+				p("- %s error: `%s`", s.Name, strings.ReplaceAll(firstLine(e), "`", "'"))
+			}
+		}
+		if len(c.Load.Lags) > 0 {
+			p("")
+			p("| event lag | samples | p50 | p90 | p99 | max | target |")
+			p("|---|---:|---:|---:|---:|---:|---|")
+			for _, l := range c.Load.Lags {
+				p("| %s | %d | %s | %s | %s | %s | %s |", l.Name, l.Samples, load.Ms(l.P50), load.Ms(l.P90), load.Ms(l.P99), load.Ms(l.Max), verdict(l.P99 < maxLagP99))
+			}
+		}
+		if len(c.Load.Procs) > 0 {
+			p("")
+			p("| service | idle RSS | peak RSS | CPU time during the run | idle target |")
+			p("|---|---:|---:|---:|---|")
+			for _, pr := range c.Load.Procs {
+				p("| %s | %s | %s | %v | %s |", pr.Name, load.MiB(pr.IdleRSS), load.MiB(pr.PeakRSS), pr.CPU.Round(10*time.Millisecond), verdict(pr.IdleRSS < maxIdleRSS))
+			}
+		}
+		if c.Tickets == 100 && len(c.Floor) > 0 {
+			base := fmt.Sprintf("%s-%d", c.Backend, c.Tickets)
+			if err := charts(dir, base, c); err != nil {
+				return err
+			}
+			p("")
+			p("![req/s against the floor](%s-rps.png) ![p50 against the floor](%s-p50.png) ![idle RSS](%s-rss.png)", base, base, base)
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(b.String()), 0o644)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// charts draws the cell's req/s and p50 against the floor, and its idle RSS.
+func charts(dir, base string, c Cell) error {
+	floors := map[string]bench.FloorResult{}
+	for _, f := range c.Floor {
+		floors[f.Name] = f
+	}
+	var names []string
+	var rps, p50 plotter.Values
+	for _, s := range c.Load.Steps {
+		f, ok := floors[s.Name]
+		if !ok || f.RPS == 0 || f.P50 == 0 {
+			continue
+		}
+		names = append(names, s.Name)
+		rps = append(rps, s.RPS/f.RPS)
+		p50 = append(p50, float64(s.P50)/float64(f.P50))
+	}
+	if err := bars(filepath.Join(dir, base+"-rps.png"), c.Backend+": req/s ÷ floor's (target ≥ 0.8)", "ratio", names,
+		"endpoint ÷ floor", rps); err != nil {
+		return err
+	}
+	if err := bars(filepath.Join(dir, base+"-p50.png"), c.Backend+": p50 ÷ floor's (target ≤ 1.25)", "ratio", names,
+		"endpoint ÷ floor", p50); err != nil {
+		return err
+	}
+	var svc []string
+	var rss plotter.Values
+	for _, pr := range c.Load.Procs {
+		svc = append(svc, pr.Name)
+		rss = append(rss, float64(pr.IdleRSS)/(1<<20))
+	}
+	return bars(filepath.Join(dir, base+"-rss.png"), c.Backend+": idle RSS per service (target < 20)", "MiB", svc,
+		"idle RSS", rss)
+}
+
+// bars draws a bar chart of values over names into a PNG file.
+func bars(file, title, unit string, names []string, legend string, values plotter.Values) error {
+	if len(names) == 0 {
+		return nil
+	}
+	pl := plot.New()
+	pl.Title.Text = title
+	pl.Y.Label.Text = unit
+	b, err := plotter.NewBarChart(values, vg.Points(18))
+	if err != nil {
+		return fmt.Errorf("chart %s: %w", file, err)
+	}
+	b.Color = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	b.LineStyle.Width = 0
+	pl.Add(b, plotter.NewGrid())
+	pl.Legend.Add(legend, b)
+	pl.Legend.Top = true
+	pl.NominalX(names...)
+	if err := pl.Save(150*vg.Millimeter, 80*vg.Millimeter, file); err != nil {
+		return fmt.Errorf("chart %s: %w", file, err)
+	}
+	return nil
+}

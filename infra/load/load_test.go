@@ -1,0 +1,78 @@
+package load_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/infra/load"
+	"ticketing.dev/infra/stack"
+)
+
+// syncWriter lets the stack's goroutines share one buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole stack")
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out := &syncWriter{}
+	s, err := stack.Start(ctx, stack.Config{
+		Root: root, GatewayAddr: "127.0.0.1:0", ExpirationWindow: "1s", RateLimit: "0", LogLevel: "warn", Out: out,
+	})
+	require.NoError(t, err, "stack: %s", &out.b)
+	defer s.Stop()
+	procs := map[string]int{}
+	for _, name := range stack.Services {
+		pid, ok := s.Pid(name)
+		require.True(t, ok, name)
+		procs[name] = pid
+	}
+
+	rep, err := load.Run(ctx, load.Config{
+		URL: s.URL, Users: 2, Duration: 500 * time.Millisecond, Tickets: 5, Pool: 10, Procs: procs,
+	})
+	require.NoError(t, err)
+
+	require.Len(t, rep.Steps, len(load.Steps))
+	for i, st := range rep.Steps {
+		assert.Equal(t, load.Steps[i], st.Name)
+		assert.Positive(t, st.Requests, st.Name)
+		assert.Zero(t, st.Errors, "%s: %v", st.Name, st.FirstErrors)
+		assert.Positive(t, st.RPS, st.Name)
+		assert.True(t, st.P50 > 0 && st.P50 <= st.P90 && st.P90 <= st.P99, "%s: %v %v %v", st.Name, st.P50, st.P90, st.P99)
+	}
+	var lags []string
+	for _, l := range rep.Lags {
+		lags = append(lags, l.Name)
+		assert.Positive(t, l.Samples, l.Name)
+	}
+	assert.Equal(t, []string{load.LagOrderable, load.LagLocked, load.LagCancelled}, lags)
+	require.Len(t, rep.Procs, len(stack.Services))
+	for _, p := range rep.Procs {
+		assert.Positive(t, p.IdleRSS, p.Name)
+		assert.GreaterOrEqual(t, p.PeakRSS, p.IdleRSS, p.Name)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	assert.Contains(t, text.String(), "purchase")
+}
