@@ -15,6 +15,7 @@ CODE    := $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.go $(m)/*/*.go $(m)/*/*
 PKGS    := $(addprefix ./,$(addsuffix /...,$(CODE)))
 BIN     := $(CURDIR)/.bin
 GO      ?= go
+SHELL   := /bin/bash
 
 # Programs the tests run, as command:Debian-package; installed when missing.
 SYSTEM_DEPS := redis-server:redis-server chromium:chromium
@@ -34,13 +35,13 @@ FUZZ_TARGETS := \
 	./payments/internal/httpapi:FuzzDecodePayment
 FUZZTIME ?= 5s
 
-.PHONY: run test fmt-check vet lint standalone unit fuzz deps tools clean
+.PHONY: run test fmt-check vet lint standalone unit e2e fuzz deps tools clean
 
 run:
 	$(GO) build -o $(BIN)/stack ./infra/cmd/stack
 	$(BIN)/stack
 
-test: fmt-check vet lint standalone unit fuzz
+test: fmt-check vet lint standalone unit e2e fuzz
 
 tools: $(BIN)/staticcheck
 
@@ -78,7 +79,12 @@ deps:
 	fi
 
 unit: deps
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/infra/e2e$$')
+
+# The end-to-end and browser stories, verbose so that the output names the
+# folder of the browser screenshots; only the run/pause lines are left out.
+e2e: deps
+	set -o pipefail; $(GO) test -race -count=1 -v ./infra/e2e/ 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)'
 
 # A short run of each target on top of its seed corpus (testdata/fuzz); new
 # inputs found are kept in Go's cache, failing ones in testdata/fuzz. Inputs

@@ -398,24 +398,27 @@ func (s *Stack) Stop() {
 			_ = s.gateway.Shutdown(ctx)
 			cancel()
 		}
-		// Services first, all at once, then redis and stripe-mock.
+		// Services first, all at once; then FerretDB, so that PostgreSQL
+		// has no client left to wait for; then redis, stripe-mock and
+		// PostgreSQL.
+		infra := map[string]bool{"redis": true, "stripe": true, "postgres": true}
 		var wg sync.WaitGroup
 		for i := len(procs) - 1; i >= 0; i-- {
 			p := procs[i]
-			if p.name == "redis" || p.name == "stripe" {
+			if infra[p.name] {
 				continue
 			}
 			wg.Go(func() { p.stop(15 * time.Second) })
 		}
 		wg.Wait()
+		if s.ferret != nil {
+			s.ferret.Stop()
+		}
 		for _, p := range procs {
 			p.stop(5 * time.Second)
 		}
 		if s.mini != nil {
 			s.mini.Close()
-		}
-		if s.ferret != nil {
-			s.ferret.Stop()
 		}
 		if s.nats != nil {
 			s.nats.Stop()
