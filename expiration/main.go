@@ -176,12 +176,9 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	}
 	cancelPing()
 
-	conn, err := bus.Connect(ctx, bus.Config{
-		URL:       cfg.NATS.URL,
-		ClusterID: cfg.NATS.ClusterID,
-		ClientID:  cfg.NATS.ClientID,
-		LostAfter: cfg.lostAfter,
-	}, log)
+	busCfg := bus.ConfigFrom(cfg.NATS)
+	busCfg.LostAfter = cfg.lostAfter
+	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err
 	}

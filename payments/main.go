@@ -91,7 +91,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	defer lifecycle.Close(&err, disconnect)
 
-	conn, err := bus.Connect(ctx, bus.Config{URL: cfg.NATS.URL, ClusterID: cfg.NATS.ClusterID, ClientID: cfg.NATS.ClientID}, log)
+	conn, err := bus.Connect(ctx, bus.ConfigFrom(cfg.NATS), log)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
+
+	"ticketing.dev/common/config"
 )
 
 // Config names the NATS Streaming server and this client.
@@ -215,4 +217,10 @@ func (c *Conn) Close() error {
 		return fmt.Errorf("bus: close: %w", err)
 	}
 	return nil
+}
+
+// ConfigFrom returns the configuration of a service's connection as it read
+// it from the environment (NATS_URL, NATS_CLUSTER_ID, NATS_CLIENT_ID).
+func ConfigFrom(n config.NATS) Config {
+	return Config{URL: n.URL, ClusterID: n.ClusterID, ClientID: n.ClientID}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/config"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 )
@@ -377,4 +378,9 @@ func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (r *recorder) WithGroup(name string) slog.Handler {
 	return &recorder{next: r.next.WithGroup(name), state: r.state}
+}
+
+func TestConfigFrom_CarriesTheServicesNATSVariables(t *testing.T) {
+	c := bus.ConfigFrom(config.NATS{URL: "nats://nats-srv:4222", ClusterID: "ticketing", ClientID: "orders-abc"})
+	assert.Equal(t, bus.Config{URL: "nats://nats-srv:4222", ClusterID: "ticketing", ClientID: "orders-abc"}, c)
 }
