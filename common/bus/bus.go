@@ -60,10 +60,15 @@ type Conn struct {
 	lostOnce sync.Once
 	lostErr  error
 
-	mu       sync.Mutex
-	subs     []stan.Subscription
-	inflight sync.WaitGroup
-	closed   bool
+	mu     sync.Mutex
+	subs   []stan.Subscription
+	closed bool
+
+	// deliveries is held for reading by every handler in flight; Close
+	// takes it to wait for them before it closes the subscriptions, so
+	// that their acks still reach the server.
+	deliveries sync.RWMutex
+	stopping   bool // guarded by deliveries
 }
 
 // Connect dials the server, retrying with backoff until it answers or ctx
@@ -198,13 +203,15 @@ func (c *Conn) Close() error {
 	subs := c.subs
 	c.mu.Unlock()
 
+	c.deliveries.Lock()
+	c.stopping = true
+	c.deliveries.Unlock()
 	var errs []error
 	for _, s := range subs {
 		if err := s.Close(); err != nil && !errors.Is(err, stan.ErrConnectionClosed) {
 			errs = append(errs, err)
 		}
 	}
-	c.inflight.Wait()
 	// A lost connection has already ended its session on this side; asking
 	// the server to end it too would only wait out a timeout and fail.
 	if c.Err() == nil {

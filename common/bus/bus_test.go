@@ -207,7 +207,7 @@ func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
 		<-release
 		finished = true // read after Close returns; -race checks the ordering
 		return nil
-	}).Listen(t.Context()))
+	}).WithAckWait(time.Second).Listen(t.Context()))
 	publishOrders(t, testkit.Bus(t, n), "o1")
 	<-started
 
@@ -226,6 +226,14 @@ func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return after the handler finished")
 	}
+
+	// The handler's ack reached the server: the group's next member is
+	// not handed the event again once the ack wait is over.
+	again := &inbox[events.OrderCancelled]{}
+	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
+		WithAckWait(time.Second).Listen(t.Context()))
+	time.Sleep(2500 * time.Millisecond)
+	assert.Zero(t, again.len(), "the event handled during Close was redelivered")
 }
 
 func TestConnect_RetriesUntilServerAppears(t *testing.T) {

@@ -81,8 +81,11 @@ func (l *Listener[E]) Listen(ctx context.Context) error {
 		return fmt.Errorf("bus: listen %s: %w", subject, stan.ErrConnectionClosed)
 	}
 	sub, err := l.conn.sc.QueueSubscribe(subject, l.group, func(m *stan.Msg) {
-		l.conn.inflight.Add(1)
-		defer l.conn.inflight.Done()
+		l.conn.deliveries.RLock()
+		defer l.conn.deliveries.RUnlock()
+		if l.conn.stopping {
+			return // not acked: redelivered to the group once Close is done
+		}
 		l.deliver(base, log, m)
 	},
 		stan.DurableName(l.group),

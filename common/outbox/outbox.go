@@ -4,19 +4,26 @@
 //
 // MongoDB standalone and FerretDB have no multi-document transactions, so a
 // pending event is stored in the same document as the change it announces,
-// in the array field named by Field, by the same single-document write:
+// in the array field named by Field, by the same single-document write; the
+// store then hands the message to the Relay while it still holds the
+// document's lock:
 //
 //	unlock := locks.Lock(id.Hex())
 //	_, err := coll.UpdateOne(ctx,
 //		bson.M{"_id": id, "version": v},
 //		bson.M{"$set": bson.M{"version": v + 1}, "$push": bson.M{outbox.Field: msg}})
+//	if err == nil {
+//		relay.Stored(id, msg)
+//	}
 //	unlock()
-//	relay.Notify()
 //
-// A Relay then publishes the pending messages and removes each one once NATS
-// Streaming has stored it. Delivery is at least once: a crash between the
-// publish and the removal publishes the message again, which consumers
-// ignore because they apply each version only once.
+// The relay publishes the message at once, from memory, and then removes it
+// from the document once NATS Streaming has stored it. The document stays
+// the truth: at start, every poll interval and whenever its memory is
+// exhausted, the relay also looks for pending messages in the collection,
+// which finds those a crashed process left behind. Delivery is at least
+// once: a crash between the publish and the removal publishes the message
+// again, which consumers ignore because they apply each version only once.
 package outbox
 
 import (
@@ -26,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,20 +71,25 @@ type Publisher interface {
 	Publish(ctx context.Context, subject string, data []byte) error
 }
 
-// DefaultPollInterval is how often a relay looks for pending messages that
-// no Notify announced, such as those left by another process.
-const DefaultPollInterval = time.Second
+// DefaultPollInterval is how often a relay looks in the collection for
+// pending messages that nobody handed it, such as those of another process.
+const DefaultPollInterval = 5 * time.Second
 
 const (
 	minBackoff = 100 * time.Millisecond
-	maxBackoff = 3 * time.Second
+	// maxBackoff is short because a publish fails fast while the bus is
+	// disconnected: the first attempt after NATS Streaming is back should
+	// not wait long.
+	maxBackoff = time.Second
 	// batchSize bounds how many documents one query loads, so that a long
 	// outage's backlog is not read into memory at once.
 	batchSize = 100
-	// removeTimeout bounds the removal of a published message, which is
-	// finished even when Run's context has just been cancelled: the
-	// message is already on the bus, and forgetting to remove it would
-	// only publish it again.
+	// maxQueued bounds the messages a relay keeps in memory. Beyond it, it
+	// forgets them and finds them in the collection instead.
+	maxQueued = 10_000
+	// removeTimeout bounds the removal of published messages once Run's
+	// context is cancelled: they are already on the bus, and forgetting to
+	// remove them would only publish them again.
 	removeTimeout = 5 * time.Second
 )
 
@@ -84,7 +97,7 @@ const (
 type Option func(*Relay)
 
 // WithPollInterval sets how often the relay looks for pending messages
-// without being notified; the default is DefaultPollInterval.
+// in the collection; the default is DefaultPollInterval.
 func WithPollInterval(d time.Duration) Option {
 	return func(r *Relay) {
 		if d > 0 {
@@ -100,8 +113,31 @@ type Relay struct {
 	locks   *keylock.Locks
 	log     *slog.Logger
 	poll    time.Duration
-	wake    chan struct{}
 	running atomic.Bool
+	indexed bool // by the first look; only Run's goroutine reads it
+
+	wake     chan struct{} // Stored or Notify: work for the publishing loop
+	removedC chan struct{} // work for the removing loop
+
+	maxQueued int
+
+	mu       sync.Mutex
+	scan     bool              // look in the collection before publishing the queue
+	queue    []*entry          // handed over by Stored, not yet published, oldest first
+	queued   map[string]*entry // queue by message id
+	toRemove []*entry          // published, not yet removed, oldest first
+	removing map[string]bool   // toRemove's message ids, and while a look in the collection runs, those removed since it began
+	scanning bool              // a look in the collection runs
+	removed  []string          // message ids removed since the look began
+}
+
+// entry is one message of one document.
+type entry struct {
+	id   bson.RawValue // the document's _id
+	key  string        // its lock key
+	msg  Message
+	raw  bson.Raw // the message exactly as stored, for its removal
+	done bool     // published by a look in the collection meanwhile
 }
 
 // NewRelay returns a relay for the documents of coll. locks must be the
@@ -113,12 +149,17 @@ type Relay struct {
 // store's update was seen to write back the version it had read.
 func NewRelay(coll *mongo.Collection, pub Publisher, locks *keylock.Locks, log *slog.Logger, opts ...Option) *Relay {
 	r := &Relay{
-		coll:  coll,
-		pub:   pub,
-		locks: locks,
-		log:   log.With("component", "outbox", "collection", coll.Name()),
-		poll:  DefaultPollInterval,
-		wake:  make(chan struct{}, 1),
+		coll:      coll,
+		pub:       pub,
+		locks:     locks,
+		log:       log.With("component", "outbox", "collection", coll.Name()),
+		poll:      DefaultPollInterval,
+		wake:      make(chan struct{}, 1),
+		removedC:  make(chan struct{}, 1),
+		scan:      true,
+		maxQueued: maxQueued,
+		queued:    make(map[string]*entry),
+		removing:  make(map[string]bool),
 	}
 	for _, o := range opts {
 		o(r)
@@ -126,42 +167,99 @@ func NewRelay(coll *mongo.Collection, pub Publisher, locks *keylock.Locks, log *
 	return r
 }
 
-// Notify tells the relay that a message is pending, so that it publishes it
-// now rather than at the next poll. It never blocks.
+// Stored hands the relay msgs, just stored in the document whose _id is
+// id, so that it publishes them at once. Call it after the write
+// succeeded and before releasing the document's lock, so that the
+// messages of one document reach the relay in the order they were stored.
+// It never blocks; messages it cannot keep are found in the collection
+// later.
+func (r *Relay) Stored(id any, msgs ...Message) {
+	typ, val, err := bson.MarshalValue(id)
+	if err != nil {
+		r.log.Error("pending message of an unencodable _id; looking in the collection instead", "err", err)
+		r.Notify()
+		return
+	}
+	rid := bson.RawValue{Type: typ, Value: val}
+	key := lockKey(rid)
+	entries := make([]*entry, 0, len(msgs))
+	for _, m := range msgs {
+		raw, err := bson.Marshal(m)
+		if err != nil {
+			r.log.Error("unencodable pending message; looking in the collection instead", "document", key, "err", err)
+			r.Notify()
+			return
+		}
+		entries = append(entries, &entry{id: rid, key: key, msg: m, raw: raw})
+	}
+
+	r.mu.Lock()
+	if len(r.queue)+len(entries) > r.maxQueued {
+		// The bus has been down for long: keep memory bounded and publish
+		// from the collection once it is back.
+		clear(r.queued)
+		r.queue = nil
+		r.scan = true
+	} else {
+		for _, e := range entries {
+			r.queue = append(r.queue, e)
+			r.queued[e.msg.ID] = e
+		}
+	}
+	r.mu.Unlock()
+	signal(r.wake)
+}
+
+// Notify asks the relay to look in the collection for pending messages,
+// such as those another process wrote. It never blocks.
 func (r *Relay) Notify() {
+	r.mu.Lock()
+	r.scan = true
+	r.mu.Unlock()
+	signal(r.wake)
+}
+
+func signal(c chan struct{}) {
 	select {
-	case r.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
 
-// Run publishes every message pending when it starts, then those announced
-// by Notify and those found every poll interval, until ctx is done; it
-// then returns nil. Failures are logged and retried with backoff until the
-// server accepts the message, so nothing is dropped. One relay runs per
-// collection and process; relays of other processes on the same collection
-// are safe but may publish a message twice.
+// Run publishes every message pending when it starts, then those handed
+// over by Stored and those found in the collection every poll interval,
+// until ctx is done; it then returns nil. Failures are logged and retried
+// with backoff until the server accepts the message, so nothing is
+// dropped. One relay runs per collection and process; relays of other
+// processes on the same collection are safe but may publish a message
+// twice.
 func (r *Relay) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("outbox: relay is already running")
 	}
 	defer r.running.Store(false)
 
+	removing := make(chan struct{})
+	go func() {
+		defer close(removing)
+		r.removeLoop(ctx)
+	}()
+	defer func() { <-removing }()
+
 	poll := time.NewTicker(r.poll)
 	defer poll.Stop()
 	backoff := minBackoff
 	failing := false
 	for {
-		err := r.drain(ctx)
+		err := r.publishPending(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			r.log.Warn("pending events not published; retrying", "err", err, "retry_in", backoff)
 			failing = true
-			// Notify does not cut the backoff short: while the bus is down
-			// every attempt waits out a publish timeout, and a busy service
-			// would otherwise retry on every write.
+			// Neither Stored nor Notify cuts the backoff short: a busy
+			// service would otherwise retry on every write.
 			if !sleep(ctx, backoff) {
 				return nil
 			}
@@ -178,6 +276,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		case <-r.wake:
 		case <-poll.C:
+			r.mu.Lock()
+			r.scan = true
+			r.mu.Unlock()
 		}
 	}
 }
@@ -193,12 +294,159 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// publishPending looks in the collection when asked to, then publishes the
+// queue. Nothing of the queue is published before a look asked for has
+// succeeded: at start, a document may hold an older message than the one
+// handed over, which must go first.
+func (r *Relay) publishPending(ctx context.Context) error {
+	r.mu.Lock()
+	scan := r.scan
+	r.scan = false
+	r.mu.Unlock()
+	if scan {
+		if err := r.look(ctx); err != nil {
+			r.mu.Lock()
+			r.scan = true
+			r.mu.Unlock()
+			return err
+		}
+	}
+	for ctx.Err() == nil {
+		r.mu.Lock()
+		for len(r.queue) > 0 && r.queue[0].done {
+			r.queue = r.queue[1:]
+		}
+		if len(r.queue) == 0 {
+			r.queue = nil // let the backing array go
+			r.mu.Unlock()
+			return nil
+		}
+		e := r.queue[0]
+		r.mu.Unlock()
+
+		if err := r.pub.Publish(ctx, e.msg.Subject, e.msg.Data); err != nil {
+			return fmt.Errorf("outbox: document %s: publish %s: %w", e.key, e.msg.ID, err)
+		}
+		r.mu.Lock()
+		if len(r.queue) > 0 && r.queue[0] == e { // not dropped meanwhile
+			r.queue = r.queue[1:]
+		}
+		delete(r.queued, e.msg.ID)
+		r.published(e)
+		r.mu.Unlock()
+		r.log.Debug("event published", "document", e.key, "subject", e.msg.Subject, "message", e.msg.ID)
+	}
+	return nil
+}
+
+// published queues e's removal; r.mu must be held.
+func (r *Relay) published(e *entry) {
+	r.toRemove = append(r.toRemove, e)
+	r.removing[e.msg.ID] = true
+	signal(r.removedC)
+}
+
+// removeLoop removes published messages from their documents, oldest
+// first, retrying while the database fails, until ctx is done; it then
+// removes what is left within removeTimeout.
+func (r *Relay) removeLoop(ctx context.Context) {
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		if err := r.removePublished(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("published events not removed; retrying", "err", err, "retry_in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		select {
+		case <-ctx.Done():
+		case <-r.removedC:
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
+	if err := r.removePublished(ctx); err != nil {
+		r.log.Warn("published events not removed before stopping; they will be published again", "err", err)
+	}
+}
+
+// removePublished removes every published message, stopping at the first
+// failure.
+func (r *Relay) removePublished(ctx context.Context) error {
+	for {
+		r.mu.Lock()
+		if len(r.toRemove) == 0 {
+			r.toRemove = nil
+			r.mu.Unlock()
+			return ctx.Err()
+		}
+		e := r.toRemove[0]
+		r.mu.Unlock()
+
+		if err := r.remove(ctx, e); err != nil {
+			return fmt.Errorf("outbox: document %s: remove published %s: %w", e.key, e.msg.ID, err)
+		}
+		r.mu.Lock()
+		r.toRemove = r.toRemove[1:]
+		if r.scanning {
+			// The look in the collection may have read the message before
+			// it was removed: it must still know that it was published.
+			r.removed = append(r.removed, e.msg.ID)
+		} else {
+			delete(r.removing, e.msg.ID)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// remove takes one published message out of its document. $pull is given
+// the element exactly as stored: FerretDB 1.24 compares a document operand
+// of $pull for equality and silently removes nothing for a partial
+// condition such as {id: ...}, whereas MongoDB treats it as a query that
+// the whole element matches. Both thus remove exactly this message and
+// leave any pushed since untouched.
+func (r *Relay) remove(ctx context.Context, e *entry) error {
+	unlock := r.locks.Lock(e.key)
+	defer unlock()
+	_, err := r.coll.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: e.id}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: Field, Value: e.raw}}}},
+	)
+	return err
+}
+
 // pending is the part of an entity's document the relay reads. The
 // messages stay raw so that a removal names exactly the stored element.
 type pending struct {
 	id     bson.RawValue
 	key    string
 	outbox []bson.RawValue
+}
+
+// look creates the relay's index the first time, then runs drain,
+// remembering meanwhile which published messages the
+// removing loop removed.
+func (r *Relay) look(ctx context.Context) error {
+	r.mu.Lock()
+	r.scanning = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.scanning = false
+		for _, id := range r.removed {
+			delete(r.removing, id)
+		}
+		r.removed = nil
+	}()
+	if !r.indexed {
+		if err := r.ensureIndex(ctx); err != nil {
+			return err
+		}
+		r.indexed = true
+	}
+	return r.drain(ctx)
 }
 
 // readPending reads doc by hand rather than by decoding into a struct, so
@@ -217,12 +465,12 @@ func readPending(doc bson.Raw) (pending, error) {
 	return p, nil
 }
 
-// drain publishes everything pending. A document whose messages cannot be
-// read is skipped, so that it holds up no other; a failure to publish or to
-// remove ends the pass, since the bus or the database is then down for
+// drain publishes everything pending in the collection. A document whose
+// messages cannot be read is logged and skipped, so that it holds up no
+// other, and is looked at again at the next poll; a failure to publish or
+// to read ends the pass, since the bus or the database is then down for
 // every document alike.
 func (r *Relay) drain(ctx context.Context) error {
-	var skipped []error
 	for {
 		docs, err := r.find(ctx)
 		if err != nil {
@@ -241,23 +489,40 @@ func (r *Relay) drain(ctx context.Context) error {
 			var bad *badMessageError
 			switch {
 			case errors.As(err, &bad):
-				skipped = append(skipped, err)
+				r.log.Error("pending event cannot be published", "err", err)
 			case err != nil:
 				return err
 			}
 		}
-		// Documents stay pending only if they were skipped or written to
-		// again meanwhile; query again only when this batch moved, or the
-		// skipped ones would fill every batch forever.
+		// Documents stay pending if they were skipped, are being removed
+		// by the removing loop, or were written to again meanwhile; query again only when this
+		// batch moved, or the skipped ones would fill every batch forever.
 		if len(docs) < batchSize || !progress {
-			return errors.Join(skipped...)
+			return nil
 		}
 	}
 }
 
+// pendingFilter matches the documents with a pending message: every
+// message has an id, so a non-empty outbox has one. FerretDB 1.24 and
+// MongoDB both match it this way, and MongoDB answers it from the sparse
+// index on the same path, which holds just these documents.
+var pendingFilter = bson.D{{Key: Field + ".id", Value: bson.D{{Key: "$exists", Value: true}}}}
+
+// ensureIndex creates the index of pendingFilter if it is missing.
+func (r *Relay) ensureIndex(ctx context.Context) error {
+	_, err := r.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: Field + ".id", Value: 1}},
+		Options: options.Index().SetName("outbox_pending").SetSparse(true),
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: create index: %w", err)
+	}
+	return nil
+}
+
 func (r *Relay) find(ctx context.Context) ([]bson.Raw, error) {
-	// FerretDB 1.24 and MongoDB both match "a non-empty array" this way.
-	filter := bson.D{{Key: Field + ".0", Value: bson.D{{Key: "$exists", Value: true}}}}
+	filter := pendingFilter
 	opts := options.Find().
 		SetProjection(bson.D{{Key: Field, Value: 1}}).
 		SetLimit(batchSize)
@@ -283,49 +548,55 @@ func (e *badMessageError) Error() string {
 
 func (e *badMessageError) Unwrap() error { return e.err }
 
-// publish publishes d's messages in order and removes each once it is
-// published. It stops at the first failure, so that a later event never
-// overtakes an earlier one, and returns how many it published.
+// publish publishes the messages of d that are not published yet, in
+// order, and removes each once it is published. It stops at the first failure, so that
+// a later event never overtakes an earlier one, and returns how many it
+// published.
 func (r *Relay) publish(ctx context.Context, d pending) (int, error) {
+	n := 0
 	for i, v := range d.outbox {
 		raw, ok := v.DocumentOK()
 		if !ok {
-			return i, &badMessageError{key: d.key, err: fmt.Errorf("element %d is a %s", i, v.Type)}
+			return n, &badMessageError{key: d.key, err: fmt.Errorf("element %d is a %s", i, v.Type)}
 		}
 		var m Message
 		if err := bson.Unmarshal(raw, &m); err != nil {
-			return i, &badMessageError{key: d.key, err: fmt.Errorf("element %d: %w", i, err)}
+			return n, &badMessageError{key: d.key, err: fmt.Errorf("element %d: %w", i, err)}
 		}
 		if m.Subject == "" {
-			return i, &badMessageError{key: d.key, err: fmt.Errorf("element %d has no subject", i)}
+			return n, &badMessageError{key: d.key, err: fmt.Errorf("element %d has no subject", i)}
+		}
+		r.mu.Lock()
+		removing := r.removing[m.ID]
+		r.mu.Unlock()
+		if removing {
+			continue // published, its removal is on its way
 		}
 		if err := r.pub.Publish(ctx, m.Subject, m.Data); err != nil {
-			return i, fmt.Errorf("outbox: document %s: publish %s: %w", d.key, m.ID, err)
+			return n, fmt.Errorf("outbox: document %s: publish %s: %w", d.key, m.ID, err)
 		}
-		if err := r.remove(ctx, d, raw); err != nil {
-			return i + 1, fmt.Errorf("outbox: document %s: remove published %s: %w", d.key, m.ID, err)
+		n++
+		r.mu.Lock()
+		if q := r.queued[m.ID]; q != nil {
+			q.done = true
+			delete(r.queued, m.ID)
+		}
+		r.mu.Unlock()
+		// Removed here rather than by the removing loop, so that the next
+		// query of the pass no longer finds it.
+		if err := r.removeNow(ctx, &entry{id: d.id, key: d.key, msg: m, raw: raw}); err != nil {
+			return n, fmt.Errorf("outbox: document %s: remove published %s: %w", d.key, m.ID, err)
 		}
 		r.log.Debug("event published", "document", d.key, "subject", m.Subject, "message", m.ID)
 	}
-	return len(d.outbox), nil
+	return n, nil
 }
 
-// remove takes one published message out of its document. $pull is given
-// the element exactly as stored: FerretDB 1.24 compares a document operand
-// of $pull for equality and silently removes nothing for a partial
-// condition such as {id: ...}, whereas MongoDB treats it as a query that
-// the whole element matches. Both thus remove exactly this message and
-// leave any pushed since untouched.
-func (r *Relay) remove(ctx context.Context, d pending, msg bson.Raw) error {
+// removeNow removes e, finishing even when ctx has just been cancelled.
+func (r *Relay) removeNow(ctx context.Context, e *entry) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
-	unlock := r.locks.Lock(d.key)
-	defer unlock()
-	_, err := r.coll.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: d.id}},
-		bson.D{{Key: "$pull", Value: bson.D{{Key: Field, Value: msg}}}},
-	)
-	return err
+	return r.remove(ctx, e)
 }
 
 // lockKey returns the lock key of a document _id, the one NewRelay documents

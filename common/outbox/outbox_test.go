@@ -345,16 +345,17 @@ func TestRelay_ConcurrentLockedUpdatesLoseNeitherUpdatesNorEvents(t *testing.T) 
 			return err
 		}
 		next := cur.Version + 1
+		msg := message(t, updated(id.Hex(), next)[0])
 		res, err := coll.UpdateOne(t.Context(),
 			bson.M{"_id": id, "version": cur.Version},
-			bson.M{"$set": bson.M{"version": next}, "$push": bson.M{outbox.Field: message(t, updated(id.Hex(), next)[0])}})
+			bson.M{"$set": bson.M{"version": next}, "$push": bson.M{outbox.Field: msg}})
 		if err != nil {
 			return err
 		}
 		if res.ModifiedCount != 1 {
 			return fmt.Errorf("update not applied: matched %d, modified %d", res.MatchedCount, res.ModifiedCount)
 		}
-		relay.Notify()
+		relay.Stored(id, msg)
 		return nil
 	}
 	var wg sync.WaitGroup
@@ -400,4 +401,30 @@ func TestRelay_RunTwiceAtOnceFails(t *testing.T) {
 	assert.Error(t, <-results)
 	cancel()
 	assert.NoError(t, <-results)
+}
+
+func TestRelay_CreatesTheIndexOfItsQuery(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	coll := testkit.DB(t).Collection("tickets")
+	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{})
+
+	keys := func() map[string]bson.Raw {
+		cur, err := coll.Indexes().List(t.Context())
+		require.NoError(t, err)
+		var specs []struct {
+			Name string   `bson:"name"`
+			Key  bson.Raw `bson:"key"`
+		}
+		require.NoError(t, cur.All(t.Context(), &specs))
+		m := make(map[string]bson.Raw)
+		for _, s := range specs {
+			m[s.Name] = s.Key
+		}
+		return m
+	}
+	testkit.Eventually(t, func() bool { return keys()["outbox_pending"] != nil }, "index outbox_pending")
+	var key bson.D
+	require.NoError(t, bson.Unmarshal(keys()["outbox_pending"], &key))
+	assert.Equal(t, bson.D{{Key: "outbox.id", Value: int32(1)}}, key)
 }

@@ -101,9 +101,9 @@ func runPublisherProcess(t *testing.T) {
 	msg := message(t, events.TicketCreated{ID: id.Hex(), Title: "concert", Price: 2500, UserID: "u1"})
 	unlock := locks.Lock(id.Hex())
 	_, err = coll.InsertOne(ctx, ticket{ID: id, Title: "concert", Outbox: []outbox.Message{msg}})
-	unlock()
 	require.NoError(t, err)
-	relay.Notify()
+	relay.Stored(id, msg)
+	unlock()
 	fmt.Println(lineWritten + id.Hex())
 
 	// Wait for the kill; leave if the test goes away instead.
