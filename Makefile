@@ -27,6 +27,7 @@ FUZZ_TARGETS := \
 	./common/events:FuzzMoneyString \
 	./common/events:FuzzMoneyUnmarshalJSON \
 	./common/session:FuzzParseCookie \
+	./common/web:FuzzParsePage \
 	./auth/internal/httpapi/request:FuzzDecodeSignUp \
 	./auth/internal/httpapi/request:FuzzDecodeSignIn \
 	./tickets/internal/httpapi:FuzzDecodeTicket \

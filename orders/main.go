@@ -89,7 +89,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	// order's lock to remove its published events.
 	locks := &keylock.Locks{}
 	relay := outbox.NewRelay(db.Collection(orderdb.OrdersCollection), conn, locks, log)
-	store := orderdb.New(db, locks, relay.Notify)
+	store := orderdb.New(db, locks, relay.Stored)
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}

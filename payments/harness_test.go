@@ -111,7 +111,7 @@ func newApp(t *testing.T) *app {
 	log := testkit.Logger(t)
 	locks := &keylock.Locks{}
 	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
-	store := paymentdb.New(db, locks, relay.Notify)
+	store := paymentdb.New(db, locks, relay.Stored)
 	require.NoError(t, store.EnsureIndexes(t.Context()))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -101,7 +101,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	// payment's lock to remove its published event.
 	locks := &keylock.Locks{}
 	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
-	store := paymentdb.New(db, locks, relay.Notify)
+	store := paymentdb.New(db, locks, relay.Stored)
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func startListening(t *testing.T) *listening {
 	log := testkit.Logger(t)
 	locks := new(keylock.Locks)
 	relay := outbox.NewRelay(db.Collection(ticketdb.Collection), conn, locks, log)
-	store := ticketdb.New(db, locks, relay.Notify)
+	store := ticketdb.New(db, locks, relay.Stored)
 	require.NoError(t, store.EnsureIndexes(t.Context()))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

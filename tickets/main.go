@@ -78,7 +78,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	locks := new(keylock.Locks)
 	relay := outbox.NewRelay(db.Collection(ticketdb.Collection), conn, locks, log)
-	store := ticketdb.New(db, locks, relay.Notify)
+	store := ticketdb.New(db, locks, relay.Stored)
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/crypto/scrypt"
+
+	"ticketing.dev/infra/load"
 )
 
 // FloorResult is one floor operation's throughput and latency.
@@ -52,14 +54,15 @@ func Floor(ctx context.Context, mongoURI string, steps []string, users int, d ti
 		return nil, err
 	}
 	ops := map[string]op{
-		"signup": f.signUp,
-		"signin": f.signIn,
-		"list":   f.list,
-		"show":   f.show,
-		"create": f.create,
-		"order":  f.order,
-		"pay":    f.pay,
-		"scrypt": func(context.Context, int, int) error { _, err := hash(); return err },
+		"signup":   f.signUp,
+		"signin":   f.signIn,
+		"list":     f.list,
+		"listpage": f.listPage,
+		"show":     f.show,
+		"create":   f.create,
+		"order":    f.order,
+		"pay":      f.pay,
+		"scrypt":   func(context.Context, int, int) error { _, err := hash(); return err },
 	}
 	var out []FloorResult
 	for _, s := range steps {
@@ -174,6 +177,20 @@ func (f *floor) list(ctx context.Context, _, _ int) error {
 	cur, err := f.c.Database("tickets").Collection("tickets").Find(ctx,
 		bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}},
 		options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return err
+	}
+	var docs []bson.Raw
+	return cur.All(ctx, &docs)
+}
+
+// listPage is ticketdb.Available with a page of load.PageLimit tickets
+// from the start: one ticket more is read, to tell whether a next page
+// follows.
+func (f *floor) listPage(ctx context.Context, _, _ int) error {
+	cur, err := f.c.Database("tickets").Collection("tickets").Find(ctx,
+		bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}},
+		options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(load.PageLimit+1))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -122,6 +123,13 @@ func (u *user) showTicket(ctx context.Context, id string) (ticket, error) {
 func (u *user) listTickets(ctx context.Context) (int, error) {
 	var list []json.RawMessage
 	err := u.do(ctx, "GET", "/api/tickets", nil, &list, http.StatusOK)
+	return len(list), err
+}
+
+// listPage reads the first page of the listing, of at most limit tickets.
+func (u *user) listPage(ctx context.Context, limit int) (int, error) {
+	var list []json.RawMessage
+	err := u.do(ctx, "GET", "/api/tickets?limit="+strconv.Itoa(limit), nil, &list, http.StatusOK)
 	return len(list), err
 }
 

@@ -19,7 +19,10 @@ import (
 // Steps are the steps Run knows, in the order it runs them: the reads come
 // before the steps that add tickets, so that the listing holds the seeded
 // number of tickets while it is measured.
-var Steps = []string{"signup", "signin", "list", "show", "create", "order", "pay", "purchase", "expire"}
+var Steps = []string{"signup", "signin", "list", "listpage", "show", "create", "order", "pay", "purchase", "expire"}
+
+// PageLimit is the size of the page the listpage step reads.
+const PageLimit = 50
 
 // Lags are the event lags Run measures.
 const (
@@ -244,7 +247,7 @@ func (r *runner) prepare(ctx context.Context) error {
 			return fmt.Errorf("load: sign up user %d: %w", i, err)
 		}
 	}
-	if !slices.ContainsFunc(r.cfg.Steps, func(s string) bool { return s == "list" || s == "show" }) {
+	if !slices.ContainsFunc(r.cfg.Steps, func(s string) bool { return s == "list" || s == "listpage" || s == "show" }) {
 		return nil
 	}
 	var listed []ticket
@@ -317,6 +320,14 @@ func (r *runner) step(ctx context.Context, name string) (StepResult, error) {
 	case "list":
 		it = func(ctx context.Context, w int) (bool, error) {
 			_, err := r.users[w].listTickets(ctx)
+			return true, err
+		}
+	case "listpage":
+		it = func(ctx context.Context, w int) (bool, error) {
+			n, err := r.users[w].listPage(ctx, PageLimit)
+			if err == nil && n > PageLimit {
+				err = fmt.Errorf("a page of %d tickets holds %d", PageLimit, n)
+			}
 			return true, err
 		}
 	case "show":

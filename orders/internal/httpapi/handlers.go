@@ -31,14 +31,23 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	return web.Respond(w, r, http.StatusCreated, newOrderResponse(o))
 }
 
+// list answers all the caller's orders unless the query asks for a page; a
+// full page that more orders follow links to the next one.
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
 	u, err := session.Current(r.Context())
 	if err != nil {
 		return err
 	}
-	orders, err := h.orders.OrdersOf(r.Context(), u.ID)
+	page, err := web.ParsePage(r)
 	if err != nil {
 		return err
+	}
+	orders, more, err := h.orders.OrdersOf(r.Context(), u.ID, order.Page(page))
+	if err != nil {
+		return err
+	}
+	if more {
+		web.SetNextPage(w, "/api/orders", page, orders[len(orders)-1].ID)
 	}
 	body := make([]orderResponse, len(orders)) // [] rather than null when empty
 	for i, o := range orders {

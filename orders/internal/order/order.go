@@ -70,6 +70,14 @@ var (
 	ErrConflict = errors.New("order: changed concurrently")
 )
 
+// Page selects part of a listing in ascending id order, which is oldest
+// first: the items whose id is greater than After ("" for the start), at
+// most Limit of them (0 for all).
+type Page struct {
+	After string
+	Limit int
+}
+
 // Rule decides an order's next status from its current state. Returning
 // the current status changes nothing; returning an error refuses the change.
 type Rule func(Order) (events.OrderStatus, error)
@@ -87,8 +95,9 @@ type Store interface {
 	Create(ctx context.Context, o Order, t Ticket) (Order, error)
 	// Order returns the order with its ticket, or ErrNotFound.
 	Order(ctx context.Context, id string) (View, error)
-	// OrdersOf returns the user's orders with their tickets, oldest first.
-	OrdersOf(ctx context.Context, userID string) ([]View, error)
+	// OrdersOf returns the user's orders with their tickets, oldest first,
+	// within page, and whether more follow the page.
+	OrdersOf(ctx context.Context, userID string, page Page) (vs []View, more bool, err error)
 	// Update applies rule to the order while no one else in the process
 	// changes it, and stores the status the rule returns with the version
 	// raised by one. A change to cancelled stores order:cancelled with it and

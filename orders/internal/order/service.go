@@ -74,13 +74,14 @@ func (s *Service) Order(ctx context.Context, userID, id string) (View, error) {
 	return v, nil
 }
 
-// OrdersOf returns the user's orders with their tickets.
-func (s *Service) OrdersOf(ctx context.Context, userID string) ([]View, error) {
-	vs, err := s.store.OrdersOf(ctx, userID)
+// OrdersOf returns the user's orders of page with their tickets, oldest
+// first, and whether more follow the page.
+func (s *Service) OrdersOf(ctx context.Context, userID string, page Page) (vs []View, more bool, err error) {
+	vs, more, err = s.store.OrdersOf(ctx, userID, page)
 	if err != nil {
-		return nil, fmt.Errorf("list orders: %w", err)
+		return nil, false, fmt.Errorf("list orders: %w", err)
 	}
-	return vs, nil
+	return vs, more, nil
 }
 
 // Cancel cancels the user's order by the rule CancelBy.

@@ -130,7 +130,7 @@ type Store struct {
 	// and one that read a stale claim must not delete its successor.
 	claimLocks keylock.Locks
 
-	notify     func()
+	stored     func(id any, msgs ...outbox.Message)
 	now        func() time.Time
 	staleClaim time.Duration
 }
@@ -146,15 +146,15 @@ func WithClock(now func() time.Time) Option {
 }
 
 // New returns a Store on db. locks must be the relay's (see outbox.NewRelay)
-// and notify its Notify, called after every write that stores an event.
-// Call EnsureIndexes before serving.
-func New(db *mongo.Database, locks *keylock.Locks, notify func(), opts ...Option) *Store {
+// and stored its Stored, called after every write that stores an event,
+// under the document's lock. Call EnsureIndexes before serving.
+func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message), opts ...Option) *Store {
 	s := &Store{
 		orders:     db.Collection(OrdersCollection),
 		tickets:    db.Collection(TicketsCollection),
 		claims:     db.Collection(ClaimsCollection),
 		orderLocks: locks,
-		notify:     notify,
+		stored:     stored,
 		now:        time.Now,
 		staleClaim: DefaultStaleClaim,
 	}
@@ -164,18 +164,31 @@ func New(db *mongo.Database, locks *keylock.Locks, notify func(), opts ...Option
 	return s
 }
 
-// EnsureIndexes creates the index that lists a user's orders, if missing.
-// The claims need no index of their own: their uniqueness is their _id's.
+// EnsureIndexes creates the index that lists a user's orders, and pages
+// through them in id order, if missing, and drops the index on userId alone
+// that it replaces. The claims need no index of their own: their uniqueness
+// is their _id's.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	_, err := s.orders.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "userId", Value: 1}},
-		Options: options.Index().SetName("userId"),
+		Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: 1}},
+		Options: options.Index().SetName("userId_id"),
 	})
 	if err != nil {
 		return fmt.Errorf("create orders index: %w", err)
 	}
+	// Databases made before paging hold the narrower index; every query it
+	// served is served by the new one.
+	err = s.orders.Indexes().DropOne(ctx, "userId")
+	var cmdErr mongo.CommandError
+	if err != nil && !(errors.As(err, &cmdErr) && cmdErr.Code == codeIndexNotFound) {
+		return fmt.Errorf("drop superseded orders index: %w", err)
+	}
 	return nil
 }
+
+// codeIndexNotFound is the server's error code for dropping an index that
+// does not exist.
+const codeIndexNotFound = 27
 
 // objectID parses an id from the API or an event; ids are strings there,
 // so a filter built from one can only ever be an equality.
@@ -215,11 +228,13 @@ func (s *Store) Create(ctx context.Context, o order.Order, t order.Ticket) (orde
 	}
 	unlock := s.orderLocks.Lock(o.ID)
 	_, err = s.orders.InsertOne(ctx, doc)
+	if err == nil {
+		s.stored(id, msg)
+	}
 	unlock()
 	if err != nil {
 		return order.Order{}, errors.Join(fmt.Errorf("insert order: %w", err), s.abandonClaim(ctx, tid, id))
 	}
-	s.notify()
 	return o, nil
 }
 
@@ -338,21 +353,38 @@ func (s *Store) order(ctx context.Context, id bson.ObjectID) (orderDoc, error) {
 	return o, nil
 }
 
-// OrdersOf returns the user's orders, oldest first, with their tickets,
-// read by one query for all the tickets.
-func (s *Store) OrdersOf(ctx context.Context, userID string) ([]order.View, error) {
-	cur, err := s.orders.Find(ctx, bson.D{{Key: "userId", Value: userID}},
-		options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}}))
+// OrdersOf returns the user's orders, oldest first, within page, with
+// their tickets, read by one query for all the tickets, and whether more
+// orders follow the page: it reads one order more than the page holds to
+// tell. A page's After that is no ObjectID is order.ErrInvalidID.
+func (s *Store) OrdersOf(ctx context.Context, userID string, page order.Page) ([]order.View, bool, error) {
+	filter := bson.D{{Key: "userId", Value: userID}}
+	if page.After != "" {
+		after, err := objectID(page.After)
+		if err != nil {
+			return nil, false, err
+		}
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
+	}
+	opts := options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}})
+	if page.Limit > 0 {
+		opts.SetLimit(int64(page.Limit) + 1)
+	}
+	cur, err := s.orders.Find(ctx, filter, opts)
 	if err != nil {
-		return nil, fmt.Errorf("find orders: %w", err)
+		return nil, false, fmt.Errorf("find orders: %w", err)
 	}
 	var docs []orderDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("find orders: %w", err)
+		return nil, false, fmt.Errorf("find orders: %w", err)
+	}
+	more := page.Limit > 0 && len(docs) > page.Limit
+	if more {
+		docs = docs[:page.Limit]
 	}
 	views := make([]order.View, 0, len(docs))
 	if len(docs) == 0 {
-		return views, nil
+		return views, more, nil
 	}
 	ids := make([]bson.ObjectID, 0, len(docs))
 	seen := make(map[bson.ObjectID]bool, len(docs))
@@ -364,16 +396,16 @@ func (s *Store) OrdersOf(ctx context.Context, userID string) ([]order.View, erro
 	}
 	tickets, err := s.ticketsByID(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, d := range docs {
 		v, err := view(d, tickets)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		views = append(views, v)
 	}
-	return views, nil
+	return views, more, nil
 }
 
 func (s *Store) ticketsByID(ctx context.Context, ids []bson.ObjectID) (map[bson.ObjectID]ticketDoc, error) {
@@ -436,9 +468,9 @@ func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.O
 		set := bson.D{{Key: "status", Value: next}, {Key: "version", Value: changed.Version}}
 		update := bson.D{{Key: "$set", Value: set}}
 		cancelled := next == events.StatusCancelled
+		var msg outbox.Message
 		if cancelled {
-			msg, err := outbox.New(changed.CancelledEvent())
-			if err != nil {
+			if msg, err = outbox.New(changed.CancelledEvent()); err != nil {
 				return o, err
 			}
 			update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: outbox.Field, Value: msg}}})
@@ -453,7 +485,7 @@ func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.O
 		if !cancelled {
 			return changed, nil
 		}
-		s.notify()
+		s.stored(oid, msg)
 		return changed, s.releaseClaim(ctx, doc.TicketID, doc.ID)
 	}
 	return order.Order{}, fmt.Errorf("update order %s: %w", id, order.ErrConflict)

@@ -97,7 +97,7 @@ func New(t *testing.T, opts ...Option) *Env {
 	locks := &keylock.Locks{}
 	log := testkit.Logger(t)
 	relay := outbox.NewRelay(o.db.Collection(orderdb.OrdersCollection), conn, locks, log)
-	store := orderdb.New(o.db, locks, relay.Notify, orderdb.WithClock(clock.Now))
+	store := orderdb.New(o.db, locks, relay.Stored, orderdb.WithClock(clock.Now))
 	require.NoError(t, store.EnsureIndexes(t.Context()))
 
 	ctx, cancel := context.WithCancel(context.Background())

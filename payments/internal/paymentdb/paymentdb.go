@@ -119,20 +119,21 @@ type Store struct {
 	// orderLocks serialise the updates of one order replica.
 	orderLocks keylock.Locks
 
-	notify func()
+	stored func(id any, msgs ...outbox.Message)
 }
 
 var _ payment.Store = (*Store)(nil)
 
 // New returns a Store on db. locks must be the relay's (see
-// outbox.NewRelay) and notify its Notify, called after every write that
-// stores an event. Call EnsureIndexes before serving.
-func New(db *mongo.Database, locks *keylock.Locks, notify func()) *Store {
+// outbox.NewRelay) and stored its Stored, called after every write that
+// stores an event, under the document's lock. Call EnsureIndexes before
+// serving.
+func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message)) *Store {
 	return &Store{
 		orders:       db.Collection(OrdersCollection),
 		payments:     db.Collection(PaymentsCollection),
 		paymentLocks: locks,
-		notify:       notify,
+		stored:       stored,
 	}
 }
 
@@ -353,7 +354,7 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 		return payment.Payment{}, fmt.Errorf("complete payment: %w", err)
 	}
 	if res.MatchedCount == 1 {
-		s.notify()
+		s.stored(id, msg)
 		return p, nil
 	}
 	var d paymentDoc

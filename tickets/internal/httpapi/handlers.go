@@ -29,10 +29,19 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	return web.Respond(w, r, http.StatusCreated, newTicketResponse(t))
 }
 
+// list answers the whole listing unless the query asks for a page; a full
+// page that more tickets follow links to the next one.
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
-	ts, err := h.tickets.Available(r.Context())
+	page, err := web.ParsePage(r)
 	if err != nil {
 		return err
+	}
+	ts, more, err := h.tickets.Available(r.Context(), ticket.Page(page))
+	if err != nil {
+		return err
+	}
+	if more {
+		web.SetNextPage(w, "/api/tickets", page, ts[len(ts)-1].ID)
 	}
 	return web.Respond(w, r, http.StatusOK, newTicketsResponse(ts))
 }

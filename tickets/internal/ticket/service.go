@@ -47,13 +47,14 @@ func (s *Service) Get(ctx context.Context, id string) (Ticket, error) {
 	return t, nil
 }
 
-// Available returns the tickets that are for sale: those no order holds.
-func (s *Service) Available(ctx context.Context) ([]Ticket, error) {
-	ts, err := s.store.Available(ctx)
+// Available returns the tickets of page that are for sale, those no order
+// holds, oldest first, and whether more follow the page.
+func (s *Service) Available(ctx context.Context, page Page) (ts []Ticket, more bool, err error) {
+	ts, more, err = s.store.Available(ctx, page)
 	if err != nil {
-		return nil, fmt.Errorf("list tickets: %w", err)
+		return nil, false, fmt.Errorf("list tickets: %w", err)
 	}
-	return ts, nil
+	return ts, more, nil
 }
 
 // Edit sets the title and price of ticket id on behalf of userID. It fails

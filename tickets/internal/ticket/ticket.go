@@ -140,6 +140,14 @@ func (t Ticket) Updated() events.TicketUpdated {
 	return events.TicketUpdated{ID: t.ID, Version: t.Version, Title: t.Title, Price: t.Price, UserID: t.UserID, OrderID: t.OrderID}
 }
 
+// Page selects part of a listing in ascending id order, which is oldest
+// first: the items whose id is greater than After ("" for the start), at
+// most Limit of them (0 for all).
+type Page struct {
+	After string
+	Limit int
+}
+
 // Store keeps tickets together with the events that announce their changes:
 // a change and its event are stored in one write, and published afterwards,
 // so that neither can be kept without the other.
@@ -149,8 +157,9 @@ type Store interface {
 	Insert(ctx context.Context, t Ticket) (Ticket, error)
 	// Get returns the ticket, ErrNotFound, or ErrInvalidID.
 	Get(ctx context.Context, id string) (Ticket, error)
-	// Available returns the tickets no order holds, oldest first.
-	Available(ctx context.Context) ([]Ticket, error)
+	// Available returns the tickets no order holds, oldest first, within
+	// page, and whether more follow the page.
+	Available(ctx context.Context, page Page) (ts []Ticket, more bool, err error)
 	// Update stores t, which was read at t.Version, as version t.Version+1
 	// with its ticket:updated event, and returns it at the new version. It
 	// fails with ErrConflict when the stored version is no longer t.Version.

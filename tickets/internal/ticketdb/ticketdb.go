@@ -67,20 +67,21 @@ var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
 type Store struct {
 	coll   *mongo.Collection
 	locks  *keylock.Locks
-	notify func()
+	stored func(id any, msgs ...outbox.Message)
 }
 
 var _ ticket.Store = (*Store)(nil)
 
-// New returns a Store on db's tickets collection. notify is called after
-// every write that left an event pending, usually the relay's Notify.
-// Call EnsureIndexes before serving.
-func New(db *mongo.Database, locks *keylock.Locks, notify func()) *Store {
-	return &Store{coll: db.Collection(Collection), locks: locks, notify: notify}
+// New returns a Store on db's tickets collection. locks must be the
+// relay's (see outbox.NewRelay) and stored its Stored, called after every
+// write that left an event pending, under the document's lock. Call
+// EnsureIndexes before serving.
+func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message)) *Store {
+	return &Store{coll: db.Collection(Collection), locks: locks, stored: stored}
 }
 
-// EnsureIndexes creates the index of the listing of available tickets if
-// it is missing.
+// EnsureIndexes creates the index of the listing of available tickets, and
+// of its pages, if it is missing.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}},
@@ -111,11 +112,13 @@ func (s *Store) Insert(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 	}
 	unlock := s.locks.Lock(t.ID)
 	_, err = s.coll.InsertOne(ctx, doc)
+	if err == nil {
+		s.stored(id, msg)
+	}
 	unlock()
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("insert ticket: %w", err)
 	}
-	s.notify()
 	return t, nil
 }
 
@@ -137,23 +140,39 @@ func (s *Store) Get(ctx context.Context, id string) (ticket.Ticket, error) {
 	return doc.ticket(), nil
 }
 
-// Available returns the tickets no order holds, oldest first.
-func (s *Store) Available(ctx context.Context) ([]ticket.Ticket, error) {
+// Available returns the tickets no order holds, oldest first, within page,
+// and whether more follow the page: it reads one ticket more than the page
+// holds to tell. A page's After that is no ObjectID is ticket.ErrInvalidID.
+func (s *Store) Available(ctx context.Context, page ticket.Page) ([]ticket.Ticket, bool, error) {
 	filter := bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
+	if page.After != "" {
+		after, err := mongodb.ObjectID(page.After)
+		if err != nil {
+			return nil, false, fmt.Errorf("find available tickets: %w", ticket.ErrInvalidID)
+		}
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
+	}
 	opts := options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}})
+	if page.Limit > 0 {
+		opts.SetLimit(int64(page.Limit) + 1)
+	}
 	cur, err := s.coll.Find(ctx, filter, opts)
 	if err != nil {
-		return nil, fmt.Errorf("find available tickets: %w", err)
+		return nil, false, fmt.Errorf("find available tickets: %w", err)
 	}
 	var docs []document
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("find available tickets: %w", err)
+		return nil, false, fmt.Errorf("find available tickets: %w", err)
+	}
+	more := page.Limit > 0 && len(docs) > page.Limit
+	if more {
+		docs = docs[:page.Limit]
 	}
 	ts := make([]ticket.Ticket, len(docs))
 	for i, d := range docs {
 		ts[i] = d.ticket()
 	}
-	return ts, nil
+	return ts, more, nil
 }
 
 // Update stores t, read at version t.Version, as version t.Version+1 with
@@ -188,6 +207,9 @@ func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 
 	unlock := s.locks.Lock(t.ID)
 	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "version", Value: read}}, update)
+	if err == nil && res.MatchedCount > 0 {
+		s.stored(oid, msg)
+	}
 	unlock()
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("update ticket: %w", err)
@@ -198,7 +220,6 @@ func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 		}
 		return ticket.Ticket{}, ticket.ErrConflict
 	}
-	s.notify()
 	return t, nil
 }
 

@@ -3,6 +3,8 @@ package ticketdb_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,16 +25,22 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 type fixture struct {
-	store    *ticketdb.Store
-	coll     *mongo.Collection
-	notified atomic.Int64
+	store  *ticketdb.Store
+	coll   *mongo.Collection
+	mu     sync.Mutex
+	handed map[string][]outbox.Message // by document id, as the relay would be handed them
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := testkit.DB(t)
-	f := &fixture{coll: db.Collection(ticketdb.Collection)}
-	f.store = ticketdb.New(db, new(keylock.Locks), func() { f.notified.Add(1) })
+	f := &fixture{coll: db.Collection(ticketdb.Collection), handed: make(map[string][]outbox.Message)}
+	f.store = ticketdb.New(db, new(keylock.Locks), func(id any, msgs ...outbox.Message) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		key := id.(bson.ObjectID).Hex()
+		f.handed[key] = append(f.handed[key], msgs...)
+	})
 	require.NoError(t, f.store.EnsureIndexes(t.Context()))
 	return f
 }
@@ -84,7 +92,9 @@ func TestInsert_StoresTheTicketWithItsCreatedEvent(t *testing.T) {
 	assert.Nil(t, r.OrderID, "no orderId field while nobody holds the ticket")
 	require.Len(t, r.Outbox, 1)
 	assert.Equal(t, events.TicketCreated{ID: tk.ID, Title: "concert", Price: 1099, UserID: "u1"}, decode[events.TicketCreated](t, r.Outbox[0]))
-	assert.EqualValues(t, 1, f.notified.Load())
+	f.mu.Lock()
+	assert.Equal(t, r.Outbox, f.handed[tk.ID], "the relay is not handed the stored event")
+	f.mu.Unlock()
 
 	got, err := f.store.Get(t.Context(), tk.ID)
 	require.NoError(t, err)
@@ -120,6 +130,9 @@ func TestUpdate_RaisesTheVersionByExactlyOneAndPushesTheEvent(t *testing.T) {
 		assert.EqualValues(t, i+1, e.Version)
 		assert.Equal(t, events.Money(1099+100*(i+1)), e.Price)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	assert.Equal(t, r.Outbox, f.handed[tk.ID], "the relay is not handed each stored event, in order")
 }
 
 func TestUpdate_StaleVersionIsAConflict(t *testing.T) {
@@ -139,6 +152,9 @@ func TestUpdate_StaleVersionIsAConflict(t *testing.T) {
 	assert.Equal(t, int64(1500), r.Price, "the stale write changed nothing")
 	assert.Equal(t, int64(1), r.Version)
 	assert.Len(t, r.Outbox, 2, "and left no event")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	assert.Len(t, f.handed[tk.ID], 2, "the relay was handed an event the stale write did not store")
 }
 
 func TestUpdate_UnknownTicketIsNotFound(t *testing.T) {
@@ -204,10 +220,11 @@ func TestUpdate_ReservationAndReleaseAreStored(t *testing.T) {
 
 func TestAvailable_ListsUnreservedTicketsOldestFirst(t *testing.T) {
 	f := newFixture(t)
-	ts, err := f.store.Available(t.Context())
+	ts, more, err := f.store.Available(t.Context(), ticket.Page{})
 	require.NoError(t, err)
 	assert.NotNil(t, ts)
 	assert.Empty(t, ts)
+	assert.False(t, more)
 
 	a, b, c := f.insert(t), f.insert(t), f.insert(t)
 	b.OrderID = "o1"
@@ -221,13 +238,59 @@ func TestAvailable_ListsUnreservedTicketsOldestFirst(t *testing.T) {
 	c, err = f.store.Update(t.Context(), c)
 	require.NoError(t, err)
 
-	ts, err = f.store.Available(t.Context())
+	ts, more, err = f.store.Available(t.Context(), ticket.Page{})
 	require.NoError(t, err)
-	ids := make([]string, len(ts))
-	for i, tk := range ts {
-		ids[i] = tk.ID
+	assert.Equal(t, []string{a.ID, c.ID}, ids(ts))
+	assert.False(t, more, "a whole listing has nothing after it")
+}
+
+func TestAvailable_PagesInIDOrderSkippingReservedTickets(t *testing.T) {
+	f := newFixture(t)
+	var all []string
+	for range 5 {
+		all = append(all, f.insert(t).ID)
 	}
-	assert.Equal(t, []string{a.ID, c.ID}, ids)
+	slices.Sort(all) // ObjectIDs of one process rise, but for a counter wrapping within a second
+	reserved, err := f.store.Get(t.Context(), all[3])
+	require.NoError(t, err)
+	reserved.OrderID = "o1"
+	_, err = f.store.Update(t.Context(), reserved)
+	require.NoError(t, err)
+	available := []string{all[0], all[1], all[2], all[4]}
+
+	cases := []struct {
+		name string
+		page ticket.Page
+		want []string
+		more bool
+	}{
+		{"first page", ticket.Page{Limit: 2}, available[:2], true},
+		{"middle page ending before the reserved ticket", ticket.Page{After: all[1], Limit: 1}, available[2:3], true},
+		{"last page skips the reserved ticket", ticket.Page{After: all[2], Limit: 2}, available[3:], false},
+		{"page exactly as long as what is left", ticket.Page{After: all[1], Limit: 2}, available[2:], false},
+		{"after the reserved ticket", ticket.Page{After: all[3], Limit: 2}, available[3:], false},
+		{"after the last ticket", ticket.Page{After: all[4], Limit: 2}, []string{}, false},
+		{"cursor without limit", ticket.Page{After: all[0]}, available[1:], false},
+		{"limit beyond the listing", ticket.Page{Limit: 1000}, available, false},
+		{"cursor in upper case", ticket.Page{After: strings.ToUpper(all[2])}, available[3:], false},
+	}
+	for _, c := range cases {
+		ts, more, err := f.store.Available(t.Context(), c.page)
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.want, ids(ts), c.name)
+		assert.Equal(t, c.more, more, c.name)
+	}
+
+	_, _, err = f.store.Available(t.Context(), ticket.Page{After: "not-an-id", Limit: 1})
+	assert.ErrorIs(t, err, ticket.ErrInvalidID)
+}
+
+func ids(ts []ticket.Ticket) []string {
+	out := make([]string, len(ts))
+	for i, tk := range ts {
+		out[i] = tk.ID
+	}
+	return out
 }
 
 func TestEnsureIndexes_IsIdempotent(t *testing.T) {

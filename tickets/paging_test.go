@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/testkit"
+)
+
+// nextLinkRE is the Link header of a page that more tickets follow.
+var nextLinkRE = regexp.MustCompile(`^<(/api/tickets\?limit=(\d+)&cursor=([0-9a-f]{24}))>; rel="next"$`)
+
+// listed reads one answer of the listing at path and returns its tickets'
+// ids and the path its Link header names, "" when it has none.
+func (s *service) listed(t *testing.T, path string) (ids []string, next string) {
+	t.Helper()
+	r := s.do(t, http.MethodGet, path, "", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)
+	var list []ticketBody
+	require.NoError(t, json.Unmarshal(r.body, &list), "%s", r.body)
+	ids = make([]string, len(list))
+	for i, tk := range list {
+		ids[i] = tk.ID
+	}
+	if link := r.header.Values("Link"); len(link) > 0 {
+		require.Len(t, link, 1, path)
+		m := nextLinkRE.FindStringSubmatch(link[0])
+		require.NotNil(t, m, "Link of %s: %q", path, link[0])
+		require.NotEmpty(t, ids, "a page with a next one holds tickets")
+		assert.Equal(t, ids[len(ids)-1], m[3], "the cursor is the page's last ticket")
+		next = m[1]
+	}
+	return ids, next
+}
+
+// pages follows the Link headers from path to the last page and returns
+// the ids of every page.
+func (s *service) pages(t *testing.T, path string) [][]string {
+	t.Helper()
+	var pages [][]string
+	for path != "" {
+		require.Less(t, len(pages), 100, "the pages end")
+		var ids []string
+		ids, path = s.listed(t, path)
+		pages = append(pages, ids)
+	}
+	return pages
+}
+
+// listForSale creates n tickets and waits until their events are relayed.
+func (s *service) listForSale(t *testing.T, n int) {
+	t.Helper()
+	cookie := signIn(t, newUserID())
+	for i := range n {
+		tk := s.create(t, cookie, fmt.Sprint("ticket ", i), "10")
+		eventuallyPublished(t, s, tk.ID)
+	}
+}
+
+func TestList_PagesAddUpToTheWholeListing(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.listForSale(t, 7)
+	whole, next := s.listed(t, "/api/tickets")
+	require.Len(t, whole, 7)
+	assert.Empty(t, next, "no Link without limit")
+
+	pages := s.pages(t, "/api/tickets?limit=3")
+
+	require.Len(t, pages, 3)
+	assert.Len(t, pages[0], 3)
+	assert.Len(t, pages[1], 3)
+	assert.Len(t, pages[2], 1)
+	assert.Equal(t, whole, append(append(pages[0], pages[1]...), pages[2]...))
+
+	exact := s.pages(t, "/api/tickets?limit=7")
+	assert.Equal(t, [][]string{whole}, exact, "a full last page has no Link: nothing follows it")
+	after, next := s.listed(t, "/api/tickets?cursor="+whole[4])
+	assert.Equal(t, whole[5:], after, "a cursor without limit lists everything after it")
+	assert.Empty(t, next)
+	upper, _ := s.listed(t, "/api/tickets?limit=2&cursor="+strings.ToUpper(whole[1]))
+	assert.Equal(t, whole[2:4], upper, "an id in upper-case hex is the same id")
+	first, _ := s.listed(t, "/api/tickets?limit=2&limit=5")
+	assert.Equal(t, whole[:2], first, "a repeated parameter counts by its first value")
+	all, next := s.listed(t, "/api/tickets?limit=1000")
+	assert.Equal(t, whole, all)
+	assert.Empty(t, next)
+}
+
+func TestList_PagesLeaveOutTicketsReservedMeanwhile(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.listForSale(t, 7)
+	whole, _ := s.listed(t, "/api/tickets")
+	require.Len(t, whole, 7)
+
+	first, next := s.listed(t, "/api/tickets?limit=3")
+	require.Equal(t, whole[:3], first)
+	// One ticket of the page read and one of the page to come are bought.
+	reserve(t, s, whole[1], bson.NewObjectID().Hex())
+	reserve(t, s, whole[4], bson.NewObjectID().Hex())
+	rest := s.pages(t, next)
+
+	assert.Equal(t, [][]string{{whole[3], whole[5], whole[6]}}, rest,
+		"the reserved ticket is left out and the page filled from after it; nothing follows")
+	now, _ := s.listed(t, "/api/tickets")
+	assert.Equal(t, []string{whole[0], whole[2], whole[3], whole[5], whole[6]}, now)
+}
+
+func TestList_BadPageParametersAre400AndChangeNothing(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.listForSale(t, 2)
+	before := testkit.Snapshot(t, s.db)
+	const (
+		limitMsg  = "limit must be an integer between 1 and 1000"
+		cursorMsg = "cursor must be an id from a previous page"
+	)
+	id := bson.NewObjectID().Hex()
+	type fieldErr = struct{ Message, Field string }
+	limitErr := []fieldErr{{limitMsg, "limit"}}
+	cursorErr := []fieldErr{{cursorMsg, "cursor"}}
+	cases := []struct {
+		query string
+		want  []fieldErr
+	}{
+		{"limit=0", limitErr},
+		{"limit=-1", limitErr},
+		{"limit=1001", limitErr},
+		{"limit=", limitErr},
+		{"limit", limitErr},
+		{"limit=abc", limitErr},
+		{"limit=%2B5", limitErr}, // +5
+		{"limit=+5", limitErr},   // a space, as a query writes one
+		{"limit=5%20", limitErr},
+		{"limit=1e2", limitErr},
+		{"limit=3.0", limitErr},
+		{"limit=0x10", limitErr},
+		{"limit=99999999999999999999999", limitErr},
+		{"limit=%7B%22%24gt%22%3A0%7D", limitErr},
+		{"limit=x&limit=5", limitErr},
+		{"limit=3&cursor=", cursorErr},
+		{"cursor=", cursorErr},
+		{"cursor=" + id[:23], cursorErr},
+		{"cursor=" + id + "0", cursorErr},
+		{"cursor=zzzzzzzzzzzzzzzzzzzzzzzz", cursorErr},
+		{"cursor=%7B%22%24gt%22%3A%22%22%7D", cursorErr},
+		{"limit=2&cursor=" + url.QueryEscape(id+"\x00"), cursorErr},
+		{"limit=0&cursor=nope", append(limitErr, cursorErr...)},
+	}
+	for _, c := range cases {
+		r := s.do(t, http.MethodGet, "/api/tickets?"+c.query, "", nil)
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", c.query, r.body)
+		assert.Equal(t, c.want, r.errors(t), c.query)
+		assert.Empty(t, r.header.Values("Link"), c.query)
+	}
+	assert.Equal(t, before, testkit.Snapshot(t, s.db), "the database is as it was")
+}
