@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -391,4 +392,28 @@ func (r *recorder) WithGroup(name string) slog.Handler {
 func TestConfigFrom_CarriesTheServicesNATSVariables(t *testing.T) {
 	c := bus.ConfigFrom(config.NATS{URL: "nats://nats-srv:4222", ClusterID: "ticketing", ClientID: "orders-abc"})
 	assert.Equal(t, bus.Config{URL: "nats://nats-srv:4222", ClusterID: "ticketing", ClientID: "orders-abc"}, c)
+}
+
+func TestListener_SlowHandlerWorksOffABacklogWithoutRedeliveries(t *testing.T) {
+	t.Parallel()
+	// The backlog takes twice the ack wait to handle; each event is handed
+	// over only shortly before its turn, so none outlives its ack wait.
+	const backlog, each = 80, 25 * time.Millisecond
+	n := testkit.NATS(t)
+	ids := make([]string, backlog)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("o%d", i)
+	}
+	publishOrders(t, testkit.Bus(t, n), ids...)
+
+	got := &inbox[events.OrderCancelled]{}
+	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service",
+		func(ctx context.Context, e events.OrderCancelled) error {
+			time.Sleep(each)
+			return record(got)(ctx, e)
+		}).WithAckWait(time.Second).Listen(t.Context()))
+
+	testkit.Eventually(t, func() bool { return got.len() >= backlog }, "%d events handled", backlog)
+	time.Sleep(1500 * time.Millisecond) // past another ack wait
+	assert.Equal(t, ids, orderIDs(got.events()), "events redelivered or out of order")
 }

@@ -38,6 +38,14 @@ type Handler[E events.Event] func(ctx context.Context, e E) error
 // DefaultAckWait is how long the server waits for an ack before redelivering.
 const DefaultAckWait = 5 * time.Second
 
+// MaxInflight is how many events the server hands a listener before it has
+// acknowledged them. Handlers run one at a time, so every event handed
+// over waits for those before it, and its ack wait runs meanwhile: with
+// the server's default of 1,024, a backlog under load outlived the ack wait
+// and was delivered again and again, doubling the work of a busy service.
+// Sixteen keep the next events at hand and a backlog on the server.
+const MaxInflight = 16
+
 // Listener delivers events of one type to a handler, as a member of a
 // durable queue group.
 type Listener[E events.Event] struct {
@@ -92,6 +100,7 @@ func (l *Listener[E]) Listen(ctx context.Context) error {
 		stan.DeliverAllAvailable(),
 		stan.SetManualAckMode(),
 		stan.AckWait(l.ackWait),
+		stan.MaxInflight(MaxInflight),
 	)
 	if err != nil {
 		return fmt.Errorf("bus: listen %s: %w", subject, err)
