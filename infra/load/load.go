@@ -19,7 +19,7 @@ import (
 // Steps are the steps Run knows, in the order it runs them: the reads come
 // before the steps that add tickets, so that the listing holds the seeded
 // number of tickets while it is measured.
-var Steps = []string{"signup", "signin", "list", "listpage", "show", "create", "order", "pay", "purchase", "expire"}
+var Steps = []string{"signup", "signin", "list", "listpage", "show", "create", "order", "pay", "purchase", "lags", "expire"}
 
 // PageLimit is the size of the page the listpage step reads.
 const PageLimit = 50
@@ -35,6 +35,10 @@ const (
 	// LagCancelled is from an order's expiresAt to the order reading
 	// cancelled: expiration's timer and ExpirationComplete went round.
 	LagCancelled = "expiresAt → order cancelled"
+	// AtRest marks the lags the lags step measures: the purchase story of
+	// one user alone, so that they are the events' own lags rather than
+	// the queueing of a loaded machine.
+	AtRest = ", 1 user"
 )
 
 // Config configures a run.
@@ -215,7 +219,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			res.P50.Round(10*time.Microsecond), res.P90.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), res.Errors)
 		rep.Steps = append(rep.Steps, res)
 	}
-	for _, name := range []string{LagOrderable, LagLocked, LagCancelled} {
+	for _, name := range []string{LagOrderable, LagLocked, LagOrderable + AtRest, LagLocked + AtRest, LagCancelled} {
 		if ds := r.lags[name]; len(ds) > 0 {
 			rep.Lags = append(rep.Lags, lagResult(name, ds))
 		}
@@ -385,11 +389,13 @@ func (r *runner) step(ctx context.Context, name string) (StepResult, error) {
 			return true, errTimed{start: start, err: err}
 		}
 	case "purchase":
-		it = r.purchase
+		return r.run(ctx, name, r.cfg.Users, r.purchase("")), nil
+	case "lags":
+		return r.run(ctx, name, 1, r.purchase(AtRest)), nil
 	case "expire":
 		it = r.expire
 	}
-	return r.run(ctx, name, it), nil
+	return r.run(ctx, name, r.cfg.Users, it), nil
 }
 
 // errSkip is an iteration that neither counts nor fails.
@@ -435,9 +441,14 @@ func (r *runner) pool(ctx context.Context) (chan string, error) {
 	return ch, nil
 }
 
-// purchase is the whole story: a ticket is put on sale, bought as soon as
-// the orders service knows it, shown locked, and paid.
-func (r *runner) purchase(ctx context.Context, w int) (bool, error) {
+// purchase returns the whole story: a ticket is put on sale, bought as soon
+// as the orders service knows it, shown locked, and paid. Its lags are
+// recorded under their names followed by suffix.
+func (r *runner) purchase(suffix string) iteration {
+	return func(ctx context.Context, w int) (bool, error) { return r.purchaseOnce(ctx, w, suffix) }
+}
+
+func (r *runner) purchaseOnce(ctx context.Context, w int, suffix string) (bool, error) {
 	u := r.users[w]
 	t, err := r.seller.createTicket(ctx)
 	if err != nil {
@@ -457,7 +468,7 @@ func (r *runner) purchase(ctx context.Context, w int) (bool, error) {
 		return true, fmt.Errorf("order: %w", err)
 	}
 	ordered := time.Now()
-	r.lag(LagOrderable, ordered.Sub(created))
+	r.lag(LagOrderable+suffix, ordered.Sub(created))
 	// The buyer pays at once, as the order may expire; meanwhile the
 	// ticket is watched until it shows the order (it keeps showing it
 	// once the order is paid).
@@ -468,7 +479,7 @@ func (r *runner) purchase(ctx context.Context, w int) (bool, error) {
 			return err == nil && t.OrderID == o.ID, err
 		})
 		if err == nil {
-			r.lag(LagLocked, time.Since(ordered))
+			r.lag(LagLocked+suffix, time.Since(ordered))
 		}
 		locked <- err
 	}()
@@ -533,8 +544,14 @@ func (r *runner) poll(ctx context.Context, cond func() (bool, error)) error {
 	return r.pollEvery(ctx, r.cfg.PollEvery, cond)
 }
 
+// pollEvery calls cond until it is true: every interval at first, then
+// less often as the wait grows, at a tenth of the time waited so far (at
+// most maxPollEvery), so that a measured wait is off by about a tenth at
+// most while long waits of many workers do not load the services with
+// polls.
 func (r *runner) pollEvery(ctx context.Context, every time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(pollTimeout)
+	start := time.Now()
+	deadline := start.Add(pollTimeout)
 	for {
 		ok, err := cond()
 		if err != nil {
@@ -549,10 +566,13 @@ func (r *runner) pollEvery(ctx context.Context, every time.Duration, cond func()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(every):
+		case <-time.After(max(every, min(time.Since(start)/10, maxPollEvery))):
 		}
 	}
 }
+
+// maxPollEvery bounds the interval of a long poll.
+const maxPollEvery = 100 * time.Millisecond
 
 func (r *runner) lag(name string, d time.Duration) {
 	r.mu.Lock()
@@ -560,9 +580,9 @@ func (r *runner) lag(name string, d time.Duration) {
 	r.lags[name] = append(r.lags[name], d)
 }
 
-// run runs it with Users workers for Duration, or until every worker has
+// run runs it with users workers for Duration, or until every worker has
 // nothing left to do, and summarises the latencies.
-func (r *runner) run(ctx context.Context, name string, it iteration) StepResult {
+func (r *runner) run(ctx context.Context, name string, users int, it iteration) StepResult {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Duration+pollTimeout)
 	defer cancel()
 	type worker struct {
@@ -570,7 +590,7 @@ func (r *runner) run(ctx context.Context, name string, it iteration) StepResult 
 		errors int
 		first  []string
 	}
-	workers := make([]worker, r.cfg.Users)
+	workers := make([]worker, users)
 	start := time.Now()
 	end := start.Add(r.cfg.Duration)
 	var wg sync.WaitGroup
