@@ -10,8 +10,12 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
+	"time"
 
+	"ticketing.dev/auth/internal/hashgate"
 	"ticketing.dev/auth/internal/httpapi"
 	"ticketing.dev/auth/internal/user"
 	"ticketing.dev/auth/internal/userdb"
@@ -66,6 +70,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	log := lifecycle.Logger(stdout, cfg.LogLevel, "auth")
 
+	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.Close(&err, stopDebug)
+
 	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, "auth")
 	if err != nil {
 		return err
@@ -76,7 +86,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
-	users, err := user.NewService(store)
+	// scrypt takes 16 MiB per hash: as many at once as there are
+	// processors, and the memory returned to the OS a second after a burst.
+	hashes := hashgate.New(runtime.GOMAXPROCS(0), time.Second, debug.FreeOSMemory)
+	users, err := user.NewService(store, user.WithGate(hashes))
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ type apiConfig struct {
 	rateLimit int
 	params    user.Params
 	trusted   []netip.Prefix
+	gate      user.Gate
 }
 
 // api is the auth router on a fresh database of the embedded FerretDB.
@@ -51,7 +52,11 @@ func newAPI(t *testing.T, cfgs ...apiConfig) *api {
 	db := testkit.DB(t)
 	store := userdb.New(db)
 	require.NoError(t, store.EnsureIndexes(t.Context()))
-	users, err := user.NewService(store, user.WithParams(cfg.params))
+	opts := []user.Option{user.WithParams(cfg.params)}
+	if cfg.gate != nil {
+		opts = append(opts, user.WithGate(cfg.gate))
+	}
+	users, err := user.NewService(store, opts...)
 	require.NoError(t, err)
 	return &api{
 		t:  t,

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -466,4 +468,25 @@ func TestSignin_UnknownEmailTakesAsLongAsAWrongPassword(t *testing.T) {
 
 	t.Logf("fastest of %d: wrong password %v, unknown email %v", rounds, fastest[known], fastest[unknown])
 	assert.True(t, agree(), "unknown email %v, wrong password %v after %d rounds", fastest[unknown], fastest[known], rounds)
+}
+
+// countingGate admits every hash and counts them.
+type countingGate struct{ entered, left atomic.Int32 }
+
+func (g *countingGate) Enter(context.Context) (func(), error) {
+	g.entered.Add(1)
+	return func() { g.left.Add(1) }, nil
+}
+
+func TestSignupAndSignin_HashOnlyThroughTheGate(t *testing.T) {
+	gate := &countingGate{}
+	a := newAPI(t, apiConfig{params: cheap, gate: gate})
+
+	a.signUp("test@test.com", "password")
+	a.post("/api/users/signin", credentials("test@test.com", "password"))
+	a.post("/api/users/signin", credentials("test@test.com", "wrong password"))
+	a.post("/api/users/signin", credentials("nobody@test.com", "password"))
+
+	assert.EqualValues(t, 4, gate.entered.Load(), "one sign-up and three sign-ins, the unknown email's included")
+	assert.EqualValues(t, 4, gate.left.Load(), "every turn ended")
 }

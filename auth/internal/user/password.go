@@ -87,6 +87,25 @@ func HashPassword(password string, p Params) (string, error) {
 	return scheme + "$" + formatParams(p) + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key), nil
 }
 
+// DecoyHash returns a hash in HashPassword's form, with p's parameters,
+// that no password is known to match: a random key under a random salt.
+// Verifying a password against it costs what verifying against a real hash
+// costs, yet making it costs no scrypt run, whose 128·r·N bytes (16 MiB
+// with DefaultParams) would otherwise stay resident from start-up.
+func DecoyHash(p Params) (string, error) {
+	if err := p.validate(); err != nil {
+		return "", fmt.Errorf("decoy hash: %w", err)
+	}
+	salt, key := make([]byte, p.SaltLen), make([]byte, p.KeyLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("decoy hash: %w", err)
+	}
+	if _, err := rand.Read(key); err != nil {
+		return "", fmt.Errorf("decoy hash: %w", err)
+	}
+	return scheme + "$" + formatParams(p) + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key), nil
+}
+
 // VerifyPassword reports whether password matches encoded, a hash written by
 // HashPassword or by the original app (hex key, a dot, and the hex salt,
 // which was used as text). The parameters come from the hash itself, and

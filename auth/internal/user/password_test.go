@@ -26,6 +26,27 @@ func TestHashPassword_DefaultHashNamesItsParameters(t *testing.T) {
 	assert.True(t, ok)
 }
 
+func TestDecoyHash_IsAWellFormedHashNothingMatches(t *testing.T) {
+	decoy, err := user.DecoyHash(user.DefaultParams())
+	require.NoError(t, err)
+	other, err := user.DecoyHash(user.DefaultParams())
+	require.NoError(t, err)
+
+	assert.Regexp(t, regexp.MustCompile(`^scrypt\$ln=14,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{86}$`), decoy,
+		"the form and cost of a real hash, so that verifying against it costs the same")
+	assert.NotEqual(t, decoy, other)
+	for _, pw := range []string{"", "secret", "correct horse"} {
+		ok, err := user.VerifyPassword(pw, decoy)
+		require.NoError(t, err)
+		assert.False(t, ok, "password %q", pw)
+	}
+}
+
+func TestDecoyHash_RefusesUnsafeParameters(t *testing.T) {
+	_, err := user.DecoyHash(user.Params{LogN: 30, R: 8, P: 1, KeyLen: 64, SaltLen: 16})
+	assert.Error(t, err)
+}
+
 func TestVerifyPassword_RoundTrip(t *testing.T) {
 	hash, err := user.HashPassword("correct horse", cheap)
 	require.NoError(t, err)

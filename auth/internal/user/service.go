@@ -2,7 +2,6 @@ package user
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 )
@@ -15,6 +14,21 @@ type Service struct {
 	// so that it costs what a wrong password costs and response times do not
 	// tell which emails are registered.
 	dummyHash string
+	// gate admits hashes; nil admits every one at once.
+	gate Gate
+}
+
+// Gate admits password hashes, each of which takes scrypt's memory (16 MiB
+// with DefaultParams) while it runs: Enter waits for a turn, and the
+// returned leave ends it. hashgate.Gate is the one auth uses.
+type Gate interface {
+	Enter(ctx context.Context) (leave func(), err error)
+}
+
+// WithGate makes the Service hash and verify passwords only when g admits
+// them.
+func WithGate(g Gate) Option {
+	return func(s *Service) { s.gate = g }
 }
 
 // Option configures a Service.
@@ -32,7 +46,7 @@ func NewService(store Store, opts ...Option) (*Service, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	dummy, err := HashPassword(rand.Text(), s.params)
+	dummy, err := DecoyHash(s.params)
 	if err != nil {
 		return nil, fmt.Errorf("new user service: %w", err)
 	}
@@ -53,7 +67,12 @@ func (s *Service) SignUp(ctx context.Context, email, password string) (User, err
 	if !ValidPassword(password) {
 		return User{}, ErrInvalidPassword
 	}
+	leave, err := s.enter(ctx)
+	if err != nil {
+		return User{}, fmt.Errorf("sign up: %w", err)
+	}
 	hash, err := HashPassword(password, s.params)
+	leave()
 	if err != nil {
 		return User{}, fmt.Errorf("sign up: %w", err)
 	}
@@ -78,7 +97,12 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (User, err
 	case err != nil:
 		return User{}, fmt.Errorf("sign in: %w", err)
 	}
+	leave, gerr := s.enter(ctx)
+	if gerr != nil {
+		return User{}, fmt.Errorf("sign in: %w", gerr)
+	}
 	ok, verr := VerifyPassword(password, hash)
+	leave()
 	if verr != nil {
 		return User{}, fmt.Errorf("sign in: %w", verr)
 	}
@@ -86,4 +110,12 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (User, err
 		return User{}, ErrInvalidCredentials
 	}
 	return u, nil
+}
+
+// enter waits for the gate's turn to hash, when there is a gate.
+func (s *Service) enter(ctx context.Context) (leave func(), err error) {
+	if s.gate == nil {
+		return func() {}, nil
+	}
+	return s.gate.Enter(ctx)
 }

@@ -1,0 +1,88 @@
+// Package hashgate bounds the memory password hashing takes. scrypt with
+// N=16384, r=8 (the hash the original app used, and a requirement) needs
+// 16 MiB for each hash in flight. Unbounded, 16 sign-ups at once made auth
+// peak at ~500 MiB, and the Go runtime keeps freed memory resident until a
+// garbage collection and its scavenger give it back, which in an idle
+// process can take minutes: auth then sat well above the other services.
+//
+// A Gate lets as many hashes run as there are processors to run them, so
+// that throughput is the same and memory in use is bounded, and once a
+// burst of hashes has ended and none has run for a while, it returns the
+// memory to the operating system once.
+package hashgate
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Gate admits at most n hashes at once and calls release once after each
+// burst of them, when none has run for the idle time.
+type Gate struct {
+	slots   chan struct{}
+	idle    time.Duration
+	release func()
+
+	mu      sync.Mutex
+	running int
+	// pending is set when a hash has ended since the last release.
+	pending bool
+	timer   *time.Timer
+}
+
+// New returns a Gate admitting n hashes at once (at least one) that calls
+// release once no hash has run for idle after a burst. auth passes
+// runtime.GOMAXPROCS(0), a second and debug.FreeOSMemory.
+func New(n int, idle time.Duration, release func()) *Gate {
+	return &Gate{slots: make(chan struct{}, max(n, 1)), idle: idle, release: release}
+}
+
+// Enter waits for a turn to hash, or for ctx to be done. The caller hashes,
+// then calls leave, once.
+func (g *Gate) Enter(ctx context.Context) (leave func(), err error) {
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait to hash: %w", ctx.Err())
+	}
+	g.mu.Lock()
+	g.running++
+	if g.timer != nil {
+		// A burst goes on: no release until it ends. Should the timer
+		// have fired already, fire sees the hash running and does nothing.
+		g.timer.Stop()
+	}
+	g.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(g.leave) }, nil
+}
+
+func (g *Gate) leave() {
+	<-g.slots
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.running--
+	g.pending = true
+	if g.running > 0 {
+		return
+	}
+	if g.timer == nil {
+		g.timer = time.AfterFunc(g.idle, g.fire)
+	} else {
+		g.timer.Reset(g.idle)
+	}
+}
+
+// fire releases the memory when the burst is over and has not been
+// released yet.
+func (g *Gate) fire() {
+	g.mu.Lock()
+	due := g.running == 0 && g.pending
+	g.pending = false
+	g.mu.Unlock()
+	if due {
+		g.release()
+	}
+}

@@ -1,0 +1,131 @@
+package hashgate_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/auth/internal/hashgate"
+)
+
+// idle is short so that the tests wait little; they check what happens,
+// and in which order, not how fast.
+const idle = 20 * time.Millisecond
+
+// burst runs n hashes of a few milliseconds each through g, at most
+// concurrently at once.
+func burst(t *testing.T, g *hashgate.Gate, n, concurrently int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, concurrently)
+	for range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			leave, err := g.Enter(context.Background())
+			if !assert.NoError(t, err) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+			leave()
+		})
+	}
+	wg.Wait()
+}
+
+func TestGate_ReleasesOncePerBurst(t *testing.T) {
+	var released atomic.Int32
+	g := hashgate.New(2, idle, func() { released.Add(1) })
+
+	burst(t, g, 20, 8)
+	require.Eventually(t, func() bool { return released.Load() == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(5 * idle)
+	assert.EqualValues(t, 1, released.Load(), "one release for one burst, however many hashes")
+
+	burst(t, g, 5, 5)
+	require.Eventually(t, func() bool { return released.Load() == 2 }, 5*time.Second, time.Millisecond)
+	time.Sleep(5 * idle)
+	assert.EqualValues(t, 2, released.Load(), "one more for the next burst")
+}
+
+func TestGate_NoReleaseWhileAHashRuns(t *testing.T) {
+	var released atomic.Int32
+	g := hashgate.New(2, idle, func() { released.Add(1) })
+	first, err := g.Enter(context.Background())
+	require.NoError(t, err)
+	second, err := g.Enter(context.Background())
+	require.NoError(t, err)
+
+	first()
+	time.Sleep(5 * idle)
+	assert.Zero(t, released.Load(), "the burst has not ended while a hash runs")
+
+	second()
+	assert.Eventually(t, func() bool { return released.Load() == 1 }, 5*time.Second, time.Millisecond)
+}
+
+func TestGate_NothingToReleaseWithoutHashes(t *testing.T) {
+	var released atomic.Int32
+	hashgate.New(2, idle, func() { released.Add(1) })
+	time.Sleep(5 * idle)
+	assert.Zero(t, released.Load())
+}
+
+func TestGate_AdmitsAtMostN(t *testing.T) {
+	g := hashgate.New(2, time.Hour, func() {})
+	var running, most atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			leave, err := g.Enter(context.Background())
+			if !assert.NoError(t, err) {
+				return
+			}
+			n := running.Add(1)
+			for {
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond)
+			running.Add(-1)
+			leave()
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 2, most.Load())
+}
+
+func TestGate_WaitEndsWithTheContext(t *testing.T) {
+	g := hashgate.New(1, time.Hour, func() {})
+	leave, err := g.Enter(context.Background())
+	require.NoError(t, err)
+	defer leave()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	_, err = g.Enter(ctx)
+
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestGate_LeaveTwiceFreesOneTurn(t *testing.T) {
+	g := hashgate.New(1, time.Hour, func() {})
+	leave, err := g.Enter(context.Background())
+	require.NoError(t, err)
+	leave()
+	leave()
+	next, err := g.Enter(context.Background())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = g.Enter(ctx)
+	assert.Error(t, err, "the second leave gave no extra turn")
+	next()
+}
