@@ -35,6 +35,8 @@ FUZZ_TARGETS := \
 	./orders/internal/httpapi/request:FuzzDecodeCreateOrder \
 	./payments/internal/httpapi:FuzzDecodePayment
 FUZZTIME ?= 5s
+# BENCH_FLAGS are passed to the bench command (go run ./infra/cmd/bench -h).
+BENCH_FLAGS ?= -pprof
 
 .PHONY: run test fmt-check vet lint standalone unit e2e fuzz deps tools clean
 
@@ -103,7 +105,7 @@ fuzz:
 
 # A few minutes; PostgreSQL's cells need its server programs installed.
 bench:
-	$(GO) run ./infra/cmd/bench -root $(CURDIR) -out $(CURDIR)/results
+	$(GO) run ./infra/cmd/bench -root $(CURDIR) -out $(CURDIR)/results $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)

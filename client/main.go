@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,6 +46,8 @@ type settings struct {
 	APIBaseURL string
 	StripeKey  string
 	LogLevel   slog.Level
+	// DebugAddr is where profiles are served; empty serves none.
+	DebugAddr string
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -54,6 +57,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 		APIBaseURL: env.Required("API_BASE_URL"),
 		StripeKey:  env.String("STRIPE_PUBLISHABLE_KEY", ""),
 		LogLevel:   env.LogLevel("LOG_LEVEL"),
+		DebugAddr:  config.ReadDebugAddr(env),
 	}
 	if err := env.Err(); err != nil {
 		return settings{}, err
@@ -67,12 +71,17 @@ func readSettings(getenv func(string) string) (settings, error) {
 }
 
 // run serves the pages until ctx is done.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
 	cfg, err := readSettings(getenv)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "client")
+	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopDebug()) }()
 
 	client, err := api.New(cfg.APIBaseURL, &http.Client{
 		Transport: &http.Transport{

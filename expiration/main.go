@@ -68,6 +68,8 @@ type settings struct {
 	LogLevel slog.Level
 	NATS     config.NATS
 	Redis    *redis.Options
+	// DebugAddr is where profiles are served; empty serves none.
+	DebugAddr string
 	// lostAfter shortens how long NATS Streaming may be away before the
 	// service gives up; zero keeps the bus's default. Tests set it.
 	lostAfter time.Duration
@@ -80,6 +82,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 		LogLevel: env.LogLevel("LOG_LEVEL"),
 		NATS:     config.ReadNATS(env),
 	}
+	s.DebugAddr = config.ReadDebugAddr(env)
 	redisOpts, redisErr := redisOptions(env.String("REDIS_HOST", ""), env.String("REDIS_URL", ""))
 	s.Redis = redisOpts
 	err := env.Err()
@@ -160,6 +163,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 // Redis, which is still open.
 func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	log := lifecycle.Logger(stdout, cfg.LogLevel, "expiration")
+
+	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.Close(&err, stopDebug)
 
 	rdb := redis.NewClient(cfg.Redis)
 	defer lifecycle.Close(&err, func() error {

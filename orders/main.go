@@ -73,6 +73,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	log := lifecycle.Logger(stdout, cfg.LogLevel, "orders")
 
+	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.Close(&err, stopDebug)
+
 	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase)
 	if err != nil {
 		return err

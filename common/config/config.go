@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -156,9 +157,13 @@ type HTTP struct {
 	CookieSecure bool
 	SessionTTL   time.Duration
 	LogLevel     slog.Level
+	// DebugAddr is where the service serves net/http/pprof; empty, the
+	// default, serves nothing.
+	DebugAddr string
 }
 
-// ReadHTTP reads PORT, JWT_KEY, MONGO_URI, COOKIE_SECURE, SESSION_TTL and LOG_LEVEL.
+// ReadHTTP reads PORT, JWT_KEY, MONGO_URI, COOKIE_SECURE, SESSION_TTL,
+// LOG_LEVEL and DEBUG_ADDR.
 func ReadHTTP(e *Env) HTTP {
 	return HTTP{
 		Port:         e.String("PORT", "3000"),
@@ -167,7 +172,24 @@ func ReadHTTP(e *Env) HTTP {
 		CookieSecure: e.Bool("COOKIE_SECURE", true),
 		SessionTTL:   e.Duration("SESSION_TTL", 24*time.Hour),
 		LogLevel:     e.LogLevel("LOG_LEVEL"),
+		DebugAddr:    ReadDebugAddr(e),
 	}
+}
+
+// ReadDebugAddr reads DEBUG_ADDR, the host:port where a service serves
+// its profiles (net/http/pprof), such as 127.0.0.1:6060; unset, it is
+// empty and nothing is served. It is for an operator's port-forward or
+// the local bench, never for the ingress: bind it to loopback.
+func ReadDebugAddr(e *Env) string {
+	v := strings.TrimSpace(e.getenv("DEBUG_ADDR"))
+	if v == "" {
+		return ""
+	}
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		e.errs = append(e.errs, fmt.Errorf("DEBUG_ADDR must be host:port such as 127.0.0.1:6060, got %q", v))
+		return ""
+	}
+	return v
 }
 
 // NATS is the configuration of a service's NATS Streaming connection.

@@ -24,6 +24,35 @@ func TestReadHTTP_Defaults(t *testing.T) {
 	assert.True(t, c.CookieSecure)
 	assert.Equal(t, 24*time.Hour, c.SessionTTL)
 	assert.Equal(t, slog.LevelInfo, c.LogLevel)
+	assert.Empty(t, c.DebugAddr, "profiling is off unless asked for")
+}
+
+func TestReadDebugAddr(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+		wantErr           bool
+	}{
+		{"unset is off", "", "", false},
+		{"loopback with a port", "127.0.0.1:6060", "127.0.0.1:6060", false},
+		{"any port", "localhost:0", "localhost:0", false},
+		{"no port", "127.0.0.1", "", true},
+		{"empty port", "127.0.0.1:", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := env(map[string]string{"DEBUG_ADDR": tt.value})
+
+			got := config.ReadDebugAddr(e)
+
+			assert.Equal(t, tt.want, got)
+			if tt.wantErr {
+				require.Error(t, e.Err())
+				assert.Contains(t, e.Err().Error(), "DEBUG_ADDR")
+			} else {
+				assert.NoError(t, e.Err())
+			}
+		})
+	}
 }
 
 func TestReadHTTP_NamesEveryMissingVariable(t *testing.T) {

@@ -30,6 +30,8 @@ const (
 type service struct {
 	name, bin, readyURL string
 	env                 []string
+	// debugAddr is where it serves its profiles, when Config.Debug is set.
+	debugAddr string
 
 	// startMu lets one start happen at a time, whether Restart or the
 	// supervisor asks for it.

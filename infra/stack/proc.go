@@ -27,6 +27,9 @@ type proc struct {
 
 	mu   sync.Mutex
 	tail []string
+	// readyAfter is the time from its start to its first successful
+	// readiness check; zero until then.
+	readyAfter time.Duration
 }
 
 // out serialises the children's lines onto one writer.
@@ -100,6 +103,14 @@ func (p *proc) lastLines() string {
 	return "    " + strings.Join(p.tail, "\n    ")
 }
 
+// ready returns the time from the child's start to its first successful
+// readiness check, and whether it was ready.
+func (p *proc) ready() (time.Duration, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.readyAfter, p.readyAfter > 0
+}
+
 func (p *proc) exited() bool {
 	select {
 	case <-p.done:
@@ -123,12 +134,17 @@ func (p *proc) stop(grace time.Duration) {
 	}
 }
 
-// waitReady polls url until it answers 200, the child exits, or timeout.
+// readyPoll is how often waitReady asks: it bounds the resolution of the
+// ready times measured (Stack.ReadyTimes), whose target is 100 ms.
+const readyPoll = 2 * time.Millisecond
+
+// waitReady polls url until it answers 200, the child exits, or timeout,
+// and records how long after its start the child was first ready.
 func (p *proc) waitReady(ctx context.Context, url string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -136,8 +152,13 @@ func (p *proc) waitReady(ctx context.Context, url string, timeout time.Duration)
 			return err
 		}
 		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				p.mu.Lock()
+				p.readyAfter = time.Since(p.started)
+				p.mu.Unlock()
+				client.CloseIdleConnections()
 				return nil
 			}
 		}

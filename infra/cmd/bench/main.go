@@ -42,7 +42,13 @@ type Cell struct {
 	Notes []string            `json:",omitempty"`
 	Load  *load.Report        `json:",omitempty"`
 	Floor []bench.FloorResult `json:",omitempty"`
-	Ready map[string]string   `json:",omitempty"`
+	// Ready is each service's time from its start (the exec) to its first
+	// answer 200 from /readyz, in nanoseconds in results.json; the
+	// databases were up before.
+	Ready map[string]time.Duration `json:",omitempty"`
+	// Profiles is the folder, relative to the report, holding the CPU
+	// profiles taken during the load and the heap profiles after it (-pprof).
+	Profiles string `json:",omitempty"`
 }
 
 // Run is a whole bench run.
@@ -65,6 +71,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	backends := fs.String("backends", "sqlite,postgresql", "FerretDB backends to measure")
 	big := fs.Int("big", 10000, "tickets listed in the second cell of each backend (0: skip it)")
 	pool := fs.Int("pool", 400, "tickets created in advance for the order and pay steps")
+	pprof := fs.Bool("pprof", false, "serve every service's profiles (DEBUG_ADDR) and save CPU profiles taken during the load, and heap profiles after it, into the run's folder")
+	pprofChunk := fs.Duration("pprof-chunk", 10*time.Second, "length of each CPU profile taken with -pprof; go tool pprof merges a service's chunks")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,7 +95,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for _, n := range sizes {
 			logf("%s, %d tickets: starting a fresh stack", backend, n)
-			c := cell(ctx, absRoot, dir, backend, n, *users, *duration, *pool, logf)
+			var prof *profiler
+			if *pprof {
+				prof = &profiler{dir: filepath.Join(dir, fmt.Sprintf("pprof-%s-%d", backend, n)), chunk: *pprofChunk, logf: logf}
+			}
+			c := cell(ctx, absRoot, dir, backend, n, *users, *duration, *pool, prof, logf)
 			if c.Err != "" {
 				logf("%s, %d tickets: %s", backend, n, c.Err)
 			} else {
@@ -119,8 +131,8 @@ const settleTimeout = 90 * time.Second
 
 // cell starts a fresh stack on backend, seeds n tickets, measures the
 // floor and runs the load, and stops the stack; the stack's log goes into
-// dir.
-func cell(ctx context.Context, root, dir, backend string, n, users int, d time.Duration, pool int, logf func(string, ...any)) Cell {
+// dir. With prof, it profiles every service during the load.
+func cell(ctx context.Context, root, dir, backend string, n, users int, d time.Duration, pool int, prof *profiler, logf func(string, ...any)) Cell {
 	c := Cell{Backend: backend, Tickets: n}
 	// The stack's own log, for the errors behind a failed request.
 	logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("stack-%s-%d.log", backend, n)))
@@ -137,12 +149,19 @@ func cell(ctx context.Context, root, dir, backend string, n, users int, d time.D
 		Backend:          backend,
 		LogLevel:         "warn",
 		Out:              logFile,
+		Debug:            prof != nil,
 	})
 	if err != nil {
 		c.Err = err.Error()
 		return c
 	}
 	defer s.Stop()
+	c.Ready = s.ReadyTimes()
+	for _, name := range stack.Services {
+		logf("%-10s ready %v after its start", name, c.Ready[name].Round(100*time.Microsecond))
+	}
+	stopProfiling := func() {}
+	defer func() { stopProfiling() }()
 	procs := map[string]int{}
 	for _, name := range stack.Services {
 		if pid, ok := s.Pid(name); ok {
@@ -163,7 +182,7 @@ func cell(ctx context.Context, root, dir, backend string, n, users int, d time.D
 	steps := load.Steps
 	floorSteps := append([]string{"scrypt"}, load.Steps...)
 	if n != 100 {
-		steps, floorSteps = []string{"list"}, []string{"list"}
+		steps, floorSteps = []string{"list", "listpage"}, []string{"list", "listpage"}
 	}
 	c.Load, err = load.Run(ctx, load.Config{
 		URL: s.URL, Users: users, Duration: d, Steps: steps, Tickets: n, Pool: pool, Procs: procs,
@@ -182,11 +201,20 @@ func cell(ctx context.Context, root, dir, backend string, n, users int, d time.D
 				logf("floor %-8s %8.1f req/s  p50 %s  errors %d", f.Name, f.RPS, load.Ms(f.P50), f.Errors)
 			}
 			c.Floor = floor
+			if err == nil && prof != nil {
+				stopProfiling = prof.start(ctx, s.DebugAddrs())
+			}
 			return err
 		},
 	})
 	if err != nil {
 		c.Err = err.Error()
+	}
+	if prof != nil {
+		stopProfiling()
+		stopProfiling = func() {}
+		prof.heap(ctx, s.DebugAddrs())
+		c.Profiles = filepath.Base(prof.dir)
 	}
 	return c
 }

@@ -14,6 +14,7 @@ import (
 
 	"ticketing.dev/infra/bench"
 	"ticketing.dev/infra/load"
+	"ticketing.dev/infra/stack"
 )
 
 // Targets of the issue, checked in the report.
@@ -22,6 +23,7 @@ const (
 	maxP50Ratio        = 1.25 // endpoint p50 over floor p50
 	maxLagP99          = 10 * time.Millisecond
 	maxIdleRSS         = 20 << 20
+	maxReady           = 100 * time.Millisecond // from a service's start to its first ready answer
 )
 
 // writeReport writes report.md and its charts into dir.
@@ -35,7 +37,8 @@ func writeReport(dir string, r Run) error {
 	p("")
 	p("The floor of an endpoint is the database operations its store issues, sent directly with mongo-driver v2 to the same embedded FerretDB at the same concurrency " +
 		"(sign-up and sign-in include the scrypt hash, N=16384 r=8 p=1, as auth does; pay excludes the stripe-mock charge). " +
-		"Targets: req/s ≥ 80 % of the floor's, p50 ≤ 1.25 × the floor's, event lag p99 < 10 ms, idle RSS < 20 MiB.")
+		"Targets: req/s ≥ 80 %% of the floor's, p50 ≤ 1.25 × the floor's, event lag p99 < 10 ms, idle RSS < 20 MiB, " +
+		"every service ready within 100 ms of its start (the databases are up before the services start; /readyz polled every 2 ms).")
 	for _, c := range r.Cells {
 		p("")
 		p("## %s, %d tickets listed", c.Backend, c.Tickets)
@@ -84,6 +87,20 @@ func writeReport(dir string, r Run) error {
 			for _, l := range c.Load.Lags {
 				p("| %s | %d | %s | %s | %s | %s | %s |", l.Name, l.Samples, load.Ms(l.P50), load.Ms(l.P90), load.Ms(l.P99), load.Ms(l.Max), verdict(l.P99 < maxLagP99))
 			}
+		}
+		if len(c.Ready) > 0 {
+			p("")
+			p("| service | ready after its start | target |")
+			p("|---|---:|---|")
+			for _, name := range stack.Services {
+				if d, ok := c.Ready[name]; ok {
+					p("| %s | %s | %s |", name, load.Ms(d), verdict(d <= maxReady))
+				}
+			}
+		}
+		if c.Profiles != "" {
+			p("")
+			p("Profiles in [%s](%s): CPU during the load (`<service>-cpu-NN.pb.gz`, merge them with `go tool pprof -http : %s/<service>-cpu-*.pb.gz`) and heap after it (`<service>-heap.pb.gz`).", c.Profiles, c.Profiles, c.Profiles)
 		}
 		if len(c.Load.Procs) > 0 {
 			p("")

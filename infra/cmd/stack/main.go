@@ -3,7 +3,8 @@
 // Environment: GATEWAY_ADDR (default 127.0.0.1:8080), DATA_DIR (keep data
 // across runs), FERRETDB_BACKEND (sqlite, the default, or postgresql),
 // EXPIRATION_WINDOW (passed to orders), RATE_LIMIT (passed to auth),
-// LOG_LEVEL (passed to every service).
+// LOG_LEVEL (passed to every service), PPROF (true: every service serves
+// its profiles on a loopback port of its own, printed at start).
 package main
 
 import (
@@ -14,7 +15,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/infra/stack"
@@ -37,6 +40,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		DataDir:     env.String("DATA_DIR", ""),
 		RateLimit:   env.String("RATE_LIMIT", ""),
 		LogLevel:    env.String("LOG_LEVEL", "info"),
+		Debug:       env.Bool("PPROF", false),
 		Out:         stdout,
 		// As Kubernetes would: a service that exits, for instance after
 		// losing NATS Streaming for good, is started again.
@@ -60,6 +64,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer s.Stop()
+	ready, debug := s.ReadyTimes(), s.DebugAddrs()
+	var times []string
+	for _, name := range stack.Services {
+		times = append(times, fmt.Sprintf("%s %.1f ms", name, float64(ready[name])/float64(time.Millisecond)))
+		if addr := debug[name]; addr != "" {
+			fmt.Fprintf(stdout, "%s profiles: go tool pprof http://%s/debug/pprof/profile?seconds=10\n", name, addr)
+		}
+	}
+	fmt.Fprintf(stdout, "services ready after their start: %s\n", strings.Join(times, ", "))
 	fmt.Fprintf(stdout, "ticketing is ready at %s (Ctrl-C stops it)\n", s.URL)
 
 	select {

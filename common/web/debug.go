@@ -1,0 +1,61 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+)
+
+// debugShutdownTimeout bounds the wait for a profile being written at
+// shutdown; a CPU profile in progress is cut short rather than awaited.
+const debugShutdownTimeout = time.Second
+
+// Debug serves net/http/pprof's profiles under /debug/pprof/ on addr (a
+// service's DEBUG_ADDR), on a server and mux of their own, never on the
+// service's router, until stop is called. Importing net/http/pprof also
+// registers them on http.DefaultServeMux, which no service serves. An
+// empty addr serves nothing, and stop does nothing.
+//
+// Fetch them with, for example,
+// go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=10.
+func Debug(addr string, log *slog.Logger) (stop func() error, err error) {
+	if addr == "" {
+		return func() error { return nil }, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug server: listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No write timeout: a CPU profile or a trace takes as long as asked.
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving profiles", "addr", ln.Addr().String())
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), debugShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			// A profile still being written is no reason to fail shutdown.
+			_ = srv.Close()
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("debug server: %w", err)
+		}
+		return nil
+	}, nil
+}
