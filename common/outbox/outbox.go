@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,8 @@ const (
 	// batchSize bounds how many documents one query loads, so that a long
 	// outage's backlog is not read into memory at once.
 	batchSize = 100
+	// removeBatch bounds the published messages one write removes.
+	removeBatch = 256
 	// maxQueued bounds the messages a relay keeps in memory. Beyond it, it
 	// forgets them and finds them in the collection instead.
 	maxQueued = 10_000
@@ -371,8 +374,8 @@ func (r *Relay) removeLoop(ctx context.Context) {
 	}
 }
 
-// removePublished removes every published message, stopping at the first
-// failure.
+// removePublished removes every published message, a batch at a time,
+// stopping at the first failure.
 func (r *Relay) removePublished(ctx context.Context) error {
 	for {
 		r.mu.Lock()
@@ -381,39 +384,60 @@ func (r *Relay) removePublished(ctx context.Context) error {
 			r.mu.Unlock()
 			return ctx.Err()
 		}
-		e := r.toRemove[0]
+		batch := slices.Clone(r.toRemove[:min(len(r.toRemove), removeBatch)])
 		r.mu.Unlock()
 
-		if err := r.remove(ctx, e); err != nil {
-			return fmt.Errorf("outbox: document %s: remove published %s: %w", e.key, e.msg.ID, err)
+		if err := r.remove(ctx, batch); err != nil {
+			return err
 		}
 		r.mu.Lock()
-		r.toRemove = r.toRemove[1:]
-		if r.scanning {
-			// The look in the collection may have read the message before
-			// it was removed: it must still know that it was published.
-			r.removed = append(r.removed, e.msg.ID)
-		} else {
-			delete(r.removing, e.msg.ID)
+		r.toRemove = r.toRemove[len(batch):]
+		for _, e := range batch {
+			if r.scanning {
+				// The look in the collection may have read the message
+				// before it was removed: it must still know that it was
+				// published.
+				r.removed = append(r.removed, e.msg.ID)
+			} else {
+				delete(r.removing, e.msg.ID)
+			}
 		}
 		r.mu.Unlock()
 	}
 }
 
-// remove takes one published message out of its document. $pull is given
-// the element exactly as stored: FerretDB 1.24 compares a document operand
-// of $pull for equality and silently removes nothing for a partial
-// condition such as {id: ...}, whereas MongoDB treats it as a query that
-// the whole element matches. Both thus remove exactly this message and
-// leave any pushed since untouched.
-func (r *Relay) remove(ctx context.Context, e *entry) error {
-	unlock := r.locks.Lock(e.key)
-	defer unlock()
-	_, err := r.coll.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: e.id}},
-		bson.D{{Key: "$pull", Value: bson.D{{Key: Field, Value: e.raw}}}},
+// remove takes published messages out of their documents by one write,
+// under the locks of every document, taken in order. $pullAll is given the
+// elements exactly as stored, and both FerretDB 1.24 and MongoDB remove
+// the elements equal to one of them: exactly these messages, leaving any
+// pushed since untouched. (FerretDB's $pull compares a document operand
+// for equality too, but removes nothing for an {$in: ...} condition, so
+// it could only remove one message per write; on its SQLite backend every
+// write reads the whole collection.)
+func (r *Relay) remove(ctx context.Context, batch []*entry) error {
+	keys := make([]string, 0, len(batch))
+	ids := make(bson.A, 0, len(batch))
+	msgs := make(bson.A, 0, len(batch))
+	for _, e := range batch {
+		if !slices.Contains(keys, e.key) {
+			keys = append(keys, e.key)
+			ids = append(ids, e.id)
+		}
+		msgs = append(msgs, e.raw)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		unlock := r.locks.Lock(k)
+		defer unlock()
+	}
+	_, err := r.coll.UpdateMany(ctx,
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+		bson.D{{Key: "$pullAll", Value: bson.D{{Key: Field, Value: msgs}}}},
 	)
-	return err
+	if err != nil {
+		return fmt.Errorf("outbox: remove %d published messages of %d documents: %w", len(batch), len(keys), err)
+	}
+	return nil
 }
 
 // pending is the part of an entity's document the relay reads. The
@@ -585,7 +609,7 @@ func (r *Relay) publish(ctx context.Context, d pending) (int, error) {
 		// Removed here rather than by the removing loop, so that the next
 		// query of the pass no longer finds it.
 		if err := r.removeNow(ctx, &entry{id: d.id, key: d.key, msg: m, raw: raw}); err != nil {
-			return n, fmt.Errorf("outbox: document %s: remove published %s: %w", d.key, m.ID, err)
+			return n, err
 		}
 		r.log.Debug("event published", "document", d.key, "subject", m.Subject, "message", m.ID)
 	}
@@ -596,7 +620,7 @@ func (r *Relay) publish(ctx context.Context, d pending) (int, error) {
 func (r *Relay) removeNow(ctx context.Context, e *entry) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
-	return r.remove(ctx, e)
+	return r.remove(ctx, []*entry{e})
 }
 
 // lockKey returns the lock key of a document _id, the one NewRelay documents

@@ -134,3 +134,34 @@ func TestRelay_ForgetsWhatItCannotKeepAndFindsItInTheCollection(t *testing.T) {
 	assert.ElementsMatch(t, want, got.waitFor(t, len(want)+1)[1:],
 		"the stored events are not all published once, or the forgotten one was published")
 }
+
+func TestRelay_RemovesWhatItPublishedFromManyDocumentsAndNothingElse(t *testing.T) {
+	t.Parallel()
+	const docs = 300 // more than one removal's batch
+	n := testkit.NATS(t)
+	coll := testkit.DB(t).Collection("tickets")
+	got := listen[events.TicketUpdated](t, n)
+	locks := &keylock.Locks{}
+	relay := startRelayAfterLook(t, coll, locks, testkit.Bus(t, n), got, outbox.WithPollInterval(time.Hour))
+
+	// A message nobody hands over stays where it is.
+	other := bson.NewObjectID()
+	left := messages(t, updated(other.Hex(), 1))
+	_, err := coll.InsertOne(t.Context(), ticket{ID: other, Version: 1, Outbox: left})
+	require.NoError(t, err)
+	var want []events.TicketUpdated
+	for range docs {
+		id := bson.NewObjectID()
+		es := updated(id.Hex(), 1)
+		store(t, coll, locks, relay, id, es...)
+		want = append(want, es...)
+	}
+
+	assert.ElementsMatch(t, want, got.waitFor(t, docs+1)[1:])
+	testkit.Eventually(t, func() bool {
+		pending, err := coll.CountDocuments(t.Context(), bson.M{"outbox.0": bson.M{"$exists": true}})
+		require.NoError(t, err)
+		return pending == 1
+	}, "published messages removed")
+	assert.Equal(t, left, pendingOf(t, coll, other))
+}
