@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"ticketing.dev/infra/audit"
 	"ticketing.dev/infra/bench"
 	"ticketing.dev/infra/load"
 	"ticketing.dev/infra/stack"
@@ -168,10 +169,23 @@ func cell(ctx context.Context, root, dir, backend string, n, users int, d time.D
 			procs[name] = pid
 		}
 	}
-	// settle waits for the orders service to hold every ticket; when it
-	// does not within the bound, the run goes on and the report says so.
+	// settle waits for the orders service to hold every ticket, then for
+	// every event of the step before to be handled (the auditor's quiet:
+	// outboxes empty, replicas, locks and payments applied, expired orders
+	// cancelled), so that a step does not pay for its predecessor's
+	// backlog; when that takes longer than the bound, the run goes on and
+	// the report says so.
+	dbs, disconnect, err := audit.Connect(s.MongoURI())
+	if err != nil {
+		c.Err = err.Error()
+		return c
+	}
+	defer disconnect(context.WithoutCancel(ctx))
 	settle := func(ctx context.Context) error {
 		err := bench.WaitReplicas(ctx, s.MongoURI(), settleTimeout)
+		if err == nil {
+			_, err = audit.WaitQuiet(ctx, dbs, settleTimeout)
+		}
 		if err != nil && ctx.Err() == nil {
 			logf("not settled: %v", err)
 			c.Notes = append(c.Notes, "not settled before a step: "+err.Error())
