@@ -60,9 +60,10 @@ type Conn struct {
 	lostOnce sync.Once
 	lostErr  error
 
-	mu     sync.Mutex
-	subs   []stan.Subscription
-	closed bool
+	mu         sync.Mutex
+	subs       []stan.Subscription
+	afterClose []func() // once the subscriptions are closed
+	closed     bool
 
 	// deliveries is held for reading by every handler in flight; Close
 	// takes it to wait for them before it closes the subscriptions, so
@@ -200,7 +201,7 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	subs := c.subs
+	subs, afterClose := c.subs, c.afterClose
 	c.mu.Unlock()
 
 	c.deliveries.Lock()
@@ -211,6 +212,9 @@ func (c *Conn) Close() error {
 		if err := s.Close(); err != nil && !errors.Is(err, stan.ErrConnectionClosed) {
 			errs = append(errs, err)
 		}
+	}
+	for _, f := range afterClose {
+		f()
 	}
 	// A lost connection has already ended its session on this side; asking
 	// the server to end it too would only wait out a timeout and fail.
@@ -224,6 +228,17 @@ func (c *Conn) Close() error {
 		return fmt.Errorf("bus: close: %w", err)
 	}
 	return nil
+}
+
+// handling runs fn, a handler's work on a delivered event, unless Close has
+// begun; Close waits for every fn running.
+func (c *Conn) handling(fn func()) {
+	c.deliveries.RLock()
+	defer c.deliveries.RUnlock()
+	if c.stopping {
+		return // not acknowledged: delivered again to the group once Close is done
+	}
+	fn()
 }
 
 // ConfigFrom returns the configuration of a service's connection as it read

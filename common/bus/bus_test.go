@@ -417,3 +417,94 @@ func TestListener_SlowHandlerWorksOffABacklogWithoutRedeliveries(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // past another ack wait
 	assert.Equal(t, ids, orderIDs(got.events()), "events redelivered or out of order")
 }
+
+func TestListener_WorkersKeepEachKeysOrderAndLetOtherKeysPass(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	pub := bus.NewPublisher[events.OrderCancelled](testkit.Bus(t, n))
+	for v := range int64(20) {
+		for _, ticket := range []string{"slow", "t1", "t2", "t3"} {
+			e := events.OrderCancelled{ID: fmt.Sprintf("%s-%d", ticket, v), Version: v, Ticket: events.TicketRef{ID: ticket}}
+			require.NoError(t, pub.Publish(t.Context(), e))
+		}
+	}
+
+	// The first event of ticket "slow" is held until an event of another
+	// ticket is handled: only workers let one pass it. (Of three other
+	// tickets, at least one has a worker that is not slow's.)
+	release := make(chan struct{})
+	passed := false
+	var mu sync.Mutex
+	byTicket := map[string][]int64{}
+	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "tickets-service",
+		func(_ context.Context, e events.OrderCancelled) error {
+			if e.ID == "slow-0" {
+				select {
+				case <-release:
+				case <-time.After(5 * time.Second):
+					t.Error("no other ticket's event passed the held one")
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			byTicket[e.Ticket.ID] = append(byTicket[e.Ticket.ID], e.Version)
+			if e.Ticket.ID != "slow" && !passed {
+				passed = true
+				close(release)
+			}
+			return nil
+		}).WithWorkers(4, func(e events.OrderCancelled) string { return e.Ticket.ID }).Listen(t.Context()))
+
+	testkit.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(byTicket["slow"]) == 20
+	}, "every event handled")
+	mu.Lock()
+	defer mu.Unlock()
+	versions := make([]int64, 20)
+	for i := range versions {
+		versions[i] = int64(i)
+	}
+	for _, ticket := range []string{"slow", "t1", "t2", "t3"} {
+		assert.Equal(t, versions, byTicket[ticket], "ticket %s: events lost, repeated or out of order", ticket)
+	}
+}
+
+func TestConn_CloseWaitsForWorkersInFlightAndLeavesTheirQueuesToTheGroup(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	publishOrders(t, testkit.Bus(t, n), "o1", "o2", "o3")
+	conn := connect(t, testkit.BusConfig(n))
+	started := make(chan struct{})
+	release := make(chan struct{})
+	handled := &inbox[events.OrderCancelled]{}
+	require.NoError(t, bus.NewListener(conn, "orders-service", func(ctx context.Context, e events.OrderCancelled) error {
+		if e.ID == "o1" {
+			close(started)
+			<-release
+		}
+		return record(handled)(ctx, e)
+	}).WithAckWait(time.Second).WithWorkers(2, func(events.OrderCancelled) string { return "one key" }).Listen(t.Context()))
+	<-started
+
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a handler was running")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-closed)
+	assert.Equal(t, []string{"o1"}, orderIDs(handled.events()), "handled after Close began")
+
+	// o1 was acknowledged; o2 and o3, queued behind it, go to the group's
+	// next member.
+	again := &inbox[events.OrderCancelled]{}
+	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
+		WithAckWait(time.Second).Listen(t.Context()))
+	testkit.Eventually(t, func() bool { return again.len() >= 2 }, "the queued events delivered again")
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, []string{"o2", "o3"}, orderIDs(again.events()))
+}

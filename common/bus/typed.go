@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"time"
 
@@ -53,6 +54,8 @@ type Listener[E events.Event] struct {
 	group   string
 	handle  Handler[E]
 	ackWait time.Duration
+	workers int
+	key     func(E) string
 }
 
 // NewListener returns a Listener of E in queue group group (also the durable
@@ -74,6 +77,22 @@ func (l *Listener[E]) Subject() events.Subject {
 	return zero.Subject()
 }
 
+// Workers is how many workers the services' listeners run (WithWorkers):
+// enough that a backlog of events is worked off several at a time while
+// requests compete for the database, few enough that they do not crowd
+// the requests out.
+const Workers = 4
+
+// WithWorkers lets the listener handle up to n events at once: those of
+// one key, as key returns it, one after the other in the order they
+// arrived, so that the events of one entity are still applied in order
+// while those of others go on. Without it, events are handled one at a
+// time.
+func (l *Listener[E]) WithWorkers(n int, key func(E) string) *Listener[E] {
+	l.workers, l.key = max(n, 1), key
+	return l
+}
+
 // Listen subscribes and returns; events are handled in the background until
 // the connection is closed. ctx is the parent of every handler's context:
 // its values reach handlers, its cancellation does not, so that a handler
@@ -88,14 +107,17 @@ func (l *Listener[E]) Listen(ctx context.Context) error {
 	if l.conn.closed {
 		return fmt.Errorf("bus: listen %s: %w", subject, stan.ErrConnectionClosed)
 	}
-	sub, err := l.conn.sc.QueueSubscribe(subject, l.group, func(m *stan.Msg) {
-		l.conn.deliveries.RLock()
-		defer l.conn.deliveries.RUnlock()
-		if l.conn.stopping {
-			return // not acked: redelivered to the group once Close is done
-		}
-		l.deliver(base, log, m)
-	},
+	receive := func(m *stan.Msg) {
+		l.conn.handling(func() {
+			if e, ok := l.decode(log, m); ok {
+				l.apply(base, log, m, e)
+			}
+		})
+	}
+	if l.workers > 1 {
+		receive = l.dispatch(base, log)
+	}
+	sub, err := l.conn.sc.QueueSubscribe(subject, l.group, receive,
 		stan.DurableName(l.group),
 		stan.DeliverAllAvailable(),
 		stan.SetManualAckMode(),
@@ -109,16 +131,68 @@ func (l *Listener[E]) Listen(ctx context.Context) error {
 	return nil
 }
 
-func (l *Listener[E]) deliver(ctx context.Context, log *slog.Logger, m *stan.Msg) {
-	log = log.With("seq", m.Sequence, "redelivered", m.Redelivered)
+// delivery is an event and the message that brought it.
+type delivery[E events.Event] struct {
+	m *stan.Msg
+	e E
+}
+
+// dispatch starts the listener's workers, each with a queue of its own, and
+// returns what hands each message to the queue of its key. The workers stop
+// once the connection is closed; what is left in their queues is not
+// acknowledged, and so delivered again to the group.
+func (l *Listener[E]) dispatch(ctx context.Context, log *slog.Logger) func(*stan.Msg) {
+	done := make(chan struct{})
+	l.conn.afterClose = append(l.conn.afterClose, func() { close(done) })
+	queues := make([]chan delivery[E], l.workers)
+	for i := range queues {
+		q := make(chan delivery[E], MaxInflight) // the server hands over no more
+		queues[i] = q
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case d := <-q:
+					l.conn.handling(func() { l.apply(ctx, log, d.m, d.e) })
+				}
+			}
+		}()
+	}
+	return func(m *stan.Msg) {
+		var (
+			e  E
+			ok bool
+		)
+		l.conn.handling(func() { e, ok = l.decode(log, m) })
+		if !ok {
+			return
+		}
+		h := fnv.New32a()
+		h.Write([]byte(l.key(e)))
+		select {
+		case queues[h.Sum32()%uint32(len(queues))] <- delivery[E]{m, e}:
+		case <-done:
+		}
+	}
+}
+
+// decode returns m's event. An undecodable one is logged and acknowledged:
+// delivering it again cannot help.
+func (l *Listener[E]) decode(log *slog.Logger, m *stan.Msg) (E, bool) {
 	var e E
 	if err := json.Unmarshal(m.Data, &e); err != nil {
-		log.Error("dropping undecodable event", "err", err, "data", truncate(m.Data, 512))
+		log.Error("dropping undecodable event", "seq", m.Sequence, "err", err, "data", truncate(m.Data, 512))
 		ack(log, m)
-		return
+		return e, false
 	}
+	return e, true
+}
+
+// apply handles e and acknowledges m once the handler has succeeded.
+func (l *Listener[E]) apply(ctx context.Context, log *slog.Logger, m *stan.Msg, e E) {
 	if err := l.handle(ctx, e); err != nil {
-		log.Warn("event not handled; it will be redelivered", "err", err)
+		log.Warn("event not handled; it will be redelivered", "seq", m.Sequence, "redelivered", m.Redelivered, "err", err)
 		return
 	}
 	ack(log, m)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/events"
 	"ticketing.dev/expiration/internal/task"
 )
 
@@ -19,5 +20,7 @@ const Group = "expiration-service"
 // Listen subscribes the handlers of every consumed subject. Events are
 // handled until conn is closed.
 func Listen(ctx context.Context, conn *bus.Conn, tasks *task.Scheduler, log *slog.Logger) error {
-	return bus.NewListener(conn, Group, OrderCreated(tasks, log)).Listen(ctx)
+	return bus.NewListener(conn, Group, OrderCreated(tasks, log)).
+		WithWorkers(bus.Workers, func(e events.OrderCreated) string { return e.ID }).
+		Listen(ctx)
 }

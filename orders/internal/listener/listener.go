@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/events"
 	"ticketing.dev/orders/internal/order"
 )
 
@@ -35,10 +36,14 @@ func New(orders *order.Service, log *slog.Logger) *Handlers {
 // unacked events after ackWait (bus.DefaultAckWait in production).
 func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
 	listeners := []interface{ Listen(context.Context) error }{
-		bus.NewListener(conn, Group, h.TicketCreated).WithAckWait(ackWait),
-		bus.NewListener(conn, Group, h.TicketUpdated).WithAckWait(ackWait),
-		bus.NewListener(conn, Group, h.ExpirationComplete).WithAckWait(ackWait),
-		bus.NewListener(conn, Group, h.PaymentCreated).WithAckWait(ackWait),
+		bus.NewListener(conn, Group, h.TicketCreated).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.TicketCreated) string { return e.ID }),
+		bus.NewListener(conn, Group, h.TicketUpdated).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.TicketUpdated) string { return e.ID }),
+		bus.NewListener(conn, Group, h.ExpirationComplete).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.ExpirationComplete) string { return e.OrderID }),
+		bus.NewListener(conn, Group, h.PaymentCreated).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.PaymentCreated) string { return e.OrderID }),
 	}
 	for _, l := range listeners {
 		if err := l.Listen(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/events"
 	"ticketing.dev/payments/internal/payment"
 )
 
@@ -35,8 +36,10 @@ func New(payments *payment.Service, log *slog.Logger) *Handlers {
 // unacked events after ackWait (bus.DefaultAckWait in production).
 func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
 	listeners := []interface{ Listen(context.Context) error }{
-		bus.NewListener(conn, Group, h.OrderCreated).WithAckWait(ackWait),
-		bus.NewListener(conn, Group, h.OrderCancelled).WithAckWait(ackWait),
+		bus.NewListener(conn, Group, h.OrderCreated).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.OrderCreated) string { return e.ID }),
+		bus.NewListener(conn, Group, h.OrderCancelled).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.ID }),
 	}
 	for _, l := range listeners {
 		if err := l.Listen(ctx); err != nil {

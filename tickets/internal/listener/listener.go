@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/events"
 	"ticketing.dev/common/web"
 	"ticketing.dev/tickets/internal/ticket"
 )
@@ -21,10 +22,15 @@ const Group = "tickets-service"
 // Listen subscribes the handlers of every consumed subject. Events are
 // handled until conn is closed.
 func Listen(ctx context.Context, conn *bus.Conn, tickets *ticket.Service, log *slog.Logger) error {
-	if err := bus.NewListener(conn, Group, OrderCreated(tickets, log)).Listen(ctx); err != nil {
+	// Events of one ticket are applied one after the other, in order.
+	if err := bus.NewListener(conn, Group, OrderCreated(tickets, log)).
+		WithWorkers(bus.Workers, func(e events.OrderCreated) string { return e.Ticket.ID }).
+		Listen(ctx); err != nil {
 		return err
 	}
-	return bus.NewListener(conn, Group, OrderCancelled(tickets, log)).Listen(ctx)
+	return bus.NewListener(conn, Group, OrderCancelled(tickets, log)).
+		WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.Ticket.ID }).
+		Listen(ctx)
 }
 
 // validIDs reports whether an event names its ticket and order such that
