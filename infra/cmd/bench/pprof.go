@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -53,12 +54,36 @@ func (p *profiler) start(ctx context.Context, addrs map[string]string) (stop fun
 		})
 	}
 	p.logf("pprof: CPU profiles of %d services in %d-second chunks into %s", len(addrs), seconds, p.dir)
+	stopSelf := p.self()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			close(done)
 			wg.Wait()
+			stopSelf()
 		})
+	}
+}
+
+// self profiles this process, where the stack runs FerretDB, NATS
+// Streaming and the gateway, and the load tool runs too, into
+// stack-cpu.pb.gz until the returned function is called.
+func (p *profiler) self() (stop func()) {
+	f, err := os.Create(filepath.Join(p.dir, "stack-cpu.pb.gz"))
+	if err != nil {
+		p.logf("pprof: %v", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		p.logf("pprof: this process: %v", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			p.logf("pprof: this process: %v", err)
+		}
 	}
 }
 
