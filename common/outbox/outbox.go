@@ -87,6 +87,12 @@ const (
 	batchSize = 100
 	// removeBatch bounds the published messages one write removes.
 	removeBatch = 256
+	// removePause spaces the removals out, so that under load each write
+	// removes many messages: FerretDB's SQLite backend reads the whole
+	// collection for every update, and a removal right after each publish
+	// made the relay's writes a good part of that work. A published
+	// message that waits a little longer in its document costs nothing.
+	removePause = 100 * time.Millisecond
 	// maxQueued bounds the messages a relay keeps in memory. Beyond it, it
 	// forgets them and finds them in the collection instead.
 	maxQueued = 10_000
@@ -362,6 +368,7 @@ func (r *Relay) removeLoop(ctx context.Context) {
 			continue
 		}
 		backoff = minBackoff
+		sleep(ctx, removePause)
 		select {
 		case <-ctx.Done():
 		case <-r.removedC:
