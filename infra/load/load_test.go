@@ -36,8 +36,10 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out := &syncWriter{}
+	// The window leaves the pay step time to pay its orders while other
+	// test packages run beside this one under the race detector.
 	s, err := stack.Start(ctx, stack.Config{
-		Root: root, GatewayAddr: "127.0.0.1:0", ExpirationWindow: "1s", RateLimit: "0", LogLevel: "warn", Out: out,
+		Root: root, GatewayAddr: "127.0.0.1:0", ExpirationWindow: "3s", RateLimit: "0", LogLevel: "warn", Out: out,
 	})
 	require.NoError(t, err, "stack: %s", &out.b)
 	defer s.Stop()
