@@ -40,8 +40,8 @@ type Handler[E events.Event] func(ctx context.Context, e E) error
 const DefaultAckWait = 5 * time.Second
 
 // MaxInflight is how many events the server hands a listener before it has
-// acknowledged them. Handlers run one at a time, so every event handed
-// over waits for those before it, and its ack wait runs meanwhile: with
+// acknowledged them. An event handed over waits for the handler (or its
+// worker) to finish those before it, and its ack wait runs meanwhile: with
 // the server's default of 1,024, a backlog under load outlived the ack wait
 // and was delivered again and again, doubling the work of a busy service.
 // Sixteen keep the next events at hand and a backlog on the server.

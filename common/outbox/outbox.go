@@ -126,7 +126,7 @@ type Relay struct {
 	indexed bool // by the first look; only Run's goroutine reads it
 
 	wake     chan struct{} // Stored or Notify: work for the publishing loop
-	removedC chan struct{} // work for the removing loop
+	removals chan struct{} // published messages: work for the removing loop
 
 	maxQueued int
 
@@ -164,7 +164,7 @@ func NewRelay(coll *mongo.Collection, pub Publisher, locks *keylock.Locks, log *
 		log:       log.With("component", "outbox", "collection", coll.Name()),
 		poll:      DefaultPollInterval,
 		wake:      make(chan struct{}, 1),
-		removedC:  make(chan struct{}, 1),
+		removals:  make(chan struct{}, 1),
 		scan:      true,
 		maxQueued: maxQueued,
 		queued:    make(map[string]*entry),
@@ -352,7 +352,7 @@ func (r *Relay) publishPending(ctx context.Context) error {
 func (r *Relay) published(e *entry) {
 	r.toRemove = append(r.toRemove, e)
 	r.removing[e.msg.ID] = true
-	signal(r.removedC)
+	signal(r.removals)
 }
 
 // removeLoop removes published messages from their documents, oldest
@@ -371,7 +371,7 @@ func (r *Relay) removeLoop(ctx context.Context) {
 		sleep(ctx, removePause)
 		select {
 		case <-ctx.Done():
-		case <-r.removedC:
+		case <-r.removals:
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
