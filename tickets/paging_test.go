@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/common/web/webtest"
 )
 
 // nextLinkRE is the Link header of a page that more tickets follow.
@@ -121,47 +121,15 @@ func TestList_BadPageParametersAre400AndChangeNothing(t *testing.T) {
 	s := startService(t)
 	s.listForSale(t, 2)
 	before := testkit.Snapshot(t, s.db)
-	const (
-		limitMsg  = "limit must be an integer between 1 and 1000"
-		cursorMsg = "cursor must be an id from a previous page"
-	)
-	id := bson.NewObjectID().Hex()
-	type fieldErr = struct{ Message, Field string }
-	limitErr := []fieldErr{{limitMsg, "limit"}}
-	cursorErr := []fieldErr{{cursorMsg, "cursor"}}
-	cases := []struct {
-		query string
-		want  []fieldErr
-	}{
-		{"limit=0", limitErr},
-		{"limit=-1", limitErr},
-		{"limit=1001", limitErr},
-		{"limit=", limitErr},
-		{"limit", limitErr},
-		{"limit=abc", limitErr},
-		{"limit=%2B5", limitErr}, // +5
-		{"limit=+5", limitErr},   // a space, as a query writes one
-		{"limit=5%20", limitErr},
-		{"limit=1e2", limitErr},
-		{"limit=3.0", limitErr},
-		{"limit=0x10", limitErr},
-		{"limit=99999999999999999999999", limitErr},
-		{"limit=%7B%22%24gt%22%3A0%7D", limitErr},
-		{"limit=x&limit=5", limitErr},
-		{"limit=3&cursor=", cursorErr},
-		{"cursor=", cursorErr},
-		{"cursor=" + id[:23], cursorErr},
-		{"cursor=" + id + "0", cursorErr},
-		{"cursor=zzzzzzzzzzzzzzzzzzzzzzzz", cursorErr},
-		{"cursor=%7B%22%24gt%22%3A%22%22%7D", cursorErr},
-		{"limit=2&cursor=" + url.QueryEscape(id+"\x00"), cursorErr},
-		{"limit=0&cursor=nope", append(limitErr, cursorErr...)},
-	}
-	for _, c := range cases {
-		r := s.do(t, http.MethodGet, "/api/tickets?"+c.query, "", nil)
-		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", c.query, r.body)
-		assert.Equal(t, c.want, r.errors(t), c.query)
-		assert.Empty(t, r.header.Values("Link"), c.query)
+	for _, bad := range webtest.BadPageQueries() {
+		r := s.do(t, http.MethodGet, "/api/tickets?"+bad.Query, "", nil)
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", bad.Query, r.body)
+		var want []struct{ Message, Field string }
+		for _, d := range bad.Want {
+			want = append(want, struct{ Message, Field string }(d))
+		}
+		assert.Equal(t, want, r.errors(t), bad.Query)
+		assert.Empty(t, r.header.Values("Link"), bad.Query)
 	}
 	assert.Equal(t, before, testkit.Snapshot(t, s.db), "the database is as it was")
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,9 +15,8 @@ import (
 	"ticketing.dev/common/errs"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
-	"ticketing.dev/common/web"
+	"ticketing.dev/common/web/webtest"
 	"ticketing.dev/orders/internal/orderdb"
-	"ticketing.dev/orders/internal/ordertest"
 )
 
 // nextLinkRE is the Link header of a page that more orders follow.
@@ -127,39 +125,11 @@ func TestListOrders_BadPageParametersAre400AndChangeNothing(t *testing.T) {
 	a.place(t, buyer, a.Ticket(t, "concert", 100).ID)
 	testkit.Eventually(t, func() bool { return a.pending(t) == 0 }, "order:created relayed")
 	before := testkit.Snapshot(t, a.DB)
-	id := ordertest.NewID()
-	limitErr := []errs.Detail{{Message: web.MsgPageLimit, Field: "limit"}}
-	cursorErr := []errs.Detail{{Message: web.MsgPageCursor, Field: "cursor"}}
-	cases := []struct {
-		query string
-		want  []errs.Detail
-	}{
-		{"limit=0", limitErr},
-		{"limit=-1", limitErr},
-		{"limit=1001", limitErr},
-		{"limit=", limitErr},
-		{"limit", limitErr},
-		{"limit=abc", limitErr},
-		{"limit=%2B5", limitErr},
-		{"limit=+5", limitErr},
-		{"limit=1e2", limitErr},
-		{"limit=3.0", limitErr},
-		{"limit=99999999999999999999999", limitErr},
-		{"limit=%7B%22%24gt%22%3A0%7D", limitErr},
-		{"limit=x&limit=5", limitErr},
-		{"limit=3&cursor=", cursorErr},
-		{"cursor=" + id[:23], cursorErr},
-		{"cursor=" + id + "0", cursorErr},
-		{"cursor=zzzzzzzzzzzzzzzzzzzzzzzz", cursorErr},
-		{"cursor=%7B%22%24gt%22%3A%22%22%7D", cursorErr},
-		{"limit=2&cursor=" + url.QueryEscape(id+"\x00"), cursorErr},
-		{"limit=0&cursor=nope", append(limitErr, cursorErr...)},
-	}
-	for _, c := range cases {
-		rec := a.do(t, http.MethodGet, "/api/orders?"+c.query, buyer, "")
-		assert.Equal(t, http.StatusBadRequest, rec.Code, "%s: %s", c.query, rec.Body.String())
-		assert.Equal(t, errs.Body{Errors: c.want}, errorBody(t, rec), c.query)
-		assert.Empty(t, rec.Header().Values("Link"), c.query)
+	for _, bad := range webtest.BadPageQueries() {
+		rec := a.do(t, http.MethodGet, "/api/orders?"+bad.Query, buyer, "")
+		assert.Equal(t, http.StatusBadRequest, rec.Code, "%s: %s", bad.Query, rec.Body.String())
+		assert.Equal(t, errs.Body{Errors: bad.Want}, errorBody(t, rec), bad.Query)
+		assert.Empty(t, rec.Header().Values("Link"), bad.Query)
 	}
 	assertError(t, a.do(t, http.MethodGet, "/api/orders?limit=0", "", ""), http.StatusUnauthorized, "Not authorized")
 	assert.Equal(t, before, testkit.Snapshot(t, a.DB), "the database is as it was")
