@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -423,17 +424,17 @@ func (r *Relay) removePublished(ctx context.Context) error {
 // it could only remove one message per write; on its SQLite backend every
 // write reads the whole collection.)
 func (r *Relay) remove(ctx context.Context, batch []*entry) error {
-	keys := make([]string, 0, len(batch))
-	ids := make(bson.A, 0, len(batch))
+	idOf := make(map[string]bson.RawValue, len(batch)) // by lock key
 	msgs := make(bson.A, 0, len(batch))
 	for _, e := range batch {
-		if !slices.Contains(keys, e.key) {
-			keys = append(keys, e.key)
-			ids = append(ids, e.id)
-		}
+		idOf[e.key] = e.id
 		msgs = append(msgs, e.raw)
 	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(idOf))
+	ids := make(bson.A, 0, len(keys))
+	for _, k := range keys {
+		ids = append(ids, idOf[k])
+	}
 	for _, k := range keys {
 		unlock := r.locks.Lock(k)
 		defer unlock()
