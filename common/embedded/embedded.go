@@ -35,7 +35,7 @@ type FerretDBConfig struct {
 type FerretDB struct {
 	uri    string
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   <-chan struct{}
 }
 
 // StartFerretDB starts FerretDB and returns once it accepts connections.
@@ -69,11 +69,20 @@ func StartFerretDB(cfg FerretDBConfig) (*FerretDB, error) {
 		return nil, fmt.Errorf("ferretdb: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	ran := make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(ran)
 		_ = f.Run(ctx)
 	}()
+	var done <-chan struct{} = ran
+	if cfg.PostgreSQLURL == "" {
+		indexed := make(chan struct{})
+		go func() {
+			defer close(indexed)
+			indexIDPaths(ctx, cfg.Dir, logger)
+		}()
+		done = both(ran, indexed)
+	}
 	uri := f.MongoDBURI() // waits for the listener
 	host := uri[len("mongodb://") : len(uri)-1]
 	if err := waitDial(host, 10*time.Second); err != nil {
@@ -82,6 +91,17 @@ func StartFerretDB(cfg FerretDBConfig) (*FerretDB, error) {
 		return nil, fmt.Errorf("ferretdb: %w", err)
 	}
 	return &FerretDB{uri: uri, cancel: cancel, done: done}, nil
+}
+
+// both returns a channel closed once a and b are.
+func both(a, b <-chan struct{}) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		<-a
+		<-b
+		close(c)
+	}()
+	return c
 }
 
 // URI returns the server's MongoDB URI, without a database name.

@@ -1,0 +1,201 @@
+package outbox_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+)
+
+// commands counts the commands a client sends, by name, as the server
+// sees them.
+type commands struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *commands) count(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[name]
+}
+
+// monitored returns the tickets collection of a fresh database, through a
+// client of its own whose commands are counted.
+func monitored(t *testing.T) (*mongo.Collection, *commands) {
+	t.Helper()
+	c := &commands{n: make(map[string]int)}
+	client, err := mongo.Connect(options.Client().ApplyURI(testkit.MongoURI(t)).SetMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			c.mu.Lock()
+			c.n[e.CommandName]++
+			c.mu.Unlock()
+		},
+	}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	return client.Database(testkit.DB(t).Name()).Collection("tickets"), c
+}
+
+// pendingDocs stores n documents, each with one pending event, as a
+// crashed process leaves them, and returns their events.
+func pendingDocs(t *testing.T, coll *mongo.Collection, n int) []events.TicketUpdated {
+	t.Helper()
+	docs := make([]any, n)
+	want := make([]events.TicketUpdated, n)
+	for i := range docs {
+		id := bson.NewObjectID()
+		es := updated(id.Hex(), 1)
+		docs[i], want[i] = ticket{ID: id, Version: 1, Outbox: messages(t, es)}, es[0]
+	}
+	_, err := coll.InsertMany(t.Context(), docs)
+	require.NoError(t, err)
+	return want
+}
+
+// gated publishes through next, but its first publish waits until open
+// is closed.
+type gated struct {
+	next    outbox.Publisher
+	open    chan struct{}
+	started chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	order   []string // the payloads in the order they were published
+}
+
+func (p *gated) Publish(ctx context.Context, subject string, data []byte) error {
+	first := false
+	p.once.Do(func() { first = true })
+	if first {
+		close(p.started)
+		<-p.open
+	}
+	if err := p.next.Publish(ctx, subject, data); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.order = append(p.order, string(data))
+	p.mu.Unlock()
+	return nil
+}
+
+func TestRelay_NewEventsGoOutBesideAnOldBacklog(t *testing.T) {
+	t.Parallel()
+	const leftovers = 1000 // several of the look's batches
+	n := testkit.NATS(t)
+	coll := testkit.DB(t).Collection("tickets")
+	pendingDocs(t, coll, leftovers)
+	got := listen[events.TicketUpdated](t, n)
+	pub := &gated{next: testkit.Bus(t, n), open: make(chan struct{}), started: make(chan struct{})}
+	locks := &keylock.Locks{}
+	relay := startRelay(t, coll, pub, locks, outbox.WithPollInterval(time.Hour))
+
+	// The look is publishing the backlog when a new ticket is stored.
+	<-pub.started
+	id := bson.NewObjectID()
+	fresh := updated(id.Hex(), 1)
+	store(t, coll, locks, relay, id, fresh...)
+	close(pub.open)
+
+	got.waitFor(t, leftovers+1)
+	waitDrained(t, coll, id)
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	at := -1
+	for i, data := range pub.order {
+		if data == string(messages(t, fresh)[0].Data) {
+			at = i
+		}
+	}
+	require.NotEqual(t, -1, at, "the new event was not published")
+	assert.Less(t, at, leftovers/2, "the new event waited behind the backlog")
+}
+
+func TestRelay_RemovesABacklogByFewBulkWrites(t *testing.T) {
+	t.Parallel()
+	const leftovers = 300 // more than one removal batch
+	n := testkit.NATS(t)
+	coll, cmds := monitored(t)
+	want := pendingDocs(t, coll, leftovers)
+	got := listen[events.TicketUpdated](t, n)
+	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{}, outbox.WithPollInterval(time.Hour))
+
+	assert.ElementsMatch(t, want, got.waitFor(t, leftovers))
+	// Removing 300 messages takes FerretDB seconds under the race
+	// detector on a busy machine; this checks how, not how fast.
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		left, err := coll.CountDocuments(t.Context(), bson.M{"outbox.0": bson.M{"$exists": true}})
+		require.NoError(t, err)
+		if left == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "%d documents still hold published messages", left)
+	}
+	// One update per document would be 300 commands. A batch removes up
+	// to 256 documents' messages, and the pause between removals lets
+	// published messages gather: 3 to 15 were seen, as the publishing
+	// took from under one to three seconds.
+	assert.LessOrEqual(t, cmds.count("update"), leftovers/10, "update commands for %d documents", leftovers)
+	assert.Equal(t, 1, cmds.count("find"), "one look at start, no poll")
+}
+
+func TestRelay_PollBacksOffWhileItFindsNothing(t *testing.T) {
+	t.Parallel()
+	const poll = 50 * time.Millisecond
+	n := testkit.NATS(t)
+	coll, cmds := monitored(t)
+	got := listen[events.TicketUpdated](t, n)
+	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{}, outbox.WithPollInterval(poll))
+
+	// Without backoff, 2 s of polls every 50 ms would be 40 looks; with
+	// it, they come 50, 100, 200, 400 ms apart, then every 600 ms.
+	time.Sleep(2 * time.Second) // the time whose looks are counted
+	assert.LessOrEqual(t, cmds.count("find"), 10, "looks in 2 s")
+
+	// Another process's event is still found, within the longest interval.
+	want := pendingDocs(t, coll, 1)
+	start := time.Now()
+	assert.Equal(t, want, got.waitFor(t, 1))
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestRelay_StatsCountWhatWaitsToBePublished(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	coll := testkit.DB(t).Collection("tickets")
+	got := listen[events.TicketUpdated](t, n)
+	locks := &keylock.Locks{}
+	relay := startRelayAfterLook(t, coll, locks, testkit.Bus(t, n), got, outbox.WithPollInterval(time.Hour))
+	assert.Equal(t, outbox.Stats{}, relay.Stats(), "nothing waits")
+
+	n.Stop()
+	before := time.Now().Add(-time.Millisecond)
+	id := bson.NewObjectID()
+	store(t, coll, locks, relay, id, updated(id.Hex(), 1, 2, 3)...)
+	var published atomic.Bool
+	go func() {
+		got.waitFor(t, 4)
+		published.Store(true)
+	}()
+	s := relay.Stats()
+	assert.Equal(t, 3, s.Pending)
+	assert.WithinRange(t, s.Oldest, before, time.Now())
+
+	require.NoError(t, n.Start())
+	testkit.Eventually(t, published.Load, "the events published once NATS is back")
+	testkit.Eventually(t, func() bool { return relay.Stats() == outbox.Stats{} }, "nothing waits again")
+}
