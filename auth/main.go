@@ -21,6 +21,7 @@ import (
 	"ticketing.dev/auth/internal/userdb"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
@@ -70,13 +71,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	log := lifecycle.Logger(stdout, cfg.LogLevel, "auth")
 
-	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	reg := metrics.NewRegistry()
+	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, stopDebug)
 
-	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, "auth")
+	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, "auth", mongodb.WithMetrics(reg))
 	if err != nil {
 		return err
 	}
@@ -89,11 +91,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	// scrypt takes 16 MiB per hash: as many at once as there are
 	// processors, and the memory returned to the OS a second after a burst.
 	hashes := hashgate.New(runtime.GOMAXPROCS(0), time.Second, debug.FreeOSMemory)
+	if err := metrics.ScryptGate(reg, hashes.Load); err != nil {
+		return err
+	}
 	users, err := user.NewService(store, user.WithGate(hashes))
 	if err != nil {
 		return err
 	}
+	requests, err := metrics.NewHTTP(reg)
+	if err != nil {
+		return err
+	}
 	handler := httpapi.Routes(httpapi.Deps{
+		Metrics:        requests,
 		Users:          users,
 		Sessions:       session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
 		Log:            log,

@@ -21,6 +21,7 @@ import (
 	"ticketing.dev/client/internal/api"
 	"ticketing.dev/client/internal/pages"
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/web"
 )
 
@@ -46,7 +47,8 @@ type settings struct {
 	APIBaseURL string
 	StripeKey  string
 	LogLevel   slog.Level
-	// DebugAddr is where profiles are served; empty serves none.
+	// DebugAddr is where profiles and metrics are served; empty serves
+	// none.
 	DebugAddr string
 }
 
@@ -77,7 +79,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "client")
-	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	reg := metrics.NewRegistry()
+	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
 	if err != nil {
 		return err
 	}
@@ -109,7 +112,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		log.Warn("STRIPE_PUBLISHABLE_KEY does not look like a publishable key (pk_...): Stripe Elements will refuse it")
 	}
 
-	r := web.NewRouter(log)
+	requests, err := metrics.NewHTTP(reg)
+	if err != nil {
+		return err
+	}
+	r := web.NewRouter(log, web.WithMetrics(requests))
 	site.Routes(r)
 	// Ready as soon as it serves, with no check of the API: the local stack
 	// starts its gateway, which is API_BASE_URL, only once every service is

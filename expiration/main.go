@@ -24,6 +24,7 @@ import (
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/web"
 	"ticketing.dev/expiration/internal/listener"
 	"ticketing.dev/expiration/internal/logthrottle"
@@ -68,7 +69,8 @@ type settings struct {
 	LogLevel slog.Level
 	NATS     config.NATS
 	Redis    *redis.Options
-	// DebugAddr is where profiles are served; empty serves none.
+	// DebugAddr is where profiles and metrics are served; empty serves
+	// none.
 	DebugAddr string
 	// lostAfter shortens how long NATS Streaming may be away before the
 	// service gives up; zero keeps the bus's default. Tests set it.
@@ -164,7 +166,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	log := lifecycle.Logger(stdout, cfg.LogLevel, "expiration")
 
-	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	reg := metrics.NewRegistry()
+	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
 	if err != nil {
 		return err
 	}
@@ -187,27 +190,36 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 
 	busCfg := bus.ConfigFrom(cfg.NATS)
 	busCfg.LostAfter = cfg.lostAfter
+	busCfg.Metrics = reg
 	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, conn.Close)
 
+	lateness, err := metrics.NewExpiration(reg)
+	if err != nil {
+		return err
+	}
 	expired := bus.NewPublisher[events.ExpirationComplete](conn)
 	worker := task.NewServer(rdb, log)
-	if err := worker.Start(task.NewHandler(expired, log)); err != nil {
+	if err := worker.Start(task.NewHandler(expired, log, task.WithMetrics(lateness))); err != nil {
 		return fmt.Errorf("start asynq: %w", err)
 	}
 	defer worker.Shutdown()
 	// Expirations whose worker died mid-task would wait minutes for asynq.
-	rescuing := lifecycle.Go(ctx, task.NewRescuer(rdb, expired, log).Run)
+	rescuing := lifecycle.Go(ctx, task.NewRescuer(rdb, expired, log, task.WithRescueMetrics(lateness)).Run)
 	defer lifecycle.Close(&err, rescuing.Stop)
 
 	if err := listener.Listen(ctx, conn, task.NewScheduler(rdb), log); err != nil {
 		return err
 	}
 
-	router := web.NewRouter(log)
+	requests, err := metrics.NewHTTP(reg)
+	if err != nil {
+		return err
+	}
+	router := web.NewRouter(log, web.WithMetrics(requests))
 	web.Health(router, map[string]web.Check{
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		"nats":  conn.Ping,

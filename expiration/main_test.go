@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,6 +21,8 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/metrics"
+	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/expiration/internal/task"
 )
@@ -127,6 +130,36 @@ func TestRun_ServesHealthAndTurnsOrderCreatedIntoExpirationComplete(t *testing.T
 	assertJSONLogs(t, svc.out.String())
 }
 
+// TestRun_ServesMetricsOnTheDebugAddress checks what expiration counts, as
+// Prometheus scrapes it from DEBUG_ADDR: how late each order expired, and
+// the events it handles and publishes.
+func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
+	n := testkit.NATS(t)
+	expired := observe(t, testkit.Bus(t, n))
+	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	svc := startRun(t, n, "REDIS_HOST", testkit.RedisServer(t), "DEBUG_ADDR", debugAddr)
+	url := "http://" + debugAddr + "/metrics"
+	before := metricstest.Scrape(t, url)
+
+	e := publishOrder(t, n, "order-metrics", time.Now().Add(1500*time.Millisecond))
+	resp, err := http.Get(svc.base + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	testkit.Eventually(t, func() bool { return len(expired.of(e.ID)) > 0 }, "expiration:complete")
+
+	rises := func(name string, labels prometheus.Labels) {
+		t.Helper()
+		metricstest.EventuallyRises(t, url, before, 1, name, labels)
+	}
+	rises(metrics.ExpirationLateness, nil)
+	rises(metrics.BusHandled, prometheus.Labels{"subject": string(events.SubjectOrderCreated), "outcome": metrics.OutcomeAcked})
+	rises(metrics.BusPublished, prometheus.Labels{"subject": string(events.SubjectExpirationComplete)})
+	rises(metrics.HTTPRequests, prometheus.Labels{"route": "/readyz", "method": "GET", "code": "200"})
+	lateness := metricstest.Scrape(t, url)[metrics.ExpirationLateness].GetMetric()[0].GetHistogram()
+	assert.Less(t, lateness.GetSampleSum(), 5.0, "one expiration, seconds late at most")
+	require.NoError(t, svc.stop(t))
+}
+
 // A task in flight when the service stops finishes; one due later stays in
 // Redis for the next process, which may name Redis by URL.
 func TestRun_ShutdownLosesNoTask(t *testing.T) {
@@ -216,19 +249,20 @@ type service struct {
 }
 
 // startRun starts run against n and the Redis named by redisVar (REDIS_HOST
-// or REDIS_URL), and waits until it answers /healthz.
-func startRun(t *testing.T, n *embedded.NATSStreaming, redisVar, redisValue string) *service {
+// or REDIS_URL), with the variables and values of extra added, and waits
+// until it answers /healthz.
+func startRun(t *testing.T, n *embedded.NATSStreaming, redisVar, redisValue string, extra ...string) *service {
 	t.Helper()
 	port := testkit.FreePort(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	svc := &service{base: "http://127.0.0.1:" + port, out: &testkit.Buffer{}, cancel: cancel, done: make(chan error, 1)}
-	env := map[string]string{
+	env := with(map[string]string{
 		"PORT":            port,
 		"NATS_URL":        n.URL(),
 		"NATS_CLUSTER_ID": n.ClusterID(),
 		"NATS_CLIENT_ID":  "expiration-" + port,
 		redisVar:          redisValue,
-	}
+	}, extra...)
 	go func() { svc.done <- run(ctx, envOf(env), svc.out) }()
 	t.Cleanup(func() {
 		cancel()

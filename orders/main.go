@@ -18,6 +18,7 @@ import (
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
@@ -73,19 +74,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	log := lifecycle.Logger(stdout, cfg.LogLevel, "orders")
 
-	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	reg := metrics.NewRegistry()
+	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, stopDebug)
 
-	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase)
+	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase, mongodb.WithMetrics(reg))
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, disconnect)
 
-	conn, err := bus.Connect(ctx, bus.ConfigFrom(cfg.NATS), log)
+	busCfg := bus.ConfigFrom(cfg.NATS)
+	busCfg.Metrics = reg
+	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err
 	}
@@ -95,6 +99,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	// order's lock to remove its published events.
 	locks := &keylock.Locks{}
 	relay := outbox.NewRelay(db.Collection(orderdb.OrdersCollection), conn, locks, log)
+	if err := metrics.Outbox(reg, orderdb.OrdersCollection, func() (int, time.Time) {
+		s := relay.Stats()
+		return s.Pending, s.Oldest
+	}); err != nil {
+		return err
+	}
 	store := orderdb.New(db, locks, relay.Stored)
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
@@ -109,7 +119,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := listener.New(orders, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
 		return err
 	}
+	requests, err := metrics.NewHTTP(reg)
+	if err != nil {
+		return err
+	}
 	handler := httpapi.Routes(httpapi.Deps{
+		Metrics:  requests,
 		Orders:   orders,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
 		Log:      log,

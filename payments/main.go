@@ -13,11 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
@@ -85,19 +87,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	log := lifecycle.Logger(stdout, cfg.LogLevel, "payments")
 
-	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	reg := metrics.NewRegistry()
+	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, stopDebug)
 
-	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase)
+	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase, mongodb.WithMetrics(reg))
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, disconnect)
 
-	conn, err := bus.Connect(ctx, bus.ConfigFrom(cfg.NATS), log)
+	busCfg := bus.ConfigFrom(cfg.NATS)
+	busCfg.Metrics = reg
+	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err
 	}
@@ -107,11 +112,21 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	// payment's lock to remove its published event.
 	locks := &keylock.Locks{}
 	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
+	if err := metrics.Outbox(reg, paymentdb.PaymentsCollection, func() (int, time.Time) {
+		s := relay.Stats()
+		return s.Pending, s.Oldest
+	}); err != nil {
+		return err
+	}
 	store := paymentdb.New(db, locks, relay.Stored)
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
-	var chargerOpts []charger.Option
+	stripeMetrics, err := metrics.NewStripe(reg)
+	if err != nil {
+		return err
+	}
+	chargerOpts := []charger.Option{charger.WithMetrics(stripeMetrics)}
 	if cfg.StripeAPIBase != "" {
 		chargerOpts = append(chargerOpts, charger.WithBaseURL(cfg.StripeAPIBase))
 	}
@@ -125,7 +140,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := listener.New(payments, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
 		return err
 	}
+	requests, err := metrics.NewHTTP(reg)
+	if err != nil {
+		return err
+	}
 	handler := httpapi.Routes(httpapi.Deps{
+		Metrics:  requests,
 		Payments: payments,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
 		Log:      log,

@@ -5,17 +5,23 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/metrics"
+	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/payments/internal/charger"
 	"ticketing.dev/payments/internal/stripetest"
 )
 
@@ -73,6 +79,69 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 func TestRun_ServesPaymentsThenShutsDownCleanly(t *testing.T) {
 	n := testkit.NATS(t)
 	stripe := stripetest.Proxy(t, testkit.StripeMock(t))
+	svc := startRun(t, n, stripe.URL, nil)
+	assert.Equal(t, http.StatusOK, svc.get("/readyz"))
+
+	published := observe[events.PaymentCreated](t, n)
+	buyer := newID()
+	o := newOrder(buyer, 2099, time.Now())
+	r := svc.pay(t, n, buyer, o)
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	e := next(t, published)
+	assert.Equal(t, r.id(t), e.ID)
+	assert.Equal(t, o.ID, e.OrderID)
+	assert.True(t, strings.HasPrefix(e.StripeID, "ch_"), e.StripeID)
+	require.Len(t, stripe.Charges(), 1)
+	assert.Equal(t, "2099", stripe.Charges()[0].Amount)
+
+	assert.NoError(t, svc.stop(t))
+	_, err := net.DialTimeout("tcp", strings.TrimPrefix(svc.base, "http://"), time.Second)
+	assert.Error(t, err, "no longer listening")
+	assertJSONLogs(t, svc.out.String())
+}
+
+// TestRun_ServesMetricsOnTheDebugAddress checks what payments counts, as
+// Prometheus scrapes it from DEBUG_ADDR: its requests to Stripe by
+// outcome (stripe-mock charges every card; the charger's own tests see
+// the other outcomes), the events it handles and publishes, its requests by route, its
+// MongoDB commands by collection, and its outbox's backlog.
+func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
+	n := testkit.NATS(t)
+	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	svc := startRun(t, n, stripetest.Proxy(t, testkit.StripeMock(t)).URL, map[string]string{"DEBUG_ADDR": debugAddr})
+	url := "http://" + debugAddr + "/metrics"
+	before := metricstest.Scrape(t, url)
+
+	buyer := newID()
+	r := svc.pay(t, n, buyer, newOrder(buyer, 2099, time.Now()))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+
+	rises := func(name string, labels prometheus.Labels) {
+		t.Helper()
+		metricstest.EventuallyRises(t, url, before, 1, name, labels)
+	}
+	rises(metrics.StripeRequests, prometheus.Labels{"operation": "charge", "outcome": charger.OutcomeSucceeded})
+	rises(metrics.StripeRequestDuration, prometheus.Labels{"operation": "charge"})
+	rises(metrics.BusHandled, prometheus.Labels{"subject": string(events.SubjectOrderCreated), "outcome": metrics.OutcomeAcked})
+	rises(metrics.BusPublished, prometheus.Labels{"subject": string(events.SubjectPaymentCreated)})
+	rises(metrics.HTTPRequests, prometheus.Labels{"route": "/api/payments", "method": "POST", "code": "201"})
+	rises(metrics.MongoCommands, prometheus.Labels{"collection": "payments", "command": "insert"})
+	rises(metrics.MongoCommands, prometheus.Labels{"collection": "orders"})
+	assert.True(t, metricstest.Scrape(t, url).Has(metrics.OutboxPending, prometheus.Labels{"collection": "payments"}))
+}
+
+// runningService is run in the background, as a process of the service.
+type runningService struct {
+	base   string
+	out    *testkit.Buffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startRun runs the service against n and the Stripe at stripeURL, with
+// the variables of extra added, and waits until it answers /healthz.
+func startRun(t *testing.T, n *embedded.NATSStreaming, stripeURL string, extra map[string]string) *runningService {
+	t.Helper()
 	port := testkit.FreePort(t)
 	cfg := testkit.BusConfig(n)
 	env := map[string]string{
@@ -85,61 +154,61 @@ func TestRun_ServesPaymentsThenShutsDownCleanly(t *testing.T) {
 		"COOKIE_SECURE":   "false",
 		"LOG_LEVEL":       "debug",
 		"STRIPE_KEY":      stripeKey,
-		"STRIPE_API_BASE": stripe.URL,
+		"STRIPE_API_BASE": stripeURL,
 	}
+	maps.Copy(env, extra)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &testkit.Buffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, envOf(env), out) }()
-	base := "http://127.0.0.1:" + port
-	get := func(path string) int {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	svc := &runningService{base: "http://127.0.0.1:" + port, out: &testkit.Buffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { svc.done <- run(ctx, envOf(env), svc.out) }()
+	t.Cleanup(func() { _ = svc.stop(t) })
 	testkit.Eventually(t, func() bool {
 		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, out)
+		case err := <-svc.done:
+			t.Fatalf("run returned early: %v\n%s", err, svc.out)
 		default:
 		}
-		return get("/healthz") == http.StatusOK
+		return svc.get("/healthz") == http.StatusOK
 	}, "payments to answer /healthz")
-	assert.Equal(t, http.StatusOK, get("/readyz"))
+	return svc
+}
 
-	published := observe[events.PaymentCreated](t, n)
-	buyer := newID()
-	o := newOrder(buyer, 2099, time.Now())
+// stop cancels the run and returns what it returned.
+func (s *runningService) stop(t *testing.T) error {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err // for the next stop
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after its context was cancelled")
+		return nil
+	}
+}
+
+// get returns the status of a GET of path, 0 when there was no answer.
+func (s *runningService) get(path string) int {
+	resp, err := http.Get(s.base + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// pay publishes o's order:created on n, as orders would, and pays for it
+// as buyer once the replica holds the order.
+func (s *runningService) pay(t *testing.T, n *embedded.NATSStreaming, buyer string, o events.OrderCreated) response {
+	t.Helper()
 	publish(t, testkit.Bus(t, n), o)
 	var r response
 	testkit.Eventually(t, func() bool {
 		var err error
-		r, err = post(base+"/api/payments", signIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
+		r, err = post(s.base+"/api/payments", signIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
 		require.NoError(t, err)
 		return r.status != http.StatusNotFound // order:created not applied yet
 	}, "order never reached the replica")
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	e := next(t, published)
-	assert.Equal(t, r.id(t), e.ID)
-	assert.Equal(t, o.ID, e.OrderID)
-	assert.True(t, strings.HasPrefix(e.StripeID, "ch_"), e.StripeID)
-	require.Len(t, stripe.Charges(), 1)
-	assert.Equal(t, "2099", stripe.Charges()[0].Amount)
-
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
-	}
-	_, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
-	assert.Error(t, err, "no longer listening")
-	assertJSONLogs(t, out.String())
+	return r
 }
 
 func assertJSONLogs(t *testing.T, logs string) {

@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
@@ -64,19 +66,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	log := lifecycle.Logger(stdout, cfg.LogLevel, "tickets")
 
-	stopDebug, err := web.Debug(cfg.DebugAddr, log)
+	reg := metrics.NewRegistry()
+	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, stopDebug)
 
-	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase)
+	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase, mongodb.WithMetrics(reg))
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, disconnect)
 
-	conn, err := bus.Connect(ctx, bus.ConfigFrom(cfg.NATS), log)
+	busCfg := bus.ConfigFrom(cfg.NATS)
+	busCfg.Metrics = reg
+	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err
 	}
@@ -84,6 +89,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	locks := new(keylock.Locks)
 	relay := outbox.NewRelay(db.Collection(ticketdb.Collection), conn, locks, log)
+	if err := metrics.Outbox(reg, ticketdb.Collection, func() (int, time.Time) {
+		s := relay.Stats()
+		return s.Pending, s.Oldest
+	}); err != nil {
+		return err
+	}
 	store := ticketdb.New(db, locks, relay.Stored)
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
@@ -99,7 +110,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 
+	requests, err := metrics.NewHTTP(reg)
+	if err != nil {
+		return err
+	}
 	handler := httpapi.Routes(httpapi.Deps{
+		Metrics:  requests,
 		Tickets:  tickets,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
 		Log:      log,

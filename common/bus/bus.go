@@ -7,6 +7,10 @@
 // with a 5 s ack wait. A handler that returns nil acks its message; one
 // that returns an error leaves it to be redelivered; a payload that cannot be
 // decoded is logged and acked, since redelivering it cannot help.
+//
+// Given a registry in Config.Metrics, a connection counts by subject what
+// it publishes and what its listeners handle, with the outcome (see
+// package metrics).
 package bus
 
 import (
@@ -19,8 +23,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/metrics"
 )
 
 // Config names the NATS Streaming server and this client.
@@ -33,6 +39,9 @@ type Config struct {
 	// the connection is lost for good (see Lost). It counts in whole
 	// seconds, at least 2; zero means 10 s. Tests shorten it.
 	LostAfter time.Duration
+	// Metrics, when set, counts what the connection publishes and its
+	// listeners handle, by subject (see metrics.NewBus).
+	Metrics prometheus.Registerer
 }
 
 // Connection timing. A server unreachable for about pingInterval×pingMaxOut
@@ -52,9 +61,10 @@ var ErrConnectionLost = errors.New("bus: nats streaming connection lost")
 
 // Conn is a connection to NATS Streaming.
 type Conn struct {
-	nc  *nats.Conn
-	sc  stan.Conn
-	log *slog.Logger
+	nc      *nats.Conn
+	sc      stan.Conn
+	log     *slog.Logger
+	metrics *metrics.Bus // nil records nothing
 
 	lost     chan struct{}
 	lostOnce sync.Once
@@ -75,9 +85,13 @@ type Conn struct {
 // Connect dials the server, retrying with backoff until it answers or ctx
 // is done, so services may start before NATS Streaming does.
 func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
+	m, err := metrics.NewBus(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
 	backoff := 100 * time.Millisecond
 	for {
-		c, err := dial(cfg, log)
+		c, err := dial(cfg, m, log)
 		if err == nil {
 			log.Info("connected to nats streaming", "url", cfg.URL, "cluster_id", cfg.ClusterID, "client_id", cfg.ClientID)
 			return c, nil
@@ -92,7 +106,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	}
 }
 
-func dial(cfg Config, log *slog.Logger) (*Conn, error) {
+func dial(cfg Config, m *metrics.Bus, log *slog.Logger) (*Conn, error) {
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name(cfg.ClientID),
 		nats.MaxReconnects(-1),
@@ -102,7 +116,7 @@ func dial(cfg Config, log *slog.Logger) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{nc: nc, log: log, lost: make(chan struct{})}
+	c := &Conn{nc: nc, log: log, metrics: m, lost: make(chan struct{})}
 	maxOut := pingMaxOut
 	if cfg.LostAfter > 0 {
 		maxOut = max(minPingMaxOut, int((cfg.LostAfter+time.Second-1)/time.Second))
@@ -169,6 +183,12 @@ func (c *Conn) Ping(ctx context.Context) error {
 // Publish sends data on subject and waits until the server has stored it.
 // The outbox relay calls it with payloads encoded by package events.
 func (c *Conn) Publish(ctx context.Context, subject string, data []byte) error {
+	err := c.publish(ctx, subject, data)
+	c.metrics.Published(subject, err)
+	return err
+}
+
+func (c *Conn) publish(ctx context.Context, subject string, data []byte) error {
 	// While disconnected, nats.go would buffer the message and send it on
 	// reconnect even after this call timed out, so every retry of the
 	// caller would add a duplicate. Fail at once instead.

@@ -180,10 +180,13 @@ func (l *Listener[E]) dispatch(ctx context.Context, log *slog.Logger) func(*stan
 // decode returns m's event. An undecodable one is logged and acknowledged:
 // delivering it again cannot help.
 func (l *Listener[E]) decode(log *slog.Logger, m *stan.Msg) (E, bool) {
+	subject := string(l.Subject())
+	l.conn.metrics.Delivered(subject, m.Redelivered)
 	var e E
 	if err := json.Unmarshal(m.Data, &e); err != nil {
 		log.Error("dropping undecodable event", "seq", m.Sequence, "err", err, "data", truncate(m.Data, 512))
 		ack(log, m)
+		l.conn.metrics.Undecodable(subject)
 		return e, false
 	}
 	return e, true
@@ -191,7 +194,10 @@ func (l *Listener[E]) decode(log *slog.Logger, m *stan.Msg) (E, bool) {
 
 // apply handles e and acknowledges m once the handler has succeeded.
 func (l *Listener[E]) apply(ctx context.Context, log *slog.Logger, m *stan.Msg, e E) {
-	if err := l.handle(ctx, e); err != nil {
+	start := time.Now()
+	err := l.handle(ctx, e)
+	l.conn.metrics.Handled(string(l.Subject()), time.Since(start), err)
+	if err != nil {
 		log.Warn("event not handled; it will be redelivered", "seq", m.Sequence, "redelivered", m.Redelivered, "err", err)
 		return
 	}

@@ -157,8 +157,8 @@ type HTTP struct {
 	CookieSecure bool
 	SessionTTL   time.Duration
 	LogLevel     slog.Level
-	// DebugAddr is where the service serves net/http/pprof; empty, the
-	// default, serves nothing.
+	// DebugAddr is where the service serves net/http/pprof and its
+	// Prometheus metrics; empty, the default, serves nothing.
 	DebugAddr string
 }
 
@@ -177,9 +177,11 @@ func ReadHTTP(e *Env) HTTP {
 }
 
 // ReadDebugAddr reads DEBUG_ADDR, the host:port where a service serves
-// its profiles (net/http/pprof), such as 127.0.0.1:6060; unset, it is
-// empty and nothing is served. It is for an operator's port-forward or
-// the local bench, never for the ingress: bind it to loopback.
+// its profiles (net/http/pprof) and its Prometheus metrics (/metrics),
+// such as 127.0.0.1:6060; unset, it is empty and nothing is served. It is
+// never for the ingress: bind it to loopback for an operator's
+// port-forward or the local bench. The Kubernetes manifests bind :9090 on
+// the pod's address, which no Service exposes, for Prometheus to scrape.
 func ReadDebugAddr(e *Env) string {
 	v := strings.TrimSpace(e.getenv("DEBUG_ADDR"))
 	if v == "" {

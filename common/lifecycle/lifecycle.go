@@ -26,9 +26,10 @@ func Logger(w io.Writer, level slog.Level, name string) *slog.Logger {
 const disconnectTimeout = 10 * time.Second
 
 // OpenMongo connects to the database uri names, def when it names none, and
-// returns it with the function that disconnects it.
-func OpenMongo(uri, def string) (*mongo.Database, func() error, error) {
-	client, db, err := mongodb.Connect(uri, def)
+// returns it with the function that disconnects it. opts are Connect's,
+// such as mongodb.WithMetrics.
+func OpenMongo(uri, def string, opts ...mongodb.Option) (*mongo.Database, func() error, error) {
+	client, db, err := mongodb.Connect(uri, def, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

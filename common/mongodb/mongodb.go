@@ -9,16 +9,36 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+
+	"ticketing.dev/common/metrics"
 )
+
+// Option configures Connect.
+type Option func(*config)
+
+type config struct {
+	metrics prometheus.Registerer
+}
+
+// WithMetrics counts and times every command the client sends, by
+// collection and command, in reg (see metrics.NewMongo).
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(c *config) { c.metrics = reg }
+}
 
 // Connect connects to uri and returns the client and the database the URI's
 // path names, or def when it names none. It does not wait for the server:
 // readiness reports that, so a service may start before its database.
-func Connect(uri, def string) (*mongo.Client, *mongo.Database, error) {
+func Connect(uri, def string, opts ...Option) (*mongo.Client, *mongo.Database, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
 	cs, err := connstring.ParseAndValidate(uri)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: parse MONGO_URI: %w", err)
@@ -27,10 +47,15 @@ func Connect(uri, def string) (*mongo.Client, *mongo.Database, error) {
 	if name == "" {
 		name = def
 	}
+	m, err := metrics.NewMongo(cfg.metrics)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mongodb: %w", err)
+	}
 	client, err := mongo.Connect(options.Client().
 		ApplyURI(uri).
 		SetServerSelectionTimeout(5 * time.Second).
-		SetTimeout(10 * time.Second))
+		SetTimeout(10 * time.Second).
+		SetMonitor(m.Monitor()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)
 	}

@@ -9,21 +9,26 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // debugShutdownTimeout bounds the wait for a profile being written at
 // shutdown; a CPU profile in progress is cut short rather than awaited.
 const debugShutdownTimeout = time.Second
 
-// Debug serves net/http/pprof's profiles under /debug/pprof/ on addr (a
-// service's DEBUG_ADDR), on a server and mux of their own, never on the
-// service's router, until stop is called. Importing net/http/pprof also
-// registers them on http.DefaultServeMux, which no service serves. An
-// empty addr serves nothing, and stop does nothing.
+// Debug serves net/http/pprof's profiles under /debug/pprof/ and the
+// metrics of reg, in Prometheus's format, on /metrics, on addr (a service's
+// DEBUG_ADDR), on a server and mux of their own, never on the service's
+// router, until stop is called. Importing net/http/pprof also registers
+// the profiles on http.DefaultServeMux, which no service serves. An empty
+// addr serves nothing, and stop does nothing; a nil reg serves no /metrics.
 //
 // Fetch them with, for example,
-// go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=10.
-func Debug(addr string, log *slog.Logger) (stop func() error, err error) {
+// go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=10 and
+// curl http://127.0.0.1:6060/metrics.
+func Debug(addr string, reg prometheus.Gatherer, log *slog.Logger) (stop func() error, err error) {
 	if addr == "" {
 		return func() error { return nil }, nil
 	}
@@ -37,6 +42,13 @@ func Debug(addr string, log *slog.Logger) (stop func() error, err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if reg != nil {
+		// A collector that fails costs its own metrics, not the scrape.
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ErrorHandling: promhttp.ContinueOnError,
+		}))
+	}
 	// No write timeout: a CPU profile or a trace takes as long as asked.
 	srv := &http.Server{
 		Handler:           mux,
@@ -45,7 +57,7 @@ func Debug(addr string, log *slog.Logger) (stop func() error, err error) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving profiles", "addr", ln.Addr().String())
+	log.Info("serving profiles and metrics", "addr", ln.Addr().String())
 	return func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), debugShutdownTimeout)
 		defer cancel()

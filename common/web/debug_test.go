@@ -8,16 +8,19 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"ticketing.dev/common/metrics"
+	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/web"
 )
 
 func TestDebug_ServesProfilesUntilStopped(t *testing.T) {
 	addr := freeAddr(t)
 	var logs bytes.Buffer
-	stop, err := web.Debug(addr, slog.New(slog.NewJSONHandler(&logs, nil)))
+	stop, err := web.Debug(addr, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 	require.NoError(t, err)
 
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1"} {
@@ -33,8 +36,39 @@ func TestDebug_ServesProfilesUntilStopped(t *testing.T) {
 	assert.Error(t, err, "nothing listens once stopped")
 }
 
+func TestDebug_ServesTheRegistrysMetrics(t *testing.T) {
+	addr := freeAddr(t)
+	reg := metrics.NewRegistry()
+	m, err := metrics.NewHTTP(reg)
+	require.NoError(t, err)
+	r := web.NewRouter(web.Nop, web.WithMetrics(m))
+	web.Health(r, nil)
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	stop, err := web.Debug(addr, reg, web.Nop)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, stop()) }()
+
+	s := metricstest.Scrape(t, "http://"+addr+"/metrics")
+
+	assert.Equal(t, 1.0, s.Value(metrics.HTTPRequests, prometheus.Labels{"route": "/healthz", "method": "GET", "code": "200"}))
+	assert.Contains(t, s, "go_goroutines", "the Go runtime's metrics")
+	assert.Contains(t, s, "process_resident_memory_bytes", "the process's metrics")
+}
+
+func TestDebug_WithoutARegistryServesNoMetrics(t *testing.T) {
+	addr := freeAddr(t)
+	stop, err := web.Debug(addr, nil, web.Nop)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, stop()) }()
+
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
 func TestDebug_EmptyAddrServesNothing(t *testing.T) {
-	stop, err := web.Debug("", slog.New(slog.DiscardHandler))
+	stop, err := web.Debug("", metrics.NewRegistry(), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	assert.NoError(t, stop())
 }
@@ -44,7 +78,7 @@ func TestDebug_ReportsAnAddressInUse(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 
-	_, err = web.Debug(ln.Addr().String(), slog.New(slog.DiscardHandler))
+	_, err = web.Debug(ln.Addr().String(), nil, slog.New(slog.DiscardHandler))
 
 	assert.ErrorContains(t, err, "debug server")
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"ticketing.dev/common/metrics"
 )
 
 type ctxKey int
@@ -34,11 +36,30 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 // RequestIDHeader carries the request id between gateway, services and logs.
 const RequestIDHeader = "X-Request-Id"
 
+// RouterOption configures NewRouter.
+type RouterOption func(*routerConfig)
+
+type routerConfig struct {
+	metrics *metrics.HTTP
+}
+
+// WithMetrics counts and times every request of the router in m, by route
+// pattern (see metrics.HTTP). A nil m records nothing.
+func WithMetrics(m *metrics.HTTP) RouterOption {
+	return func(c *routerConfig) { c.metrics = m }
+}
+
 // NewRouter returns a chi router with the middleware every service uses —
-// request id, access log, panic recovery — and 404s in the common shape.
-func NewRouter(log *slog.Logger) *chi.Mux {
+// request id, access log, metrics, panic recovery — and 404s in the common
+// shape. The metrics sit inside the log and outside the recovery, so that a
+// panic counts as the 500 it is answered with.
+func NewRouter(log *slog.Logger, opts ...RouterOption) *chi.Mux {
+	var cfg routerConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	r := chi.NewRouter()
-	r.Use(requestLog(log), recoverer)
+	r.Use(requestLog(log), cfg.metrics.Middleware, recoverer)
 	r.NotFound(NotFound)
 	r.MethodNotAllowed(MethodNotAllowed)
 	return r

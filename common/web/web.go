@@ -1,6 +1,8 @@
 // Package web is the HTTP plumbing every service shares: handlers that
 // return errors, one place that turns those errors into responses, JSON
-// decoding that refuses hostile bodies, and the middleware of every router.
+// decoding that refuses hostile bodies, the middleware of every router
+// (request log, metrics, panic recovery), and the debug listener that
+// serves profiles and Prometheus metrics (DEBUG_ADDR).
 package web
 
 import (

@@ -270,8 +270,9 @@ func TestServiceDeployments_SetEveryVariableTheServiceRequires(t *testing.T) {
 }
 
 // deploymentEnv is the container's environment as the kubelet would give it,
-// with stand-ins for Secrets and the pod's name, and PORT=0 (see
-// emptyEnvironment).
+// with stand-ins for Secrets and the pod's name, PORT=0 (see
+// emptyEnvironment), and DEBUG_ADDR on a free loopback port, so that the
+// services run side by side do not contend for the metrics port.
 func deploymentEnv(t *testing.T, sd serviceDeployment) []string {
 	t.Helper()
 	var env []string
@@ -291,8 +292,11 @@ func deploymentEnv(t *testing.T, sd serviceDeployment) []string {
 				t.Fatalf("%s: valueFrom %+v has no stand-in here", e.Name, ref)
 			}
 		}
-		if e.Name == "PORT" {
+		switch e.Name {
+		case "PORT":
 			v = "0"
+		case "DEBUG_ADDR":
+			v = "127.0.0.1:0"
 		}
 		env = append(env, e.Name+"="+v)
 	}

@@ -1,6 +1,7 @@
 package k8s_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -174,6 +175,47 @@ func TestServiceDeployments_RunTwoReplicasBehindAServiceOnPort3000(t *testing.T)
 			assertHTTPProbe(t, d, c.LivenessProbe, "liveness", "/healthz")
 			assertHTTPProbe(t, d, c.ReadinessProbe, "readiness", "/readyz")
 			assertHTTPProbe(t, d, c.StartupProbe, "startup", "/healthz")
+		})
+	}
+}
+
+// metricsPort is where every service serves its profiles and Prometheus
+// metrics (DEBUG_ADDR) in the cluster.
+const metricsPort = 9090
+
+// TestServiceDeployments_ExposeMetricsToPrometheus checks what Prometheus's
+// Kubernetes pod discovery needs of every service: DEBUG_ADDR on the
+// metrics port, the port declared by that name, and the annotations that
+// tell it to scrape the port's /metrics. No Service exposes the port: the
+// profiles there are for port-forwards, never for the ingress.
+func TestServiceDeployments_ExposeMetricsToPrometheus(t *testing.T) {
+	m := loadManifests(t)
+	built := serviceDeployments(t, m, readSkaffold(t))
+	require.NotEmpty(t, built)
+	for _, sd := range built {
+		d, c := sd.deployment, sd.container
+		t.Run(d.Name, func(t *testing.T) {
+			if env, ok := envVar(c, "DEBUG_ADDR"); assert.True(t, ok, "DEBUG_ADDR is set") {
+				assert.Equal(t, fmt.Sprintf(":%d", metricsPort), env.Value)
+			}
+			port, ok := containerPort(d.Spec.Template.Spec, "metrics", 0)
+			if assert.True(t, ok, "container port named metrics") {
+				assert.EqualValues(t, metricsPort, port.ContainerPort)
+			}
+			assert.Equal(t, map[string]string{
+				"prometheus.io/scrape": "true",
+				"prometheus.io/port":   fmt.Sprint(metricsPort),
+				"prometheus.io/path":   "/metrics",
+			}, d.Spec.Template.Annotations, "pod annotations")
+			for _, s := range m.services {
+				if m.deploymentOfService(t, s) != d {
+					continue
+				}
+				for _, p := range s.Spec.Ports {
+					assert.NotEqual(t, "metrics", p.TargetPort.StrVal, "Service %s exposes the metrics port", s.Name)
+					assert.NotEqual(t, int32(metricsPort), p.TargetPort.IntVal, "Service %s exposes the metrics port", s.Name)
+				}
+			}
 		})
 	}
 }

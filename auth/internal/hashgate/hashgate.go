@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,7 @@ type Gate struct {
 	slots   chan struct{}
 	idle    time.Duration
 	release func()
+	waiting atomic.Int64 // in Enter, for a slot
 
 	mu      sync.Mutex
 	running int
@@ -42,9 +44,12 @@ func New(n int, idle time.Duration, release func()) *Gate {
 // Enter waits for a turn to hash, or for ctx to be done. The caller hashes,
 // then calls leave, once.
 func (g *Gate) Enter(ctx context.Context) (leave func(), err error) {
+	g.waiting.Add(1)
 	select {
 	case g.slots <- struct{}{}:
+		g.waiting.Add(-1)
 	case <-ctx.Done():
+		g.waiting.Add(-1)
 		return nil, fmt.Errorf("wait to hash: %w", ctx.Err())
 	}
 	g.mu.Lock()
@@ -57,6 +62,15 @@ func (g *Gate) Enter(ctx context.Context) (leave func(), err error) {
 	g.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(g.leave) }, nil
+}
+
+// Load returns how many hashes wait for a turn and how many run, for
+// metrics; the two are read one after the other, not at one instant.
+func (g *Gate) Load() (waiting, running int) {
+	g.mu.Lock()
+	running = g.running
+	g.mu.Unlock()
+	return int(g.waiting.Load()), running
 }
 
 func (g *Gate) leave() {

@@ -129,3 +129,34 @@ func TestGate_LeaveTwiceFreesOneTurn(t *testing.T) {
 	assert.Error(t, err, "the second leave gave no extra turn")
 	next()
 }
+
+func TestGate_LoadCountsHashesRunningAndWaiting(t *testing.T) {
+	g := hashgate.New(1, time.Hour, func() {})
+	leave, err := g.Enter(context.Background())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	waited := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := g.Enter(ctx)
+			waited <- err
+		}()
+	}
+
+	require.Eventually(t, func() bool {
+		waiting, running := g.Load()
+		return waiting == 2 && running == 1
+	}, 5*time.Second, time.Millisecond)
+
+	cancel()
+	for range 2 {
+		assert.Error(t, <-waited)
+	}
+	waiting, running := g.Load()
+	assert.Equal(t, 0, waiting, "a wait given up no longer counts")
+	assert.Equal(t, 1, running)
+	leave()
+	_, running = g.Load()
+	assert.Equal(t, 0, running)
+}

@@ -12,12 +12,15 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"ticketing.dev/auth/internal/user"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
 )
 
 // Deps are what the API is built from.
 type Deps struct {
+	// Metrics counts and times the requests; nil records nothing.
+	Metrics  *metrics.HTTP
 	Users    *user.Service
 	Sessions *session.Manager
 	Log      *slog.Logger
@@ -37,7 +40,7 @@ func Routes(d Deps) http.Handler {
 	h := &handlers{users: d.Users, sessions: d.Sessions}
 	limit := rateLimit(d.RateLimit, d.TrustedProxies)
 
-	r := web.NewRouter(d.Log)
+	r := web.NewRouter(d.Log, web.WithMetrics(d.Metrics))
 	web.Health(r, d.Checks)
 	r.Route("/api/users", func(r chi.Router) {
 		r.Use(d.Sessions.CurrentUser)

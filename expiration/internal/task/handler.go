@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/metrics"
 )
 
 // Publisher publishes expiration:complete; bus.Publisher is one.
@@ -21,13 +22,27 @@ type Publisher interface {
 // Handler runs due tasks: it publishes expiration:complete for the order,
 // no earlier than the order's expiresAt.
 type Handler struct {
-	pub Publisher
-	log *slog.Logger
+	pub     Publisher
+	log     *slog.Logger
+	metrics *metrics.Expiration // nil records nothing
+}
+
+// HandlerOption configures a Handler.
+type HandlerOption func(*Handler)
+
+// WithMetrics records how late after its order's expiresAt each
+// expiration:complete is published, in m.
+func WithMetrics(m *metrics.Expiration) HandlerOption {
+	return func(h *Handler) { h.metrics = m }
 }
 
 // NewHandler returns a Handler publishing through pub.
-func NewHandler(pub Publisher, log *slog.Logger) *Handler {
-	return &Handler{pub: pub, log: log}
+func NewHandler(pub Publisher, log *slog.Logger, opts ...HandlerOption) *Handler {
+	h := &Handler{pub: pub, log: log}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // ProcessTask implements asynq.Handler. It returns an error, so that asynq
@@ -50,8 +65,10 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := h.pub.Publish(ctx, events.ExpirationComplete{OrderID: p.OrderID}); err != nil {
 		return fmt.Errorf("task: expiration of order %s: %w", p.OrderID, err)
 	}
+	late := time.Since(p.ExpiresAt.Time)
+	h.metrics.Published(late)
 	h.log.InfoContext(ctx, "order expired", "order_id", p.OrderID,
-		"expires_at", p.ExpiresAt.String(), "late_ms", time.Since(p.ExpiresAt.Time).Milliseconds())
+		"expires_at", p.ExpiresAt.String(), "late_ms", late.Milliseconds())
 	return nil
 }
 

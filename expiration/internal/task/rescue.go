@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/metrics"
 )
 
 // Rescue settings.
@@ -43,6 +44,7 @@ type Rescuer struct {
 	log        *slog.Logger
 	stuckAfter time.Duration
 	every      time.Duration
+	metrics    *metrics.Expiration // nil records nothing
 	// rescued are the tasks published already, so that a task asynq has
 	// not recovered yet is published once per process, not every sweep.
 	rescued map[string]bool
@@ -57,6 +59,14 @@ func WithStuckAfter(d time.Duration) RescueOption { return func(r *Rescuer) { r.
 
 // WithSweepEvery sets how often the Rescuer looks; tests shorten it.
 func WithSweepEvery(d time.Duration) RescueOption { return func(r *Rescuer) { r.every = d } }
+
+// WithRescueMetrics records how late after its order's expiresAt each
+// rescued expiration:complete is published, in m, with the Handler's: a
+// rescue is the latest an order expires, and leaving it out would hide
+// the worst of the lateness.
+func WithRescueMetrics(m *metrics.Expiration) RescueOption {
+	return func(r *Rescuer) { r.metrics = m }
+}
 
 // NewRescuer returns a Rescuer for the tasks in Redis at rc, which the
 // caller keeps and closes, publishing through pub.
@@ -124,6 +134,7 @@ func (r *Rescuer) sweep(ctx context.Context) error {
 		if err := r.pub.Publish(ctx, events.ExpirationComplete{OrderID: p.OrderID}); err != nil {
 			return fmt.Errorf("task: rescue expiration of order %s: %w", p.OrderID, err)
 		}
+		r.metrics.Published(time.Since(p.ExpiresAt.Time))
 		r.rescued[t.ID] = true
 		r.log.WarnContext(ctx, "published the expiration of a task its worker left active",
 			"order_id", p.OrderID, "late_ms", late.Milliseconds(), "orphaned", t.IsOrphaned)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,8 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/metrics"
+	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/expiration/internal/task"
 )
@@ -48,7 +51,11 @@ func TestRescuer_PublishesOnceTheExpirationOfATaskItsWorkerLeftActive(t *testing
 	require.True(t, scheduled)
 
 	pub := bus.NewPublisher[events.ExpirationComplete](testkit.Bus(t, n))
-	rescuer := task.NewRescuer(rdb, pub, testkit.Logger(t), task.WithStuckAfter(stuckAfter), task.WithSweepEvery(50*time.Millisecond))
+	reg := prometheus.NewRegistry()
+	lateness, err := metrics.NewExpiration(reg)
+	require.NoError(t, err)
+	rescuer := task.NewRescuer(rdb, pub, testkit.Logger(t), task.WithStuckAfter(stuckAfter), task.WithSweepEvery(50*time.Millisecond),
+		task.WithRescueMetrics(lateness))
 	running := lifecycle.Go(t.Context(), rescuer.Run)
 	t.Cleanup(func() { assert.NoError(t, running.Stop()) })
 
@@ -59,6 +66,9 @@ func TestRescuer_PublishesOnceTheExpirationOfATaskItsWorkerLeftActive(t *testing
 	late := arrivals[0].Sub(expiresAt)
 	assert.GreaterOrEqual(t, late, stuckAfter, "a task is only rescued once it is stuck")
 	assert.Less(t, late, stuckAfter+time.Second, "and soon after")
+	h := metricstest.Gather(t, reg)[metrics.ExpirationLateness].GetMetric()[0].GetHistogram()
+	assert.EqualValues(t, 1, h.GetSampleCount(), "the rescue's lateness is measured")
+	assert.GreaterOrEqual(t, h.GetSampleSum(), stuckAfter.Seconds())
 }
 
 func TestRescuer_LeavesTasksThatRunNormallyAlone(t *testing.T) {

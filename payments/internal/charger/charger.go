@@ -14,6 +14,7 @@ import (
 
 	"github.com/stripe/stripe-go/v85"
 
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/payments/internal/payment"
 )
 
@@ -23,7 +24,8 @@ const DefaultTimeout = 20 * time.Second
 
 // Stripe is a payment.Charger on Stripe's Charges API.
 type Stripe struct {
-	client *stripe.Client
+	client  *stripe.Client
+	metrics *metrics.Stripe // nil records nothing
 }
 
 var _ payment.Charger = (*Stripe)(nil)
@@ -32,6 +34,7 @@ type config struct {
 	baseURL string
 	timeout time.Duration
 	retries int64
+	metrics *metrics.Stripe
 }
 
 // Option configures a Stripe charger.
@@ -57,6 +60,12 @@ func WithRetries(n int64) Option {
 	return func(c *config) { c.retries = n }
 }
 
+// WithMetrics counts and times every request to Stripe in m, by outcome
+// (see Outcome).
+func WithMetrics(m *metrics.Stripe) Option {
+	return func(c *config) { c.metrics = m }
+}
+
 // New returns a charger using secret key key, logging stripe-go's own
 // reports of failed requests to log at debug level.
 func New(key string, log *slog.Logger, opts ...Option) *Stripe {
@@ -72,12 +81,57 @@ func New(key string, log *slog.Logger, opts ...Option) *Stripe {
 	if cfg.baseURL != "" {
 		bc.URL = stripe.String(cfg.baseURL)
 	}
-	return &Stripe{client: stripe.NewClient(key, stripe.WithBackends(stripe.NewBackendsWithConfig(bc)))}
+	return &Stripe{
+		client:  stripe.NewClient(key, stripe.WithBackends(stripe.NewBackendsWithConfig(bc))),
+		metrics: cfg.metrics,
+	}
 }
 
 // Charge creates a Charge of amountCents in currency on the card token
 // source.
 func (s *Stripe) Charge(ctx context.Context, amountCents int64, currency, source, idempotencyKey string) (string, error) {
+	start := time.Now()
+	id, err := s.charge(ctx, amountCents, currency, source, idempotencyKey)
+	s.metrics.Request("charge", Outcome(err), time.Since(start))
+	return id, err
+}
+
+// The outcomes of a request to Stripe, as Outcome names them.
+const (
+	// OutcomeSucceeded is a charge made.
+	OutcomeSucceeded = "succeeded"
+	// OutcomeDeclined is a charge Stripe refused for a reason the buyer
+	// can act on: a declined card, a bad token, an amount too small.
+	OutcomeDeclined = "declined"
+	// OutcomeUnavailable is a request Stripe failed (5xx, 429) or that
+	// could not reach it: nothing was charged.
+	OutcomeUnavailable = "unavailable"
+	// OutcomeUnknown is a request whose answer never came: it may have
+	// charged the card, and its claim is settled later.
+	OutcomeUnknown = "unknown"
+	// OutcomeError is any other refusal, a fault of this service such as
+	// a rejected API key.
+	OutcomeError = "error"
+)
+
+// Outcome names how a request to Stripe that returned err ended, for the
+// outcome label of ticketing_stripe_requests_total.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return OutcomeSucceeded
+	case errors.Is(err, payment.ErrDeclined):
+		return OutcomeDeclined
+	case errors.Is(err, payment.ErrOutcomeUnknown):
+		return OutcomeUnknown
+	case errors.Is(err, payment.ErrStripeUnavailable):
+		return OutcomeUnavailable
+	default:
+		return OutcomeError
+	}
+}
+
+func (s *Stripe) charge(ctx context.Context, amountCents int64, currency, source, idempotencyKey string) (string, error) {
 	params := &stripe.ChargeCreateParams{
 		Amount:   stripe.Int64(amountCents),
 		Currency: stripe.String(currency),

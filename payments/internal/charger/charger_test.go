@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/errs"
+	"ticketing.dev/common/metrics"
+	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/charger"
 	"ticketing.dev/payments/internal/payment"
@@ -23,13 +26,17 @@ const key = "sk_test_123"
 
 func TestCharge_CreatesAChargeOnStripeMock(t *testing.T) {
 	proxy := stripetest.Proxy(t, testkit.StripeMock(t))
-	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(proxy.URL))
+	reg := prometheus.NewRegistry()
+	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(proxy.URL), withMetrics(t, reg))
 
 	id, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
 
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(id, "ch_"), id)
 	assert.Equal(t, []stripetest.Charge{{Amount: "2099", Currency: "usd", Source: "tok_visa", IdempotencyKey: "payment-order-1"}}, proxy.Charges())
+	s := metricstest.Gather(t, reg)
+	assert.Equal(t, 1.0, s.Value(metrics.StripeRequests, prometheus.Labels{"operation": "charge", "outcome": charger.OutcomeSucceeded}))
+	assert.Equal(t, 1.0, s.Value(metrics.StripeRequestDuration, prometheus.Labels{"operation": "charge"}))
 }
 
 func TestCharge_TranslatesStripesAnswers(t *testing.T) {
@@ -40,22 +47,24 @@ func TestCharge_TranslatesStripesAnswers(t *testing.T) {
 		code    int    // the HTTP status the API answers with
 		message string // what the buyer is shown
 		unknown bool   // whether the charge may have gone through
+		outcome string // the outcome label of its metric
 	}{
-		{"declined card", http.StatusPaymentRequired, stripetest.CardDeclined, 400, "Your card was declined.", false},
-		{"token used before", http.StatusBadRequest, stripetest.TokenUsed, 400, "You cannot use a Stripe token more than once: tok_used.", false},
+		{"declined card", http.StatusPaymentRequired, stripetest.CardDeclined, 400, "Your card was declined.", false, charger.OutcomeDeclined},
+		{"token used before", http.StatusBadRequest, stripetest.TokenUsed, 400, "You cannot use a Stripe token more than once: tok_used.", false, charger.OutcomeDeclined},
 		{"amount below the minimum", http.StatusBadRequest,
 			`{"error":{"type":"invalid_request_error","code":"amount_too_small","param":"amount","message":"Amount must be at least $0.50 usd"}}`,
-			400, "Amount must be at least $0.50 usd", false},
-		{"server error", http.StatusInternalServerError, stripetest.APIError, 502, payment.ErrStripeUnavailable.Message, false},
-		{"rate limited", http.StatusTooManyRequests, `{"error":{"type":"rate_limit_error","message":"Too many requests"}}`, 502, payment.ErrStripeUnavailable.Message, false},
-		{"wrong secret key", http.StatusUnauthorized, stripetest.BadKey, 500, errs.InternalMessage, false},
-		{"other invalid request", http.StatusBadRequest, `{"error":{"type":"invalid_request_error","param":"currency","message":"Invalid currency: xyz"}}`, 500, errs.InternalMessage, false},
-		{"unreadable success", http.StatusOK, `{"id":`, 502, payment.ErrStripeUnavailable.Message, true},
+			400, "Amount must be at least $0.50 usd", false, charger.OutcomeDeclined},
+		{"server error", http.StatusInternalServerError, stripetest.APIError, 502, payment.ErrStripeUnavailable.Message, false, charger.OutcomeUnavailable},
+		{"rate limited", http.StatusTooManyRequests, `{"error":{"type":"rate_limit_error","message":"Too many requests"}}`, 502, payment.ErrStripeUnavailable.Message, false, charger.OutcomeUnavailable},
+		{"wrong secret key", http.StatusUnauthorized, stripetest.BadKey, 500, errs.InternalMessage, false, charger.OutcomeError},
+		{"other invalid request", http.StatusBadRequest, `{"error":{"type":"invalid_request_error","param":"currency","message":"Invalid currency: xyz"}}`, 500, errs.InternalMessage, false, charger.OutcomeError},
+		{"unreadable success", http.StatusOK, `{"id":`, 502, payment.ErrStripeUnavailable.Message, true, charger.OutcomeUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := stripetest.Answering(t, tt.status, tt.body)
-			c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(srv.URL))
+			reg := prometheus.NewRegistry()
+			c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(srv.URL), withMetrics(t, reg))
 
 			_, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
 
@@ -67,15 +76,28 @@ func TestCharge_TranslatesStripesAnswers(t *testing.T) {
 			assert.Equal(t, tt.code == 400, errors.Is(err, payment.ErrDeclined))
 			assert.Equal(t, tt.unknown, errors.Is(err, payment.ErrOutcomeUnknown))
 			assert.Len(t, srv.Charges(), 1, "stripe-go must not retry by itself")
+			assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.StripeRequests,
+				prometheus.Labels{"operation": "charge", "outcome": tt.outcome}))
 		})
 	}
 }
 
+// withMetrics records the charger's requests in reg.
+func withMetrics(t *testing.T, reg prometheus.Registerer) charger.Option {
+	t.Helper()
+	m, err := metrics.NewStripe(reg)
+	require.NoError(t, err)
+	return charger.WithMetrics(m)
+}
+
 func TestCharge_UnreachableStripeIsUnavailableAndCertainlyNotCharged(t *testing.T) {
-	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(stripetest.Unreachable(t)))
+	reg := prometheus.NewRegistry()
+	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(stripetest.Unreachable(t)), withMetrics(t, reg))
 
 	_, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
 
+	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.StripeRequests,
+		prometheus.Labels{"operation": "charge", "outcome": charger.OutcomeUnavailable}))
 	assert.ErrorIs(t, err, payment.ErrStripeUnavailable)
 	assert.NotErrorIs(t, err, payment.ErrOutcomeUnknown)
 	code, _ := errs.Response(err)

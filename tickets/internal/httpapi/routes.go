@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
 	"ticketing.dev/tickets/internal/ticket"
@@ -16,6 +17,8 @@ import (
 
 // Deps are what the API is built from.
 type Deps struct {
+	// Metrics counts and times the requests; nil records nothing.
+	Metrics  *metrics.HTTP
 	Tickets  *ticket.Service
 	Sessions *session.Manager
 	Log      *slog.Logger
@@ -27,7 +30,7 @@ type Deps struct {
 func Routes(d Deps) http.Handler {
 	h := &handlers{tickets: d.Tickets}
 
-	r := web.NewRouter(d.Log)
+	r := web.NewRouter(d.Log, web.WithMetrics(d.Metrics))
 	web.Health(r, d.Checks)
 	r.Route("/api/tickets", func(r chi.Router) {
 		r.Use(d.Sessions.CurrentUser)
