@@ -1,8 +1,11 @@
-// Package bench measures the floor under each endpoint of the load tool:
-// the same database operations the endpoint's store issues, sent directly
-// with the MongoDB driver to the same server at the same concurrency, plus
-// the password hash where the endpoint hashes one. An endpoint's figures
-// divided by its floor's say how much the service adds.
+// Package bench measures the floor under each step of the load tool: the
+// MongoDB commands the step's budget allows (Budgets: the least a correct
+// design needs, events and relay included), sent directly with the driver
+// to the same server at the same concurrency, for as long and on
+// collections as large, plus the password hash where the step hashes one.
+// A step's figures divided by its floor's say how much the services add;
+// its commands per request set against its budget say whether the design
+// does more database work than it must.
 package bench
 
 import (
@@ -13,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -23,46 +27,83 @@ import (
 	"ticketing.dev/infra/load"
 )
 
-// FloorResult is one floor operation's throughput and latency.
+// FloorConfig is what the floor shares with the load it is compared with.
+type FloorConfig struct {
+	// Users is the number of concurrent clients.
+	Users int
+	// Duration is how long each floor runs at least.
+	Duration time.Duration
+	// MinRows keeps the floor of each of load.RowSteps going until its
+	// collection holds that many rows, as the step does; MaxDuration
+	// stops it regardless (default Duration).
+	MinRows     int
+	MaxDuration time.Duration
+}
+
+// FloorResult is one floor's throughput and latency.
 type FloorResult struct {
 	Name     string
-	Requests int
+	Requests int // iterations that succeeded
 	Errors   int
-	RPS      float64
-	P50      time.Duration
-	P99      time.Duration
+	Elapsed  time.Duration
+	// Stop is when the floor stopped starting iterations.
+	Stop time.Duration
+	RPS  float64
+	P50  time.Duration
+	P99  time.Duration
+	// Commands is how many MongoDB commands one iteration sends, for the
+	// floors of FloorPlans: the budget of their stories.
+	Commands float64 `json:",omitempty"`
+	// Rows is how many rows the floor's collection held when it stopped,
+	// for the floors of load.RowSteps.
+	Rows   int `json:",omitempty"`
+	Series []load.Second
+	Worst  *load.Window `json:",omitempty"`
 }
 
 // floorDB is where the floor writes, apart from the services' databases.
 const floorDB = "floor"
 
-// op is one floor operation by worker w, iteration i.
-type op func(ctx context.Context, w, i int) error
+// op is one floor iteration by worker w, iteration i. It returns when the
+// timed part of it started and ended; the zero time for the whole of it.
+type op func(ctx context.Context, w, i int) (start, end time.Time, err error)
 
-// Floor measures, for each named step of the load tool, the database
-// operations behind it with users concurrent clients for d each. It reads
-// the services' own collections, as they are at the time, and writes into
-// a database of its own.
-func Floor(ctx context.Context, mongoURI string, steps []string, users int, d time.Duration) ([]FloorResult, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI).SetMaxPoolSize(uint64(4 * users)))
+// whole times the whole of a floor operation.
+func whole(f func(ctx context.Context, w, i int) error) op {
+	return func(ctx context.Context, w, i int) (time.Time, time.Time, error) {
+		return time.Time{}, time.Time{}, f(ctx, w, i)
+	}
+}
+
+// Floor measures, for each named step of the load tool, the database work
+// behind it with cfg.Users concurrent clients. The reads read the
+// services' own collections as they are at the time; the steps that write
+// (FloorPlans) run their budget in a database of their own, whose
+// collections mirror the services' with their indexes.
+func Floor(ctx context.Context, mongoURI string, steps []string, cfg FloorConfig) ([]FloorResult, error) {
+	cfg.Users = max(cfg.Users, 1)
+	cfg.MaxDuration = max(cfg.MaxDuration, cfg.Duration)
+	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI).SetMaxPoolSize(uint64(4 * cfg.Users)))
 	if err != nil {
 		return nil, fmt.Errorf("floor: connect: %w", err)
 	}
 	defer client.Disconnect(context.WithoutCancel(ctx))
-	f := &floor{c: client}
+	f := &floor{c: client, known: map[string][]bson.ObjectID{}}
 	if err := f.prepare(ctx); err != nil {
 		return nil, err
 	}
 	ops := map[string]op{
-		"signup":   f.signUp,
-		"signin":   f.signIn,
-		"list":     f.list,
-		"listpage": f.listPage,
-		"show":     f.show,
-		"create":   f.create,
-		"order":    f.order,
-		"pay":      f.pay,
-		"scrypt":   func(context.Context, int, int) error { _, err := hash(); return err },
+		"signup":   whole(f.signUp),
+		"signin":   whole(f.signIn),
+		"list":     whole(f.list),
+		"listpage": whole(f.listPage),
+		"show":     whole(f.show),
+		"scrypt":   whole(func(context.Context, int, int) error { _, err := hash(); return err }),
+	}
+	for step, plan := range FloorPlans {
+		if ops[step], err = f.plan(plan); err != nil {
+			return nil, err
+		}
 	}
 	var out []FloorResult
 	for _, s := range steps {
@@ -70,27 +111,48 @@ func Floor(ctx context.Context, mongoURI string, steps []string, users int, d ti
 		if o == nil {
 			continue
 		}
-		out = append(out, measure(ctx, s, o, users, d))
+		rows, need := "", 0
+		if r, ok := load.RowSteps[s]; ok && FloorPlans[s].Stories != nil {
+			rows = r
+			have, err := f.rows(ctx, rows)
+			if err != nil {
+				return out, err
+			}
+			need = max(cfg.MinRows-have, 0)
+		}
+		res := measure(ctx, s, o, cfg, need)
+		if plan, ok := FloorPlans[s]; ok {
+			res.Commands = plan.commands()
+		}
+		if rows != "" {
+			n, err := f.rows(ctx, rows)
+			if err != nil {
+				return out, err
+			}
+			res.Rows = n
+		}
+		out = append(out, res)
 	}
 	return out, nil
 }
 
 type floor struct {
-	c        *mongo.Client
-	tickets  []bson.ObjectID // in tickets.tickets
-	replicas []bson.ObjectID // in orders.tickets
-	orders   []bson.ObjectID // in floor.orders, as payments' replicas
-	emails   []string        // in auth.users
+	c       *mongo.Client
+	tickets []bson.ObjectID // in tickets.tickets
+	emails  []string        // in auth.users
+
+	mu sync.Mutex
+	// known are ids of documents in the floor's collections, by
+	// collection: where a story reads or updates a document it did not
+	// insert itself.
+	known map[string][]bson.ObjectID
 }
 
-// prepare reads the ids the reads look up, and fills what the services do
-// not hold yet.
+// prepare reads the ids the reads look up, and creates the floor's
+// collections.
 func (f *floor) prepare(ctx context.Context) error {
 	var err error
 	if f.tickets, err = ids(ctx, f.c.Database("tickets").Collection("tickets")); err != nil {
-		return err
-	}
-	if f.replicas, err = ids(ctx, f.c.Database("orders").Collection("tickets")); err != nil {
 		return err
 	}
 	cur, err := f.c.Database("auth").Collection("users").Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "email", Value: 1}}).SetLimit(100))
@@ -106,21 +168,10 @@ func (f *floor) prepare(ctx context.Context) error {
 	for _, u := range users {
 		f.emails = append(f.emails, u.Email)
 	}
-	if len(f.tickets) == 0 || len(f.replicas) == 0 || len(f.emails) == 0 {
-		return errors.New("floor: the services hold no tickets, replicas or users yet")
+	if len(f.tickets) == 0 || len(f.emails) == 0 {
+		return errors.New("floor: the services hold no tickets or users yet")
 	}
-	// Payments' order replicas: as many as the tickets, in a collection of
-	// the floor's own.
-	docs := make([]any, len(f.tickets))
-	for i := range docs {
-		id := bson.NewObjectID()
-		f.orders = append(f.orders, id)
-		docs[i] = bson.D{{Key: "_id", Value: id}, {Key: "userId", Value: "u"}, {Key: "status", Value: "created"}, {Key: "price", Value: 2000}, {Key: "version", Value: 0}}
-	}
-	if _, err := f.c.Database(floorDB).Collection("orders").InsertMany(ctx, docs); err != nil {
-		return fmt.Errorf("floor: insert orders: %w", err)
-	}
-	return nil
+	return f.prepareCollections(ctx)
 }
 
 func ids(ctx context.Context, c *mongo.Collection) ([]bson.ObjectID, error) {
@@ -147,13 +198,14 @@ func hash() ([]byte, error) {
 	return scrypt.Key([]byte("password-of-load"), []byte(rand.Text()[:16]), 1<<14, 8, 1, 64)
 }
 
-// signUp is userdb.Insert plus the hash.
+// signUp is userdb.Insert, into a collection with the same unique index,
+// plus the hash.
 func (f *floor) signUp(ctx context.Context, _, _ int) error {
 	h, err := hash()
 	if err != nil {
 		return err
 	}
-	_, err = f.c.Database(floorDB).Collection("users").InsertOne(ctx, bson.D{
+	_, err = f.coll("auth", "users").InsertOne(ctx, bson.D{
 		{Key: "_id", Value: bson.NewObjectID()}, {Key: "email", Value: strings.ToLower(rand.Text()) + "@example.com"}, {Key: "password", Value: h},
 	})
 	return err
@@ -206,90 +258,63 @@ func (f *floor) show(ctx context.Context, w, i int) error {
 		options.FindOne().SetProjection(withoutOutbox)).Decode(&doc)
 }
 
-// create is ticketdb.Insert: the ticket with its pending event.
-func (f *floor) create(ctx context.Context, _, _ int) error {
-	_, err := f.c.Database(floorDB).Collection("tickets").InsertOne(ctx, bson.D{
-		{Key: "_id", Value: bson.NewObjectID()}, {Key: "title", Value: "load test concert"}, {Key: "price", Value: 2000},
-		{Key: "userId", Value: "u"}, {Key: "version", Value: 0},
-		{Key: "outbox", Value: bson.A{bson.D{{Key: "id", Value: rand.Text()}, {Key: "subject", Value: "ticket:created"}, {Key: "data", Value: bson.Binary{Data: make([]byte, 120)}}}}},
-	})
-	return err
-}
-
-// order is orderdb's Ticket, the claim and the order with its event.
-func (f *floor) order(ctx context.Context, w, i int) error {
-	var doc bson.Raw
-	if err := f.c.Database("orders").Collection("tickets").FindOne(ctx,
-		bson.D{{Key: "_id", Value: f.replicas[(w*31+i)%len(f.replicas)]}}).Decode(&doc); err != nil {
-		return err
-	}
-	id := bson.NewObjectID()
-	if _, err := f.c.Database(floorDB).Collection("claims").InsertOne(ctx, bson.D{
-		{Key: "_id", Value: bson.NewObjectID()}, {Key: "orderId", Value: id}, {Key: "createdAt", Value: time.Now()},
-	}); err != nil {
-		return err
-	}
-	_, err := f.c.Database(floorDB).Collection("orders").InsertOne(ctx, bson.D{
-		{Key: "_id", Value: id}, {Key: "userId", Value: "u"}, {Key: "status", Value: "created"},
-		{Key: "expiresAt", Value: time.Now()}, {Key: "ticketId", Value: bson.NewObjectID()}, {Key: "version", Value: 0},
-		{Key: "outbox", Value: bson.A{bson.D{{Key: "id", Value: rand.Text()}, {Key: "subject", Value: "order:created"}, {Key: "data", Value: bson.Binary{Data: make([]byte, 200)}}}}},
-	})
-	return err
-}
-
-// pay is paymentdb's Order, Claim and Complete; the charge at stripe-mock
-// is not part of the floor.
-func (f *floor) pay(ctx context.Context, w, i int) error {
-	var doc bson.Raw
-	if err := f.c.Database(floorDB).Collection("orders").FindOne(ctx,
-		bson.D{{Key: "_id", Value: f.orders[(w*31+i)%len(f.orders)]}}).Decode(&doc); err != nil {
-		return err
-	}
-	id := bson.NewObjectID()
-	payments := f.c.Database(floorDB).Collection("payments")
-	if _, err := payments.InsertOne(ctx, bson.D{
-		{Key: "_id", Value: id}, {Key: "orderId", Value: bson.NewObjectID().Hex()}, {Key: "token", Value: "tok_visa"}, {Key: "claimedAt", Value: time.Now()},
-	}); err != nil {
-		return err
-	}
-	_, err := payments.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "stripeId", Value: "ch_1"}}}})
-	return err
-}
-
-// measure runs o with users workers for d.
-func measure(ctx context.Context, name string, o op, users int, d time.Duration) FloorResult {
-	lats := make([][]time.Duration, users)
-	errs := make([]int, users)
+// measure runs o with cfg.Users workers for cfg.Duration, and on until
+// need iterations succeeded, never past cfg.MaxDuration.
+func measure(ctx context.Context, name string, o op, cfg FloorConfig, need int) FloorResult {
+	samples := make([][]load.Sample, cfg.Users)
+	var added atomic.Int64
 	start := time.Now()
-	end := start.Add(d)
+	var stopOnce sync.Once
+	var stop time.Duration
+	more := func() bool {
+		elapsed := time.Since(start)
+		ok := ctx.Err() == nil && elapsed < cfg.MaxDuration && (elapsed < cfg.Duration || added.Load() < int64(need))
+		if !ok {
+			stopOnce.Do(func() { stop = elapsed })
+		}
+		return ok
+	}
 	var wg sync.WaitGroup
-	for w := range users {
+	for w := range cfg.Users {
 		wg.Go(func() {
-			for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
+			for i := 0; more(); i++ {
 				t0 := time.Now()
-				if err := o(ctx, w, i); err != nil {
-					errs[w]++
-					continue
+				from, to, err := o(ctx, w, i)
+				done := time.Now()
+				if from.IsZero() {
+					from, to = t0, done
 				}
-				lats[w] = append(lats[w], time.Since(t0))
+				samples[w] = append(samples[w], load.Sample{Done: done.Sub(start), Latency: to.Sub(from), Failed: err != nil})
+				if err == nil {
+					added.Add(1)
+				}
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	var all []time.Duration
-	res := FloorResult{Name: name}
-	for w := range users {
-		all = append(all, lats[w]...)
-		res.Errors += errs[w]
+	res := FloorResult{Name: name, Elapsed: elapsed, Stop: stop}
+	var all []load.Sample
+	var lat []time.Duration
+	for _, s := range samples {
+		all = append(all, s...)
+		for _, x := range s {
+			if x.Failed {
+				res.Errors++
+			} else {
+				lat = append(lat, x.Latency)
+			}
+		}
 	}
-	slices.Sort(all)
-	res.Requests = len(all)
-	res.RPS = float64(len(all)) / elapsed.Seconds()
-	if len(all) > 0 {
-		res.P50 = all[min(len(all)/2, len(all)-1)]
-		res.P99 = all[min(len(all)*99/100, len(all)-1)]
+	slices.Sort(lat)
+	res.Requests = len(lat)
+	res.RPS = float64(len(lat)) / elapsed.Seconds()
+	if len(lat) > 0 {
+		res.P50 = lat[min(len(lat)/2, len(lat)-1)]
+		res.P99 = lat[min(len(lat)*99/100, len(lat)-1)]
 	}
+	res.Series = load.PerSecond(all, elapsed, stop)
+	res.Worst = load.WorstSecond(res.Series)
 	return res
 }
 

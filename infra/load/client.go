@@ -21,19 +21,21 @@ type user struct {
 	http     *http.Client
 	email    string
 	password string
+	meter    *meter
 }
 
 // emailSeq makes every email of a process unique; the run's start time
 // keeps runs against the same stack apart.
 var emailSeq atomic.Int64
 
-func newUser(base string, transport http.RoundTripper, runID string) *user {
+func newUser(base string, transport http.RoundTripper, runID string, m *meter) *user {
 	jar, _ := cookiejar.New(nil) // never fails without options
 	return &user{
 		base:     base,
 		http:     &http.Client{Jar: jar, Transport: transport, Timeout: 30 * time.Second},
 		email:    fmt.Sprintf("load-%s-%d@example.com", runID, emailSeq.Add(1)),
 		password: "password-of-load",
+		meter:    m,
 	}
 }
 
@@ -68,9 +70,11 @@ func (u *user) do(ctx context.Context, method, path string, body, out any, want 
 	}
 	resp, err := u.http.Do(req)
 	if err != nil {
+		u.meter.call(method, path, 0)
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
+	u.meter.call(method, path, resp.StatusCode)
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("read %s %s: %w", method, path, err)
@@ -136,6 +140,9 @@ func (u *user) listPage(ctx context.Context, limit int) (int, error) {
 func (u *user) createOrder(ctx context.Context, ticketID string) (order, error) {
 	var o order
 	err := u.do(ctx, "POST", "/api/orders", map[string]string{"ticketId": ticketID}, &o, http.StatusCreated)
+	if err == nil {
+		u.meter.placed(o, ticketID)
+	}
 	return o, err
 }
 
@@ -146,7 +153,11 @@ func (u *user) showOrder(ctx context.Context, id string) (order, error) {
 }
 
 func (u *user) pay(ctx context.Context, orderID string) error {
-	return u.do(ctx, "POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": orderID}, nil, http.StatusCreated)
+	err := u.do(ctx, "POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": orderID}, nil, http.StatusCreated)
+	if err == nil {
+		u.meter.paid(orderID)
+	}
+	return err
 }
 
 // isStatus reports whether err is an answer with status code.

@@ -1,8 +1,10 @@
 // Package load drives a running ticketing stack through its gateway with
 // concurrent simulated users, one step at a time, and measures each step's
-// throughput and latency, the lags of the events between services, and the
-// services' memory and CPU time. cmd/load runs it against any stack;
-// cmd/bench runs it on fresh local stacks and writes a report.
+// throughput and latency, overall and second by second, the MongoDB
+// commands its requests cost the services, the lags of the events between
+// services, and the services' memory and CPU time. cmd/load runs it
+// against any stack; cmd/bench runs it on fresh local stacks and writes a
+// report.
 package load
 
 import (
@@ -20,6 +22,12 @@ import (
 // before the steps that add tickets, so that the listing holds the seeded
 // number of tickets while it is measured.
 var Steps = []string{"signup", "signin", "list", "listpage", "show", "create", "order", "pay", "purchase", "lags", "expire"}
+
+// RowSteps are the steps that add rows, each with the collection it adds
+// one row to per successful request: "tickets", "orders" or "payments"
+// (a purchase adds one of each, and ends with the payment). Config.MinRows
+// applies to them.
+var RowSteps = map[string]string{"create": "tickets", "order": "orders", "pay": "payments", "purchase": "payments"}
 
 // PageLimit is the size of the page the listpage step reads.
 const PageLimit = 50
@@ -47,15 +55,35 @@ type Config struct {
 	URL string
 	// Users is how many users run each step at once; default 16.
 	Users int
-	// Duration is how long each step runs; default 5 s.
+	// Duration is how long each step runs at least; default 20 s, long
+	// enough for a step to reach its steady state.
 	Duration time.Duration
+	// MinRows, when set, keeps each of the RowSteps going past Duration
+	// until its collection holds MinRows rows, so that it is measured at
+	// that size too: a store that is fast on an empty collection may not
+	// be on a full one.
+	MinRows int
+	// MaxDuration stops every step, however far from MinRows; default
+	// the longer of Duration and 3 minutes.
+	MaxDuration time.Duration
+	// CountRows, when set, returns how many rows a collection of RowSteps
+	// holds; the bench counts them in the database. Without it, a run
+	// counts the rows it added itself.
+	CountRows func(ctx context.Context, rows string) (int, error)
+	// Metrics are the services' debug addresses (DEBUG_ADDR), by name.
+	// When set, each step reads CommandsMetric from every service's
+	// /metrics before it starts and once its events are handled, and
+	// reports the MongoDB commands its requests cost; optional.
+	Metrics map[string]string
 	// Steps are the steps to run, a subset of Steps; default all.
 	Steps []string
 	// Tickets is how many available tickets the listing holds before the
 	// reads; Run creates the missing ones. Default 100.
 	Tickets int
-	// Pool bounds the tickets created in advance for the order and pay
-	// steps, each of which uses one ticket per request; default 1000.
+	// Pool bounds the tickets set aside for the order and pay steps,
+	// each of which uses one ticket per request; default 1000, more when
+	// MinRows needs more. Tickets the create step made are used first,
+	// then those whose orders expired, then new ones.
 	Pool int
 	// Procs are the process ids of the services, by name, whose memory
 	// and CPU time are reported; optional.
@@ -69,8 +97,10 @@ type Config struct {
 	BeforeSteps func(ctx context.Context) error
 	// Settle, when set, runs before each step and before the ticket pool
 	// is used, so that the events of what came before do not compete
-	// with what is measured: the bench waits there for the orders
-	// service to hold every ticket.
+	// with what is measured, and after each step, so that its commands
+	// include those of its events: the bench waits there for every event
+	// to be handled. An error wrapping ErrNotSettled lets the run go on;
+	// any other ends it.
 	Settle func(ctx context.Context) error
 	// Progress, when set, receives a line as each step starts and ends.
 	Progress func(format string, args ...any)
@@ -82,12 +112,65 @@ type StepResult struct {
 	Requests int // successful iterations
 	Errors   int
 	Elapsed  time.Duration
-	RPS      float64
-	P50      time.Duration
-	P90      time.Duration
-	P99      time.Duration
+	// Stop is when the step stopped starting requests, since its start:
+	// after Duration, later when it ran on for MinRows, earlier when it
+	// ran out of work. The requests in flight then still completed.
+	Stop time.Duration
+	RPS  float64
+	P50  time.Duration
+	P90  time.Duration
+	P99  time.Duration
 	// FirstErrors are up to three of the step's errors.
 	FirstErrors []string
+	// Rows is how many rows the collection of a step of RowSteps held
+	// when it stopped: what was there plus what it added.
+	Rows int `json:",omitempty"`
+	// Series is the step second by second, and Worst its worst full
+	// second (nil when it lasted none).
+	Series []Second
+	Worst  *Window `json:",omitempty"`
+	// Calls counts every call of the API the step's users made, by Call
+	// key, successful or not: its requests, and the polls and retries
+	// between them.
+	Calls map[string]int `json:",omitempty"`
+	// Expired counts the step's orders that were left unpaid and had
+	// expired by the time its commands were counted: their expiry is part
+	// of its cost.
+	Expired int `json:",omitempty"`
+	// Commands are the MongoDB commands the services sent from the
+	// step's start until its events were handled, when Config.Metrics is
+	// set and some service counts them (CommandsMeasured); CommandsErr
+	// says which services' metrics could not be read.
+	Commands         []CommandCount `json:",omitempty"`
+	CommandsMeasured bool           `json:",omitempty"`
+	CommandsErr      string         `json:",omitempty"`
+	// Unsettled says why the step's events were not all handled when its
+	// commands were read (Settle returned ErrNotSettled): they are then
+	// fewer than the step will cost.
+	Unsettled string `json:",omitempty"`
+}
+
+// ErrNotSettled is what Config.Settle wraps when the events did not settle
+// in time but the run should go on.
+var ErrNotSettled = errors.New("not settled")
+
+// CommandsPerRequest returns the step's MongoDB commands, but Overhead,
+// per successful request, in all and by service; ok is false when they
+// were not measured or no request succeeded.
+func (s StepResult) CommandsPerRequest() (total float64, byService map[string]float64, ok bool) {
+	if !s.CommandsMeasured || s.Requests == 0 {
+		return 0, nil, false
+	}
+	byService = map[string]float64{}
+	for _, c := range s.Commands {
+		if Overhead(c.Command) {
+			continue
+		}
+		per := c.Count / float64(s.Requests)
+		total += per
+		byService[c.Service] += per
+	}
+	return total, byService, true
 }
 
 // LagResult is one event lag's distribution.
@@ -113,13 +196,15 @@ type ProcResult struct {
 
 // Report is what a run measured.
 type Report struct {
-	URL      string
-	Users    int
-	Duration time.Duration
-	Tickets  int
-	Steps    []StepResult
-	Lags     []LagResult
-	Procs    []ProcResult
+	URL         string
+	Users       int
+	Duration    time.Duration
+	MinRows     int           `json:",omitempty"`
+	MaxDuration time.Duration `json:",omitempty"`
+	Tickets     int
+	Steps       []StepResult
+	Lags        []LagResult
+	Procs       []ProcResult
 }
 
 // Step returns the result of the step name, if it ran.
@@ -136,13 +221,20 @@ func (r *Report) Step(name string) (StepResult, bool) {
 type runner struct {
 	cfg       Config
 	transport *http.Transport
+	metrics   *http.Client // reads the services' /metrics
 	runID     string
+	meter     *meter // what every user asks of the API
 	seller    *user
 	users     []*user // signed up, one per worker
 
-	mu   sync.Mutex
-	lags map[string][]time.Duration
-	ids  []string // tickets the show step reads
+	mu        sync.Mutex
+	lags      map[string][]time.Duration
+	ids       []string // tickets the show step reads
+	available []string // tickets the create step made, never ordered
+
+	// Only the goroutine of Run touches these.
+	made       map[string]int // rows this run added, by RowSteps collection
+	recyclable []expiring     // tickets of orders left unpaid, oldest expiry first
 }
 
 // Run runs the configured steps one after the other and returns what they
@@ -156,8 +248,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Users = 16
 	}
 	if cfg.Duration <= 0 {
-		cfg.Duration = 5 * time.Second
+		cfg.Duration = 20 * time.Second
 	}
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = max(cfg.Duration, 3*time.Minute)
+	}
+	cfg.MaxDuration = max(cfg.MaxDuration, cfg.Duration)
 	if len(cfg.Steps) == 0 {
 		cfg.Steps = Steps
 	}
@@ -185,12 +281,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			MaxIdleConnsPerHost: 4 * cfg.Users,
 			IdleConnTimeout:     90 * time.Second,
 		},
-		runID: strconv.FormatInt(time.Now().UnixNano(), 36),
-		lags:  make(map[string][]time.Duration),
+		metrics: &http.Client{Transport: &http.Transport{}},
+		runID:   strconv.FormatInt(time.Now().UnixNano(), 36),
+		meter:   newMeter(),
+		lags:    make(map[string][]time.Duration),
+		made:    make(map[string]int),
 	}
 	defer r.transport.CloseIdleConnections()
+	defer r.metrics.CloseIdleConnections()
 
 	rep := &Report{URL: cfg.URL, Users: cfg.Users, Duration: cfg.Duration, Tickets: cfg.Tickets}
+	if cfg.MinRows > 0 {
+		rep.MinRows, rep.MaxDuration = cfg.MinRows, cfg.MaxDuration
+	}
 	before := sampleProcs(cfg.Procs)
 
 	if err := r.prepare(ctx); err != nil {
@@ -208,15 +311,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := r.settle(ctx); err != nil {
+		if _, err := r.settle(ctx); err != nil {
 			return nil, err
 		}
 		res, err := r.step(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("load: %s: %w", name, err)
 		}
-		cfg.Progress("%-9s %8.1f req/s  p50 %-9v p90 %-9v p99 %-9v errors %d", name, res.RPS,
-			res.P50.Round(10*time.Microsecond), res.P90.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), res.Errors)
+		cfg.Progress("%s", progressLine(res))
 		rep.Steps = append(rep.Steps, res)
 	}
 	for _, name := range []string{LagOrderable, LagLocked, LagOrderable + AtRest, LagLocked + AtRest, LagCancelled} {
@@ -228,25 +330,48 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-func (r *runner) settle(ctx context.Context) error {
+// settle runs Config.Settle. It returns why the events did not settle
+// when Settle says so but lets the run go on, and an error when Settle
+// fails.
+func (r *runner) settle(ctx context.Context) (unsettled string, err error) {
 	if r.cfg.Settle == nil {
-		return nil
+		return "", nil
 	}
-	if err := r.cfg.Settle(ctx); err != nil {
-		return fmt.Errorf("load: settle: %w", err)
+	err = r.cfg.Settle(ctx)
+	switch {
+	case errors.Is(err, ErrNotSettled):
+		return err.Error(), nil
+	case err != nil:
+		return "", fmt.Errorf("load: settle: %w", err)
 	}
-	return nil
+	return "", nil
+}
+
+// progressLine is a step's one-line summary.
+func progressLine(res StepResult) string {
+	line := fmt.Sprintf("%-9s %8.1f req/s  p50 %-9v p90 %-9v p99 %-9v errors %d", res.Name, res.RPS,
+		res.P50.Round(10*time.Microsecond), res.P90.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), res.Errors)
+	if w := res.Worst; w != nil {
+		line += fmt.Sprintf("  worst second %v: %d req (%.2f of the mean)", w.At, w.Requests, w.Ratio)
+	}
+	if per, _, ok := res.CommandsPerRequest(); ok {
+		line += fmt.Sprintf("  %.1f commands/req", per)
+	}
+	if res.Rows > 0 {
+		line += fmt.Sprintf("  %d rows after %v", res.Rows, res.Stop.Round(time.Second))
+	}
+	return line
 }
 
 // prepare signs up a user per worker and a seller, and seeds the listing.
 func (r *runner) prepare(ctx context.Context) error {
-	r.seller = newUser(r.cfg.URL, r.transport, r.runID)
+	r.seller = newUser(r.cfg.URL, r.transport, r.runID, r.meter)
 	if err := r.seller.signUp(ctx); err != nil {
 		return fmt.Errorf("load: sign up the seller: %w", err)
 	}
 	r.users = make([]*user, r.cfg.Users)
 	for i := range r.users {
-		r.users[i] = newUser(r.cfg.URL, r.transport, r.runID)
+		r.users[i] = newUser(r.cfg.URL, r.transport, r.runID, r.meter)
 		if err := r.users[i].signUp(ctx); err != nil {
 			return fmt.Errorf("load: sign up user %d: %w", i, err)
 		}
@@ -317,7 +442,7 @@ func (r *runner) step(ctx context.Context, name string) (StepResult, error) {
 	switch name {
 	case "signup":
 		it = func(ctx context.Context, _ int) (bool, error) {
-			return true, newUser(r.cfg.URL, r.transport, r.runID).signUp(ctx)
+			return true, newUser(r.cfg.URL, r.transport, r.runID, r.meter).signUp(ctx)
 		}
 	case "signin":
 		it = func(ctx context.Context, w int) (bool, error) { return true, r.users[w].signIn(ctx) }
@@ -347,11 +472,16 @@ func (r *runner) step(ctx context.Context, name string) (StepResult, error) {
 		}
 	case "create":
 		it = func(ctx context.Context, w int) (bool, error) {
-			_, err := r.users[w].createTicket(ctx)
+			t, err := r.users[w].createTicket(ctx)
+			if err == nil {
+				r.mu.Lock()
+				r.available = append(r.available, t.ID)
+				r.mu.Unlock()
+			}
 			return true, err
 		}
 	case "order", "pay":
-		pool, err := r.pool(ctx)
+		pool, err := r.pool(ctx, RowSteps[name])
 		if err != nil {
 			return StepResult{}, err
 		}
@@ -389,13 +519,13 @@ func (r *runner) step(ctx context.Context, name string) (StepResult, error) {
 			return true, errTimed{start: start, err: err}
 		}
 	case "purchase":
-		return r.run(ctx, name, r.cfg.Users, r.purchase("")), nil
+		it = r.purchase("")
 	case "lags":
-		return r.run(ctx, name, 1, r.purchase(AtRest)), nil
+		return r.run(ctx, name, 1, r.purchase(AtRest))
 	case "expire":
 		it = r.expire
 	}
-	return r.run(ctx, name, r.cfg.Users, it), nil
+	return r.run(ctx, name, r.cfg.Users, it)
 }
 
 // errSkip is an iteration that neither counts nor fails.
@@ -408,38 +538,6 @@ type errTimed struct {
 }
 
 func (e errTimed) Error() string { return e.err.Error() }
-
-// pool creates up to Pool tickets for the order and pay steps and waits a
-// moment for them to reach the orders service.
-func (r *runner) pool(ctx context.Context) (chan string, error) {
-	ids, err := r.createTickets(ctx, r.cfg.Pool)
-	if err != nil {
-		return nil, err
-	}
-	ch := make(chan string, len(ids))
-	for _, id := range ids {
-		ch <- id
-	}
-	if err := r.settle(ctx); err != nil {
-		return nil, err
-	}
-	// The tickets reach the orders service by events: wait for the
-	// pool's last one to be orderable (the seller orders it, so it leaves
-	// the pool). Others may still be on their way; the steps put those
-	// back.
-	last := <-ch
-	err = r.poll(ctx, func() (bool, error) {
-		_, err := r.seller.createOrder(ctx, last)
-		if isStatus(err, http.StatusNotFound) {
-			return false, nil
-		}
-		return err == nil, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("the ticket pool does not become orderable: %w", err)
-	}
-	return ch, nil
-}
 
 // purchase returns the whole story: a ticket is put on sale, bought as soon
 // as the orders service knows it, shown locked, and paid. Its lags are
@@ -578,79 +676,4 @@ func (r *runner) lag(name string, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lags[name] = append(r.lags[name], d)
-}
-
-// run runs it with users workers for Duration, or until every worker has
-// nothing left to do, and summarises the latencies.
-func (r *runner) run(ctx context.Context, name string, users int, it iteration) StepResult {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Duration+pollTimeout)
-	defer cancel()
-	type worker struct {
-		lat    []time.Duration
-		errors int
-		first  []string
-	}
-	workers := make([]worker, users)
-	start := time.Now()
-	end := start.Add(r.cfg.Duration)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			me := &workers[w]
-			for time.Now().Before(end) && ctx.Err() == nil {
-				t0 := time.Now()
-				more, err := it(ctx, w)
-				if !more {
-					return
-				}
-				if errors.Is(err, errSkip) {
-					continue
-				}
-				if te, ok := err.(errTimed); ok {
-					t0, err = te.start, te.err
-				}
-				d := time.Since(t0)
-				if err != nil {
-					me.errors++
-					if len(me.first) < 3 {
-						me.first = append(me.first, err.Error())
-					}
-					continue
-				}
-				me.lat = append(me.lat, d)
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	res := StepResult{Name: name, Elapsed: elapsed}
-	var all []time.Duration
-	for _, w := range workers {
-		all = append(all, w.lat...)
-		res.Errors += w.errors
-		for _, e := range w.first {
-			if len(res.FirstErrors) < 3 {
-				res.FirstErrors = append(res.FirstErrors, e)
-			}
-		}
-	}
-	res.Requests = len(all)
-	res.RPS = float64(len(all)) / elapsed.Seconds()
-	slices.Sort(all)
-	res.P50, res.P90, res.P99 = quantile(all, 0.50), quantile(all, 0.90), quantile(all, 0.99)
-	return res
-}
-
-func lagResult(name string, ds []time.Duration) LagResult {
-	slices.Sort(ds)
-	return LagResult{Name: name, Samples: len(ds), P50: quantile(ds, 0.50), P90: quantile(ds, 0.90), P99: quantile(ds, 0.99), Max: ds[len(ds)-1]}
-}
-
-// quantile is the nearest-rank q-quantile of sorted, zero when empty.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }

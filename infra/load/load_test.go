@@ -39,7 +39,7 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 	// The window leaves the pay step time to pay its orders while other
 	// test packages run beside this one under the race detector.
 	s, err := stack.Start(ctx, stack.Config{
-		Root: root, GatewayAddr: "127.0.0.1:0", ExpirationWindow: "3s", RateLimit: "0", LogLevel: "warn", Out: out,
+		Root: root, GatewayAddr: "127.0.0.1:0", ExpirationWindow: "3s", RateLimit: "0", LogLevel: "warn", Out: out, Debug: true,
 	})
 	require.NoError(t, err, "stack: %s", &out.b)
 	defer s.Stop()
@@ -51,7 +51,7 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 	}
 
 	rep, err := load.Run(ctx, load.Config{
-		URL: s.URL, Users: 2, Duration: 500 * time.Millisecond, Tickets: 5, Pool: 10, Procs: procs,
+		URL: s.URL, Users: 2, Duration: 500 * time.Millisecond, Tickets: 5, Pool: 10, Procs: procs, Metrics: s.DebugAddrs(),
 	})
 	require.NoError(t, err)
 
@@ -62,6 +62,27 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 		assert.Zero(t, st.Errors, "%s: %v", st.Name, st.FirstErrors)
 		assert.Positive(t, st.RPS, st.Name)
 		assert.True(t, st.P50 > 0 && st.P50 <= st.P90 && st.P90 <= st.P99, "%s: %v %v %v", st.Name, st.P50, st.P90, st.P99)
+		requests := 0
+		for _, sec := range st.Series {
+			requests += sec.Requests
+		}
+		assert.Equal(t, st.Requests, requests, "%s: every request in its second", st.Name)
+		assert.NotEmpty(t, st.Calls, st.Name)
+		// Until every service counts its MongoDB commands, a step says why
+		// it has none.
+		assert.True(t, st.CommandsMeasured || st.CommandsErr != "", st.Name)
+	}
+	order, _ := rep.Step("order")
+	assert.Equal(t, order.Requests, order.Expired, "every order of the order step expired before its commands were read")
+	assert.Equal(t, order.Requests, order.Calls[load.Call("POST", "/api/orders", 201)])
+	if create, _ := rep.Step("create"); create.CommandsMeasured {
+		var inserts float64
+		for _, c := range create.Commands {
+			if c.Service == "tickets" && c.Collection == "tickets" && c.Command == "insert" {
+				inserts += c.Count
+			}
+		}
+		assert.GreaterOrEqual(t, inserts, float64(create.Requests), "an insert per ticket created")
 	}
 	var lags []string
 	for _, l := range rep.Lags {

@@ -97,14 +97,26 @@ func MiB(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // WriteText writes the report as plain-text tables.
 func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "%d users, %v per step, %d tickets listed, against %s\n\n", r.Users, r.Duration, r.Tickets, r.URL)
-	fmt.Fprintf(w, "%-9s %9s %10s %10s %10s %10s %7s\n", "step", "requests", "req/s", "p50", "p90", "p99", "errors")
+	fmt.Fprintf(w, "%d users, %v per step", r.Users, r.Duration)
+	if r.MinRows > 0 {
+		fmt.Fprintf(w, " (the steps that add rows until %d rows, for %v at most)", r.MinRows, r.MaxDuration)
+	}
+	fmt.Fprintf(w, ", %d tickets listed, against %s\n\n", r.Tickets, r.URL)
+	fmt.Fprintf(w, "%-9s %9s %10s %10s %10s %10s %7s %12s %12s %9s\n", "step", "requests", "req/s", "p50", "p90", "p99", "errors", "worst req/s", "worst÷mean", "cmds/req")
 	for _, s := range r.Steps {
-		fmt.Fprintf(w, "%-9s %9d %10.1f %10s %10s %10s %7d\n", s.Name, s.Requests, s.RPS, Ms(s.P50), Ms(s.P90), Ms(s.P99), s.Errors)
+		worst, ratio, cmds := "-", "-", "n/a"
+		if s.Worst != nil {
+			worst, ratio = fmt.Sprint(s.Worst.Requests), fmt.Sprintf("%.2f", s.Worst.Ratio)
+		}
+		if per, _, ok := s.CommandsPerRequest(); ok {
+			cmds = fmt.Sprintf("%.2f", per)
+		}
+		fmt.Fprintf(w, "%-9s %9d %10.1f %10s %10s %10s %7d %12s %12s %9s\n", s.Name, s.Requests, s.RPS, Ms(s.P50), Ms(s.P90), Ms(s.P99), s.Errors, worst, ratio, cmds)
 		for _, e := range s.FirstErrors {
 			fmt.Fprintf(w, "          error: %s\n", e)
 		}
 	}
+	r.writeCommands(w)
 	if len(r.Lags) > 0 {
 		fmt.Fprintf(w, "\n%-30s %7s %10s %10s %10s %10s\n", "event lag", "samples", "p50", "p90", "p99", "max")
 		for _, l := range r.Lags {
@@ -116,6 +128,39 @@ func (r *Report) WriteText(w io.Writer) {
 		for _, p := range r.Procs {
 			fmt.Fprintf(w, "%-10s %8d %12s %12s %10s\n", p.Name, p.Pid, MiB(p.IdleRSS), MiB(p.PeakRSS), p.CPU)
 		}
+	}
+}
+
+// writeCommands writes each step's MongoDB commands per request, by
+// service, when any was measured.
+func (r *Report) writeCommands(w io.Writer) {
+	services := map[string]bool{}
+	for _, s := range r.Steps {
+		_, by, _ := s.CommandsPerRequest()
+		for name := range by {
+			services[name] = true
+		}
+	}
+	if len(services) == 0 {
+		return
+	}
+	names := sortedKeys(services)
+	fmt.Fprintf(w, "\nMongoDB commands per request (without connection overhead)\n%-9s %8s", "step", "total")
+	for _, n := range names {
+		fmt.Fprintf(w, " %10s", n)
+	}
+	fmt.Fprintln(w)
+	for _, s := range r.Steps {
+		total, by, ok := s.CommandsPerRequest()
+		if !ok {
+			fmt.Fprintf(w, "%-9s %8s\n", s.Name, "n/a")
+			continue
+		}
+		fmt.Fprintf(w, "%-9s %8.2f", s.Name, total)
+		for _, n := range names {
+			fmt.Fprintf(w, " %10.2f", by[n])
+		}
+		fmt.Fprintln(w)
 	}
 }
 

@@ -1,14 +1,22 @@
 // Command bench measures the system on this machine: for each FerretDB
 // backend it starts a fresh local stack, measures the database floor of
-// every endpoint and runs the load tool, once with 100 tickets listed and
+// every step and runs the load tool, once with 100 tickets listed and
 // once, on another fresh stack, with 10,000, and writes a Markdown report
 // with PNG charts into a folder of its own under results/. `make bench`
 // runs it.
+//
+// Every step runs long enough to reach a steady state: -duration at least,
+// and the steps that add rows on until their collection holds -min-rows
+// rows (at most -max-duration). The report shows each step second by
+// second, its worst second, and its MongoDB commands per request, read
+// from the services' /metrics, next to the budget of the least a correct
+// design needs (bench.Budgets); each floor runs that budget.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +25,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/infra/audit"
 	"ticketing.dev/infra/bench"
@@ -43,6 +53,9 @@ type Cell struct {
 	Notes []string            `json:",omitempty"`
 	Load  *load.Report        `json:",omitempty"`
 	Floor []bench.FloorResult `json:",omitempty"`
+	// Budgets are the steps' MongoDB commands per request next to their
+	// budgets, by step.
+	Budgets map[string]bench.Comparison `json:",omitempty"`
 	// Ready is each service's time from its start (the exec) to its first
 	// answer 200 from /readyz, in nanoseconds in results.json; the
 	// databases were up before.
@@ -54,13 +67,24 @@ type Cell struct {
 
 // Run is a whole bench run.
 type Run struct {
-	Started  time.Time
-	Host     string
-	Load1    string // the load average when the run started
-	LoadEnd  string
-	Users    int
-	Duration time.Duration
-	Cells    []Cell
+	Started     time.Time
+	Host        string
+	Load1       string // the load average when the run started
+	LoadEnd     string
+	Users       int
+	Duration    time.Duration
+	MinRows     int
+	MaxDuration time.Duration
+	Cells       []Cell
+}
+
+// settings are what every cell of a run shares.
+type settings struct {
+	users    int
+	duration time.Duration
+	maxDur   time.Duration
+	minRows  int
+	pool     int
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -68,11 +92,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	root := fs.String("root", ".", "the repository's root folder")
 	outDir := fs.String("out", "results", "where the run's folder is created")
 	users := fs.Int("users", 16, "concurrent users and floor clients")
-	duration := fs.Duration("duration", 3*time.Second, "how long each step and each floor operation runs")
+	duration := fs.Duration("duration", 20*time.Second, "how long each step and each floor runs at least")
+	minRows := fs.Int("min-rows", 10000, "run each step that adds rows (create, order, pay, purchase), and its floor, until its collection holds this many (0: off)")
+	maxDuration := fs.Duration("max-duration", 3*time.Minute, "how long a step or floor runs at most, however far from -min-rows")
 	backends := fs.String("backends", "sqlite,postgresql", "FerretDB backends to measure")
 	big := fs.Int("big", 10000, "tickets listed in the second cell of each backend (0: skip it)")
-	pool := fs.Int("pool", 400, "tickets created in advance for the order and pay steps")
-	pprof := fs.Bool("pprof", false, "serve every service's profiles (DEBUG_ADDR) and save CPU profiles taken during the load, and heap profiles after it, into the run's folder")
+	pool := fs.Int("pool", 400, "tickets set aside for the order and pay steps at least (more when -min-rows needs more)")
+	pprof := fs.Bool("pprof", false, "save CPU profiles of every service taken during the load, and heap profiles after it, into the run's folder")
 	pprofChunk := fs.Duration("pprof-chunk", 10*time.Second, "length of each CPU profile taken with -pprof; go tool pprof merges a service's chunks")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,7 +113,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	r := Run{Started: started, Host: host, Load1: loadAvg(), Users: *users, Duration: *duration}
+	r := Run{Started: started, Host: host, Load1: loadAvg(), Users: *users, Duration: *duration, MinRows: *minRows, MaxDuration: *maxDuration}
+	set := settings{users: *users, duration: *duration, maxDur: max(*maxDuration, *duration), minRows: *minRows, pool: *pool}
 	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "bench | "+format+"\n", a...) }
 	for _, backend := range strings.Split(*backends, ",") {
 		sizes := []int{100}
@@ -100,7 +127,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			if *pprof {
 				prof = &profiler{dir: filepath.Join(dir, fmt.Sprintf("pprof-%s-%d", backend, n)), chunk: *pprofChunk, logf: logf}
 			}
-			c := cell(ctx, absRoot, dir, backend, n, *users, *duration, *pool, prof, logf)
+			c := cell(ctx, absRoot, dir, backend, n, set, prof, logf)
 			if c.Err != "" {
 				logf("%s, %d tickets: %s", backend, n, c.Err)
 			} else {
@@ -132,8 +159,9 @@ const settleTimeout = 90 * time.Second
 
 // cell starts a fresh stack on backend, seeds n tickets, measures the
 // floor and runs the load, and stops the stack; the stack's log goes into
-// dir. With prof, it profiles every service during the load.
-func cell(ctx context.Context, root, dir, backend string, n, users int, d time.Duration, pool int, prof *profiler, logf func(string, ...any)) Cell {
+// dir. Every service serves its debug listener, where the load reads its
+// metrics; with prof, it profiles every service during the load too.
+func cell(ctx context.Context, root, dir, backend string, n int, set settings, prof *profiler, logf func(string, ...any)) Cell {
 	c := Cell{Backend: backend, Tickets: n}
 	// The stack's own log, for the errors behind a failed request.
 	logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("stack-%s-%d.log", backend, n)))
@@ -150,7 +178,7 @@ func cell(ctx context.Context, root, dir, backend string, n, users int, d time.D
 		Backend:          backend,
 		LogLevel:         "warn",
 		Out:              logFile,
-		Debug:            prof != nil,
+		Debug:            true,
 	})
 	if err != nil {
 		c.Err = err.Error()
@@ -188,8 +216,8 @@ func cell(ctx context.Context, root, dir, backend string, n, users int, d time.D
 		}
 		if err != nil && ctx.Err() == nil {
 			logf("not settled: %v", err)
-			c.Notes = append(c.Notes, "not settled before a step: "+err.Error())
-			return nil
+			c.Notes = append(c.Notes, "not settled in time (the run went on): "+err.Error())
+			return fmt.Errorf("%w: %v", load.ErrNotSettled, err)
 		}
 		return err
 	}
@@ -199,18 +227,23 @@ func cell(ctx context.Context, root, dir, backend string, n, users int, d time.D
 		steps, floorSteps = []string{"list", "listpage"}, []string{"list", "listpage"}
 	}
 	c.Load, err = load.Run(ctx, load.Config{
-		URL: s.URL, Users: users, Duration: d, Steps: steps, Tickets: n, Pool: pool, Procs: procs,
-		Progress: logf,
-		Settle:   settle,
+		URL: s.URL, Users: set.users, Duration: set.duration, MinRows: set.minRows, MaxDuration: set.maxDur,
+		Steps: steps, Tickets: n, Pool: set.pool, Procs: procs,
+		Metrics:   s.DebugAddrs(),
+		CountRows: func(ctx context.Context, rows string) (int, error) { return countRows(ctx, dbs, rows) },
+		Progress:  logf,
+		Settle:    settle,
 		BeforeSteps: func(ctx context.Context) error {
 			// Replicas reach the orders service by events: let them land.
 			start := time.Now()
-			if err := settle(ctx); err != nil {
+			if err := settle(ctx); err != nil && !errors.Is(err, load.ErrNotSettled) {
 				return err
 			}
 			logf("settled %v after seeding", time.Since(start).Round(time.Millisecond))
 			logf("floor: %v", floorSteps)
-			floor, err := bench.Floor(ctx, s.MongoURI(), floorSteps, users, d)
+			floor, err := bench.Floor(ctx, s.MongoURI(), floorSteps, bench.FloorConfig{
+				Users: set.users, Duration: set.duration, MinRows: set.minRows, MaxDuration: set.maxDur,
+			})
 			for _, f := range floor {
 				logf("floor %-8s %8.1f req/s  p50 %s  errors %d", f.Name, f.RPS, load.Ms(f.P50), f.Errors)
 			}
@@ -230,7 +263,32 @@ func cell(ctx context.Context, root, dir, backend string, n, users int, d time.D
 		prof.heap(ctx, s.DebugAddrs())
 		c.Profiles = filepath.Base(prof.dir)
 	}
+	if c.Load != nil {
+		c.Budgets = map[string]bench.Comparison{}
+		for _, st := range c.Load.Steps {
+			if cmp, ok := bench.Compare(st); ok {
+				c.Budgets[st.Name] = cmp
+			}
+		}
+	}
 	return c
+}
+
+// countRows counts the documents of a collection of load.RowSteps.
+func countRows(ctx context.Context, dbs audit.Databases, rows string) (int, error) {
+	var coll *mongo.Collection
+	switch rows {
+	case "tickets":
+		coll = dbs.Tickets.Collection("tickets")
+	case "orders":
+		coll = dbs.Orders.Collection("orders")
+	case "payments":
+		coll = dbs.Payments.Collection("payments")
+	default:
+		return 0, fmt.Errorf("no collection of %q", rows)
+	}
+	n, err := coll.EstimatedDocumentCount(ctx)
+	return int(n), err
 }
 
 func loadAvg() string {

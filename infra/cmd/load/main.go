@@ -1,9 +1,11 @@
 // Command load drives a running ticketing stack through its gateway with
 // concurrent users and prints each step's throughput, latency and errors,
-// the event lags and, given the services' process ids, their memory and
-// CPU time. Start a stack first (make run), for example:
+// its worst second, the event lags and, given the services' process ids,
+// their memory and CPU time, and given their debug addresses, the MongoDB
+// commands per request read from their /metrics. Start a stack first
+// (make run), for example:
 //
-//	go run ./infra/cmd/load -url http://127.0.0.1:8080 -users 16 -duration 5s
+//	go run ./infra/cmd/load -url http://127.0.0.1:8080 -users 16 -duration 20s
 //
 // Orders must expire quickly for the expire step: run the stack with
 // EXPIRATION_WINDOW=2s.
@@ -14,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/signal"
 	"strconv"
@@ -37,29 +40,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8080", "the gateway's base URL")
 	users := fs.Int("users", 16, "concurrent users per step")
-	duration := fs.Duration("duration", 5*time.Second, "how long each step runs")
+	duration := fs.Duration("duration", 20*time.Second, "how long each step runs at least")
+	minRows := fs.Int("min-rows", 0, "run each step that adds rows (create, order, pay, purchase) until its collection holds this many, counting the rows this run added (0: off)")
+	maxDuration := fs.Duration("max-duration", 3*time.Minute, "how long a step runs at most, however far from -min-rows")
 	steps := fs.String("steps", strings.Join(load.Steps, ","), "comma-separated steps to run")
 	tickets := fs.Int("tickets", 100, "available tickets the listing holds (created when missing)")
 	pool := fs.Int("pool", 1000, "tickets created in advance for the order and pay steps")
 	pids := fs.String("pids", "", "services' process ids, as name=pid,name=pid, for memory and CPU time")
+	metrics := fs.String("metrics", "", "services' debug addresses (DEBUG_ADDR), as name=host:port,..., for the MongoDB commands per request")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	procs := map[string]int{}
-	for kv := range strings.SplitSeq(*pids, ",") {
-		if kv == "" {
-			continue
-		}
-		name, pid, ok := strings.Cut(kv, "=")
+	for name, pid := range pairs(*pids) {
 		n, err := strconv.Atoi(pid)
-		if !ok || err != nil {
-			return fmt.Errorf("bad -pids entry %q: want name=pid", kv)
+		if name == "" || err != nil {
+			return fmt.Errorf("bad -pids entry %q: want name=pid", entry(name, pid))
 		}
 		procs[name] = n
 	}
+	addrs := map[string]string{}
+	for name, addr := range pairs(*metrics) {
+		if name == "" || addr == "" {
+			return fmt.Errorf("bad -metrics entry %q: want name=host:port", entry(name, addr))
+		}
+		addrs[name] = addr
+	}
 	rep, err := load.Run(ctx, load.Config{
-		URL: *url, Users: *users, Duration: *duration, Steps: strings.Split(*steps, ","),
-		Tickets: *tickets, Pool: *pool, Procs: procs,
+		URL: *url, Users: *users, Duration: *duration, MinRows: *minRows, MaxDuration: *maxDuration,
+		Steps: strings.Split(*steps, ","), Tickets: *tickets, Pool: *pool, Procs: procs, Metrics: addrs,
 		Progress: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	})
 	if err != nil {
@@ -67,4 +76,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.WriteText(stdout)
 	return nil
+}
+
+// pairs yields the name=value entries of a comma-separated list; an entry
+// without "=" yields an empty name.
+func pairs(list string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for kv := range strings.SplitSeq(list, ",") {
+			if kv == "" {
+				continue
+			}
+			name, value, ok := strings.Cut(kv, "=")
+			if !ok {
+				name, value = "", kv
+			}
+			if !yield(name, value) {
+				return
+			}
+		}
+	}
+}
+
+func entry(name, value string) string {
+	if name == "" {
+		return value
+	}
+	return name + "=" + value
 }
