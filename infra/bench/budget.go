@@ -35,8 +35,8 @@ type Story struct {
 }
 
 // relayRemoval is the outbox relay's share of one event. The relay removes
-// published events in batches, a second apart, so that one write removes
-// many: the least is well under one write per event. The budget allows one,
+// published events in batches, one bulk write per 200 ms at most, so that
+// one command removes many: the least is well under one write per event. The budget allows one,
 // an upper bound any batching stays below.
 const relayRemoval = "the outbox relay removes the published event (amortised: batched, budgeted at one write per event)"
 
