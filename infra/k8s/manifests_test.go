@@ -422,20 +422,14 @@ func TestDatastores_AcceptConnectionsOnlyFromTheirOwnService(t *testing.T) {
 	}
 }
 
-// secretsInREADME reads the kubectl create secret commands of the README's
-// Kubernetes section: secret name → keys.
+// secretsInREADME reads the kubectl create secret commands of the
+// Kubernetes guide the README links to (docs/kubernetes.md): secret name →
+// keys.
 func secretsInREADME(t *testing.T) map[string][]string {
 	t.Helper()
-	raw, err := os.ReadFile(repoRoot + "/README.md")
+	raw, err := os.ReadFile(repoRoot + "/docs/kubernetes.md")
 	require.NoError(t, err)
-	text := string(raw)
-	start := strings.Index(text, "\n## Kubernetes\n")
-	require.GreaterOrEqual(t, start, 0, "README.md has a Kubernetes section")
-	section := text[start+1:]
-	if end := strings.Index(section[1:], "\n## "); end >= 0 {
-		section = section[:end+1]
-	}
-	section = strings.ReplaceAll(section, "\\\n", " ")
+	section := strings.ReplaceAll(string(raw), "\\\n", " ")
 	secrets := map[string][]string{}
 	cmd := regexp.MustCompile(`kubectl create secret generic ([a-z0-9.-]+)((?:[ \t]+--from-literal=[A-Za-z0-9_.-]+=\S*)+)`)
 	literal := regexp.MustCompile(`--from-literal=([A-Za-z0-9_.-]+)=`)
