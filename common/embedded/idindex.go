@@ -12,9 +12,14 @@ import (
 	_ "modernc.org/sqlite" // the driver FerretDB's SQLite backend uses
 )
 
-// idIndexEvery is how often the indexer looks for new collections. Until
-// a new collection's index exists, lookups in it scan; it is then small.
-const idIndexEvery = 100 * time.Millisecond
+// The indexer looks for new collections every idIndexEvery, and backs off
+// to idIndexIdle while it finds none, so that an idle stack does not open
+// its database files ten times a second. Until a new collection's index
+// exists, lookups in it scan; it is then small.
+const (
+	idIndexEvery = 100 * time.Millisecond
+	idIndexIdle  = 2 * time.Second
+)
 
 // indexIDPaths adds to every collection table of FerretDB's SQLite
 // databases in dir the index its lookups by _id need, every idIndexEvery
@@ -30,15 +35,26 @@ const idIndexEvery = 100 * time.Millisecond
 // when the collection is dropped. Only the embedded server (tests and
 // the local stack) runs this; MongoDB indexes _id itself.
 func indexIDPaths(ctx context.Context, dir string, log *slog.Logger) {
-	t := time.NewTicker(idIndexEvery)
+	wait, known := idIndexEvery, 0
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
+		created := 0
 		for _, f := range files {
-			if err := indexIDPath(ctx, f); err != nil && ctx.Err() == nil {
+			n, err := indexIDPath(ctx, f)
+			if err != nil && ctx.Err() == nil {
 				log.Warn("index _id lookups", "file", f, "err", err)
 			}
+			created += n
 		}
+		if created > 0 || len(files) != known {
+			wait = idIndexEvery
+		} else {
+			wait = min(2*wait, idIndexIdle)
+		}
+		known = len(files)
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -47,44 +63,45 @@ func indexIDPaths(ctx context.Context, dir string, log *slog.Logger) {
 	}
 }
 
-// indexIDPath creates the missing _id lookup indexes of one database file.
+// indexIDPath creates the missing _id lookup indexes of one database file
+// and returns how many it created.
 // It opens the file anew each time, since FerretDB deletes a dropped
 // database's file and may create another under the same name.
-func indexIDPath(ctx context.Context, file string) error {
+func indexIDPath(ctx context.Context, file string) (int, error) {
 	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(5000)")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'
 		AND name NOT LIKE '\_ferretdb\_%' ESCAPE '\'
 		AND name NOT IN (SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name LIKE '%\_id\_path' ESCAPE '\')`)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var tables []string
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		tables = append(tables, name)
 	}
 	if err := rows.Err(); err != nil {
 		rows.Close()
-		return err
+		return 0, err
 	}
 	if err := rows.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	for _, t := range tables {
 		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (_ferretdb_sjson->'$._id')`, quote(t+"_id_path"), quote(t))
 		if _, err := db.ExecContext(ctx, q); err != nil && !strings.Contains(err.Error(), "no such table") {
-			return fmt.Errorf("table %s: %w", t, err)
+			return 0, fmt.Errorf("table %s: %w", t, err)
 		}
 	}
-	return nil
+	return len(tables), nil
 }
 
 // quote quotes an SQLite identifier.
