@@ -40,6 +40,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/orders/internal/order"
 )
@@ -119,6 +120,7 @@ var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
 // Store is an order.Store on a MongoDB database.
 type Store struct {
 	orders, tickets, claims *mongo.Collection
+	guard                   *mongodb.Guard
 
 	// orderLocks serialise the writes of one order; they are shared with
 	// the outbox relay, which takes them to remove published events.
@@ -151,6 +153,7 @@ func WithClock(now func() time.Time) Option {
 func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message), opts ...Option) *Store {
 	s := &Store{
 		orders:     db.Collection(OrdersCollection),
+		guard:      mongodb.NewGuard(db),
 		tickets:    db.Collection(TicketsCollection),
 		claims:     db.Collection(ClaimsCollection),
 		orderLocks: locks,
@@ -263,7 +266,7 @@ func (s *Store) claim(ctx context.Context, ticket, orderID bson.ObjectID) error 
 		if !stale {
 			return order.ErrReserved
 		}
-		if _, err := s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: ticket}, {Key: "orderId", Value: c.OrderID}}); err != nil {
+		if _, err := s.guard.DeleteOne(ctx, s.claims, ticket, bson.D{{Key: "orderId", Value: c.OrderID}}); err != nil {
 			return fmt.Errorf("delete stale claim: %w", err)
 		}
 	}
@@ -318,7 +321,7 @@ func (s *Store) abandonClaim(ctx context.Context, ticket, orderID bson.ObjectID)
 func (s *Store) releaseClaim(ctx context.Context, ticket, orderID bson.ObjectID) error {
 	unlock := s.claimLocks.Lock(ticket.Hex())
 	defer unlock()
-	if _, err := s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: ticket}, {Key: "orderId", Value: orderID}}); err != nil {
+	if _, err := s.guard.DeleteOne(ctx, s.claims, ticket, bson.D{{Key: "orderId", Value: orderID}}); err != nil {
 		return fmt.Errorf("release claim: %w", err)
 	}
 	return nil
@@ -475,11 +478,11 @@ func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.O
 			}
 			update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: outbox.Field, Value: msg}}})
 		}
-		res, err := s.orders.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "version", Value: o.Version}}, update)
+		ok, err := s.guard.UpdateOne(ctx, s.orders, oid, bson.D{{Key: "version", Value: o.Version}}, update)
 		if err != nil {
 			return o, fmt.Errorf("update order: %w", err)
 		}
-		if res.MatchedCount == 0 {
+		if !ok {
 			continue // changed by another process since we read it
 		}
 		if !cancelled {
@@ -530,8 +533,8 @@ func (s *Store) UpdateTicket(ctx context.Context, t order.Ticket) error {
 	}
 	unlock := s.ticketLocks.Lock(tid.Hex())
 	defer unlock()
-	res, err := s.tickets.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: tid}, {Key: "version", Value: t.Version - 1}},
+	ok, err := s.guard.UpdateOne(ctx, s.tickets, tid,
+		bson.D{{Key: "version", Value: t.Version - 1}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "title", Value: t.Title},
 			{Key: "price", Value: t.Price.Cents()},
@@ -540,7 +543,7 @@ func (s *Store) UpdateTicket(ctx context.Context, t order.Ticket) error {
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", err)
 	}
-	if res.MatchedCount == 1 {
+	if ok {
 		return nil
 	}
 	// Not applied: either it was already, or an earlier version is missing.

@@ -39,6 +39,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/payments/internal/payment"
 )
@@ -111,6 +112,7 @@ var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
 // Store is a payment.Store on a MongoDB database.
 type Store struct {
 	orders, payments *mongo.Collection
+	guard            *mongodb.Guard
 
 	// paymentLocks serialise the writes of one payment document; they are
 	// shared with the outbox relay, which takes them to remove published
@@ -132,6 +134,7 @@ func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...o
 	return &Store{
 		orders:       db.Collection(OrdersCollection),
 		payments:     db.Collection(PaymentsCollection),
+		guard:        mongodb.NewGuard(db),
 		paymentLocks: locks,
 		stored:       stored,
 	}
@@ -212,8 +215,8 @@ func (s *Store) CancelOrder(ctx context.Context, id string, version int64) error
 	}
 	unlock := s.orderLocks.Lock(oid.Hex())
 	defer unlock()
-	res, err := s.orders.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: oid}, {Key: "version", Value: version - 1}},
+	ok, err := s.guard.UpdateOne(ctx, s.orders, oid,
+		bson.D{{Key: "version", Value: version - 1}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "status", Value: events.StatusCancelled},
 			{Key: "version", Value: version},
@@ -221,7 +224,7 @@ func (s *Store) CancelOrder(ctx context.Context, id string, version int64) error
 	if err != nil {
 		return fmt.Errorf("cancel order: %w", err)
 	}
-	if res.MatchedCount == 1 {
+	if ok {
 		return nil
 	}
 	// Not applied: either it was already, or an earlier version is missing.
@@ -307,8 +310,8 @@ func (s *Store) takeOver(ctx context.Context, c payment.Claim, staleBefore time.
 	case !stale(d, staleBefore):
 		return payment.Claim{}, payment.ErrPaymentInProgress
 	}
-	res, err := s.payments.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: d.ID}, {Key: "status", Value: StatusPending}, {Key: "claimedAt", Value: d.ClaimedAt}},
+	ok, err := s.guard.UpdateOne(ctx, s.payments, d.ID,
+		bson.D{{Key: "status", Value: StatusPending}, {Key: "claimedAt", Value: d.ClaimedAt}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "claimedAt", Value: c.ClaimedAt}}},
 			{Key: "$unset", Value: bson.D{{Key: "abandoned", Value: ""}}},
@@ -316,7 +319,7 @@ func (s *Store) takeOver(ctx context.Context, c payment.Claim, staleBefore time.
 	if err != nil {
 		return payment.Claim{}, fmt.Errorf("take over claim: %w", err)
 	}
-	if res.MatchedCount == 0 {
+	if !ok {
 		return payment.Claim{}, payment.ErrPaymentInProgress // another process was quicker
 	}
 	return payment.Claim{ID: d.ID.Hex(), OrderID: d.OrderID, Token: d.Token, ClaimedAt: c.ClaimedAt}, nil
@@ -343,8 +346,8 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 	}
 	unlock := s.paymentLocks.Lock(id.Hex())
 	defer unlock()
-	res, err := s.payments.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: StatusPending}},
+	ok, err := s.guard.UpdateOne(ctx, s.payments, id,
+		bson.D{{Key: "status", Value: StatusPending}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: StatusSucceeded}, {Key: "stripeId", Value: stripeID}}},
 			{Key: "$unset", Value: bson.D{{Key: "token", Value: ""}, {Key: "claimedAt", Value: ""}, {Key: "abandoned", Value: ""}}},
@@ -353,7 +356,7 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 	if err != nil {
 		return payment.Payment{}, fmt.Errorf("complete payment: %w", err)
 	}
-	if res.MatchedCount == 1 {
+	if ok {
 		s.stored(id, msg)
 		return p, nil
 	}
@@ -376,7 +379,7 @@ func (s *Store) Release(ctx context.Context, c payment.Claim) error {
 	}
 	unlock := s.paymentLocks.Lock(id.Hex())
 	defer unlock()
-	if _, err := s.payments.DeleteOne(ctx, s.heldBy(id, c)); err != nil {
+	if _, err := s.guard.DeleteOne(ctx, s.payments, id, heldBy(c)); err != nil {
 		return fmt.Errorf("release claim: %w", err)
 	}
 	return nil
@@ -391,7 +394,7 @@ func (s *Store) Abandon(ctx context.Context, c payment.Claim) error {
 	}
 	unlock := s.paymentLocks.Lock(id.Hex())
 	defer unlock()
-	_, err = s.payments.UpdateOne(ctx, s.heldBy(id, c),
+	_, err = s.guard.UpdateOne(ctx, s.payments, id, heldBy(c),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "abandoned", Value: true}}}})
 	if err != nil {
 		return fmt.Errorf("abandon claim: %w", err)
@@ -399,11 +402,10 @@ func (s *Store) Abandon(ctx context.Context, c payment.Claim) error {
 	return nil
 }
 
-// heldBy matches the claim id while it is pending and held by c, that is
+// heldBy is what a claim holds while it is pending and held by c, that is
 // not taken over since c claimed it.
-func (s *Store) heldBy(id bson.ObjectID, c payment.Claim) bson.D {
+func heldBy(c payment.Claim) bson.D {
 	return bson.D{
-		{Key: "_id", Value: id},
 		{Key: "status", Value: StatusPending},
 		{Key: "claimedAt", Value: c.ClaimedAt.UTC().Truncate(time.Millisecond)},
 	}

@@ -66,6 +66,7 @@ var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
 // processes.
 type Store struct {
 	coll   *mongo.Collection
+	guard  *mongodb.Guard
 	locks  *keylock.Locks
 	stored func(id any, msgs ...outbox.Message)
 }
@@ -77,7 +78,7 @@ var _ ticket.Store = (*Store)(nil)
 // write that left an event pending, under the document's lock. Call
 // EnsureIndexes before serving.
 func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message)) *Store {
-	return &Store{coll: db.Collection(Collection), locks: locks, stored: stored}
+	return &Store{coll: db.Collection(Collection), guard: mongodb.NewGuard(db), locks: locks, stored: stored}
 }
 
 // EnsureIndexes creates the index of the listing of available tickets, and
@@ -206,15 +207,15 @@ func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 	update = append(update, bson.E{Key: "$set", Value: set})
 
 	unlock := s.locks.Lock(t.ID)
-	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "version", Value: read}}, update)
-	if err == nil && res.MatchedCount > 0 {
+	ok, err := s.guard.UpdateOne(ctx, s.coll, oid, bson.D{{Key: "version", Value: read}}, update)
+	if ok {
 		s.stored(oid, msg)
 	}
 	unlock()
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("update ticket: %w", err)
 	}
-	if res.MatchedCount == 0 {
+	if !ok {
 		if _, err := s.Get(ctx, t.ID); err != nil {
 			return ticket.Ticket{}, err
 		}

@@ -1,0 +1,164 @@
+package mongodb_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+func guards(db *mongo.Database) map[string]*mongodb.Guard {
+	return map[string]*mongodb.Guard{
+		"detected":  mongodb.NewGuard(db),
+		"in filter": mongodb.NewFilterGuard(db),
+	}
+}
+
+func TestGuard_UpdatesOnlyAtTheHeldValue(t *testing.T) {
+	ctx := context.Background()
+	for name, g := range guards(testkit.DB(t)) {
+		t.Run(name, func(t *testing.T) {
+			coll := testkit.DB(t).Collection("docs")
+			id := bson.NewObjectID()
+			_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(3)}})
+			require.NoError(t, err)
+			bump := func(to int64) bson.D {
+				return bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: to}}}}
+			}
+
+			ok, err := g.UpdateOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(2)}}, bump(9))
+			require.NoError(t, err)
+			assert.False(t, ok, "a stale version is refused")
+
+			ok, err = g.UpdateOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(3)}}, bump(4))
+			require.NoError(t, err)
+			assert.True(t, ok)
+
+			ok, err = g.UpdateOne(ctx, coll, bson.NewObjectID(), bson.D{{Key: "version", Value: int64(4)}}, bump(5))
+			require.NoError(t, err)
+			assert.False(t, ok, "a missing document is not updated")
+
+			ok, err = g.UpdateOne(ctx, coll, id, bson.D{{Key: "owner", Value: "x"}}, bump(5))
+			require.NoError(t, err)
+			assert.False(t, ok, "a field the document lacks does not hold the value")
+
+			var got struct{ Version int64 }
+			require.NoError(t, coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&got))
+			assert.Equal(t, int64(4), got.Version)
+		})
+	}
+}
+
+func TestGuard_DeletesOnlyForTheHeldValue(t *testing.T) {
+	ctx := context.Background()
+	for name, g := range guards(testkit.DB(t)) {
+		t.Run(name, func(t *testing.T) {
+			coll := testkit.DB(t).Collection("claims")
+			id, owner := bson.NewObjectID(), bson.NewObjectID()
+			_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "orderId", Value: owner}})
+			require.NoError(t, err)
+
+			ok, err := g.DeleteOne(ctx, coll, id, bson.D{{Key: "orderId", Value: bson.NewObjectID()}})
+			require.NoError(t, err)
+			assert.False(t, ok, "another owner's claim stays")
+
+			ok, err = g.DeleteOne(ctx, coll, id, bson.D{{Key: "orderId", Value: owner}})
+			require.NoError(t, err)
+			assert.True(t, ok)
+			n, err := coll.CountDocuments(ctx, bson.D{})
+			require.NoError(t, err)
+			assert.Zero(t, n)
+		})
+	}
+}
+
+func TestGuard_EveryHeldFieldMustMatch(t *testing.T) {
+	ctx := context.Background()
+	claimed := time.Now().UTC().Truncate(time.Millisecond)
+	for name, g := range guards(testkit.DB(t)) {
+		t.Run(name, func(t *testing.T) {
+			coll := testkit.DB(t).Collection("payments")
+			id := bson.NewObjectID()
+			_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "status", Value: "pending"}, {Key: "claimedAt", Value: claimed}})
+			require.NoError(t, err)
+			abandon := bson.D{{Key: "$set", Value: bson.D{{Key: "abandoned", Value: true}}}}
+
+			ok, err := g.UpdateOne(ctx, coll, id, bson.D{{Key: "status", Value: "pending"}, {Key: "claimedAt", Value: claimed.Add(time.Millisecond)}}, abandon)
+			require.NoError(t, err)
+			assert.False(t, ok, "taken over since: another claimedAt")
+
+			ok, err = g.UpdateOne(ctx, coll, id, bson.D{{Key: "status", Value: "succeeded"}, {Key: "claimedAt", Value: claimed}}, abandon)
+			require.NoError(t, err)
+			assert.False(t, ok, "no longer pending")
+
+			ok, err = g.UpdateOne(ctx, coll, id, bson.D{{Key: "status", Value: "pending"}, {Key: "claimedAt", Value: claimed}}, abandon)
+			require.NoError(t, err)
+			assert.True(t, ok)
+		})
+	}
+}
+
+// On FerretDB the write itself must find its document by a lone _id, the
+// only filter its SQLite backend answers from the index.
+func TestGuard_WritesByALoneIDOnFerretDB(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var filters []bson.Raw
+	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		var key string
+		switch e.CommandName {
+		case "update":
+			key = "updates"
+		case "delete":
+			key = "deletes"
+		default:
+			return
+		}
+		docs, err := e.Command.Lookup(key).Array().Values()
+		if err != nil || len(docs) == 0 {
+			return
+		}
+		mu.Lock()
+		filters = append(filters, docs[0].Document().Lookup("q").Document())
+		mu.Unlock()
+	}}
+	client, err := mongo.Connect(options.Client().ApplyURI(testkit.MongoURI(t)).SetMonitor(monitor))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Disconnect(ctx) })
+	db := client.Database(testkit.DB(t).Name())
+	coll := db.Collection("docs")
+	id := bson.NewObjectID()
+	_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(0)}})
+	require.NoError(t, err)
+
+	g := mongodb.NewGuard(db)
+	ok, err := g.UpdateOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(0)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: int64(1)}}}})
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = g.DeleteOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(1)}})
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, filters, 2)
+	for _, f := range filters {
+		elems, err := f.Elements()
+		require.NoError(t, err)
+		require.Len(t, elems, 1, "filter %s", f)
+		assert.Equal(t, "_id", elems[0].Key())
+	}
+}
