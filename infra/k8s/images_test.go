@@ -127,7 +127,7 @@ const maxBinarySize = 30 << 20
 func TestDockerfiles_BuildTheBinaryTheirDeploymentRuns(t *testing.T) {
 	m := loadManifests(t)
 	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
-		d, c := sd.deployment, sd.container
+		d, c := sd.workload, sd.container
 		t.Run(sd.artifact.dockerfile(), func(t *testing.T) {
 			img := buildImage(t, sd.artifact)
 			require.GreaterOrEqual(t, len(img.stages), 2, "multi-stage: the toolchain stays out of the image")

@@ -50,7 +50,7 @@ func ingressPaths(t *testing.T) []ingressPath {
 				assert.True(t, slices.ContainsFunc(s.Spec.Ports, func(sp corev1.ServicePort) bool {
 					return (port.Name != "" && sp.Name == port.Name) || (port.Name == "" && sp.Port == port.Number)
 				}), "%s: path %s: Service %s has no port %v", ing.Name, p.Path, s.Name, port)
-				out = append(out, ingressPath{ingress: ing.Name, path: p.Path, pathType: *p.PathType, app: app(m.deploymentOfService(t, s))})
+				out = append(out, ingressPath{ingress: ing.Name, path: p.Path, pathType: *p.PathType, app: app(m.workloadOfService(t, s))})
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -49,6 +50,8 @@ func (o object) String() string { return fmt.Sprintf("%s document %d", o.file, o
 type manifests struct {
 	objects      []object
 	deployments  []*appsv1.Deployment
+	statefulSets []*appsv1.StatefulSet
+	workloads    []*workload // Deployments and StatefulSets
 	services     []*corev1.Service
 	ingresses    []*networkingv1.Ingress
 	pdbs         []*policyv1.PodDisruptionBudget
@@ -160,6 +163,12 @@ func (m *manifests) add(o object) {
 	switch v := o.obj.(type) {
 	case *appsv1.Deployment:
 		m.deployments = append(m.deployments, v)
+		m.workloads = append(m.workloads, &workload{Kind: "Deployment", Name: v.Name, Selector: v.Spec.Selector,
+			Template: &v.Spec.Template, Replicas: v.Spec.Replicas, obj: v})
+	case *appsv1.StatefulSet:
+		m.statefulSets = append(m.statefulSets, v)
+		m.workloads = append(m.workloads, &workload{Kind: "StatefulSet", Name: v.Name, Selector: v.Spec.Selector,
+			Template: &v.Spec.Template, Replicas: v.Spec.Replicas, obj: v})
 	case *corev1.Service:
 		m.services = append(m.services, v)
 	case *networkingv1.Ingress:
@@ -185,12 +194,21 @@ func manifestFiles(t *testing.T) []string {
 	return files
 }
 
-// podsOf returns the Deployments whose pods the selector selects.
-func (m *manifests) podsOf(selector labels.Selector) []*appsv1.Deployment {
-	var out []*appsv1.Deployment
-	for _, d := range m.deployments {
-		if selector.Matches(labels.Set(d.Spec.Template.Labels)) {
-			out = append(out, d)
+// workload is what runs pods: a Deployment or a StatefulSet.
+type workload struct {
+	Kind, Name string
+	Selector   *metav1.LabelSelector
+	Template   *corev1.PodTemplateSpec
+	Replicas   *int32
+	obj        runtime.Object
+}
+
+// podsOf returns the workloads whose pods the selector selects.
+func (m *manifests) podsOf(selector labels.Selector) []*workload {
+	var out []*workload
+	for _, w := range m.workloads {
+		if selector.Matches(labels.Set(w.Template.Labels)) {
+			out = append(out, w)
 		}
 	}
 	return out
@@ -206,18 +224,18 @@ func (m *manifests) serviceNamed(name string) *corev1.Service {
 	return nil
 }
 
-// deploymentOfService returns the one Deployment a Service selects.
-func (m *manifests) deploymentOfService(t *testing.T, s *corev1.Service) *appsv1.Deployment {
+// workloadOfService returns the one workload a Service selects.
+func (m *manifests) workloadOfService(t *testing.T, s *corev1.Service) *workload {
 	t.Helper()
 	require.NotEmpty(t, s.Spec.Selector, "Service %s selects no pods", s.Name)
-	ds := m.podsOf(labels.SelectorFromSet(s.Spec.Selector))
-	require.Len(t, ds, 1, "Service %s must select the pods of exactly one Deployment", s.Name)
-	return ds[0]
+	ws := m.podsOf(labels.SelectorFromSet(s.Spec.Selector))
+	require.Len(t, ws, 1, "Service %s must select the pods of exactly one workload", s.Name)
+	return ws[0]
 }
 
-// app is the app label that names a Deployment's pods; the routing table and
+// app is the app label that names a workload's pods; the routing table and
 // the NetworkPolicies speak of services by it.
-func app(d *appsv1.Deployment) string { return d.Spec.Template.Labels["app"] }
+func app(w *workload) string { return w.Template.Labels["app"] }
 
 // containerPort finds a container port of the pod template by name or
 // number, as a Service targetPort or a probe port names it.

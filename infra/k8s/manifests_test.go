@@ -91,41 +91,41 @@ func TestKustomization_BuildsTheSameObjectsWithKubectl(t *testing.T) {
 	assert.ElementsMatch(t, want, names)
 }
 
-func TestDeployments_SelectTheirOwnPodTemplates(t *testing.T) {
+func TestWorkloads_SelectTheirOwnPodTemplates(t *testing.T) {
 	m := loadManifests(t)
-	for _, d := range m.deployments {
-		require.NotNil(t, d.Spec.Selector, d.Name)
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	for _, d := range m.workloads {
+		require.NotNil(t, d.Selector, d.Name)
+		sel, err := metav1.LabelSelectorAsSelector(d.Selector)
 		require.NoError(t, err, d.Name)
 		assert.False(t, sel.Empty(), "%s: empty selector", d.Name)
-		assert.True(t, sel.Matches(labels.Set(d.Spec.Template.Labels)), "%s: selector does not match its pod template", d.Name)
+		assert.True(t, sel.Matches(labels.Set(d.Template.Labels)), "%s: selector does not match its pod template", d.Name)
 		assert.NotEmpty(t, app(d), "%s: pods need an app label", d.Name)
-		for _, other := range m.deployments {
+		for _, other := range m.workloads {
 			if other != d {
-				assert.False(t, sel.Matches(labels.Set(other.Spec.Template.Labels)), "%s also selects the pods of %s", d.Name, other.Name)
+				assert.False(t, sel.Matches(labels.Set(other.Template.Labels)), "%s also selects the pods of %s", d.Name, other.Name)
 			}
 		}
-		for _, c := range allContainers(d.Spec.Template.Spec) {
+		for _, c := range allContainers(d.Template.Spec) {
 			assert.NotEmpty(t, c.Name, d.Name)
 			assert.NotEmpty(t, c.Image, "%s/%s", d.Name, c.Name)
 		}
 	}
 }
 
-func TestServices_SelectADeploymentAndTargetADeclaredContainerPort(t *testing.T) {
+func TestServices_SelectAWorkloadAndTargetADeclaredContainerPort(t *testing.T) {
 	m := loadManifests(t)
 	require.NotEmpty(t, m.services)
 	for _, s := range m.services {
 		t.Run(s.Name, func(t *testing.T) {
 			assert.Contains(t, []corev1.ServiceType{"", corev1.ServiceTypeClusterIP}, s.Spec.Type)
-			d := m.deploymentOfService(t, s)
+			d := m.workloadOfService(t, s)
 			require.NotEmpty(t, s.Spec.Ports)
 			for _, p := range s.Spec.Ports {
 				target := p.TargetPort
 				if target.Type == intstr.Int && target.IntVal == 0 {
 					target = intstr.FromInt32(p.Port) // unset: the Service port
 				}
-				cp, ok := containerPort(d.Spec.Template.Spec, target.StrVal, target.IntVal)
+				cp, ok := containerPort(d.Template.Spec, target.StrVal, target.IntVal)
 				if assert.True(t, ok, "port %d targets %s, which no container of %s declares", p.Port, target.String(), d.Name) {
 					assert.Equal(t, protocolOrTCP(p.Protocol), protocolOrTCP(cp.Protocol), "port %d", p.Port)
 				}
@@ -163,7 +163,7 @@ func TestServiceDeployments_RunTwoReplicasBehindAServiceOnPort3000(t *testing.T)
 
 			var services []string
 			for _, s := range m.services {
-				if m.deploymentOfService(t, s) == d {
+				if m.workloadOfService(t, s) == sd.workload {
 					services = append(services, s.Name)
 					for _, p := range s.Spec.Ports {
 						assert.EqualValues(t, 3000, p.Port, "Service %s", s.Name)
@@ -208,7 +208,7 @@ func TestServiceDeployments_ExposeMetricsToPrometheus(t *testing.T) {
 				"prometheus.io/path":   "/metrics",
 			}, d.Spec.Template.Annotations, "pod annotations")
 			for _, s := range m.services {
-				if m.deploymentOfService(t, s) != d {
+				if m.workloadOfService(t, s) != sd.workload {
 					continue
 				}
 				for _, p := range s.Spec.Ports {
@@ -233,8 +233,8 @@ func assertHTTPProbe(t *testing.T, d *appsv1.Deployment, p *corev1.Probe, kind, 
 }
 
 func TestContainers_HaveResourceRequestsAndLimits(t *testing.T) {
-	for _, d := range loadManifests(t).deployments {
-		for _, c := range allContainers(d.Spec.Template.Spec) {
+	for _, d := range loadManifests(t).workloads {
+		for _, c := range allContainers(d.Template.Spec) {
 			for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 				req, hasReq := c.Resources.Requests[name]
 				lim, hasLim := c.Resources.Limits[name]
@@ -252,9 +252,9 @@ func TestContainers_HaveResourceRequestsAndLimits(t *testing.T) {
 // start an image whose USER is a name (distroless's "nonroot") under
 // runAsNonRoot unless runAsUser says which uid that is.
 func TestPods_RunAsNonRoot(t *testing.T) {
-	for _, d := range loadManifests(t).deployments {
-		pod := d.Spec.Template.Spec.SecurityContext
-		for _, c := range allContainers(d.Spec.Template.Spec) {
+	for _, d := range loadManifests(t).workloads {
+		pod := d.Template.Spec.SecurityContext
+		for _, c := range allContainers(d.Template.Spec) {
 			nonRoot, uid := false, int64(0)
 			if pod != nil {
 				nonRoot = pod.RunAsNonRoot != nil && *pod.RunAsNonRoot
@@ -284,8 +284,8 @@ func TestPods_RunAsNonRoot(t *testing.T) {
 
 func TestNATSClientIDs_ComeFromThePodName(t *testing.T) {
 	found := 0
-	for _, d := range loadManifests(t).deployments {
-		for _, c := range allContainers(d.Spec.Template.Spec) {
+	for _, d := range loadManifests(t).workloads {
+		for _, c := range allContainers(d.Template.Spec) {
 			e, ok := envVar(c, "NATS_CLIENT_ID")
 			if !ok {
 				continue
@@ -305,8 +305,8 @@ func TestPodDisruptionBudgets_KeepOneReplicaOfEveryReplicatedDeployment(t *testi
 		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
 		require.NoError(t, err)
 		ds := m.podsOf(sel)
-		require.Len(t, ds, 1, "PodDisruptionBudget %s selects the pods of one Deployment", pdb.Name)
-		replicas := int(*ds[0].Spec.Replicas)
+		require.Len(t, ds, 1, "PodDisruptionBudget %s selects the pods of one workload", pdb.Name)
+		replicas := int(*ds[0].Replicas)
 		assert.GreaterOrEqual(t, replicas, 2, "%s: a budget on a single replica blocks node drains", pdb.Name)
 		var allowed int // disruptions allowed while every replica is up
 		switch {
@@ -323,19 +323,19 @@ func TestPodDisruptionBudgets_KeepOneReplicaOfEveryReplicatedDeployment(t *testi
 		}
 		assert.True(t, allowed >= 1 && allowed < replicas, "%s allows %d of %d replicas down; want at least one and not all", pdb.Name, allowed, replicas)
 	}
-	for _, d := range m.deployments {
-		if *d.Spec.Replicas < 2 {
+	for _, d := range m.workloads {
+		if d.Replicas == nil || *d.Replicas < 2 {
 			continue
 		}
 		n := 0
 		for _, pdb := range m.pdbs {
 			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
 			require.NoError(t, err)
-			if sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			if sel.Matches(labels.Set(d.Template.Labels)) {
 				n++
 			}
 		}
-		assert.Equal(t, 1, n, "%s runs %d replicas and needs one PodDisruptionBudget", d.Name, *d.Spec.Replicas)
+		assert.Equal(t, 1, n, "%s runs %d replicas and needs one PodDisruptionBudget", d.Name, *d.Replicas)
 	}
 }
 
@@ -361,9 +361,9 @@ func hostOf(v string) string {
 
 func TestDatastores_AcceptConnectionsOnlyFromTheirOwnService(t *testing.T) {
 	m := loadManifests(t)
-	owners := map[*appsv1.Deployment][]string{} // datastore → apps naming it
-	for _, d := range m.deployments {
-		for _, c := range d.Spec.Template.Spec.Containers {
+	owners := map[*workload][]string{} // datastore → apps naming it
+	for _, d := range m.workloads {
+		for _, c := range d.Template.Spec.Containers {
 			for _, name := range datastoreVars {
 				e, ok := envVar(c, name)
 				if !ok {
@@ -372,14 +372,14 @@ func TestDatastores_AcceptConnectionsOnlyFromTheirOwnService(t *testing.T) {
 				host := hostOf(e.Value)
 				s := m.serviceNamed(strings.TrimSuffix(host, ".default.svc.cluster.local"))
 				require.NotNil(t, s, "%s: %s names %q, which is no Service here", d.Name, name, host)
-				store := m.deploymentOfService(t, s)
+				store := m.workloadOfService(t, s)
 				owners[store] = append(owners[store], app(d))
 			}
 		}
 	}
 	// Every MongoDB and Redis belongs to a service.
-	for _, d := range m.deployments {
-		for _, c := range d.Spec.Template.Spec.Containers {
+	for _, d := range m.workloads {
+		for _, c := range d.Template.Spec.Containers {
 			image := strings.SplitN(c.Image, ":", 2)[0]
 			if image == "mongo" || image == "redis" {
 				assert.Contains(t, owners, d, "%s runs %s but no service uses it", d.Name, c.Image)
@@ -394,7 +394,7 @@ func TestDatastores_AcceptConnectionsOnlyFromTheirOwnService(t *testing.T) {
 			for _, np := range m.netpols {
 				sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
 				require.NoError(t, err)
-				if !sel.Matches(labels.Set(store.Spec.Template.Labels)) {
+				if !sel.Matches(labels.Set(store.Template.Labels)) {
 					continue
 				}
 				policies++
@@ -411,7 +411,7 @@ func TestDatastores_AcceptConnectionsOnlyFromTheirOwnService(t *testing.T) {
 					}
 					for _, p := range rule.Ports {
 						if assert.NotNil(t, p.Port, np.Name) {
-							_, ok := containerPort(store.Spec.Template.Spec, p.Port.StrVal, p.Port.IntVal)
+							_, ok := containerPort(store.Template.Spec, p.Port.StrVal, p.Port.IntVal)
 							assert.True(t, ok, "%s: port %s is the datastore's", np.Name, p.Port.String())
 						}
 					}
@@ -452,8 +452,8 @@ func TestSecretKeyRefs_NameSecretsTheREADMETellsOperatorsToCreate(t *testing.T) 
 		}
 	}
 	refs := 0
-	for _, d := range loadManifests(t).deployments {
-		for _, c := range allContainers(d.Spec.Template.Spec) {
+	for _, d := range loadManifests(t).workloads {
+		for _, c := range allContainers(d.Template.Spec) {
 			assert.Empty(t, c.EnvFrom, "%s/%s: name each variable, so that the tests can see it", d.Name, c.Name)
 			for _, e := range c.Env {
 				if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {

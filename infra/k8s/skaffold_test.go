@@ -146,8 +146,8 @@ func TestSkaffold_HasAnArtifactForEveryImageTheManifestsDoNotPin(t *testing.T) {
 		assert.FileExists(t, filepath.Join(repoRoot, a.dockerfile()))
 	}
 	used := map[string]bool{}
-	for _, d := range m.deployments {
-		for _, ctr := range allContainers(d.Spec.Template.Spec) {
+	for _, d := range m.workloads {
+		for _, ctr := range allContainers(d.Template.Spec) {
 			name, tag := imageRef(ctr.Image)
 			if _, ok := artifacts[ctr.Image]; ok {
 				used[ctr.Image] = true
@@ -167,6 +167,7 @@ func TestSkaffold_HasAnArtifactForEveryImageTheManifestsDoNotPin(t *testing.T) {
 // serviceDeployment is a Deployment running an image skaffold builds: one of
 // the ticketing services.
 type serviceDeployment struct {
+	workload   *workload
 	deployment *appsv1.Deployment
 	container  corev1.Container
 	artifact   artifact
@@ -175,11 +176,15 @@ type serviceDeployment struct {
 func serviceDeployments(t *testing.T, m *manifests, c skaffoldConfig) []serviceDeployment {
 	t.Helper()
 	var out []serviceDeployment
-	for _, d := range m.deployments {
+	for _, w := range m.workloads {
+		d, ok := w.obj.(*appsv1.Deployment)
+		if !ok {
+			continue
+		}
 		for _, ctr := range allContainers(d.Spec.Template.Spec) {
 			for _, a := range c.Build.Artifacts {
 				if ctr.Image == a.Image {
-					out = append(out, serviceDeployment{deployment: d, container: ctr, artifact: a})
+					out = append(out, serviceDeployment{workload: w, deployment: d, container: ctr, artifact: a})
 				}
 			}
 		}
