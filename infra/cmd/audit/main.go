@@ -8,7 +8,9 @@
 // what is still on its way is not reported as broken.
 //
 // Exit status: 0 when no invariant is broken (warnings may be printed), 1
-// when one is, 2 when the audit could not run.
+// when one is, 2 when the audit could not run, 3 when the system did not
+// become quiet within -wait (the report then says what was still unsettled:
+// a system that never converges is a failure, not a pass).
 package main
 
 import (
@@ -28,6 +30,10 @@ import (
 // errViolations is run's answer when the audit found broken invariants.
 var errViolations = errors.New("invariants are broken")
 
+// errNotQuiet is run's answer when events were still flowing, or findings
+// still unsettled, when -wait ran out.
+var errNotQuiet = errors.New("the system did not become quiet")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -35,6 +41,8 @@ func main() {
 	switch {
 	case errors.Is(err, errViolations):
 		os.Exit(1)
+	case errors.Is(err, errNotQuiet):
+		os.Exit(3)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "audit:", err)
 		os.Exit(2)
@@ -67,11 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}()
 
 	var report audit.Report
+	quiet := true
 	if *wait > 0 {
 		report, err = audit.WaitQuiet(ctx, dbs, *wait)
 		if errors.Is(err, audit.ErrNotQuiet) {
-			fmt.Fprintf(stdout, "not quiet after %v: findings marked (settling) may still be on their way\n", *wait)
-			err = nil
+			quiet, err = false, nil
 		}
 	} else {
 		report, err = audit.Audit(ctx, dbs)
@@ -80,7 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	fmt.Fprint(stdout, report)
-	if !report.OK() {
+	switch {
+	case !quiet:
+		fmt.Fprintf(stdout, "FAIL: not quiet after %v: the findings marked (settling) never settled\n", *wait)
+		return errNotQuiet
+	case !report.OK():
 		return errViolations
 	}
 	return nil

@@ -55,3 +55,27 @@ func TestRun_FailsWithTheBrokenInvariants(t *testing.T) {
 	assert.Contains(t, out.String(), "is no user of the auth service")
 	assert.Contains(t, out.String(), "ticket-replica")
 }
+
+// A system whose events never drain fails the audit once -wait runs out,
+// however harmless its findings would be in flight.
+func TestRun_FailsWhenTheSystemNeverBecomesQuiet(t *testing.T) {
+	uri := server(t)
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Disconnect(t.Context()) })
+	seller := bson.NewObjectID()
+	_, err = client.Database("auth").Collection("users").InsertOne(t.Context(),
+		bson.M{"_id": seller, "email": "seller@example.com", "password": "scrypt$secret"})
+	require.NoError(t, err)
+	// A ticket whose ticket:created no relay ever publishes.
+	_, err = client.Database("tickets").Collection("tickets").InsertOne(t.Context(),
+		bson.M{"_id": bson.NewObjectID(), "title": "concert", "price": int64(1000), "userId": seller.Hex(), "version": int64(0),
+			"outbox": bson.A{bson.M{"id": "m1", "subject": "ticket:created", "data": []byte(`{}`)}}})
+	require.NoError(t, err)
+
+	var out, errOut bytes.Buffer
+	err = run(t.Context(), []string{"-mongo", uri, "-wait", "1500ms"}, &out, &errOut)
+	assert.ErrorIs(t, err, errNotQuiet)
+	assert.Contains(t, out.String(), "(settling)")
+	assert.Contains(t, out.String(), "FAIL: not quiet after 1.5s")
+}
