@@ -5,8 +5,19 @@
 // Delivery follows the contract: durable queue subscriptions named after the
 // service, every available message delivered to a new group, manual acks
 // with a 5 s ack wait. A handler that returns nil acks its message; one
-// that returns an error leaves it to be redelivered; a payload that cannot be
-// decoded is logged and acked, since redelivering it cannot help.
+// that returns an error, or panics, leaves it to be redelivered (a panic is
+// recovered and logged with its stack: a poison event does not stop the
+// service).
+//
+// Poison events do not stay forever: given a dead-letter sink in
+// Config.DeadLetters, an event whose handler has failed on its
+// Config.MaxDeliveries-th delivery, or has returned an error marked
+// Permanent, is stored in the sink, acknowledged, counted and logged; if the
+// sink fails, the event stays unacknowledged and comes back. A payload that
+// cannot be decoded is permanent too: it goes to the sink at once. Without
+// a sink, failed events are redelivered for as long as they fail, and an
+// undecodable payload is logged and acked, since redelivering it cannot
+// help. Package deadletter keeps dead letters in MongoDB and replays them.
 //
 // Given a registry in Config.Metrics, a connection counts by subject what
 // it publishes and what its listeners handle, with the outcome (see
@@ -42,6 +53,14 @@ type Config struct {
 	// Metrics, when set, counts what the connection publishes and its
 	// listeners handle, by subject (see metrics.NewBus).
 	Metrics prometheus.Registerer
+	// MaxDeliveries is how many times an event is delivered to a queue
+	// group whose handler fails on it before it goes to DeadLetters; zero
+	// means DefaultMaxDeliveries. It has no effect without DeadLetters.
+	MaxDeliveries int
+	// DeadLetters, when set, receives the events the connection's
+	// listeners give up on. Unset, failed events are redelivered for as
+	// long as they fail.
+	DeadLetters DeadLetterSink
 }
 
 // Connection timing. A server unreachable for about pingInterval×pingMaxOut
@@ -66,6 +85,9 @@ type Conn struct {
 	log     *slog.Logger
 	metrics *metrics.Bus // nil records nothing
 
+	deadLetters   DeadLetterSink // nil keeps redelivering
+	maxDeliveries int
+
 	lost     chan struct{}
 	lostOnce sync.Once
 	lostErr  error
@@ -85,6 +107,12 @@ type Conn struct {
 // Connect dials the server, retrying with backoff until it answers or ctx
 // is done, so services may start before NATS Streaming does.
 func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
+	if cfg.MaxDeliveries < 0 {
+		return nil, fmt.Errorf("bus: MaxDeliveries must be at least 1, got %d", cfg.MaxDeliveries)
+	}
+	if cfg.MaxDeliveries == 0 {
+		cfg.MaxDeliveries = DefaultMaxDeliveries
+	}
 	m, err := metrics.NewBus(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
@@ -116,7 +144,10 @@ func dial(cfg Config, m *metrics.Bus, log *slog.Logger) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{nc: nc, log: log, metrics: m, lost: make(chan struct{})}
+	c := &Conn{
+		nc: nc, log: log, metrics: m, lost: make(chan struct{}),
+		deadLetters: cfg.DeadLetters, maxDeliveries: cfg.MaxDeliveries,
+	}
 	maxOut := pingMaxOut
 	if cfg.LostAfter > 0 {
 		maxOut = max(minPingMaxOut, int((cfg.LostAfter+time.Second-1)/time.Second))
@@ -262,7 +293,8 @@ func (c *Conn) handling(fn func()) {
 }
 
 // ConfigFrom returns the configuration of a service's connection as it read
-// it from the environment (NATS_URL, NATS_CLUSTER_ID, NATS_CLIENT_ID).
+// it from the environment (NATS_URL, NATS_CLUSTER_ID, NATS_CLIENT_ID,
+// BUS_MAX_DELIVERIES). The service adds its Metrics and DeadLetters.
 func ConfigFrom(n config.NATS) Config {
-	return Config{URL: n.URL, ClusterID: n.ClusterID, ClientID: n.ClientID}
+	return Config{URL: n.URL, ClusterID: n.ClusterID, ClientID: n.ClientID, MaxDeliveries: n.MaxDeliveries}
 }

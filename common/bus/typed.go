@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/stan.go"
@@ -33,7 +34,9 @@ func (p Publisher[E]) Publish(ctx context.Context, e E) error {
 }
 
 // Handler handles one event. Returning nil acknowledges it; returning an
-// error leaves it unacknowledged, to be delivered again after the ack wait.
+// error leaves it unacknowledged, to be delivered again after the ack wait,
+// until the connection's dead-letter rule takes it (see Config.DeadLetters
+// and Permanent). A panic counts as an error.
 type Handler[E events.Event] func(ctx context.Context, e E) error
 
 // DefaultAckWait is how long the server waits for an ack before redelivering.
@@ -109,7 +112,7 @@ func (l *Listener[E]) Listen(ctx context.Context) error {
 	}
 	receive := func(m *stan.Msg) {
 		l.conn.handling(func() {
-			if e, ok := l.decode(log, m); ok {
+			if e, ok := l.decode(base, log, m); ok {
 				l.apply(base, log, m, e)
 			}
 		})
@@ -164,12 +167,12 @@ func (l *Listener[E]) dispatch(ctx context.Context, log *slog.Logger) func(*stan
 			e  E
 			ok bool
 		)
-		l.conn.handling(func() { e, ok = l.decode(log, m) })
+		l.conn.handling(func() { e, ok = l.decode(ctx, log, m) })
 		if !ok {
 			return
 		}
 		h := fnv.New32a()
-		h.Write([]byte(l.key(e)))
+		h.Write([]byte(l.keyOf(log, m, e)))
 		select {
 		case queues[h.Sum32()%uint32(len(queues))] <- delivery[E]{m, e}:
 		case <-done:
@@ -177,28 +180,48 @@ func (l *Listener[E]) dispatch(ctx context.Context, log *slog.Logger) func(*stan
 	}
 }
 
-// decode returns m's event. An undecodable one is logged and acknowledged:
-// delivering it again cannot help.
-func (l *Listener[E]) decode(log *slog.Logger, m *stan.Msg) (E, bool) {
+// keyOf returns e's key for WithWorkers. Should the key function panic,
+// the event goes to the first worker: the panic is logged, and the
+// delivery goroutine, which serves the whole subscription, lives on.
+func (l *Listener[E]) keyOf(log *slog.Logger, m *stan.Msg, e E) (key string) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("worker key function panicked", "seq", m.Sequence, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			key = ""
+		}
+	}()
+	return l.key(e)
+}
+
+// decode returns m's event. An undecodable one cannot be helped by
+// delivering it again: with a dead-letter sink it goes there at once,
+// without one it is logged and acknowledged.
+func (l *Listener[E]) decode(ctx context.Context, log *slog.Logger, m *stan.Msg) (E, bool) {
 	subject := string(l.Subject())
 	l.conn.metrics.Delivered(subject, m.Redelivered)
 	var e E
 	if err := json.Unmarshal(m.Data, &e); err != nil {
+		l.conn.metrics.Undecodable(subject)
+		if l.conn.deadLetters != nil {
+			l.conn.settle(ctx, log, m, subject, l.group, Permanent(fmt.Errorf("bus: undecodable %s payload: %w", subject, err)))
+			return e, false
+		}
 		log.Error("dropping undecodable event", "seq", m.Sequence, "err", err, "data", truncate(m.Data, 512))
 		ack(log, m)
-		l.conn.metrics.Undecodable(subject)
 		return e, false
 	}
 	return e, true
 }
 
-// apply handles e and acknowledges m once the handler has succeeded.
+// apply handles e and acknowledges m once the handler has succeeded; a
+// failed event is settled by the connection's dead-letter rule.
 func (l *Listener[E]) apply(ctx context.Context, log *slog.Logger, m *stan.Msg, e E) {
+	subject := string(l.Subject())
 	start := time.Now()
-	err := l.handle(ctx, e)
-	l.conn.metrics.Handled(string(l.Subject()), time.Since(start), err)
+	err := guard(log, m, func() error { return l.handle(ctx, e) })
+	l.conn.metrics.Handled(subject, time.Since(start), err)
 	if err != nil {
-		log.Warn("event not handled; it will be redelivered", "seq", m.Sequence, "redelivered", m.Redelivered, "err", err)
+		l.conn.settle(ctx, log, m, subject, l.group, err)
 		return
 	}
 	ack(log, m)

@@ -56,6 +56,21 @@ func (e *Env) Int(name string, def int) int {
 	return n
 }
 
+// PositiveInt returns the variable as an integer of at least 1, or def when
+// unset.
+func (e *Env) PositiveInt(name string, def int) int {
+	v := strings.TrimSpace(e.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		e.errs = append(e.errs, fmt.Errorf("%s must be an integer of at least 1, got %q", name, v))
+		return def
+	}
+	return n
+}
+
 // Bool returns the variable as a boolean, or def when unset.
 func (e *Env) Bool(name string, def bool) bool {
 	v := strings.TrimSpace(e.getenv(name))
@@ -194,18 +209,28 @@ func ReadDebugAddr(e *Env) string {
 	return v
 }
 
+// DefaultMaxDeliveries is BUS_MAX_DELIVERIES when it is unset.
+const DefaultMaxDeliveries = 10
+
 // NATS is the configuration of a service's NATS Streaming connection.
 type NATS struct {
 	URL       string
 	ClusterID string
 	ClientID  string
+	// MaxDeliveries is how many times an event is delivered to the
+	// service's handler before it goes to the service's dead letters
+	// (see package bus).
+	MaxDeliveries int
 }
 
-// ReadNATS reads NATS_URL, NATS_CLUSTER_ID and NATS_CLIENT_ID, all required.
+// ReadNATS reads NATS_URL, NATS_CLUSTER_ID and NATS_CLIENT_ID, all
+// required, and BUS_MAX_DELIVERIES, an integer of at least 1 (default
+// DefaultMaxDeliveries).
 func ReadNATS(e *Env) NATS {
 	return NATS{
-		URL:       e.Required("NATS_URL"),
-		ClusterID: e.Required("NATS_CLUSTER_ID"),
-		ClientID:  e.Required("NATS_CLIENT_ID"),
+		URL:           e.Required("NATS_URL"),
+		ClusterID:     e.Required("NATS_CLUSTER_ID"),
+		ClientID:      e.Required("NATS_CLIENT_ID"),
+		MaxDeliveries: e.PositiveInt("BUS_MAX_DELIVERIES", DefaultMaxDeliveries),
 	}
 }

@@ -132,3 +132,36 @@ func TestEnv_CIDRsRejectsMalformedLists(t *testing.T) {
 		})
 	}
 }
+
+func TestReadNATS_MaxDeliveries(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        int
+		wantErr     bool
+	}{
+		{"unset is the default", "", config.DefaultMaxDeliveries, false},
+		{"one gives up after the first failure", "1", 1, false},
+		{"a larger limit", " 25 ", 25, false},
+		{"zero would never deliver", "0", config.DefaultMaxDeliveries, true},
+		{"negative", "-3", config.DefaultMaxDeliveries, true},
+		{"not a number", "ten", config.DefaultMaxDeliveries, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := env(map[string]string{
+				"NATS_URL": "nats://nats-srv:4222", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-abc",
+				"BUS_MAX_DELIVERIES": tt.value,
+			})
+
+			got := config.ReadNATS(e)
+
+			assert.Equal(t, tt.want, got.MaxDeliveries)
+			if tt.wantErr {
+				require.Error(t, e.Err())
+				assert.Contains(t, e.Err().Error(), "BUS_MAX_DELIVERIES must be an integer of at least 1")
+			} else {
+				assert.NoError(t, e.Err())
+			}
+		})
+	}
+}

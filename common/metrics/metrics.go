@@ -34,6 +34,7 @@ const (
 	BusPublishFailures = "ticketing_bus_publish_failures_total"
 	BusHandled         = "ticketing_bus_handled_total"
 	BusRedelivered     = "ticketing_bus_redelivered_total"
+	BusDeadLettered    = "ticketing_bus_dead_lettered_total"
 	BusHandlerDuration = "ticketing_bus_handler_duration_seconds"
 
 	OutboxPending          = "ticketing_outbox_pending"
@@ -53,7 +54,7 @@ func Names() []string {
 	return []string{
 		HTTPRequests, HTTPRequestDuration,
 		MongoCommands, MongoCommandDuration,
-		BusPublished, BusPublishFailures, BusHandled, BusRedelivered, BusHandlerDuration,
+		BusPublished, BusPublishFailures, BusHandled, BusRedelivered, BusDeadLettered, BusHandlerDuration,
 		OutboxPending, OutboxOldestPendingAge,
 		ExpirationLateness,
 		StripeRequests, StripeRequestDuration,

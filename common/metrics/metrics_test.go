@@ -47,6 +47,7 @@ func TestNames_AreWhatTheInstrumentsRegister(t *testing.T) {
 	b.Published("ticket:created", errors.New("down"))
 	b.Delivered("order:created", true)
 	b.Handled("order:created", time.Millisecond, nil)
+	b.DeadLettered("order:created", "payments-service")
 	exp.Published(time.Millisecond)
 	stripe.Request("charge", "succeeded", time.Millisecond)
 	families, err := reg.Gather()

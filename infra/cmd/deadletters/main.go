@@ -1,0 +1,219 @@
+// Command deadletters lists and replays the dead letters of one service:
+// the events its listeners gave up on, kept in the collection
+// "deadletters" of its database (see package deadletter).
+//
+//	go run ./infra/cmd/deadletters list -mongo mongodb://127.0.0.1:PORT/orders
+//	go run ./infra/cmd/deadletters replay -mongo mongodb://127.0.0.1:PORT/orders -nats nats://127.0.0.1:4222 -id ID [-id ID ...]
+//	go run ./infra/cmd/deadletters replay -mongo mongodb://127.0.0.1:PORT/orders -nats nats://127.0.0.1:4222 -all
+//
+// -mongo is the service's MONGO_URI; when it names no database, -db does.
+// A replay publishes each event again, as it was, on its subject, and then
+// deletes its dead letter. Every queue group subscribed to the subject
+// receives it, not only the service's: the listeners are versioned and
+// idempotent, so the others acknowledge it without effect. Mend what made
+// the events fail before replaying them, or they come back.
+//
+// Exit status: 0 on success, 1 when something failed (a replay stops at the
+// first event it cannot publish), 2 on a usage error.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/deadletter"
+	"ticketing.dev/common/lifecycle"
+)
+
+// errUsage is run's answer to arguments it cannot act on.
+var errUsage = errors.New("usage")
+
+// connectTimeout bounds the wait for NATS Streaming.
+const connectTimeout = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "deadletters:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "deadletters:", err)
+		os.Exit(1)
+	}
+}
+
+// ids is a flag that may be given many times, each a dead letter's id or a
+// comma-separated list of them.
+type ids []string
+
+func (s *ids) String() string { return strings.Join(*s, ",") }
+
+func (s *ids) Set(v string) error {
+	for _, id := range strings.Split(v, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			*s = append(*s, id)
+		}
+	}
+	return nil
+}
+
+// options are the flags of both commands.
+type options struct {
+	mongo, db, nats, cluster, client string
+	asJSON, all                      bool
+	ids                              ids
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
+		fmt.Fprintln(stderr, "usage: deadletters list|replay -mongo URI [flags]; deadletters list -h for the flags")
+		return fmt.Errorf("%w: the first argument must be list or replay", errUsage)
+	}
+	command := args[0]
+	var o options
+	fs := flag.NewFlagSet("deadletters "+command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.mongo, "mongo", "", "the service's MongoDB URI, its MONGO_URI (required)")
+	fs.StringVar(&o.db, "db", "", "the service's database, when -mongo names none (tickets, orders, payments)")
+	if command == "list" {
+		fs.BoolVar(&o.asJSON, "json", false, "print one JSON object per dead letter, with the whole payload")
+	} else {
+		fs.StringVar(&o.nats, "nats", "", "NATS Streaming URL to publish on (required)")
+		fs.StringVar(&o.cluster, "cluster", "ticketing", "NATS Streaming cluster id")
+		fs.StringVar(&o.client, "client", fmt.Sprintf("deadletters-%d", os.Getpid()), "NATS Streaming client id, unique among connected clients")
+		fs.Var(&o.ids, "id", "a dead letter to replay, as list prints it (repeatable, or comma-separated)")
+		fs.BoolVar(&o.all, "all", false, "replay every dead letter, oldest first")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	case o.mongo == "":
+		return fmt.Errorf("%w: -mongo is required", errUsage)
+	case command == "replay" && o.nats == "":
+		return fmt.Errorf("%w: -nats is required to replay", errUsage)
+	case command == "replay" && o.all == (len(o.ids) > 0):
+		return fmt.Errorf("%w: replay takes either -id or -all", errUsage)
+	}
+
+	db, disconnect, err := lifecycle.OpenMongo(o.mongo, o.db)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.Close(&err, disconnect)
+	if db.Name() == "" {
+		return fmt.Errorf("%w: name the service's database in -mongo's path or with -db", errUsage)
+	}
+	store := deadletter.New(db)
+	if command == "list" {
+		return list(ctx, store, db, o.asJSON, stdout)
+	}
+	return replay(ctx, store, o, stdout, stderr)
+}
+
+// list prints the dead letters of db, oldest first.
+func list(ctx context.Context, store *deadletter.Store, db *mongo.Database, asJSON bool, stdout io.Writer) error {
+	letters, err := store.List(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, l := range letters {
+			if err := enc.Encode(jsonLetter(l)); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+		return nil
+	}
+	if len(letters) == 0 {
+		_, err := fmt.Fprintf(stdout, "no dead letters in %s\n", db.Name())
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tAT\tSUBJECT\tGROUP\tDELIVERIES\tSEQ\tERROR\tDATA")
+	for _, l := range letters {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", l.ID, l.At.Format(time.RFC3339), l.Subject, l.Group,
+			l.Deliveries, l.Sequence, oneLine(l.Err, 80), oneLine(string(l.Data), 80))
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// letterJSON is a dead letter as list -json prints it; the payload is
+// shown as the text it is, JSON or not.
+type letterJSON struct {
+	ID         string    `json:"id"`
+	Subject    string    `json:"subject"`
+	Group      string    `json:"group"`
+	Data       string    `json:"data"`
+	Err        string    `json:"error"`
+	Deliveries int       `json:"deliveries"`
+	Sequence   uint64    `json:"sequence"`
+	Published  time.Time `json:"published"`
+	At         time.Time `json:"at"`
+}
+
+func jsonLetter(l deadletter.Letter) letterJSON {
+	return letterJSON{
+		ID: l.ID, Subject: l.Subject, Group: l.Group, Data: string(l.Data), Err: l.Err,
+		Deliveries: l.Deliveries, Sequence: l.Sequence, Published: l.Published, At: l.At,
+	}
+}
+
+// oneLine shortens s to n runes on one line, for the table.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// replay publishes the dead letters o names through a NATS Streaming
+// connection of its own.
+func replay(ctx context.Context, store *deadletter.Store, o options, stdout, stderr io.Writer) (err error) {
+	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	conn, err := bus.Connect(connectCtx, bus.Config{URL: o.nats, ClusterID: o.cluster, ClientID: o.client}, log)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.Close(&err, conn.Close)
+
+	if o.all {
+		n, err := store.ReplayAll(ctx, conn)
+		fmt.Fprintf(stdout, "replayed %d dead letters\n", n)
+		return err
+	}
+	for i, id := range o.ids {
+		if err := store.Replay(ctx, conn, id); err != nil {
+			fmt.Fprintf(stdout, "replayed %d of %d dead letters\n", i, len(o.ids))
+			return err
+		}
+		fmt.Fprintf(stdout, "replayed %s\n", id)
+	}
+	return nil
+}

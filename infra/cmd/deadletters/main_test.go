@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/deadletter"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// deadLetters stores a dead letter of ticket:updated for each version in a
+// fresh database, oldest first, and returns the database's URI and the
+// letters' ids.
+func deadLetters(t *testing.T, versions ...int64) (string, []string) {
+	t.Helper()
+	uri := testkit.MongoURI(t)
+	db, disconnect, err := lifecycle.OpenMongo(uri, "")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = disconnect() })
+	store := deadletter.New(db)
+	var ids []string
+	for i, v := range versions {
+		data, err := json.Marshal(events.TicketUpdated{ID: "t1", Version: v, Title: "concert", Price: 2500, UserID: "u1"})
+		require.NoError(t, err)
+		d := bus.DeadLetter{
+			Subject: string(events.SubjectTicketUpdated), Group: "orders-service", Data: data,
+			Err: "version gap", Deliveries: 10, Sequence: uint64(i + 1),
+			Published: time.Now().Add(-time.Minute), At: time.Now().Add(time.Duration(i) * time.Millisecond),
+		}
+		require.NoError(t, store.Put(t.Context(), d))
+		ids = append(ids, deadletter.ID(d))
+	}
+	return uri, ids
+}
+
+func runCommand(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), args, &stdout, &stderr)
+	t.Logf("deadletters %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), &stdout, &stderr)
+	return stdout.String(), err
+}
+
+func TestList_PrintsEveryDeadLetter(t *testing.T) {
+	t.Parallel()
+	uri, ids := deadLetters(t, 2, 3)
+
+	out, err := runCommand(t, "list", "-mongo", uri)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, "a header and one line each")
+	assert.True(t, strings.HasPrefix(lines[1], ids[0]), "oldest first")
+	assert.True(t, strings.HasPrefix(lines[2], ids[1]))
+	assert.Contains(t, lines[1], "ticket:updated")
+	assert.Contains(t, lines[1], "orders-service")
+	assert.Contains(t, lines[1], "version gap")
+
+	out, err = runCommand(t, "list", "-json", "-mongo", uri)
+	require.NoError(t, err)
+	var first letterJSON
+	require.NoError(t, json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &first))
+	assert.Equal(t, ids[0], first.ID)
+	assert.JSONEq(t, `{"id":"t1","version":2,"title":"concert","price":25,"userId":"u1"}`, first.Data)
+	assert.Equal(t, 10, first.Deliveries)
+}
+
+func TestList_NamesAnEmptyDatabase(t *testing.T) {
+	t.Parallel()
+	uri, _ := deadLetters(t)
+	out, err := runCommand(t, "list", "-mongo", uri)
+	require.NoError(t, err)
+	assert.Contains(t, out, "no dead letters in ")
+}
+
+func TestReplay_PublishesAndDeletesByIDThenAll(t *testing.T) {
+	t.Parallel()
+	uri, ids := deadLetters(t, 1, 2, 3)
+	n := testkit.NATS(t)
+	got := make(chan int64, 3)
+	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "orders-service", func(_ context.Context, e events.TicketUpdated) error {
+		got <- e.Version
+		return nil
+	}).Listen(t.Context()))
+	nats := []string{"-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-test"}
+
+	_, err := runCommand(t, append([]string{"replay", "-mongo", uri, "-id", ids[1]}, nats...)...)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), receive(t, got))
+	left := remaining(t, uri)
+	assert.Equal(t, []string{ids[0], ids[2]}, left)
+
+	out, err := runCommand(t, append([]string{"replay", "-mongo", uri, "-all"}, nats...)...)
+	require.NoError(t, err)
+	assert.Contains(t, out, "replayed 2 dead letters")
+	assert.Equal(t, []int64{1, 3}, []int64{receive(t, got), receive(t, got)})
+	assert.Empty(t, remaining(t, uri))
+
+	_, err = runCommand(t, append([]string{"replay", "-mongo", uri, "-id", ids[0]}, nats...)...)
+	assert.ErrorIs(t, err, deadletter.ErrNotFound, "replayed once only")
+}
+
+func receive(t *testing.T, got <-chan int64) int64 {
+	t.Helper()
+	select {
+	case v := <-got:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("replayed event not delivered")
+		return 0
+	}
+}
+
+func remaining(t *testing.T, uri string) []string {
+	t.Helper()
+	db, disconnect, err := lifecycle.OpenMongo(uri, "")
+	require.NoError(t, err)
+	defer func() { _ = disconnect() }()
+	letters, err := deadletter.New(db).List(t.Context())
+	require.NoError(t, err)
+	var ids []string
+	for _, l := range letters {
+		ids = append(ids, l.ID)
+	}
+	return ids
+}
+
+func TestRun_RefusesWhatItCannotDo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "list or replay"},
+		{"unknown command", []string{"purge", "-mongo", "mongodb://db/orders"}, "list or replay"},
+		{"no database URI", []string{"list"}, "-mongo is required"},
+		{"replay without NATS", []string{"replay", "-mongo", "mongodb://db/orders", "-all"}, "-nats is required"},
+		{"replay of nothing", []string{"replay", "-mongo", "mongodb://db/orders", "-nats", "nats://n:4222"}, "either -id or -all"},
+		{"replay of both", []string{"replay", "-mongo", "mongodb://db/orders", "-nats", "nats://n:4222", "-all", "-id", "x"}, "either -id or -all"},
+		{"stray arguments", []string{"list", "-mongo", "mongodb://db/orders", "extra"}, "unexpected arguments"},
+		{"unknown flag", []string{"list", "-mongo", "mongodb://db/orders", "-all"}, "-all"},
+		{"no database named", []string{"list", "-mongo", "mongodb://127.0.0.1:1/"}, "-db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := runCommand(t, tt.args...)
+			require.ErrorIs(t, err, errUsage)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestIDs_TakesRepeatsAndCommaLists(t *testing.T) {
+	var s ids
+	require.NoError(t, s.Set("a, b"))
+	require.NoError(t, s.Set("c"))
+	assert.Equal(t, ids{"a", "b", "c"}, s)
+}
