@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/deadletter"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
@@ -27,6 +29,7 @@ import (
 	"ticketing.dev/orders/internal/listener"
 	"ticketing.dev/orders/internal/order"
 	"ticketing.dev/orders/internal/orderdb"
+	"ticketing.dev/orders/internal/sweeper"
 )
 
 func main() {
@@ -48,6 +51,10 @@ type settings struct {
 	NATS config.NATS
 	// ExpirationWindow is how long an order locks its ticket.
 	ExpirationWindow time.Duration
+	// ExpiryGrace is how long after its expiresAt an order is left to
+	// expiration:complete before the sweep cancels it itself; the sweep runs
+	// every half grace period (sweeper.Interval).
+	ExpiryGrace time.Duration
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -56,16 +63,25 @@ func readSettings(getenv func(string) string) (settings, error) {
 		HTTP:             config.ReadHTTP(env),
 		NATS:             config.ReadNATS(env),
 		ExpirationWindow: env.Duration("EXPIRATION_WINDOW", order.DefaultWindow),
+		ExpiryGrace:      env.Duration("EXPIRY_GRACE", sweeper.DefaultGrace),
 	}
+	var problems []error
 	if err := env.Err(); err != nil {
+		problems = append(problems, err)
+	}
+	if s.ExpiryGrace < sweeper.MinGrace {
+		problems = append(problems, fmt.Errorf("configuration: EXPIRY_GRACE must be at least %s, got %s", sweeper.MinGrace, s.ExpiryGrace))
+	}
+	if err := errors.Join(problems...); err != nil {
 		return settings{}, err
 	}
 	return s, nil
 }
 
-// run serves the orders API and consumes the service's events until ctx is
-// done or the NATS Streaming connection is lost for good, then shuts down:
-// HTTP first, then the outbox relay, then NATS (waiting for handlers in
+// run serves the orders API, consumes the service's events and sweeps for
+// orders whose expiration never came until ctx is done or the NATS
+// Streaming connection is lost for good, then shuts down: HTTP first, then
+// the sweeper, then the outbox relay, then NATS (waiting for handlers in
 // flight, keeping the durable subscriptions), then MongoDB.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
 	cfg, err := readSettings(getenv)
@@ -89,6 +105,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	busCfg := bus.ConfigFrom(cfg.NATS)
 	busCfg.Metrics = reg
+	busCfg.DeadLetters = deadletter.New(db)
 	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err
@@ -119,6 +136,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := listener.New(orders, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
 		return err
 	}
+	// The sweep writes events too, so it starts after the relay and stops
+	// before it.
+	sweep, err := sweeper.New(orders, cfg.ExpiryGrace, sweeper.Interval(cfg.ExpiryGrace), log, reg)
+	if err != nil {
+		return err
+	}
+	sweeping := lifecycle.Go(ctx, sweep.Run)
+	defer lifecycle.Close(&err, sweeping.Stop)
+
 	requests, err := metrics.NewHTTP(reg)
 	if err != nil {
 		return err
@@ -142,7 +168,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	// for good or the relay has stopped.
 	serveCtx, stopServing := lifecycle.Until(ctx, conn.Lost(), relaying.Done())
 	defer stopServing()
-	log.Info("starting", "database", db.Name(), "expiration_window", cfg.ExpirationWindow.String())
+	log.Info("starting", "database", db.Name(), "expiration_window", cfg.ExpirationWindow.String(),
+		"expiry_grace", cfg.ExpiryGrace.String())
 	if err := web.Serve(serveCtx, ln, handler, log); err != nil {
 		return err
 	}

@@ -42,6 +42,36 @@ func TestRun_MalformedExpirationWindowIsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "EXPIRATION_WINDOW")
 }
 
+func TestRun_BadExpiryGraceIsRefused(t *testing.T) {
+	for _, grace := range []string{"soon", "0", "-1m", "500ms"} {
+		t.Run(grace, func(t *testing.T) {
+			env := map[string]string{
+				"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+				"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
+				"EXPIRY_GRACE": grace,
+			}
+			err := run(t.Context(), func(k string) string { return env[k] }, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "EXPIRY_GRACE")
+		})
+	}
+}
+
+func TestReadSettings_ExpiryGraceDefaultsToAMinute(t *testing.T) {
+	env := map[string]string{
+		"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+		"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
+	}
+	cfg, err := readSettings(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, time.Minute, cfg.ExpiryGrace)
+
+	env["EXPIRY_GRACE"] = "90s"
+	cfg, err = readSettings(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, 90*time.Second, cfg.ExpiryGrace)
+}
+
 const jwtKey = "main-test-key"
 
 // service is the orders service started by run, as a process would be.

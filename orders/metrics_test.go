@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -14,6 +17,7 @@ import (
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/orders/internal/sweeper"
 )
 
 // TestRun_ServesMetricsOnTheDebugAddress checks what the orders service
@@ -55,4 +59,58 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	rises(metrics.MongoCommands, prometheus.Labels{"collection": "tickets"})
 	rises(metrics.BusPublished, prometheus.Labels{"subject": string(events.SubjectOrderCreated)})
 	assert.True(t, metricstest.Scrape(t, url).Has(metrics.OutboxPending, prometheus.Labels{"collection": "orders"}))
+}
+
+// TestRun_SweepsAnOrderWhoseExpirationNeverCame runs the whole service with
+// a one-second window and grace and no expiration service: the order is
+// cancelled by the sweep, announced on the bus, and counted.
+func TestRun_SweepsAnOrderWhoseExpirationNeverCame(t *testing.T) {
+	t.Parallel()
+	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	s := startWith(t, t.Output(), map[string]string{
+		"DEBUG_ADDR":        debugAddr,
+		"EXPIRATION_WINDOW": "1s",
+		"EXPIRY_GRACE":      "1s",
+	})
+	url := "http://" + debugAddr + "/metrics"
+	before := metricstest.Scrape(t, url)
+	conn := testkit.Bus(t, s.nats)
+	cancelled := make(chan events.OrderCancelled, 10)
+	require.NoError(t, bus.NewListener(conn, "test", func(_ context.Context, e events.OrderCancelled) error {
+		cancelled <- e
+		return nil
+	}).Listen(t.Context()))
+	ticketID := "6b06f206db0ebb1c9087ba40"
+	require.NoError(t, bus.NewPublisher[events.TicketCreated](conn).Publish(t.Context(),
+		events.TicketCreated{ID: ticketID, Title: "concert", Price: 2500, UserID: "seller"}))
+
+	var orderID string
+	testkit.Eventually(t, func() bool {
+		req, err := http.NewRequest(http.MethodPost, s.url+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", cookie(t, "6b06f206db0ebb1c9087ba41"))
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		if res.StatusCode == http.StatusNotFound { // ticket:created not applied yet
+			return false
+		}
+		require.Equal(t, http.StatusCreated, res.StatusCode)
+		var body struct {
+			ID string `json:"id"`
+		}
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+		orderID = body.ID
+		return true
+	}, "ticket never reached the replica")
+
+	select {
+	case e := <-cancelled:
+		assert.Equal(t, orderID, e.ID)
+		assert.Equal(t, ticketID, e.Ticket.ID)
+	case <-time.After(20 * time.Second):
+		t.Fatal("order:cancelled never published")
+	}
+	metricstest.EventuallyRises(t, url, before, 1, sweeper.Swept, nil)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/deadletter"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
@@ -299,7 +301,7 @@ func TestOrderCancelled_WhileAnotherOrderHoldsTheTicketIsAppliedAtOnce(t *testin
 	assert.Equal(t, third, l.get(t, tk.ID).OrderID, "and changed nothing")
 }
 
-func TestOrderEvents_UnknownTicketIsRedeliveredAndMalformedIDsAreDropped(t *testing.T) {
+func TestOrderEvents_UnknownTicketIsRedeliveredAndMalformedIDsArePermanent(t *testing.T) {
 	t.Parallel()
 	l := startListening(t)
 	unknownOrder, badOrder := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
@@ -310,8 +312,35 @@ func TestOrderEvents_UnknownTicketIsRedeliveredAndMalformedIDsAreDropped(t *test
 
 	errs := l.waitHandled(t, events.SubjectOrderCreated, unknownOrder, 2)
 	assert.ErrorIs(t, errs[0], ticket.ErrNotFound)
-	assert.Equal(t, []error{nil}, l.resultsOf(events.SubjectOrderCreated, badOrder), "acknowledged: it can never apply")
-	assert.Equal(t, []error{nil}, l.resultsOf(events.SubjectOrderCancelled, badOrder))
+	assert.NotErrorIs(t, errs[0], bus.ErrPermanent, "the ticket may come: delivered again")
+	assert.ErrorIs(t, l.waitHandled(t, events.SubjectOrderCreated, badOrder, 1)[0], bus.ErrPermanent, "it can never apply")
+	assert.ErrorIs(t, l.waitHandled(t, events.SubjectOrderCancelled, badOrder, 1)[0], bus.ErrPermanent)
+}
+
+// The service as run wires it keeps an event it can never apply in its
+// dead letters, at once, and goes on serving.
+func TestRun_AMalformedEventIsADeadLetterAtOnce(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	order := bson.NewObjectID().Hex()
+	require.NoError(t, bus.NewPublisher[events.OrderCreated](s.publisher(t)).Publish(t.Context(), events.OrderCreated{
+		ID: order, Status: events.StatusCreated, UserID: newUserID(),
+		ExpiresAt: events.NewTime(time.Now().Add(time.Minute)),
+		Ticket:    events.OrderTicket{ID: "not-an-id", Price: 2000},
+	}))
+
+	var letters []deadletter.Letter
+	eventually(t, func() bool {
+		var err error
+		letters, err = deadletter.New(s.db).List(t.Context())
+		return err == nil && len(letters) == 1
+	}, "the event is a dead letter")
+	assert.Equal(t, string(events.SubjectOrderCreated), letters[0].Subject)
+	assert.Equal(t, "tickets-service", letters[0].Group)
+	assert.Equal(t, 1, letters[0].Deliveries, "at once")
+	assert.Contains(t, letters[0].Err, `malformed ticket id "not-an-id"`)
+	assert.Contains(t, string(letters[0].Data), order)
+	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/api/tickets", "", nil).status, "still serving")
 }
 
 // eventually is testkit.Eventually for conditions that read the database.

@@ -15,6 +15,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/deadletter"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
@@ -81,6 +82,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	busCfg := bus.ConfigFrom(cfg.NATS)
 	busCfg.Metrics = reg
+	busCfg.DeadLetters = deadletter.New(db)
 	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err

@@ -112,12 +112,23 @@ func TestTicketUpdated_AcksAVersionAlreadyApplied(t *testing.T) {
 	assert.Equal(t, order.Ticket{ID: tk.ID, Title: "v2", Price: 200, Version: 2}, ticket(t, env, tk.ID))
 }
 
-func TestTicketEvents_MalformedIDIsAcked(t *testing.T) {
+// A malformed id can never apply: the event goes to the dead letters at
+// once rather than being delivered again.
+func TestEvents_MalformedIDIsPermanent(t *testing.T) {
 	_, h := setup(t)
-	assert.NoError(t, h.TicketCreated(t.Context(), events.TicketCreated{ID: "not-an-id", Title: "x", Price: 1}))
-	assert.NoError(t, h.TicketUpdated(t.Context(), events.TicketUpdated{ID: "not-an-id", Version: 1, Title: "x", Price: 1}))
-	assert.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: "not-an-id"}))
-	assert.NoError(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p", OrderID: "not-an-id", StripeID: "ch_1"}))
+	assert.ErrorIs(t, h.TicketCreated(t.Context(), events.TicketCreated{ID: "not-an-id", Title: "x", Price: 1}), bus.ErrPermanent)
+	assert.ErrorIs(t, h.TicketUpdated(t.Context(), events.TicketUpdated{ID: "not-an-id", Version: 1, Title: "x", Price: 1}), bus.ErrPermanent)
+	assert.ErrorIs(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: "not-an-id"}), bus.ErrPermanent)
+	assert.ErrorIs(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p", OrderID: "not-an-id", StripeID: "ch_1"}), bus.ErrPermanent)
+}
+
+// A ticket:updated whose ticket is not in the replica yet may be waiting
+// for its ticket:created: it is delivered again, not given up on.
+func TestTicketUpdated_BeforeItsTicketIsNotPermanent(t *testing.T) {
+	_, h := setup(t)
+	err := h.TicketUpdated(t.Context(), events.TicketUpdated{ID: ordertest.NewID(), Version: 1, Title: "x", Price: 1})
+	assert.ErrorIs(t, err, order.ErrTicketBehind)
+	assert.NotErrorIs(t, err, bus.ErrPermanent)
 }
 
 // TestTicketUpdated_AppliesVersionsInOrderWhenDeliveredOutOfOrder publishes
@@ -145,6 +156,7 @@ func TestExpirationComplete_CancelsTheOrderPublishesAndAcks(t *testing.T) {
 	env, h := setup(t)
 	v := placed(t, env)
 	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+	env.Clock.Advance(ordertest.Window)
 
 	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
 
@@ -157,6 +169,7 @@ func TestExpirationComplete_CancelsTheOrderPublishesAndAcks(t *testing.T) {
 func TestExpirationComplete_ReleasesTheTicket(t *testing.T) {
 	env, h := setup(t)
 	v := placed(t, env)
+	env.Clock.Advance(ordertest.Window)
 
 	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
 
@@ -164,6 +177,9 @@ func TestExpirationComplete_ReleasesTheTicket(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// TestExpirationComplete_LeavesACompleteOrderWithoutEvent delivers the
+// expiration before expiresAt too: a complete order is acked as it is, due
+// or not.
 func TestExpirationComplete_LeavesACompleteOrderWithoutEvent(t *testing.T) {
 	env, h := setup(t)
 	v := placed(t, env)
@@ -178,6 +194,9 @@ func TestExpirationComplete_LeavesACompleteOrderWithoutEvent(t *testing.T) {
 	cancelled.None(t, 300*time.Millisecond)
 }
 
+// TestExpirationComplete_AcksAnOrderAlreadyCancelledWithoutEvent delivers
+// the expiration before expiresAt too: a cancelled order is acked as it is,
+// due or not.
 func TestExpirationComplete_AcksAnOrderAlreadyCancelledWithoutEvent(t *testing.T) {
 	env, h := setup(t)
 	v := placed(t, env)
@@ -192,9 +211,102 @@ func TestExpirationComplete_AcksAnOrderAlreadyCancelledWithoutEvent(t *testing.T
 	cancelled.None(t, 300*time.Millisecond)
 }
 
-func TestExpirationComplete_AcksAnUnknownOrder(t *testing.T) {
+// TestExpirationComplete_EarlyIsNotAckedAndCancelsNothing delivers the
+// expiration a millisecond before expiresAt by the orders service's clock,
+// as a clock running ahead in the expiration service would.
+func TestExpirationComplete_EarlyIsNotAckedAndCancelsNothing(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+	env.Clock.Advance(ordertest.Window - time.Millisecond)
+
+	err := h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID})
+
+	assert.ErrorIs(t, err, order.ErrNotDue)
+	got := getOrder(t, env, v.ID)
+	assert.Equal(t, events.StatusCreated, got.Status)
+	assert.EqualValues(t, 0, got.Version)
+	_, err = env.Orders.Place(t.Context(), "next-buyer", v.TicketID)
+	assert.ErrorIs(t, err, order.ErrReserved, "the ticket stays locked")
+	cancelled.None(t, 300*time.Millisecond)
+}
+
+// TestExpirationComplete_ALittleEarlyIsWaitedFor delivers the expiration
+// 900 ms before expiresAt, within order.EarlyWait: the handler waits for
+// the order to be due rather than refusing it, which would put the
+// cancellation off by a whole ack wait.
+func TestExpirationComplete_ALittleEarlyIsWaitedFor(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+	env.Clock.Advance(ordertest.Window - 900*time.Millisecond)
+	// The orders service's clock reaches expiresAt while the handler waits.
+	advanced := make(chan struct{})
+	go func() {
+		defer close(advanced)
+		time.Sleep(20 * time.Millisecond)
+		env.Clock.Advance(900 * time.Millisecond)
+	}()
+
+	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+	<-advanced
+
+	got := getOrder(t, env, v.ID)
+	assert.Equal(t, events.StatusCancelled, got.Status)
+	assert.Equal(t, events.OrderCancelled{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}, cancelled.Next(t))
+}
+
+// TestExpirationComplete_EarlyIsRedeliveredAndCancelsOnceDue publishes an
+// expiration before the order is due on a real NATS Streaming server: it is
+// refused and left unacked, delivered again after the ack wait, and cancels
+// the order, once, when the orders service's clock has reached expiresAt.
+func TestExpirationComplete_EarlyIsRedeliveredAndCancelsOnceDue(t *testing.T) {
+	env, h := setup(t)
+	v := placed(t, env)
+	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+	// The handler as Listen subscribes it, reporting what it returned.
+	handled := make(chan error, 100)
+	require.NoError(t, bus.NewListener(env.Conn, listener.Group, func(ctx context.Context, e events.ExpirationComplete) error {
+		err := h.ExpirationComplete(ctx, e)
+		handled <- err
+		return err
+	}).WithAckWait(time.Second).Listen(t.Context()))
+
+	require.NoError(t, bus.NewPublisher[events.ExpirationComplete](env.Conn).Publish(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+
+	assert.ErrorIs(t, next(t, handled), order.ErrNotDue)
+	assert.Equal(t, events.StatusCreated, getOrder(t, env, v.ID).Status)
+	env.Clock.Advance(ordertest.Window)
+	// A redelivery may have come before the clock moved: it was refused too.
+	for err := next(t, handled); err != nil; err = next(t, handled) {
+		assert.ErrorIs(t, err, order.ErrNotDue)
+	}
+	got := getOrder(t, env, v.ID)
+	assert.Equal(t, events.StatusCancelled, got.Status)
+	assert.EqualValues(t, 1, got.Version)
+	assert.Equal(t, events.OrderCancelled{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}, cancelled.Next(t))
+	cancelled.None(t, 300*time.Millisecond)
+}
+
+// next waits for the next handler result on ch.
+func next(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery of expiration:complete")
+		return nil
+	}
+}
+
+// An expiration names an order that orders stored before announcing it:
+// one that is unknown never will be, and goes to the dead letters at once.
+func TestExpirationComplete_UnknownOrderIsPermanent(t *testing.T) {
 	_, h := setup(t)
-	assert.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: ordertest.NewID()}))
+	err := h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: ordertest.NewID()})
+	assert.ErrorIs(t, err, order.ErrNotFound)
+	assert.ErrorIs(t, err, bus.ErrPermanent)
 }
 
 func TestPaymentCreated_CompletesTheOrderAndAcks(t *testing.T) {
@@ -224,6 +336,7 @@ func TestPaymentCreated_RedeliveryChangesNothingAndAcks(t *testing.T) {
 func TestPaymentCreated_LeavesACancelledOrderCancelledAndAcks(t *testing.T) {
 	env, h := setup(t)
 	v := placed(t, env)
+	env.Clock.Advance(ordertest.Window)
 	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
 
 	require.NoError(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}))
@@ -233,9 +346,11 @@ func TestPaymentCreated_LeavesACancelledOrderCancelledAndAcks(t *testing.T) {
 	assert.EqualValues(t, 1, got.Version)
 }
 
-func TestPaymentCreated_AcksAnUnknownOrder(t *testing.T) {
+func TestPaymentCreated_UnknownOrderIsPermanent(t *testing.T) {
 	_, h := setup(t)
-	assert.NoError(t, h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: ordertest.NewID(), StripeID: "ch_1"}))
+	err := h.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: ordertest.NewID(), StripeID: "ch_1"})
+	assert.ErrorIs(t, err, order.ErrNotFound)
+	assert.ErrorIs(t, err, bus.ErrPermanent)
 }
 
 // TestListen_HandlesEveryEventOverNATS drives a ticket through its life on a
@@ -256,6 +371,7 @@ func TestListen_HandlesEveryEventOverNATS(t *testing.T) {
 
 	first, err := env.Orders.Place(ctx, "first", id)
 	require.NoError(t, err)
+	env.Clock.Advance(ordertest.Window)
 	require.NoError(t, bus.NewPublisher[events.ExpirationComplete](env.Conn).Publish(ctx, events.ExpirationComplete{OrderID: first.ID}))
 	assert.Equal(t, first.ID, cancelled.Next(t).ID)
 	assert.Equal(t, events.StatusCancelled, getOrder(t, env, first.ID).Status)

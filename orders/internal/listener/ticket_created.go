@@ -8,12 +8,8 @@ import (
 )
 
 // TicketCreated adds the new ticket to the replica. A redelivery of an
-// event already applied changes nothing and is acked.
+// event already applied changes nothing and is acked; one with a malformed
+// id goes to the dead letters at once.
 func (h *Handlers) TicketCreated(ctx context.Context, e events.TicketCreated) error {
-	err := h.orders.AddTicket(ctx, order.Ticket{ID: e.ID, Title: e.Title, Price: e.Price, Version: e.Version})
-	if unusable(err) {
-		h.log.ErrorContext(ctx, "dropping ticket:created for a malformed id", "ticket_id", e.ID, "err", err)
-		return nil
-	}
-	return err
+	return permanentIfUnusable(h.orders.AddTicket(ctx, order.Ticket{ID: e.ID, Title: e.Title, Price: e.Price, Version: e.Version}))
 }

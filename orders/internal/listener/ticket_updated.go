@@ -11,12 +11,9 @@ import (
 // version order: an event whose previous version has not been applied yet
 // (ticket:updated may overtake ticket:created and its own predecessors,
 // which travel on other channels or are redelivered) is not acked, so that
-// it comes back once they are. A version already applied is acked.
+// it comes back once they are (or goes to the dead letters, should they
+// never come). A version already applied is acked; an event with a
+// malformed id goes to the dead letters at once.
 func (h *Handlers) TicketUpdated(ctx context.Context, e events.TicketUpdated) error {
-	err := h.orders.UpdateTicket(ctx, order.Ticket{ID: e.ID, Title: e.Title, Price: e.Price, Version: e.Version})
-	if unusable(err) {
-		h.log.ErrorContext(ctx, "dropping ticket:updated for a malformed id", "ticket_id", e.ID, "err", err)
-		return nil
-	}
-	return err
+	return permanentIfUnusable(h.orders.UpdateTicket(ctx, order.Ticket{ID: e.ID, Title: e.Title, Price: e.Price, Version: e.Version}))
 }

@@ -65,6 +65,10 @@ var (
 	// ErrTicketBehind is a ticket:updated event whose previous version the
 	// replica does not hold yet; it must wait for the events before it.
 	ErrTicketBehind = errors.New("order: ticket replica is behind the event")
+	// ErrNotDue is the expiry of an order whose expiresAt has not come yet
+	// by the orders service's clock: the order stays as it is, and the
+	// expiry must be asked for again once it is due.
+	ErrNotDue = errors.New("order: lock has not run out yet")
 	// ErrConflict is an order changed by someone else between reading and
 	// writing it, more often than a Store retries.
 	ErrConflict = errors.New("order: changed concurrently")
@@ -104,6 +108,10 @@ type Store interface {
 	// releases the ticket. It returns the order as it is afterwards, the
 	// rule's error, or ErrNotFound.
 	Update(ctx context.Context, id string, rule Rule) (Order, error)
+	// Overdue returns the ids of up to limit orders still unpaid and active
+	// (created or awaiting:payment) whose expiresAt is before t, the
+	// earliest expiresAt first.
+	Overdue(ctx context.Context, t time.Time, limit int) ([]string, error)
 
 	// Ticket returns the replica of a ticket, or ErrTicketNotFound.
 	Ticket(ctx context.Context, id string) (Ticket, error)

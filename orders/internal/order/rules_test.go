@@ -12,6 +12,8 @@ import (
 
 func TestRules(t *testing.T) {
 	const buyer = "buyer"
+	expiresAt := time.Date(2026, 11, 25, 14, 15, 0, 123_000_000, time.UTC)
+	due, early := order.Expire(expiresAt), order.Expire(expiresAt.Add(-time.Millisecond))
 	cases := []struct {
 		name    string
 		rule    order.Rule
@@ -25,10 +27,14 @@ func TestRules(t *testing.T) {
 		{"buyer cannot cancel a complete order", order.CancelBy(buyer), events.StatusComplete, events.StatusComplete, order.ErrCompleted},
 		{"someone else cannot cancel", order.CancelBy("other"), events.StatusCreated, events.StatusCreated, order.ErrNotOwner},
 		{"someone else hears 401 before 400", order.CancelBy("other"), events.StatusComplete, events.StatusComplete, order.ErrNotOwner},
-		{"expiry cancels a created order", order.Expire, events.StatusCreated, events.StatusCancelled, nil},
-		{"expiry cancels an order awaiting payment", order.Expire, events.StatusAwaitingPayment, events.StatusCancelled, nil},
-		{"expiry leaves a complete order", order.Expire, events.StatusComplete, events.StatusComplete, nil},
-		{"expiry leaves a cancelled order", order.Expire, events.StatusCancelled, events.StatusCancelled, nil},
+		{"expiry cancels a created order", due, events.StatusCreated, events.StatusCancelled, nil},
+		{"expiry cancels an order awaiting payment", due, events.StatusAwaitingPayment, events.StatusCancelled, nil},
+		{"expiry leaves a complete order", due, events.StatusComplete, events.StatusComplete, nil},
+		{"expiry leaves a cancelled order", due, events.StatusCancelled, events.StatusCancelled, nil},
+		{"early expiry leaves a created order", early, events.StatusCreated, events.StatusCreated, order.ErrNotDue},
+		{"early expiry leaves an order awaiting payment", early, events.StatusAwaitingPayment, events.StatusAwaitingPayment, order.ErrNotDue},
+		{"early expiry leaves a complete order without error", early, events.StatusComplete, events.StatusComplete, nil},
+		{"early expiry of a cancelled order: no change", early, events.StatusCancelled, events.StatusCancelled, nil},
 		{"payment completes a created order", order.Pay, events.StatusCreated, events.StatusComplete, nil},
 		{"payment completes an order awaiting payment", order.Pay, events.StatusAwaitingPayment, events.StatusComplete, nil},
 		{"payment again: no change", order.Pay, events.StatusComplete, events.StatusComplete, nil},
@@ -36,7 +42,7 @@ func TestRules(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := c.rule(order.Order{ID: "o1", UserID: buyer, Status: c.from})
+			got, err := c.rule(order.Order{ID: "o1", UserID: buyer, Status: c.from, ExpiresAt: expiresAt})
 			assert.Equal(t, c.want, got)
 			if c.wantErr == nil {
 				assert.NoError(t, err)

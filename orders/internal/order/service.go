@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -93,13 +94,90 @@ func (s *Service) Cancel(ctx context.Context, userID, id string) (Order, error) 
 	return o, nil
 }
 
-// Expire cancels an order whose lock ran out, by the rule Expire.
+// EarlyWait is how early an expiry may come and still be waited for
+// rather than refused: the expiration service's clock a little ahead of
+// ours, as clocks of two machines are. Refused, it would come back only
+// after the bus's ack wait, seconds late.
+const EarlyWait = time.Second
+
+// Expire cancels an order whose lock ran out, by the rule Expire at the
+// Service's clock. An order due within EarlyWait is waited for; one due
+// later fails with ErrNotDue.
 func (s *Service) Expire(ctx context.Context, id string) (Order, error) {
-	o, err := s.store.Update(ctx, id, Expire)
+	o, _, err := s.expire(ctx, id, s.now())
+	if errors.Is(err, ErrNotDue) {
+		if wait := o.ExpiresAt.Sub(s.now()); wait > 0 && wait <= EarlyWait {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return o, fmt.Errorf("expire order: %w", ctx.Err())
+			case <-t.C:
+			}
+			o, _, err = s.expire(ctx, id, s.now())
+		}
+	}
 	if err != nil {
 		return o, fmt.Errorf("expire order: %w", err)
 	}
 	return o, nil
+}
+
+// expire applies the rule Expire at now to the order, and reports whether
+// this call is the one that cancelled it.
+func (s *Service) expire(ctx context.Context, id string, now time.Time) (o Order, cancelled bool, err error) {
+	rule := Expire(now)
+	o, err = s.store.Update(ctx, id, func(o Order) (events.OrderStatus, error) {
+		// Update may apply the rule more than once; the last time is the
+		// one it stores.
+		next, err := rule(o)
+		cancelled = err == nil && next != o.Status
+		return next, err
+	})
+	return o, cancelled && err == nil, err
+}
+
+// SweepOverdue cancels, by the rule Expire, the orders still unpaid and
+// active whose expiresAt passed more than grace ago by the Service's clock:
+// those whose expiration:complete never came, because the expiration
+// service lost its scheduled jobs. It reads them limit at a time, earliest
+// first, and goes on while a full batch made progress, so that one pass
+// works off a backlog. It returns the orders it cancelled, with the errors
+// of those it could not, which the next pass tries again.
+func (s *Service) SweepOverdue(ctx context.Context, grace time.Duration, limit int) ([]Order, error) {
+	var (
+		swept []Order
+		errs  []error
+	)
+	for {
+		now := s.now()
+		ids, err := s.store.Overdue(ctx, now.Add(-grace), limit)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweep overdue orders: %w", err))
+			break
+		}
+		settled := 0
+		for _, id := range ids {
+			if ctx.Err() != nil {
+				break
+			}
+			o, cancelled, err := s.expire(ctx, id, now)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("sweep order %s: %w", id, err))
+				continue
+			}
+			settled++
+			if cancelled {
+				swept = append(swept, o)
+			}
+		}
+		// A batch that was not full was the last; one in which nothing
+		// could be settled would be read again as it is.
+		if len(ids) < limit || settled == 0 || ctx.Err() != nil {
+			break
+		}
+	}
+	return swept, errors.Join(errs...)
 }
 
 // Pay completes a paid order, by the rule Pay.

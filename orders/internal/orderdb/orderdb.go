@@ -167,21 +167,31 @@ func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...o
 	return s
 }
 
-// EnsureIndexes creates the index that lists a user's orders, and pages
-// through them in id order, if missing, and drops the index on userId alone
-// that it replaces. The claims need no index of their own: their uniqueness
-// is their _id's.
+// EnsureIndexes creates, if missing, the index that lists a user's orders,
+// and pages through them in id order, and the one that finds overdue
+// orders by status and expiresAt; it drops the index on userId alone that
+// the first replaces. The claims need no index of their own: their
+// uniqueness is their _id's.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.orders.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: 1}},
-		Options: options.Index().SetName("userId_id"),
-	})
-	if err != nil {
-		return fmt.Errorf("create orders index: %w", err)
+	// One at a time: FerretDB 1.24 closed the connection on a createIndexes
+	// naming two indexes that both existed already.
+	for _, m := range []mongo.IndexModel{
+		{
+			Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("userId_id"),
+		},
+		{
+			Keys:    bson.D{{Key: "status", Value: 1}, {Key: "expiresAt", Value: 1}},
+			Options: options.Index().SetName("status_expiresAt"),
+		},
+	} {
+		if _, err := s.orders.Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("create orders index: %w", err)
+		}
 	}
 	// Databases made before paging hold the narrower index; every query it
 	// served is served by the new one.
-	err = s.orders.Indexes().DropOne(ctx, "userId")
+	err := s.orders.Indexes().DropOne(ctx, "userId")
 	var cmdErr mongo.CommandError
 	if err != nil && !(errors.As(err, &cmdErr) && cmdErr.Code == codeIndexNotFound) {
 		return fmt.Errorf("drop superseded orders index: %w", err)
@@ -492,6 +502,36 @@ func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.O
 		return changed, s.releaseClaim(ctx, doc.TicketID, doc.ID)
 	}
 	return order.Order{}, fmt.Errorf("update order %s: %w", id, order.ErrConflict)
+}
+
+// Overdue returns the ids of up to limit orders created or awaiting payment
+// whose expiresAt is before t, earliest first. MongoDB answers it from the
+// status_expiresAt index; FerretDB's SQLite backend reads the whole
+// collection, which the sweep's interval of tens of seconds affords.
+func (s *Store) Overdue(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	filter := bson.D{
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{events.StatusCreated, events.StatusAwaitingPayment}}}},
+		{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: t}}},
+	}
+	opts := options.Find().
+		SetProjection(bson.D{{Key: "_id", Value: 1}}).
+		SetSort(bson.D{{Key: "expiresAt", Value: 1}, {Key: "_id", Value: 1}}).
+		SetLimit(int64(limit))
+	cur, err := s.orders.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("find overdue orders: %w", err)
+	}
+	var docs []struct {
+		ID bson.ObjectID `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("find overdue orders: %w", err)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID.Hex()
+	}
+	return ids, nil
 }
 
 // Ticket returns the replica of a ticket.

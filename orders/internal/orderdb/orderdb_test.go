@@ -168,6 +168,7 @@ func TestUpdate_ConcurrentExpirationsCancelOnce(t *testing.T) {
 	require.NoError(t, err)
 	created.Next(t)
 	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
+	env.Clock.Advance(ordertest.Window)
 
 	var wg sync.WaitGroup
 	for range 10 {
@@ -188,7 +189,7 @@ func TestUpdate_ConcurrentExpirationsCancelOnce(t *testing.T) {
 
 func TestUpdate_UnknownOrderIsErrNotFound(t *testing.T) {
 	env := ordertest.New(t)
-	_, err := env.Store.Update(t.Context(), ordertest.NewID(), order.Expire)
+	_, err := env.Store.Update(t.Context(), ordertest.NewID(), order.Expire(ordertest.Start))
 	assert.ErrorIs(t, err, order.ErrNotFound)
 }
 
@@ -197,7 +198,7 @@ func TestStore_MalformedIDsAreErrInvalidID(t *testing.T) {
 	ctx := t.Context()
 	_, err := env.Store.Order(ctx, "nope")
 	assert.ErrorIs(t, err, order.ErrInvalidID)
-	_, err = env.Store.Update(ctx, "nope", order.Expire)
+	_, err = env.Store.Update(ctx, "nope", order.Expire(ordertest.Start))
 	assert.ErrorIs(t, err, order.ErrInvalidID)
 	_, err = env.Store.Ticket(ctx, "nope")
 	assert.ErrorIs(t, err, order.ErrInvalidID)
@@ -235,4 +236,41 @@ func TestUpdateTicket_ConcurrentVersionsApplyInOrder(t *testing.T) {
 func TestEnsureIndexes_IsIdempotent(t *testing.T) {
 	env := ordertest.New(t)
 	assert.NoError(t, env.Store.EnsureIndexes(t.Context()))
+}
+
+// setStatus writes an order's status behind the store's back, as no API
+// does for awaiting:payment.
+func setStatus(t *testing.T, env *ordertest.Env, orderID string, status events.OrderStatus) {
+	t.Helper()
+	defer env.Locks.Lock(orderID)()
+	_, err := env.DB.Collection(orderdb.OrdersCollection).UpdateOne(context.Background(),
+		bson.D{{Key: "_id", Value: oid(t, orderID)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: status}}}})
+	require.NoError(t, err)
+}
+
+func TestOverdue_FindsUnpaidActiveOrdersExpiredBeforeTheTimeEarliestFirst(t *testing.T) {
+	env := ordertest.New(t)
+	place := func() order.View {
+		t.Helper()
+		v, err := env.Orders.Place(t.Context(), "buyer", env.Ticket(t, "concert", 1000).ID)
+		require.NoError(t, err)
+		env.Clock.Advance(time.Second)
+		return v
+	}
+	created, awaiting, paid, cancelled, later, last := place(), place(), place(), place(), place(), place()
+	setStatus(t, env, awaiting.ID, events.StatusAwaitingPayment)
+	_, err := env.Orders.Pay(t.Context(), paid.ID)
+	require.NoError(t, err)
+	_, err = env.Orders.Cancel(t.Context(), "buyer", cancelled.ID)
+	require.NoError(t, err)
+
+	// later expires exactly at the time asked about: it is not before it.
+	ids, err := env.Store.Overdue(t.Context(), later.ExpiresAt, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{created.ID, awaiting.ID}, ids)
+
+	ids, err = env.Store.Overdue(t.Context(), last.ExpiresAt.Add(time.Millisecond), 3)
+	require.NoError(t, err)
+	assert.Equal(t, []string{created.ID, awaiting.ID, later.ID}, ids, "a limited batch holds the earliest")
 }

@@ -85,5 +85,6 @@ func TestEnsureIndexes_ReplacesTheUserIDIndexWithOneThatPages(t *testing.T) {
 	}
 	// Other indexes, such as the outbox relay's, are not the store's business.
 	assert.Equal(t, []string{"userId", "_id"}, keys["userId_id"])
+	assert.Equal(t, []string{"status", "expiresAt"}, keys["status_expiresAt"])
 	assert.NotContains(t, keys, "userId", "the superseded index is dropped")
 }

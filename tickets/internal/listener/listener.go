@@ -7,6 +7,7 @@ package listener
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"ticketing.dev/common/bus"
@@ -33,13 +34,12 @@ func Listen(ctx context.Context, conn *bus.Conn, tickets *ticket.Service, log *s
 		Listen(ctx)
 }
 
-// validIDs reports whether an event names its ticket and order such that
-// applying it could ever succeed. One that does not is logged and
-// acknowledged, like an undecodable event: delivering it again cannot help.
-func validIDs(ctx context.Context, log *slog.Logger, subject, ticketID, orderID string) bool {
+// checkIDs fails, for the dead letters at once, when an event does not name
+// its ticket and order such that applying it could ever succeed: delivering
+// it again cannot help.
+func checkIDs(ticketID, orderID string) error {
 	if web.ValidID(ticketID) && orderID != "" {
-		return true
+		return nil
 	}
-	log.ErrorContext(ctx, "dropping event with a malformed ticket or order id", "subject", subject, "ticket_id", ticketID, "order_id", orderID)
-	return false
+	return bus.Permanent(fmt.Errorf("malformed ticket id %q or order id %q", ticketID, orderID))
 }

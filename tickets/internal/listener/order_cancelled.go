@@ -19,8 +19,8 @@ import (
 // released (see ticket.Ticket.Release).
 func OrderCancelled(tickets *ticket.Service, log *slog.Logger) bus.Handler[events.OrderCancelled] {
 	return func(ctx context.Context, e events.OrderCancelled) error {
-		if !validIDs(ctx, log, string(e.Subject()), e.Ticket.ID, e.ID) {
-			return nil
+		if err := checkIDs(e.Ticket.ID, e.ID); err != nil {
+			return err
 		}
 		changed, err := tickets.Release(ctx, e.Ticket.ID, e.ID)
 		if err != nil {

@@ -17,8 +17,8 @@ import (
 // fails: that order's order:cancelled has yet to be applied.
 func OrderCreated(tickets *ticket.Service, log *slog.Logger) bus.Handler[events.OrderCreated] {
 	return func(ctx context.Context, e events.OrderCreated) error {
-		if !validIDs(ctx, log, string(e.Subject()), e.Ticket.ID, e.ID) {
-			return nil
+		if err := checkIDs(e.Ticket.ID, e.ID); err != nil {
+			return err
 		}
 		changed, err := tickets.Reserve(ctx, e.Ticket.ID, e.ID)
 		if err != nil {
