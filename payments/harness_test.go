@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -29,6 +30,8 @@ import (
 	"ticketing.dev/payments/internal/listener"
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
+	"ticketing.dev/payments/internal/paymetrics"
+	"ticketing.dev/payments/internal/reconciler"
 	"ticketing.dev/payments/internal/stripetest"
 )
 
@@ -77,6 +80,10 @@ func (s *switchCharger) Charge(ctx context.Context, amountCents int64, currency,
 	return s.current.Load().Charge(ctx, amountCents, currency, source, key)
 }
 
+func (s *switchCharger) Refund(ctx context.Context, chargeID, key string) (string, error) {
+	return s.current.Load().Refund(ctx, chargeID, key)
+}
+
 // app is the payments service wired as run wires it, on a fresh database
 // and a NATS Streaming server of its own, with a clock the test moves, a
 // short ack wait, and the API served over real HTTP. Its Stripe is the real
@@ -90,6 +97,9 @@ type app struct {
 	clock   *clock
 	stripe  *stripetest.Server // the recording proxy in front of stripe-mock
 	charger *switchCharger
+	// reconciler runs rounds on demand; its metrics are in reg.
+	reconciler *reconciler.Reconciler
+	reg        *prometheus.Registry
 
 	mu      sync.Mutex
 	results []result
@@ -121,10 +131,13 @@ func newApp(t *testing.T) *app {
 		require.NoError(t, <-done)
 	})
 
-	a := &app{db: db, nats: n, conn: conn, store: store, clock: &clock{now: start}, charger: &switchCharger{}}
+	a := &app{db: db, nats: n, conn: conn, store: store, clock: &clock{now: start}, charger: &switchCharger{}, reg: prometheus.NewRegistry()}
 	a.stripe = stripetest.Proxy(t, testkit.StripeMock(t))
 	a.useStripe(t, a.stripe.URL)
-	payments := payment.NewService(store, a.charger, payment.WithClock(a.clock.Now))
+	settled, err := paymetrics.New(a.reg)
+	require.NoError(t, err)
+	payments := payment.NewService(store, a.charger, payment.WithClock(a.clock.Now), payment.WithObserver(settled))
+	a.reconciler = reconciler.New(payments, time.Hour, log, settled)
 
 	h := listener.New(payments, log)
 	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCreated) error {
@@ -245,14 +258,17 @@ func (a *app) replica(t *testing.T, orderID string) (replicaDoc, bool) {
 
 // paymentDoc is a payment as the database holds it.
 type paymentDoc struct {
-	ID        bson.ObjectID    `bson:"_id"`
-	OrderID   string           `bson:"orderId"`
-	Status    string           `bson:"status"`
-	StripeID  string           `bson:"stripeId"`
-	Token     string           `bson:"token"`
-	Abandoned bool             `bson:"abandoned"`
-	CreatedAt time.Time        `bson:"createdAt"`
-	Outbox    []outbox.Message `bson:"outbox"`
+	ID          bson.ObjectID    `bson:"_id"`
+	OrderID     string           `bson:"orderId"`
+	Status      string           `bson:"status"`
+	StripeID    string           `bson:"stripeId"`
+	Token       string           `bson:"token"`
+	Abandoned   bool             `bson:"abandoned"`
+	CreatedAt   time.Time        `bson:"createdAt"`
+	RefundingAt time.Time        `bson:"refundingAt"`
+	RefundID    string           `bson:"refundId"`
+	RefundedAt  time.Time        `bson:"refundedAt"`
+	Outbox      []outbox.Message `bson:"outbox"`
 }
 
 // payments returns every payment document, claims included.
@@ -312,6 +328,22 @@ func (a *app) pay(t *testing.T, cookie *http.Cookie, body string) response {
 func (a *app) payFor(t *testing.T, cookie *http.Cookie, orderID, token string) response {
 	t.Helper()
 	return a.pay(t, cookie, fmt.Sprintf(`{"token":%q,"orderId":%q}`, token, orderID))
+}
+
+// get sends a GET of path as the user of cookie.
+func (a *app) get(t *testing.T, cookie *http.Cookie, path string) response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.url+path, nil)
+	require.NoError(t, err)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
 // post is safe to call from goroutines other than the test's.

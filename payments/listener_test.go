@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/payment"
@@ -106,7 +107,7 @@ func TestOrderCancelled_VersionFromTheFutureIsNotAcked(t *testing.T) {
 	assert.Equal(t, "created", d.Status)
 }
 
-func TestOrderEvents_ThatCanNeverApplyAreAcked(t *testing.T) {
+func TestOrderEvents_ThatCanNeverApplyArePermanent(t *testing.T) {
 	a := newApp(t)
 	noBuyer := a.order("", 2099)
 	badStatus := a.order(newID(), 2099)
@@ -122,7 +123,7 @@ func TestOrderEvents_ThatCanNeverApplyAreAcked(t *testing.T) {
 	}, "events never handled")
 	for _, id := range []string{"not-an-id", noBuyer.ID, badStatus.ID} {
 		for _, r := range a.resultsFor(id) {
-			assert.NoError(t, r.err, "%s %s", r.subject, id)
+			assert.ErrorIs(t, r.err, bus.ErrPermanent, "%s %s: for the dead letters at once", r.subject, id)
 		}
 	}
 	_, ok := a.replica(t, noBuyer.ID)

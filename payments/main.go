@@ -17,6 +17,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/deadletter"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
@@ -29,6 +30,8 @@ import (
 	"ticketing.dev/payments/internal/listener"
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
+	"ticketing.dev/payments/internal/paymetrics"
+	"ticketing.dev/payments/internal/reconciler"
 )
 
 func main() {
@@ -53,6 +56,15 @@ type settings struct {
 	// StripeAPIBase, when set, replaces Stripe's API URL, such as by
 	// stripe-mock's in tests and the local stack.
 	StripeAPIBase string
+	// ReconcileInterval is the time between two rounds of the reconciler.
+	ReconcileInterval time.Duration
+	// ChargeTimeout bounds a charge (the request to Stripe and the writes
+	// after it) and a refund.
+	ChargeTimeout time.Duration
+	// ChargeMargin is added to the charge timeout: no charge starts for an
+	// order with less time left than both, and the reconciler settles what
+	// was left pending or refunding for longer than both.
+	ChargeMargin time.Duration
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -62,8 +74,17 @@ func readSettings(getenv func(string) string) (settings, error) {
 		NATS:          config.ReadNATS(env),
 		StripeKey:     env.Required("STRIPE_KEY"),
 		StripeAPIBase: env.String("STRIPE_API_BASE", ""),
+
+		ReconcileInterval: env.Duration("RECONCILE_INTERVAL", reconciler.DefaultInterval),
+		ChargeTimeout:     env.Duration("CHARGE_TIMEOUT", payment.DefaultChargeTimeout),
+		ChargeMargin:      env.Duration("CHARGE_MARGIN", payment.DefaultChargeMargin),
 	}
 	err := env.Err()
+	// A claim is taken over once it is DefaultStaleClaim old: only ever from
+	// a holder that has given up or died.
+	if maxTimeout := payment.DefaultStaleClaim / 2; s.ChargeTimeout <= 0 || s.ChargeTimeout > maxTimeout {
+		err = errors.Join(err, fmt.Errorf("CHARGE_TIMEOUT must be above 0 and at most %s, got %s", maxTimeout, s.ChargeTimeout))
+	}
 	if s.StripeAPIBase != "" {
 		if u, perr := url.Parse(s.StripeAPIBase); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			err = errors.Join(err, fmt.Errorf("STRIPE_API_BASE must be an http(s) URL, got %q", s.StripeAPIBase))
@@ -75,11 +96,12 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
-// run serves the payments API and consumes the service's events until ctx
-// is done or the NATS Streaming connection is lost for good, then shuts
-// down: HTTP first (finishing payments in flight), then the outbox relay,
-// then NATS (waiting for handlers in flight, keeping the durable
-// subscriptions), then MongoDB.
+// run serves the payments API, consumes the service's events and runs the
+// reconciler until ctx is done or the NATS Streaming connection is lost for
+// good, then shuts down: HTTP first (finishing payments in flight), then
+// the reconciler (finishing the claim or refund in progress), then the
+// outbox relay, then NATS (waiting for handlers in flight, keeping the
+// durable subscriptions), then MongoDB.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
 	cfg, err := readSettings(getenv)
 	if err != nil {
@@ -102,6 +124,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	busCfg := bus.ConfigFrom(cfg.NATS)
 	busCfg.Metrics = reg
+	busCfg.DeadLetters = deadletter.New(db)
 	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err
@@ -126,11 +149,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	chargerOpts := []charger.Option{charger.WithMetrics(stripeMetrics)}
+	chargerOpts := []charger.Option{charger.WithMetrics(stripeMetrics), charger.WithTimeout(min(charger.DefaultTimeout, cfg.ChargeTimeout))}
 	if cfg.StripeAPIBase != "" {
 		chargerOpts = append(chargerOpts, charger.WithBaseURL(cfg.StripeAPIBase))
 	}
-	payments := payment.NewService(store, charger.New(cfg.StripeKey, log, chargerOpts...))
+	settled, err := paymetrics.New(reg)
+	if err != nil {
+		return err
+	}
+	payments := payment.NewService(store, charger.New(cfg.StripeKey, log, chargerOpts...),
+		payment.WithChargeTimeout(cfg.ChargeTimeout), payment.WithChargeMargin(cfg.ChargeMargin), payment.WithObserver(settled))
 
 	// The relay starts before the listeners and the API write anything, and
 	// publishes whatever a previous process left pending.
@@ -140,6 +168,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := listener.New(payments, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
 		return err
 	}
+	// The reconciler settles what crashes and Stripe's failures left
+	// pending or unrefunded, also by a previous process.
+	reconciling := lifecycle.Go(ctx, reconciler.New(payments, cfg.ReconcileInterval, log, settled).Run)
+	defer lifecycle.Close(&err, reconciling.Stop)
 	requests, err := metrics.NewHTTP(reg)
 	if err != nil {
 		return err

@@ -54,6 +54,10 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 		{"blank STRIPE_KEY", func(e map[string]string) { e["STRIPE_KEY"] = "  " }, []string{"STRIPE_KEY must be defined"}},
 		{"STRIPE_API_BASE not a URL", func(e map[string]string) { e["STRIPE_API_BASE"] = "localhost:12111" }, []string{"STRIPE_API_BASE"}},
 		{"STRIPE_API_BASE without a host", func(e map[string]string) { e["STRIPE_API_BASE"] = "http://" }, []string{"STRIPE_API_BASE"}},
+		{"RECONCILE_INTERVAL not a duration", func(e map[string]string) { e["RECONCILE_INTERVAL"] = "often" }, []string{"RECONCILE_INTERVAL"}},
+		{"CHARGE_MARGIN negative", func(e map[string]string) { e["CHARGE_MARGIN"] = "-5s" }, []string{"CHARGE_MARGIN"}},
+		{"CHARGE_TIMEOUT zero", func(e map[string]string) { e["CHARGE_TIMEOUT"] = "0s" }, []string{"CHARGE_TIMEOUT"}},
+		{"CHARGE_TIMEOUT above half the stale-claim age", func(e map[string]string) { e["CHARGE_TIMEOUT"] = "31s" }, []string{"CHARGE_TIMEOUT must be above 0 and at most 30s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -70,4 +71,33 @@ func TestClaim_PaidOrderIsErrAlreadyPaidEvenWhenItsClaimWouldBeStale(t *testing.
 	_, err = a.store.Claim(ctx, payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: later}, later)
 
 	assert.ErrorIs(t, err, payment.ErrAlreadyPaid)
+}
+
+func TestClaimRefund_OfRacingHoldersExactlyOneWins(t *testing.T) {
+	a := newApp(t)
+	o := a.created(t, a.order(newID(), 1500))
+	ctx := t.Context()
+	now := a.clock.Now()
+	c, err := a.store.Claim(ctx, payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: now}, now)
+	require.NoError(t, err)
+	p, err := a.store.Complete(ctx, c, "ch_1")
+	require.NoError(t, err)
+	const racers = 8
+
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Go(func() { _, errs[i] = a.store.ClaimRefund(ctx, p.ID, now, now.Add(-time.Minute)) })
+	}
+	wg.Wait()
+
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+			continue
+		}
+		assert.ErrorIs(t, err, payment.ErrRefundInProgress)
+	}
+	assert.Equal(t, 1, won)
 }

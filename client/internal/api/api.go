@@ -143,9 +143,27 @@ type Order struct {
 	Ticket    OrderTicket        `json:"ticket"`
 }
 
-// Payment is a successful charge of an order.
+// Payment is a charge of an order. Pay answers with its ID alone;
+// OrderPayment fills in the rest.
 type Payment struct {
-	ID string `json:"id"`
+	ID      string `json:"id"`
+	OrderID string `json:"orderId,omitempty"`
+	// Status is pending, succeeded, refunding or refunded.
+	Status string       `json:"status,omitempty"`
+	Amount events.Money `json:"amount,omitempty"`
+	Refund *Refund      `json:"refund,omitempty"`
+}
+
+// The statuses of a payment that the pages tell apart.
+const (
+	PaymentRefunding = "refunding"
+	PaymentRefunded  = "refunded"
+)
+
+// Refund is the refund of a payment.
+type Refund struct {
+	ID         string      `json:"id"`
+	RefundedAt events.Time `json:"refundedAt"`
 }
 
 // SignedIn is the answer to a sign-up or sign-in: the user and the
@@ -264,6 +282,14 @@ func (c *Client) Pay(ctx context.Context, who Caller, orderID, token string) (Pa
 	var out Payment
 	body := map[string]string{"orderId": orderID, "token": token}
 	_, err := c.do(ctx, who, http.MethodPost, "/api/payments", body, &out, PaymentTimeout)
+	return out, err
+}
+
+// OrderPayment returns the payment of one of the caller's orders; an order
+// without one is a 404.
+func (c *Client) OrderPayment(ctx context.Context, who Caller, orderID string) (Payment, error) {
+	var out Payment
+	_, err := c.do(ctx, who, http.MethodGet, "/api/payments/"+url.PathEscape(orderID), nil, &out, DefaultTimeout)
 	return out, err
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"ticketing.dev/client/internal/api"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/web"
 )
 
 // The states an order page shows.
@@ -32,6 +33,10 @@ type orderData struct {
 	// StripeKey is Stripe's publishable key; empty in test mode.
 	StripeKey string
 	TestToken string
+	// Refund is the payment of a cancelled order that was, or is being,
+	// refunded: the lock ran out, or the order was cancelled, while the
+	// card was charged.
+	Refund *api.Payment
 }
 
 // order shows an order: a countdown and the payment while it can be paid,
@@ -55,10 +60,30 @@ func (s *Server) orderPage(w http.ResponseWriter, r *http.Request, status int, f
 		data.MillisLeft = left.Milliseconds()
 		data.SecondsLeft = secondsLeft(left)
 	}
+	if o.Status == events.StatusCancelled {
+		data.Refund = s.refund(w, r, o.ID)
+	}
 	return s.render(w, status, "order", view{
 		Title: "Order of " + o.Ticket.Title, User: s.currentUser(w, r), Path: r.URL.Path, Form: f,
 		StripeJS: data.State == statePayable && s.stripeKey != "", Data: data,
 	})
+}
+
+// refund returns the payment of a cancelled order when it is refunded or
+// being refunded, and nil otherwise. When the payments service cannot tell,
+// the page is shown without it: the order's own state is what matters.
+func (s *Server) refund(w http.ResponseWriter, r *http.Request, orderID string) *api.Payment {
+	p, err := s.api.OrderPayment(r.Context(), caller(w, r), orderID)
+	switch {
+	case api.HasStatus(err, http.StatusNotFound):
+		return nil // never paid
+	case err != nil:
+		web.Logger(r.Context()).WarnContext(r.Context(), "payment of a cancelled order unknown", "order_id", orderID, "err", err)
+		return nil
+	case p.Status == api.PaymentRefunded, p.Status == api.PaymentRefunding:
+		return &p
+	}
+	return nil
 }
 
 // orderState is what the order page shows of o with left to pay.

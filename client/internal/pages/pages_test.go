@@ -654,3 +654,40 @@ func TestPages_CallTheAPIOnTheBrowsersBehalf(t *testing.T) {
 	assert.Equal(t, "203.0.113.9, 127.0.0.1", got.Get("X-Forwarded-For"), "the client is one more hop")
 	assert.Equal(t, a.header.Get("X-Request-Id"), got.Get("X-Request-Id"), "one request id in both logs")
 }
+
+func TestOrder_CancelledWhilePayingSaysThePaymentWasRefunded(t *testing.T) {
+	for _, c := range []struct {
+		payment   string
+		expiresAt time.Time
+		want      string
+	}{
+		{"refunded", now.Add(time.Minute), "Order cancelled — your payment of $20.50 was refunded."},
+		{"refunded", now.Add(-time.Second), "Order expired — your payment of $20.50 was refunded."},
+		{"refunding", now.Add(time.Minute), "Order cancelled — your payment of $20.50 is being refunded."},
+		{"pending", now.Add(time.Minute), "Order cancelled"},
+	} {
+		s := newSite(t)
+		s.respond("GET /api/orders/"+orderID, http.StatusOK, orderJSON(orderID, "cancelled", c.expiresAt))
+		p := map[string]any{"id": "6b06fc43a409daeec958aaaa", "orderId": orderID, "status": c.payment, "amount": 20.5}
+		if c.payment == "refunded" {
+			p["refund"] = map[string]any{"id": "re_1", "refundedAt": "2030-01-01T11:59:00.000Z"}
+		}
+		s.respond("GET /api/payments/"+orderID, http.StatusOK, p)
+
+		a := s.get("/orders/"+orderID, true)
+
+		assert.Equal(t, http.StatusOK, a.status)
+		assert.Regexp(t, `<p id="order-status" class="status-message" role="status">`+regexp.QuoteMeta(c.want)+`</p>`, a.body, c.payment)
+	}
+}
+
+func TestOrder_CancelledIsShownWhenThePaymentsServiceFails(t *testing.T) {
+	s := newSite(t)
+	s.respond("GET /api/orders/"+orderID, http.StatusOK, orderJSON(orderID, "cancelled", now.Add(time.Minute)))
+	s.respond("GET /api/payments/"+orderID, http.StatusBadGateway, errorsBody(api.Detail{Message: "Something went wrong"}))
+
+	a := s.get("/orders/"+orderID, true)
+
+	assert.Equal(t, http.StatusOK, a.status)
+	assert.Contains(t, a.body, `role="status">Order cancelled</p>`)
+}

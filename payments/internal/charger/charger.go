@@ -22,7 +22,7 @@ import (
 // server's write timeout, so the buyer hears how the charge went.
 const DefaultTimeout = 20 * time.Second
 
-// Stripe is a payment.Charger on Stripe's Charges API.
+// Stripe is a payment.Charger on Stripe's Charges and Refunds APIs.
 type Stripe struct {
 	client  *stripe.Client
 	metrics *metrics.Stripe // nil records nothing
@@ -92,8 +92,69 @@ func New(key string, log *slog.Logger, opts ...Option) *Stripe {
 func (s *Stripe) Charge(ctx context.Context, amountCents int64, currency, source, idempotencyKey string) (string, error) {
 	start := time.Now()
 	id, err := s.charge(ctx, amountCents, currency, source, idempotencyKey)
-	s.metrics.Request("charge", Outcome(err), time.Since(start))
+	s.metrics.Request(OperationCharge, Outcome(err), time.Since(start))
 	return id, err
+}
+
+// The operations of ticketing_stripe_requests_total, by what they ask Stripe.
+const (
+	// OperationCharge is a charge created.
+	OperationCharge = "charge"
+	// OperationRefund is a refund created.
+	OperationRefund = "refund"
+	// OperationListRefunds is a charge's refunds listed, when Stripe says
+	// it is refunded already.
+	OperationListRefunds = "list_refunds"
+)
+
+// Refund refunds the whole charge chargeID. A charge refunded already,
+// under another key or more than a day ago, returns its refund.
+func (s *Stripe) Refund(ctx context.Context, chargeID, idempotencyKey string) (string, error) {
+	start := time.Now()
+	params := &stripe.RefundCreateParams{Charge: stripe.String(chargeID)}
+	params.SetIdempotencyKey(idempotencyKey)
+	r, err := s.client.V1Refunds.Create(ctx, params)
+	var se *stripe.Error
+	switch {
+	case errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded:
+		s.metrics.Request(OperationRefund, OutcomeSucceeded, time.Since(start))
+		return s.existingRefund(ctx, chargeID)
+	case err != nil:
+		err = translate(err)
+	case r.Status == stripe.RefundStatusFailed || r.Status == stripe.RefundStatusCanceled:
+		err = fmt.Errorf("refund %s of %s: stripe says %s", r.ID, chargeID, r.Status)
+	case r.ID == "":
+		err = payment.Unknown(errors.New("stripe answered without a refund id"))
+	}
+	s.metrics.Request(OperationRefund, Outcome(err), time.Since(start))
+	if err != nil {
+		return "", fmt.Errorf("refund: %w", err)
+	}
+	return r.ID, nil
+}
+
+// existingRefund returns the id of the newest refund of chargeID.
+func (s *Stripe) existingRefund(ctx context.Context, chargeID string) (string, error) {
+	start := time.Now()
+	params := &stripe.RefundListParams{Charge: stripe.String(chargeID)}
+	params.Limit = stripe.Int64(1)
+	var id string
+	var err error
+	for r, lerr := range s.client.V1Refunds.List(ctx, params).All(ctx) {
+		id, err = r.ID, lerr
+		if lerr != nil {
+			err = translate(lerr)
+		}
+		break
+	}
+	if err == nil && id == "" {
+		err = fmt.Errorf("stripe says %s is refunded but lists no refund", chargeID)
+	}
+	s.metrics.Request(OperationListRefunds, Outcome(err), time.Since(start))
+	if err != nil {
+		return "", fmt.Errorf("refund: %w", err)
+	}
+	return id, nil
 }
 
 // The outcomes of a request to Stripe, as Outcome names them.

@@ -117,3 +117,27 @@ func TestCharge_UnansweredChargeIsUnavailableWithItsOutcomeUnknown(t *testing.T)
 	code, _ := errs.Response(err)
 	assert.Equal(t, http.StatusBadGateway, code)
 }
+
+func TestRefund_CreatesARefundOnStripeMock(t *testing.T) {
+	proxy := stripetest.Proxy(t, testkit.StripeMock(t))
+	reg := prometheus.NewRegistry()
+	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(proxy.URL), withMetrics(t, reg))
+
+	id, err := c.Refund(t.Context(), "ch_123", "refund-p1")
+
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(id, "re_"), id)
+	assert.Equal(t, []stripetest.Refund{{Charge: "ch_123", IdempotencyKey: "refund-p1"}}, proxy.Refunds())
+	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.StripeRequests,
+		prometheus.Labels{"operation": charger.OperationRefund, "outcome": charger.OutcomeSucceeded}))
+}
+
+func TestRefund_StripeFailingIsUnavailable(t *testing.T) {
+	srv := stripetest.Answering(t, http.StatusInternalServerError, stripetest.APIError)
+	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(srv.URL))
+
+	_, err := c.Refund(t.Context(), "ch_123", "refund-p1")
+
+	assert.ErrorIs(t, err, payment.ErrStripeUnavailable)
+	assert.Len(t, srv.Refunds(), 1, "stripe-go must not retry by itself")
+}

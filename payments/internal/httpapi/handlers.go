@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/go-chi/chi/v5"
 
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
@@ -35,10 +38,31 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, err := h.payments.Pay(r.Context(), u.ID, req.OrderID, req.Token)
+	if errors.Is(err, payment.ErrCancelledWhilePaying) && err != payment.ErrCancelledWhilePaying {
+		// Cancelled while paying, and the refund not confirmed by Stripe:
+		// the buyer sees a 400, so the cause is logged here; the
+		// reconciler finishes the refund.
+		web.Logger(r.Context()).WarnContext(r.Context(), "order cancelled while being paid; refund left to the reconciler",
+			"order_id", req.OrderID, "err", err)
+	}
 	if err != nil {
 		return err
 	}
 	return web.Respond(w, r, http.StatusCreated, paymentResponse{ID: p.ID})
+}
+
+// show returns the payment of the caller's order, with its refund. Another
+// user's order is a 404, as if it did not exist: it is none of theirs.
+func (h *handlers) show(w http.ResponseWriter, r *http.Request) error {
+	u, err := session.Current(r.Context())
+	if err != nil {
+		return err
+	}
+	p, o, err := h.payments.Payment(r.Context(), u.ID, chi.URLParam(r, "orderId"))
+	if err != nil {
+		return err
+	}
+	return web.Respond(w, r, http.StatusOK, newPaymentView(p, o))
 }
 
 // decodePayment reads the body of POST /api/payments, its token trimmed.

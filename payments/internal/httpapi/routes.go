@@ -26,8 +26,8 @@ type Deps struct {
 	Checks map[string]web.Check
 }
 
-// Routes returns the whole HTTP surface of the payments service. Paying
-// needs a signed-in user.
+// Routes returns the whole HTTP surface of the payments service. Paying and
+// seeing a payment need a signed-in user.
 func Routes(d Deps) http.Handler {
 	h := &handlers{payments: d.Payments}
 
@@ -36,6 +36,7 @@ func Routes(d Deps) http.Handler {
 	r.Route("/api/payments", func(r chi.Router) {
 		r.Use(d.Sessions.CurrentUser, session.RequireAuth)
 		r.Post("/", web.Handle(h.create))
+		r.Get("/{orderId}", web.Handle(h.show))
 	})
 	return r
 }

@@ -54,3 +54,12 @@ func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Dura
 func unusable(err error) bool {
 	return errors.Is(err, payment.ErrMalformedID)
 }
+
+// permanentIfUnusable marks err for the dead letters at once when it is
+// unusable; other errors are delivered again.
+func permanentIfUnusable(err error) error {
+	if unusable(err) {
+		return bus.Permanent(err)
+	}
+	return err
+}

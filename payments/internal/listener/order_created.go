@@ -2,7 +2,9 @@ package listener
 
 import (
 	"context"
+	"fmt"
 
+	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
 	"ticketing.dev/payments/internal/payment"
 )
@@ -10,12 +12,10 @@ import (
 // OrderCreated stores the replica of a new order: who may pay for it, how
 // much, and until when. A redelivery of an order already stored is acked
 // without effect. An event that can never apply — a malformed id, or no
-// buyer — is logged and acked.
+// buyer — goes to the dead letters at once.
 func (h *Handlers) OrderCreated(ctx context.Context, e events.OrderCreated) error {
 	if e.UserID == "" || !e.Status.Valid() {
-		h.log.ErrorContext(ctx, "dropping order:created without a buyer or a valid status",
-			"order_id", e.ID, "user_id", e.UserID, "status", e.Status)
-		return nil
+		return bus.Permanent(fmt.Errorf("order:created %s without a buyer (%q) or with an unknown status %q", e.ID, e.UserID, e.Status))
 	}
 	err := h.payments.AddOrder(ctx, payment.Order{
 		ID:        e.ID,
@@ -25,9 +25,5 @@ func (h *Handlers) OrderCreated(ctx context.Context, e events.OrderCreated) erro
 		Version:   e.Version,
 		ExpiresAt: e.ExpiresAt.Time,
 	})
-	if unusable(err) {
-		h.log.ErrorContext(ctx, "dropping order:created for a malformed id", "order_id", e.ID, "err", err)
-		return nil
-	}
-	return err
+	return permanentIfUnusable(err)
 }

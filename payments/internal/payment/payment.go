@@ -27,6 +27,22 @@
 // charge it made or makes it now, never a second one. A claim whose holder
 // died is taken over the same way once it is older than the Service's
 // stale-claim age.
+//
+// # No money kept without a ticket
+//
+// Every successful charge ends in a complete order or in exactly one
+// refund. A charge whose order is no longer payable when it returns — it
+// was cancelled, or its lock ran out, while the charge was in flight — is
+// marked refunding instead of succeeded, without payment:created, and
+// refunded. An order:cancelled that arrives after its payment succeeded
+// refunds it too. The two paths meet without a lock between them: each
+// writes what it learnt (the replica's cancellation; the payment's
+// success) before it reads what the other writes, so at least one of them
+// sees both, and whoever sees both claims the refund by moving the payment
+// from succeeded to refunding, a write that only one of them can make.
+// The holder of that claim calls Stripe's Refunds API with the payment's
+// refund key and records the refund. A claim or a refund left behind by a
+// crash, or by Stripe failing, is settled by the Service's Reconcile.
 package payment
 
 import (
@@ -54,11 +70,53 @@ type Order struct {
 	ExpiresAt time.Time
 }
 
-// Payment is a successful charge of an order.
+// Status is where a payment stands.
+type Status string
+
+// The statuses of a payment.
+const (
+	// StatusPending is a claim: its charge is under way, or failed without
+	// an answer, or its holder died.
+	StatusPending Status = "pending"
+	// StatusSucceeded is a payment: the card was charged and
+	// payment:created stored.
+	StatusSucceeded Status = "succeeded"
+	// StatusRefunding is a charge whose order was cancelled: its refund is
+	// under way, held by a RefundClaim.
+	StatusRefunding Status = "refunding"
+	// StatusRefunded is a charge refunded; nothing follows.
+	StatusRefunded Status = "refunded"
+)
+
+// Payment is a charge of an order, or the claim to make one.
 type Payment struct {
 	ID       string
 	OrderID  string
 	StripeID string
+	Status   Status
+	// RefundID and RefundedAt are set once the charge is refunded.
+	RefundID   string
+	RefundedAt time.Time
+}
+
+// RefundKey is the idempotency key of the payment's refund: one per
+// payment, so that however often it is asked for, Stripe refunds once.
+func (p Payment) RefundKey() string {
+	return "refund-" + p.ID
+}
+
+// RefundClaim is the exclusive right to refund a payment, held by whoever
+// marked it refunding.
+type RefundClaim struct {
+	PaymentID string
+	OrderID   string
+	StripeID  string
+	ClaimedAt time.Time
+}
+
+// IdempotencyKey is the key of the refund, the same for every holder.
+func (r RefundClaim) IdempotencyKey() string {
+	return Payment{ID: r.PaymentID}.RefundKey()
 }
 
 // Claim is the exclusive right to charge an order: a payment not yet made.
@@ -95,6 +153,16 @@ var (
 	ErrPaymentInProgress = errs.New(errs.Invalid, "A payment for this order is already in progress")
 	// ErrMalformedID is an id that is not a MongoDB ObjectID in hex.
 	ErrMalformedID = errs.New(errs.Invalid, "Malformed id")
+	// ErrTooLittleTime is a payment for an order whose lock runs out before
+	// a charge could be sure to finish: started, it could only end in a
+	// refund.
+	ErrTooLittleTime = errs.New(errs.Invalid, "Too little time is left to pay for this order")
+	// ErrCancelledWhilePaying is a payment whose order was cancelled, or
+	// whose lock ran out, while its card was being charged: the charge is
+	// refunded.
+	ErrCancelledWhilePaying = errs.New(errs.Invalid, "The order was cancelled while it was being paid: the payment is refunded")
+	// ErrPaymentNotFound is an order without a payment.
+	ErrPaymentNotFound = errs.New(errs.NotFound, "Not Found")
 	// ErrStripeUnavailable is a charge that failed because Stripe could not
 	// be reached or did not answer properly. Nothing was recorded; the
 	// buyer may try again.
@@ -109,6 +177,13 @@ var (
 	// ErrOrderBehind is an order:cancelled event whose previous version the
 	// replica does not hold yet; it must wait for the events before it.
 	ErrOrderBehind = errors.New("payment: order replica is behind the event")
+	// ErrClaimSettled is a claim that someone else completed or marked for
+	// a refund meanwhile.
+	ErrClaimSettled = errors.New("payment: claim settled already")
+	// ErrRefundInProgress is a refund that another holder is making.
+	ErrRefundInProgress = errors.New("payment: refund in progress")
+	// ErrAlreadyRefunded is a refund of a payment refunded already.
+	ErrAlreadyRefunded = errors.New("payment: already refunded")
 )
 
 // Declined returns the error of a charge Stripe refused with message, its
@@ -153,6 +228,12 @@ type Charger interface {
 	// Stripe could not be reached or failed — wrapped in ErrOutcomeUnknown
 	// when the request may have been carried out all the same.
 	Charge(ctx context.Context, amountCents int64, currency, source, idempotencyKey string) (stripeID string, err error)
+	// Refund refunds the whole charge stripeID and returns the refund's
+	// id. Requests with the same idempotencyKey make one refund at most,
+	// and a charge refunded already returns its refund. It fails with
+	// ErrStripeUnavailable when Stripe could not be reached or failed, and
+	// with another error when it refused.
+	Refund(ctx context.Context, stripeID, idempotencyKey string) (refundID string, err error)
 }
 
 // Store keeps order replicas and payments.
@@ -167,11 +248,14 @@ type Store interface {
 	// AddOrder stores a new replica. An order already stored is left as it
 	// is, so that a redelivered order:created changes nothing.
 	AddOrder(ctx context.Context, o Order) error
-	// CancelOrder applies version `version` of an order, its cancellation,
-	// when the replica holds the version before it. A version already
-	// applied changes nothing; one whose predecessor is missing fails with
-	// ErrOrderBehind.
-	CancelOrder(ctx context.Context, id string, version int64) error
+	// CancelOrder applies version `version` of an order, its cancellation
+	// at `at`, when the replica holds the version before it. A version
+	// already applied changes nothing; one whose predecessor is missing
+	// fails with ErrOrderBehind.
+	CancelOrder(ctx context.Context, id string, version int64, at time.Time) error
+	// PaymentOf returns the payment or claim of an order, or
+	// ErrPaymentNotFound.
+	PaymentOf(ctx context.Context, orderID string) (Payment, error)
 
 	// Claim stores c, a claim on c.OrderID, under a new id and returns it
 	// with that id. When the order is claimed already it fails with
@@ -180,13 +264,39 @@ type Store interface {
 	// fails with ErrPaymentInProgress otherwise.
 	Claim(ctx context.Context, c Claim, staleBefore time.Time) (Claim, error)
 	// Complete marks the claim succeeded with Stripe's charge id and stores
-	// payment:created with it. A claim completed already, by whoever took
-	// it over, is returned as it is.
+	// payment:created with it. A claim settled already, by whoever took it
+	// over, is returned as it is now: succeeded, refunding or refunded.
 	Complete(ctx context.Context, c Claim, stripeID string) (Payment, error)
 	// Release deletes the claim unless someone took it over meanwhile.
 	Release(ctx context.Context, c Claim) error
 	// Abandon marks the claim as one the next attempt takes over at once.
 	Abandon(ctx context.Context, c Claim) error
+	// Retake takes over the pending claim c, as it was listed, at `at`. It
+	// fails with ErrPaymentInProgress when someone took it over or settled
+	// it since.
+	Retake(ctx context.Context, c Claim, at time.Time) (Claim, error)
+	// PendingClaims lists up to limit claims pending since before
+	// claimedBefore, oldest first.
+	PendingClaims(ctx context.Context, claimedBefore time.Time, limit int) ([]Claim, error)
+
+	// RefundDue marks the pending claim c, charged as stripeID, as a charge
+	// to refund, without payment:created, and returns the refund's claim,
+	// made at `at`. It fails with ErrClaimSettled when the claim is no
+	// longer pending.
+	RefundDue(ctx context.Context, c Claim, stripeID string, at time.Time) (RefundClaim, error)
+	// ClaimRefund claims, at `at`, the refund of the payment id: one that
+	// succeeded, or one left refunding since before staleBefore by a
+	// holder taken to have died. It fails with ErrRefundInProgress when
+	// another holder has it and ErrAlreadyRefunded when it is done.
+	ClaimRefund(ctx context.Context, id string, at, staleBefore time.Time) (RefundClaim, error)
+	// Refunded records the refund of r's payment. A refund recorded
+	// already, by whoever took it over, is returned as it is.
+	Refunded(ctx context.Context, r RefundClaim, refundID string, at time.Time) (Payment, error)
+	// RefundsDue lists up to limit payments whose refund nobody is making:
+	// those left refunding since before staleBefore, and those succeeded
+	// whose order's replica was cancelled between cancelledAfter and
+	// cancelledBefore.
+	RefundsDue(ctx context.Context, staleBefore, cancelledAfter, cancelledBefore time.Time, limit int) ([]Payment, error)
 }
 
 // CreatedEvent is the payment:created event announcing p.

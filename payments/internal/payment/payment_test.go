@@ -74,3 +74,15 @@ func TestCreatedEvent(t *testing.T) {
 	p := payment.Payment{ID: "p1", OrderID: "o1", StripeID: "ch_1"}
 	assert.Equal(t, events.PaymentCreated{ID: "p1", OrderID: "o1", StripeID: "ch_1"}, p.CreatedEvent())
 }
+
+func TestCheckTimeLeft(t *testing.T) {
+	expires := time.Date(2026, 11, 25, 14, 15, 0, 0, time.UTC)
+	o := payment.Order{Status: events.StatusCreated, ExpiresAt: expires}
+	assert.NoError(t, o.CheckTimeLeft(expires.Add(-30*time.Second), 30*time.Second))
+	assert.Equal(t, payment.ErrTooLittleTime, o.CheckTimeLeft(expires.Add(-29*time.Second), 30*time.Second))
+}
+
+func TestRefundKey_NamesThePayment(t *testing.T) {
+	assert.Equal(t, "refund-p1", payment.Payment{ID: "p1"}.RefundKey())
+	assert.Equal(t, "refund-p1", payment.RefundClaim{PaymentID: "p1"}.IdempotencyKey())
+}

@@ -24,3 +24,13 @@ func (o Order) CheckPayable(now time.Time) error {
 	}
 	return nil
 }
+
+// CheckTimeLeft fails with ErrTooLittleTime when less than need is left at
+// now before the order's lock runs out: a charge started then could finish
+// after it, and end in a refund.
+func (o Order) CheckTimeLeft(now time.Time, need time.Duration) error {
+	if o.ExpiresAt.Sub(now) < need {
+		return ErrTooLittleTime
+	}
+	return nil
+}

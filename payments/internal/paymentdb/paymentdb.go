@@ -20,6 +20,16 @@
 // orders the writers of one process, the filter those of several processes
 // on real MongoDB.
 //
+// # Refunds
+//
+// A charge to refund moves its document to refunding — from pending when
+// its order was no longer payable as the charge returned, from succeeded
+// when the order's cancellation came after — stamped with refundingAt, and
+// then to refunded with the refund's id. Those moves hold the document's
+// lock and filter on the status they expect, so that of the paths that
+// may want a refund (the payment's own, the order:cancelled listener, the
+// reconciler) exactly one makes the move, and only it calls Stripe.
+//
 // # Outbox
 //
 // A payment's payment:created is pushed to the outbox.Field array of its
@@ -53,13 +63,12 @@ const (
 	PaymentsCollection = "payments"
 )
 
-// The statuses of a payment document.
+// The statuses of a payment document, those of payment.Status.
 const (
-	// StatusPending is a claim: its charge is under way, or failed without
-	// an answer, or its holder died.
-	StatusPending = "pending"
-	// StatusSucceeded is a payment: the card was charged.
-	StatusSucceeded = "succeeded"
+	StatusPending   = string(payment.StatusPending)
+	StatusSucceeded = string(payment.StatusSucceeded)
+	StatusRefunding = string(payment.StatusRefunding)
+	StatusRefunded  = string(payment.StatusRefunded)
 )
 
 // claimAttempts bounds how often Claim tries again when the claim it ran
@@ -75,6 +84,10 @@ type orderDoc struct {
 	Price     int64              `bson:"price"` // cents
 	Version   int64              `bson:"version"`
 	ExpiresAt time.Time          `bson:"expiresAt"`
+	// CancelledAt is when the replica's cancellation was applied, by this
+	// service's clock; the reconciler looks for payments of orders
+	// cancelled lately.
+	CancelledAt time.Time `bson:"cancelledAt,omitempty"`
 }
 
 func (d orderDoc) order() payment.Order {
@@ -89,20 +102,38 @@ func (d orderDoc) order() payment.Order {
 }
 
 // paymentDoc is a payment or a claim as stored. The fields of a claim
-// (token, claimedAt, abandoned) are removed when it succeeds.
+// (token, claimedAt, abandoned) are removed when it is charged, that of a
+// refund under way (refundingAt) when it is refunded.
 type paymentDoc struct {
-	ID        bson.ObjectID `bson:"_id"`
-	OrderID   string        `bson:"orderId"`
-	Status    string        `bson:"status"`
-	StripeID  string        `bson:"stripeId,omitempty"`
-	CreatedAt time.Time     `bson:"createdAt"`
-	Token     string        `bson:"token,omitempty"`
-	ClaimedAt time.Time     `bson:"claimedAt,omitempty"`
-	Abandoned bool          `bson:"abandoned,omitempty"`
+	ID          bson.ObjectID `bson:"_id"`
+	OrderID     string        `bson:"orderId"`
+	Status      string        `bson:"status"`
+	StripeID    string        `bson:"stripeId,omitempty"`
+	CreatedAt   time.Time     `bson:"createdAt"`
+	Token       string        `bson:"token,omitempty"`
+	ClaimedAt   time.Time     `bson:"claimedAt,omitempty"`
+	Abandoned   bool          `bson:"abandoned,omitempty"`
+	RefundingAt time.Time     `bson:"refundingAt,omitempty"`
+	RefundID    string        `bson:"refundId,omitempty"`
+	RefundedAt  time.Time     `bson:"refundedAt,omitempty"`
 }
 
 func (d paymentDoc) payment() payment.Payment {
-	return payment.Payment{ID: d.ID.Hex(), OrderID: d.OrderID, StripeID: d.StripeID}
+	p := payment.Payment{
+		ID:       d.ID.Hex(),
+		OrderID:  d.OrderID,
+		StripeID: d.StripeID,
+		Status:   payment.Status(d.Status),
+		RefundID: d.RefundID,
+	}
+	if !d.RefundedAt.IsZero() {
+		p.RefundedAt = d.RefundedAt.UTC()
+	}
+	return p
+}
+
+func (d paymentDoc) claim() payment.Claim {
+	return payment.Claim{ID: d.ID.Hex(), OrderID: d.OrderID, Token: d.Token, ClaimedAt: d.ClaimedAt.UTC()}
 }
 
 // withoutOutbox is the projection of every read of payments: pending
@@ -208,7 +239,7 @@ func (s *Store) AddOrder(ctx context.Context, o payment.Order) error {
 
 // CancelOrder applies the cancellation of version `version` when the
 // replica holds the version before it.
-func (s *Store) CancelOrder(ctx context.Context, id string, version int64) error {
+func (s *Store) CancelOrder(ctx context.Context, id string, version int64, at time.Time) error {
 	oid, err := objectID(id)
 	if err != nil {
 		return err
@@ -220,6 +251,7 @@ func (s *Store) CancelOrder(ctx context.Context, id string, version int64) error
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "status", Value: events.StatusCancelled},
 			{Key: "version", Value: version},
+			{Key: "cancelledAt", Value: at.UTC()},
 		}}})
 	if err != nil {
 		return fmt.Errorf("cancel order: %w", err)
@@ -288,7 +320,7 @@ func (s *Store) takeOver(ctx context.Context, c payment.Claim, staleBefore time.
 		}
 		return payment.Claim{}, fmt.Errorf("find claim: %w", err)
 	}
-	if d.Status == StatusSucceeded {
+	if d.Status != StatusPending { // charged: succeeded, or refunded
 		return payment.Claim{}, payment.ErrAlreadyPaid
 	}
 	if !stale(d, staleBefore) {
@@ -305,7 +337,7 @@ func (s *Store) takeOver(ctx context.Context, c payment.Claim, staleBefore time.
 		return payment.Claim{}, err
 	case err != nil:
 		return payment.Claim{}, fmt.Errorf("find claim: %w", err)
-	case d.Status == StatusSucceeded:
+	case d.Status != StatusPending:
 		return payment.Claim{}, payment.ErrAlreadyPaid
 	case !stale(d, staleBefore):
 		return payment.Claim{}, payment.ErrPaymentInProgress
@@ -339,7 +371,7 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 	if err != nil {
 		return payment.Payment{}, err
 	}
-	p := payment.Payment{ID: c.ID, OrderID: c.OrderID, StripeID: stripeID}
+	p := payment.Payment{ID: c.ID, OrderID: c.OrderID, StripeID: stripeID, Status: payment.StatusSucceeded}
 	msg, err := outbox.New(p.CreatedEvent())
 	if err != nil {
 		return payment.Payment{}, err
@@ -365,8 +397,8 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 	if err != nil {
 		return payment.Payment{}, fmt.Errorf("complete payment %s: find: %w", c.ID, err)
 	}
-	if d.Status != StatusSucceeded {
-		return payment.Payment{}, fmt.Errorf("complete payment %s: unexpected status %q", c.ID, d.Status)
+	if d.Status == StatusPending {
+		return payment.Payment{}, fmt.Errorf("complete payment %s: still pending", c.ID)
 	}
 	return d.payment(), nil
 }

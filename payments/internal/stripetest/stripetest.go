@@ -25,15 +25,23 @@ type Charge struct {
 	IdempotencyKey string
 }
 
-// recorder keeps the charges a server was asked for.
+// Refund is one POST /v1/refunds as it reached the server.
+type Refund struct {
+	Charge         string
+	IdempotencyKey string
+}
+
+// recorder keeps the charges and refunds a server was asked for.
 type recorder struct {
 	mu      sync.Mutex
 	charges []Charge
+	refunds []Refund
 }
 
-// record reads a charge request's form, leaving its body readable again.
+// record reads a charge or refund request's form, leaving its body
+// readable again.
 func (rec *recorder) record(r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/charges" {
+	if r.Method != http.MethodPost || (r.URL.Path != "/v1/charges" && r.URL.Path != "/v1/refunds") {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
@@ -41,12 +49,23 @@ func (rec *recorder) record(r *http.Request) {
 	form, _ := url.ParseQuery(string(body))
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	if r.URL.Path == "/v1/refunds" {
+		rec.refunds = append(rec.refunds, Refund{Charge: form.Get("charge"), IdempotencyKey: r.Header.Get("Idempotency-Key")})
+		return
+	}
 	rec.charges = append(rec.charges, Charge{
 		Amount:         form.Get("amount"),
 		Currency:       form.Get("currency"),
 		Source:         form.Get("source"),
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
+}
+
+// Refunds returns the refunds asked for so far, oldest first.
+func (rec *recorder) Refunds() []Refund {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]Refund(nil), rec.refunds...)
 }
 
 // Charges returns the charges asked for so far, oldest first.
@@ -62,6 +81,49 @@ type Server struct {
 	recorder
 	// URL is the base URL to give the charger.
 	URL string
+
+	holdMu sync.Mutex
+	hold   *hold
+}
+
+// hold is what a held charge waits on.
+type hold struct {
+	arrived chan struct{}
+	release chan struct{}
+}
+
+// HoldCharges makes the server hold every charge request it receives from
+// now on, before passing it on, until release is called: arrived receives
+// once per charge as it arrives. Tests use it to act while a charge is in
+// flight.
+func (s *Server) HoldCharges() (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}, 16), release: make(chan struct{})}
+	s.holdMu.Lock()
+	s.hold = h
+	s.holdMu.Unlock()
+	var once sync.Once
+	return h.arrived, func() { once.Do(func() { close(h.release) }) }
+}
+
+// wait holds a charge request while HoldCharges asks for it.
+func (s *Server) wait(r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/charges" {
+		return
+	}
+	s.holdMu.Lock()
+	h := s.hold
+	s.holdMu.Unlock()
+	if h == nil {
+		return
+	}
+	select {
+	case h.arrived <- struct{}{}:
+	default:
+	}
+	select {
+	case <-h.release:
+	case <-r.Context().Done():
+	}
 }
 
 // Proxy returns a server that forwards every request to stripe-mock at
@@ -76,6 +138,7 @@ func Proxy(t testing.TB, upstream string) *Server {
 	s := &Server{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.record(r)
+		s.wait(r)
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)

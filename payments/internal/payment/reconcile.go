@@ -1,0 +1,177 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// reconcileBatch bounds what one round of Reconcile settles of each kind;
+// the next round takes the rest.
+const reconcileBatch = 100
+
+// refundLookback bounds how long ago an order's cancellation may have been
+// applied for Reconcile to look for its payment. A cancellation reaches a
+// paid order only around its expiry, and every round looks at it again:
+// after a day it has been looked at over a thousand times.
+const refundLookback = 24 * time.Hour
+
+// The kinds of thing Reconcile settles.
+const (
+	// KindClaim is a claim left pending: its charge's outcome is unknown,
+	// or its holder died between the charge and its record.
+	KindClaim = "claim"
+	// KindRefund is a payment whose refund is due and nobody is making:
+	// its holder died, or Stripe failed, or the order:cancelled that asked
+	// for it was given up on.
+	KindRefund = "refund"
+)
+
+// The results of settling one thing.
+const (
+	// ResultCompleted is a claim charged and recorded as a payment, with
+	// its payment:created.
+	ResultCompleted = "completed"
+	// ResultRefunded is a charge refunded.
+	ResultRefunded = "refunded"
+	// ResultReleased is a claim under which Stripe charged nothing: it is
+	// deleted, and the order may be paid again.
+	ResultReleased = "released"
+	// ResultSkipped is a claim or refund someone else took meanwhile.
+	ResultSkipped = "skipped"
+	// ResultFailed is one that could not be settled this time, such as
+	// because Stripe failed; the next round tries again.
+	ResultFailed = "failed"
+)
+
+// Outcome is what Reconcile did with one claim or payment.
+type Outcome struct {
+	Kind      string
+	Result    string
+	OrderID   string
+	PaymentID string
+	// Err is why it failed, for ResultFailed.
+	Err error
+}
+
+// Reconcile settles, once, what the normal paths left behind:
+//   - claims pending for longer than a charge may take: their charge is
+//     repeated, exactly, under the claim's idempotency key and card token,
+//     and settled as Pay settles it — recorded with payment:created while
+//     the order is payable, refunded otherwise — or the claim is released
+//     when Stripe refuses it, since then no charge exists under that key;
+//   - payments to refund that nobody is refunding: those left refunding
+//     for longer than a refund may take, and those succeeded whose order's
+//     replica is cancelled.
+//
+// Why repeat the charge rather than search for it (Stripe's Charges search
+// by metadata): the search is eventually consistent — Stripe documents
+// under a minute, up to an hour during incidents, and advises against it
+// for read-after-write — so an empty answer does not prove that nothing
+// was charged, and releasing on it could keep money without a ticket. A
+// request repeated with its idempotency key is answered from Stripe's
+// record of that key for 24 hours: the charge it made, the refusal it
+// gave, or, if the request never reached Stripe, a charge made now; the
+// cost of the last case, for an order cancelled meanwhile, is a charge
+// refunded at once. stripe-mock, which the tests run against, keeps no
+// state: it answers any search with the same canned charge whatever the
+// query, so a search could not even be told apart from a miss there,
+// while a repeated charge behaves on it as it does on Stripe for a
+// request that never arrived.
+//
+// Once ctx is done, Reconcile returns before the next claim or payment; the
+// one under way is finished, within the charge timeout.
+func (s *Service) Reconcile(ctx context.Context) ([]Outcome, error) {
+	now := s.now()
+	before := now.Add(-s.settleAge())
+	claims, err := s.store.PendingClaims(ctx, before, reconcileBatch)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	var out []Outcome
+	for _, c := range claims {
+		if ctx.Err() != nil {
+			return out, nil
+		}
+		out = append(out, s.reconcileClaim(ctx, c))
+	}
+	due, err := s.store.RefundsDue(ctx, before, now.Add(-refundLookback), before, reconcileBatch)
+	if err != nil {
+		return out, fmt.Errorf("reconcile: %w", err)
+	}
+	for _, p := range due {
+		if ctx.Err() != nil {
+			return out, nil
+		}
+		out = append(out, s.reconcileRefund(ctx, p))
+	}
+	return out, nil
+}
+
+// reconcileClaim settles one claim left pending.
+func (s *Service) reconcileClaim(ctx context.Context, c Claim) Outcome {
+	out := Outcome{Kind: KindClaim, OrderID: c.OrderID, PaymentID: c.ID}
+	fail := func(err error) Outcome {
+		out.Result, out.Err = ResultFailed, err
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.chargeTimeout)
+	defer cancel()
+	c, err := s.store.Retake(ctx, c, s.now())
+	if errors.Is(err, ErrPaymentInProgress) {
+		out.Result = ResultSkipped
+		return out
+	}
+	if err != nil {
+		return fail(err)
+	}
+	o, err := s.store.Order(ctx, c.OrderID)
+	if err != nil {
+		return fail(err)
+	}
+	stripeID, err := s.charger.Charge(ctx, o.Price.Cents(), Currency, c.Token, c.IdempotencyKey())
+	switch {
+	case errors.Is(err, ErrDeclined):
+		if err := s.store.Release(ctx, c); err != nil {
+			return fail(fmt.Errorf("release claim: %w", err))
+		}
+		out.Result = ResultReleased
+		return out
+	case err != nil:
+		// Left for the next round; abandoned, so that the buyer who
+		// tries again takes it over at once.
+		return fail(errors.Join(err, s.store.Abandon(ctx, c)))
+	}
+	p, err := s.settle(ctx, c, stripeID, TriggerReconciler)
+	if err != nil {
+		return fail(err)
+	}
+	switch p.Status {
+	case StatusSucceeded:
+		out.Result = ResultCompleted
+	case StatusRefunded:
+		out.Result = ResultRefunded
+	default:
+		out.Result = ResultSkipped
+	}
+	return out
+}
+
+// reconcileRefund makes one refund that nobody is making.
+func (s *Service) reconcileRefund(ctx context.Context, p Payment) Outcome {
+	out := Outcome{Kind: KindRefund, OrderID: p.OrderID, PaymentID: p.ID}
+	start := s.now()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.chargeTimeout)
+	defer cancel()
+	p, err := s.refundIfCancelled(ctx, p, TriggerReconciler)
+	switch {
+	case err != nil:
+		out.Result, out.Err = ResultFailed, err
+	case p.Status == StatusRefunded && !p.RefundedAt.Before(start.Truncate(time.Millisecond)): // as BSON keeps it
+		out.Result = ResultRefunded
+	default:
+		out.Result = ResultSkipped // refunded by another meanwhile, or no longer due
+	}
+	return out
+}

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/metrics/metricstest"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/payments/internal/payment"
+	"ticketing.dev/payments/internal/paymentdb"
+	"ticketing.dev/payments/internal/paymetrics"
+	"ticketing.dev/payments/internal/stripetest"
+)
+
+// Every successful charge ends in a complete order or in exactly one
+// refund, whatever order the events arrive in.
+
+// settleAge is how long the reconciler leaves a claim or refund to its
+// holder, by the app's clock.
+const settleAge = payment.DefaultChargeTimeout + payment.DefaultChargeMargin
+
+// onlyPayment returns the one payment document.
+func (a *app) onlyPayment(t *testing.T) paymentDoc {
+	t.Helper()
+	docs := a.payments(t)
+	require.Len(t, docs, 1)
+	return docs[0]
+}
+
+// refunds counts the refunds recorded by trigger.
+func (a *app) refunds(t *testing.T, trigger string) float64 {
+	t.Helper()
+	return metricstest.Gather(t, a.reg).Value(paymetrics.Refunds, prometheus.Labels{"trigger": trigger})
+}
+
+// TestPay_CancelledWhileChargingIsRefundedOnce holds the charge at Stripe's
+// door until order:cancelled has been applied and acked: the charge that
+// then succeeds is refunded, once, and never announced.
+func TestPay_CancelledWhileChargingIsRefundedOnce(t *testing.T) {
+	a := newApp(t)
+	created := observe[events.PaymentCreated](t, a.nats)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 2000))
+	arrived, release := a.stripe.HoldCharges()
+	defer release()
+	paid := make(chan response, 1)
+	go func() {
+		r, err := post(a.url+"/api/payments", signIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
+		assert.NoError(t, err)
+		paid <- r
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the charge never reached Stripe")
+	}
+
+	a.cancelled(t, o)
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
+	assert.NoError(t, a.resultsFor(o.ID)[1].err, "acked: the charge in flight is its holder's to settle")
+	release()
+	r := <-paid
+
+	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.Equal(t, payment.ErrCancelledWhilePaying.Message, r.message(t))
+	d := a.onlyPayment(t)
+	assert.Equal(t, paymentdb.StatusRefunded, d.Status)
+	assert.True(t, strings.HasPrefix(d.StripeID, "ch_"), d.StripeID)
+	assert.True(t, strings.HasPrefix(d.RefundID, "re_"), d.RefundID)
+	assert.Equal(t, a.clock.Now().Truncate(time.Millisecond), d.RefundedAt.UTC())
+	assert.Empty(t, d.Outbox, "no payment:created for a refunded charge")
+	assert.Equal(t, []stripetest.Refund{{Charge: d.StripeID, IdempotencyKey: "refund-" + d.ID.Hex()}}, a.stripe.Refunds())
+	assert.Len(t, a.stripe.Charges(), 1)
+	assert.Equal(t, 1.0, a.refunds(t, payment.TriggerInFlight))
+	quiet(t, created, 300*time.Millisecond)
+}
+
+// TestPay_OrderExpiringWhileChargingIsRefunded covers a lock that runs out
+// as the charge goes through: the orders service will cancel the order, so
+// the charge is refunded rather than announced too late.
+func TestPay_OrderExpiringWhileChargingIsRefunded(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 2000))
+	arrived, release := a.stripe.HoldCharges()
+	defer release()
+	paid := make(chan response, 1)
+	go func() {
+		r, err := post(a.url+"/api/payments", signIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
+		assert.NoError(t, err)
+		paid <- r
+	}()
+	<-arrived
+	a.clock.Advance(15 * time.Minute)
+	release()
+	r := <-paid
+
+	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.Equal(t, paymentdb.StatusRefunded, a.onlyPayment(t).Status)
+	assert.Len(t, a.stripe.Refunds(), 1)
+}
+
+func TestOrderCancelled_AfterPaymentRefundsOnceAndItsRedeliveryDoesNot(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 2000))
+	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+
+	a.cancelled(t, o)
+
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
+	assert.NoError(t, a.resultsFor(o.ID)[1].err, "acked once the refund is recorded")
+	d := a.onlyPayment(t)
+	assert.Equal(t, paymentdb.StatusRefunded, d.Status)
+	assert.Equal(t, r.id(t), d.ID.Hex())
+	assert.True(t, strings.HasPrefix(d.RefundID, "re_"), d.RefundID)
+	assert.Equal(t, []stripetest.Refund{{Charge: d.StripeID, IdempotencyKey: "refund-" + r.id(t)}}, a.stripe.Refunds())
+	assert.Equal(t, 1.0, a.refunds(t, payment.TriggerCancelled))
+
+	// The same event again, as NATS Streaming redelivers it.
+	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: o.Version + 1, Ticket: events.TicketRef{ID: o.Ticket.ID}})
+
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 3 }, "redelivered order:cancelled never handled")
+	assert.NoError(t, a.resultsFor(o.ID)[2].err)
+	assert.Len(t, a.stripe.Refunds(), 1, "refunded once")
+	assert.Equal(t, d, a.onlyPayment(t))
+}
+
+func TestOrderCancelled_RefundStripeFailedIsNotAckedAndTheReconcilerFinishesIt(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 2000))
+	require.Equal(t, http.StatusCreated, a.payFor(t, signIn(t, buyer), o.ID, "tok_visa").status)
+	failing := stripetest.Answering(t, http.StatusInternalServerError, stripetest.APIError)
+	a.useStripe(t, failing.URL)
+
+	a.cancelled(t, o)
+
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) >= 2 }, "order:cancelled never handled")
+	assert.ErrorIs(t, a.resultsFor(o.ID)[1].err, payment.ErrStripeUnavailable, "not acked")
+	assert.Equal(t, paymentdb.StatusRefunding, a.onlyPayment(t).Status)
+
+	a.useStripe(t, a.stripe.URL)
+	a.clock.Advance(settleAge + time.Second)
+	testkit.Eventually(t, func() bool { return a.onlyPayment(t).Status == paymentdb.StatusRefunded }, "never refunded")
+	// Whichever finished it, the redelivered event or the reconciler, one
+	// refund reached stripe-mock; the reconciler then finds nothing to do.
+	outcomes := a.reconciler.Round(t.Context())
+	assert.Empty(t, outcomes)
+	assert.Len(t, a.stripe.Refunds(), 1)
+}
+
+// A process that dies leaves a claim pending; the reconciler settles it by
+// repeating its charge exactly, then as Pay would have.
+
+func TestReconciler_CompletesAClaimLeftPendingOnAPayableOrder(t *testing.T) {
+	a := newApp(t)
+	created := observe[events.PaymentCreated](t, a.nats)
+	o := a.created(t, a.order(newID(), 1500))
+	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
+	require.NoError(t, err)
+
+	assert.Empty(t, a.reconciler.Round(t.Context()), "a fresh claim may still be charging")
+	a.clock.Advance(settleAge + time.Second)
+	outcomes := a.reconciler.Round(t.Context())
+
+	require.Len(t, outcomes, 1)
+	assert.Equal(t, payment.ResultCompleted, outcomes[0].Result, "%v", outcomes[0].Err)
+	assert.Equal(t, []stripetest.Charge{{Amount: "1500", Currency: "usd", Source: "tok_visa", IdempotencyKey: left.IdempotencyKey()}}, a.stripe.Charges())
+	d := a.onlyPayment(t)
+	assert.Equal(t, paymentdb.StatusSucceeded, d.Status)
+	assert.Equal(t, events.PaymentCreated{ID: left.ID, OrderID: o.ID, StripeID: d.StripeID}, next(t, created))
+	assert.Empty(t, a.stripe.Refunds())
+	assert.Equal(t, 1.0, metricstest.Gather(t, a.reg).Value(paymetrics.Reconciled,
+		prometheus.Labels{"kind": payment.KindClaim, "result": payment.ResultCompleted}))
+}
+
+func TestReconciler_RefundsAClaimLeftPendingOnACancelledOrder(t *testing.T) {
+	a := newApp(t)
+	created := observe[events.PaymentCreated](t, a.nats)
+	o := a.created(t, a.order(newID(), 1500))
+	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
+	require.NoError(t, err)
+	a.cancelled(t, o)
+	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
+	assert.NoError(t, a.resultsFor(o.ID)[1].err)
+	assert.Empty(t, a.stripe.Refunds(), "nothing recorded as charged yet")
+
+	a.clock.Advance(settleAge + time.Second)
+	outcomes := a.reconciler.Round(t.Context())
+
+	require.Len(t, outcomes, 1)
+	assert.Equal(t, payment.ResultRefunded, outcomes[0].Result, "%v", outcomes[0].Err)
+	require.Len(t, a.stripe.Charges(), 1)
+	assert.Equal(t, left.IdempotencyKey(), a.stripe.Charges()[0].IdempotencyKey)
+	d := a.onlyPayment(t)
+	assert.Equal(t, paymentdb.StatusRefunded, d.Status)
+	assert.Equal(t, []stripetest.Refund{{Charge: d.StripeID, IdempotencyKey: "refund-" + left.ID}}, a.stripe.Refunds())
+	assert.Equal(t, 1.0, a.refunds(t, payment.TriggerReconciler))
+	quiet(t, created, 300*time.Millisecond)
+}
+
+// TestReconciler_ReleasesAClaimUnderWhichNothingWasCharged: Stripe refuses
+// the repeated request (it declined the first, or the token was never
+// used and is no longer valid), so no charge exists under the claim's key.
+func TestReconciler_ReleasesAClaimUnderWhichNothingWasCharged(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 1500))
+	_, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
+	require.NoError(t, err)
+	declining := stripetest.Answering(t, http.StatusPaymentRequired, stripetest.CardDeclined)
+	a.useStripe(t, declining.URL)
+	a.clock.Advance(settleAge + time.Second)
+
+	outcomes := a.reconciler.Round(t.Context())
+
+	require.Len(t, outcomes, 1)
+	assert.Equal(t, payment.ResultReleased, outcomes[0].Result, "%v", outcomes[0].Err)
+	assert.Len(t, declining.Charges(), 1)
+	assert.Empty(t, declining.Refunds())
+	assert.Empty(t, a.payments(t))
+
+	a.useStripe(t, a.stripe.URL)
+	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	assert.Equal(t, http.StatusCreated, r.status, "the order can be paid again: %s", r.body)
+}
+
+func TestReconciler_KeepsAClaimWhenStripeDoesNotAnswer(t *testing.T) {
+	a := newApp(t)
+	o := a.created(t, a.order(newID(), 1500))
+	_, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
+	require.NoError(t, err)
+	a.useStripe(t, stripetest.Unreachable(t))
+	a.clock.Advance(settleAge + time.Second)
+
+	outcomes := a.reconciler.Round(t.Context())
+
+	require.Len(t, outcomes, 1)
+	assert.Equal(t, payment.ResultFailed, outcomes[0].Result)
+	d := a.onlyPayment(t)
+	assert.Equal(t, paymentdb.StatusPending, d.Status, "kept for the next round")
+	assert.True(t, d.Abandoned, "and for the buyer's next attempt")
+}
+
+// TestReconciler_RefundsAPaymentWhoseCancellationWasLearntButNotActedOn
+// stands for a process that died between applying order:cancelled and
+// refunding, after the event was given up on.
+func TestReconciler_RefundsAPaymentWhoseCancellationWasLearntButNotActedOn(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 1500))
+	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	require.NoError(t, a.store.CancelOrder(t.Context(), o.ID, o.Version+1, a.clock.Now()))
+
+	assert.Empty(t, a.reconciler.Round(t.Context()), "a fresh cancellation is its listener's")
+	a.clock.Advance(settleAge + time.Second)
+	outcomes := a.reconciler.Round(t.Context())
+
+	require.Len(t, outcomes, 1)
+	assert.Equal(t, payment.Outcome{Kind: payment.KindRefund, Result: payment.ResultRefunded, OrderID: o.ID, PaymentID: r.id(t)}, outcomes[0])
+	assert.Equal(t, paymentdb.StatusRefunded, a.onlyPayment(t).Status)
+	assert.Len(t, a.stripe.Refunds(), 1)
+	assert.Empty(t, a.reconciler.Round(t.Context()), "settled for good")
+}
+
+func TestReconciler_FinishesARefundItsHolderLeft(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 1500))
+	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	_, err := a.store.ClaimRefund(t.Context(), r.id(t), a.clock.Now(), a.clock.Now())
+	require.NoError(t, err)
+
+	assert.Empty(t, a.reconciler.Round(t.Context()), "its holder may still be refunding")
+	a.clock.Advance(settleAge + time.Second)
+	outcomes := a.reconciler.Round(t.Context())
+
+	require.Len(t, outcomes, 1)
+	assert.Equal(t, payment.ResultRefunded, outcomes[0].Result, "%v", outcomes[0].Err)
+	assert.Equal(t, paymentdb.StatusRefunded, a.onlyPayment(t).Status)
+	assert.Len(t, a.stripe.Refunds(), 1)
+}
+
+func TestPay_TooLittleTimeLeftIs400AndWritesNothing(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 1500))
+	before := testkit.Snapshot(t, a.db)
+	a.clock.Advance(15*time.Minute - settleAge + time.Millisecond)
+
+	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+
+	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.Equal(t, "Too little time is left to pay for this order", r.message(t))
+	assert.Empty(t, a.stripe.Charges())
+	assert.Equal(t, before, testkit.Snapshot(t, a.db))
+}
+
+func TestPay_TooLittleTimeLeftOnAPaidOrderIsAlreadyPaid(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 1500))
+	require.Equal(t, http.StatusCreated, a.payFor(t, signIn(t, buyer), o.ID, "tok_visa").status)
+	a.clock.Advance(15*time.Minute - time.Second)
+
+	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+
+	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.Equal(t, "Order has already been paid", r.message(t))
+}
+
+func TestShowPayment_ToItsBuyerWithItsRefund(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	cookie := signIn(t, buyer)
+	price, err := events.ParseMoney("20.50")
+	require.NoError(t, err)
+	o := a.created(t, a.order(buyer, price))
+	assert.Equal(t, http.StatusNotFound, a.get(t, cookie, "/api/payments/"+o.ID).status, "not paid yet")
+	paid := a.payFor(t, cookie, o.ID, "tok_visa")
+	require.Equal(t, http.StatusCreated, paid.status)
+	stripeID := a.onlyPayment(t).StripeID
+
+	r := a.get(t, cookie, "/api/payments/"+o.ID)
+
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.JSONEq(t, `{"id":"`+paid.id(t)+`","orderId":"`+o.ID+`","status":"succeeded","amount":20.5,"stripeId":"`+stripeID+`"}`, string(r.body))
+
+	a.cancelled(t, o)
+	testkit.Eventually(t, func() bool { return a.onlyPayment(t).Status == paymentdb.StatusRefunded }, "never refunded")
+	d := a.onlyPayment(t)
+	r = a.get(t, cookie, "/api/payments/"+strings.ToUpper(o.ID))
+
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.JSONEq(t, `{"id":"`+paid.id(t)+`","orderId":"`+o.ID+`","status":"refunded","amount":20.5,"stripeId":"`+stripeID+`",
+		"refund":{"id":"`+d.RefundID+`","refundedAt":"`+events.NewTime(a.clock.Now()).String()+`"}}`, string(r.body))
+}
+
+func TestShowPayment_IsOnlyForItsBuyer(t *testing.T) {
+	a := newApp(t)
+	buyer := newID()
+	o := a.created(t, a.order(buyer, 1500))
+	require.Equal(t, http.StatusCreated, a.payFor(t, signIn(t, buyer), o.ID, "tok_visa").status)
+
+	other := a.get(t, signIn(t, newID()), "/api/payments/"+o.ID)
+	assert.Equal(t, http.StatusNotFound, other.status, "another user's payment does not exist for them")
+	assert.Equal(t, "Not Found", other.message(t))
+
+	anonymous := a.get(t, nil, "/api/payments/"+o.ID)
+	assert.Equal(t, http.StatusUnauthorized, anonymous.status)
+	assert.Equal(t, "Not authorized", anonymous.message(t))
+
+	assert.Equal(t, http.StatusNotFound, a.get(t, signIn(t, buyer), "/api/payments/"+newID()).status, "unknown order")
+	assert.Equal(t, http.StatusBadRequest, a.get(t, signIn(t, buyer), "/api/payments/not-an-id").status)
+}
