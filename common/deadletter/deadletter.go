@@ -183,6 +183,20 @@ func (s *Store) replay(ctx context.Context, pub Publisher, l Letter) error {
 	return nil
 }
 
+// Discard deletes the dead letter id names without publishing it: an event
+// looked into and found to be of no use, such as one published by mistake;
+// ErrNotFound if there is none.
+func (s *Store) Discard(ctx context.Context, id string) error {
+	res, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return fmt.Errorf("deadletter: discard %q: %w", id, err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return nil
+}
+
 // ReplayAll replays every dead letter, oldest first, and returns how many
 // it replayed; it stops at the first that fails.
 func (s *Store) ReplayAll(ctx context.Context, pub Publisher) (int, error) {

@@ -61,18 +61,21 @@ func (s *Stack) launch(svc *service, replace bool) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	replaced := false
-	for i, q := range s.procs {
-		if q.name == svc.name {
-			s.procs[i], replaced = p, true
-			break
-		}
-	}
-	if !replaced {
-		s.procs = append(s.procs, p)
-	}
+	s.put(p)
 	go s.await(p)
 	return p, nil
+}
+
+// put records p in place of the previous process of its name, or after
+// the others. s.mu is held.
+func (s *Stack) put(p *proc) {
+	for i, q := range s.procs {
+		if q.name == p.name {
+			s.procs[i] = p
+			return
+		}
+	}
+	s.procs = append(s.procs, p)
 }
 
 // current returns the latest process of the child name, or nil.

@@ -44,8 +44,14 @@ type Config struct {
 	// temporary folder removed at Stop.
 	DataDir string
 	// ExpirationWindow and RateLimit are passed to orders and auth when set.
+	// A window shorter than Stripe's 25 s charge timeout scales payments'
+	// charge timing with it (see chargeTiming), so that orders can still be
+	// paid against stripe-mock, which answers in milliseconds.
 	ExpirationWindow string
 	RateLimit        string
+	// ExpiryGrace is passed to orders (EXPIRY_GRACE) when set: how long
+	// after expiresAt its sweeper cancels an order whose expiry never came.
+	ExpiryGrace string
 	// Backend is FerretDB's: "sqlite" (default) or "postgresql", on a
 	// PostgreSQL the stack starts in its data folder.
 	Backend string
@@ -78,6 +84,8 @@ type Stack struct {
 	nats    *embedded.NATSStreaming
 	ferret  *embedded.FerretDB
 	mini    *miniredis.Miniredis
+	redis   redisServer // when redis-server runs rather than mini
+	stripe  *stripeProxy
 	gateway *http.Server
 	exited  chan string // names of children that exited on their own
 
@@ -355,16 +363,38 @@ func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL s
 		if s.cfg.ExpirationWindow != "" {
 			env = append(env, "EXPIRATION_WINDOW="+s.cfg.ExpirationWindow)
 		}
+		if s.cfg.ExpiryGrace != "" {
+			env = append(env, "EXPIRY_GRACE="+s.cfg.ExpiryGrace)
+		}
 	case "expiration":
 		env = append(env, "REDIS_HOST="+redisAddr)
 		env = append(env, nats...)
 	case "payments":
 		env = append(env, "JWT_KEY="+jwtKey, mongo(), "STRIPE_KEY=sk_test_local", "STRIPE_API_BASE="+stripeURL)
 		env = append(env, nats...)
+		env = append(env, chargeTiming(s.cfg.ExpirationWindow)...)
 	case "client":
 		env = append(env, "API_BASE_URL="+s.URL)
 	}
 	return env
+}
+
+// chargeTiming returns payments' charge timing for an expiration window
+// shorter than the 25 s charge timeout: no charge starts with less than the
+// timeout plus the margin left, so with the defaults a window of 30 s or
+// less could never be paid. The timeout becomes a fifth of the window, the
+// margin a tenth, and the reconciler runs once a window; stripe-mock
+// answers in milliseconds. Longer windows keep the defaults.
+func chargeTiming(window string) []string {
+	w, err := time.ParseDuration(window)
+	if err != nil || w <= 0 || w >= 2*time.Minute {
+		return nil
+	}
+	return []string{
+		"CHARGE_TIMEOUT=" + (w / 5).String(),
+		"CHARGE_MARGIN=" + (w / 10).String(),
+		"RECONCILE_INTERVAL=" + w.String(),
+	}
 }
 
 // build compiles every service into binDir with the workspace's go.
@@ -385,67 +415,6 @@ func build(ctx context.Context, root, binDir string) error {
 		return fmt.Errorf("build stripe-mock: %w\n%s", err, out)
 	}
 	return nil
-}
-
-// startRedis starts redis-server when it is installed, else miniredis.
-// A real server keeps its data in dir when persist is set, so scheduled
-// expirations survive a restart of the stack.
-func (s *Stack) startRedis(ctx context.Context, dir string, persist bool) (string, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		s.mini = miniredis.NewMiniRedis()
-		if err := s.mini.StartAddr("127.0.0.1:0"); err != nil {
-			return "", fmt.Errorf("redis (embedded): %w", err)
-		}
-		s.status("redis: embedded (install redis-server to keep pending expirations across restarts)")
-		return s.mini.Addr(), nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", ""}
-	if persist {
-		args = append(args, "--appendonly", "yes")
-	} else {
-		args = append(args, "--appendonly", "no")
-	}
-	p, err := startProc("redis", bin, args, os.Environ(), s.out)
-	if err != nil {
-		return "", err
-	}
-	s.watch(p)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := waitTCP(ctx, p, addr, s.cfg.ReadyTimeout); err != nil {
-		return "", err
-	}
-	s.status("redis: %s (redis-server)", addr)
-	return addr, nil
-}
-
-func (s *Stack) startStripeMock(ctx context.Context, binDir string) (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	httpsPort, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	p, err := startProc("stripe", filepath.Join(binDir, "stripe-mock"),
-		[]string{"-http-addr", addr, "-https-addr", "127.0.0.1:" + strconv.Itoa(httpsPort)}, os.Environ(), s.out)
-	if err != nil {
-		return "", err
-	}
-	s.watch(p)
-	if err := waitTCP(ctx, p, addr, s.cfg.ReadyTimeout); err != nil {
-		return "", err
-	}
-	return "http://" + addr, nil
 }
 
 // Stop stops the gateway, the services in reverse order of start, then the
@@ -480,6 +449,9 @@ func (s *Stack) Stop() {
 		}
 		for _, p := range procs {
 			p.stop(5 * time.Second)
+		}
+		if s.stripe != nil {
+			s.stripe.close()
 		}
 		if s.mini != nil {
 			s.mini.Close()

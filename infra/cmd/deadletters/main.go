@@ -1,17 +1,19 @@
-// Command deadletters lists and replays the dead letters of one service:
+// Command deadletters lists, replays and discards the dead letters of one service:
 // the events its listeners gave up on, kept in the collection
 // "deadletters" of its database (see package deadletter).
 //
 //	go run ./infra/cmd/deadletters list -mongo mongodb://127.0.0.1:PORT/orders
 //	go run ./infra/cmd/deadletters replay -mongo mongodb://127.0.0.1:PORT/orders -nats nats://127.0.0.1:4222 -id ID [-id ID ...]
 //	go run ./infra/cmd/deadletters replay -mongo mongodb://127.0.0.1:PORT/orders -nats nats://127.0.0.1:4222 -all
+//	go run ./infra/cmd/deadletters discard -mongo mongodb://127.0.0.1:PORT/orders -id ID [-id ID ...]
 //
 // -mongo is the service's MONGO_URI; when it names no database, -db does.
 // A replay publishes each event again, as it was, on its subject, and then
 // deletes its dead letter. Every queue group subscribed to the subject
 // receives it, not only the service's: the listeners are versioned and
 // idempotent, so the others acknowledge it without effect. Mend what made
-// the events fail before replaying them, or they come back.
+// the events fail before replaying them, or they come back. Discard deletes
+// dead letters without publishing them: events found to be of no use.
 //
 // Exit status: 0 on success, 1 when something failed (a replay stops at the
 // first event it cannot publish), 2 on a usage error.
@@ -82,9 +84,9 @@ type options struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
-		fmt.Fprintln(stderr, "usage: deadletters list|replay -mongo URI [flags]; deadletters list -h for the flags")
-		return fmt.Errorf("%w: the first argument must be list or replay", errUsage)
+	if len(args) == 0 || (args[0] != "list" && args[0] != "replay" && args[0] != "discard") {
+		fmt.Fprintln(stderr, "usage: deadletters list|replay|discard -mongo URI [flags]; deadletters list -h for the flags")
+		return fmt.Errorf("%w: the first argument must be list, replay or discard", errUsage)
 	}
 	command := args[0]
 	var o options
@@ -92,9 +94,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.mongo, "mongo", "", "the service's MongoDB URI, its MONGO_URI (required)")
 	fs.StringVar(&o.db, "db", "", "the service's database, when -mongo names none (tickets, orders, payments)")
-	if command == "list" {
+	switch command {
+	case "list":
 		fs.BoolVar(&o.asJSON, "json", false, "print one JSON object per dead letter, with the whole payload")
-	} else {
+	case "discard":
+		fs.Var(&o.ids, "id", "a dead letter to discard, as list prints it (repeatable, or comma-separated)")
+	default:
 		fs.StringVar(&o.nats, "nats", "", "NATS Streaming URL to publish on (required)")
 		fs.StringVar(&o.cluster, "cluster", "ticketing", "NATS Streaming cluster id")
 		fs.StringVar(&o.client, "client", fmt.Sprintf("deadletters-%d", os.Getpid()), "NATS Streaming client id, unique among connected clients")
@@ -113,6 +118,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("%w: -nats is required to replay", errUsage)
 	case command == "replay" && o.all == (len(o.ids) > 0):
 		return fmt.Errorf("%w: replay takes either -id or -all", errUsage)
+	case command == "discard" && len(o.ids) == 0:
+		return fmt.Errorf("%w: discard takes -id", errUsage)
 	}
 
 	db, disconnect, err := lifecycle.OpenMongo(o.mongo, o.db)
@@ -124,8 +131,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("%w: name the service's database in -mongo's path or with -db", errUsage)
 	}
 	store := deadletter.New(db)
-	if command == "list" {
+	switch command {
+	case "list":
 		return list(ctx, store, db, o.asJSON, stdout)
+	case "discard":
+		for _, id := range o.ids {
+			if err := store.Discard(ctx, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "discarded %s\n", id)
+		}
+		return nil
 	}
 	return replay(ctx, store, o, stdout, stderr)
 }

@@ -111,6 +111,21 @@ func TestReplay_PublishesAndDeletesByIDThenAll(t *testing.T) {
 	assert.ErrorIs(t, err, deadletter.ErrNotFound, "replayed once only")
 }
 
+func TestDiscard_DeletesWithoutPublishing(t *testing.T) {
+	t.Parallel()
+	uri, ids := deadLetters(t, 1, 2, 3)
+
+	out, err := runCommand(t, "discard", "-mongo", uri, "-id", ids[0]+","+ids[2])
+	require.NoError(t, err)
+	assert.Contains(t, out, "discarded "+ids[2])
+	assert.Equal(t, []string{ids[1]}, remaining(t, uri))
+
+	_, err = runCommand(t, "discard", "-mongo", uri, "-id", ids[0])
+	assert.ErrorIs(t, err, deadletter.ErrNotFound, "discarded once only")
+	_, err = runCommand(t, "discard", "-mongo", uri)
+	assert.ErrorIs(t, err, errUsage, "discard needs -id")
+}
+
 func receive(t *testing.T, got <-chan int64) int64 {
 	t.Helper()
 	select {
@@ -143,8 +158,8 @@ func TestRun_RefusesWhatItCannotDo(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no command", nil, "list or replay"},
-		{"unknown command", []string{"purge", "-mongo", "mongodb://db/orders"}, "list or replay"},
+		{"no command", nil, "list, replay or discard"},
+		{"unknown command", []string{"purge", "-mongo", "mongodb://db/orders"}, "list, replay or discard"},
 		{"no database URI", []string{"list"}, "-mongo is required"},
 		{"replay without NATS", []string{"replay", "-mongo", "mongodb://db/orders", "-all"}, "-nats is required"},
 		{"replay of nothing", []string{"replay", "-mongo", "mongodb://db/orders", "-nats", "nats://n:4222"}, "either -id or -all"},

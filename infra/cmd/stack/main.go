@@ -2,7 +2,8 @@
 //
 // Environment: GATEWAY_ADDR (default 127.0.0.1:8080), DATA_DIR (keep data
 // across runs), FERRETDB_BACKEND (sqlite, the default, or postgresql),
-// EXPIRATION_WINDOW (passed to orders), RATE_LIMIT (passed to auth),
+// EXPIRATION_WINDOW and EXPIRY_GRACE (passed to orders; a short window also
+// shortens payments' charge timeout), RATE_LIMIT (passed to auth),
 // LOG_LEVEL (passed to every service), PPROF (true: every service serves
 // its profiles on a loopback port of its own, printed at start).
 package main
@@ -48,6 +49,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	if getenv("EXPIRATION_WINDOW") != "" {
 		cfg.ExpirationWindow = env.Duration("EXPIRATION_WINDOW", 0).String()
+	}
+	if getenv("EXPIRY_GRACE") != "" {
+		cfg.ExpiryGrace = env.Duration("EXPIRY_GRACE", 0).String()
 	}
 	cfg.Backend = env.String("FERRETDB_BACKEND", "sqlite")
 	if err := env.Err(); err != nil {

@@ -1,0 +1,119 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// StripeCall is one request a service made to Stripe, as the stack's
+// recording proxy in front of stripe-mock saw it and its answer.
+type StripeCall struct {
+	Method, Path string
+	// IdempotencyKey is the request's Idempotency-Key header.
+	IdempotencyKey string
+	// Form is the request's form body (amount, source, charge, metadata[...]).
+	Form   url.Values
+	Status int
+	At     time.Time
+}
+
+// StripeCalls returns every request the services made to Stripe so far,
+// oldest first: what a real account would have been charged and refunded.
+func (s *Stack) StripeCalls() []StripeCall {
+	if s.stripe == nil {
+		return nil
+	}
+	s.stripe.mu.Lock()
+	defer s.stripe.mu.Unlock()
+	return slices.Clone(s.stripe.calls)
+}
+
+// stripeProxy forwards the services' requests to stripe-mock and records
+// them: stripe-mock keeps no state, so this is the stack's only account
+// of the money that moved.
+type stripeProxy struct {
+	srv *http.Server
+
+	mu    sync.Mutex
+	calls []StripeCall
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// serve forwards r to upstream and records it with its answer.
+func (p *stripeProxy) serve(w http.ResponseWriter, r *http.Request, upstream http.Handler) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	upstream.ServeHTTP(sw, r)
+	p.mu.Lock()
+	p.calls = append(p.calls, StripeCall{
+		Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"),
+		Form: form, Status: sw.status, At: time.Now(),
+	})
+	p.mu.Unlock()
+}
+
+func (p *stripeProxy) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = p.srv.Shutdown(ctx)
+}
+
+// startStripeMock starts stripe-mock and the recording proxy in front of
+// it, and returns the proxy's URL for the services' STRIPE_API_BASE.
+func (s *Stack) startStripeMock(ctx context.Context, binDir string) (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	httpsPort, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p, err := startProc("stripe", filepath.Join(binDir, "stripe-mock"),
+		[]string{"-http-addr", addr, "-https-addr", "127.0.0.1:" + strconv.Itoa(httpsPort)}, os.Environ(), s.out)
+	if err != nil {
+		return "", err
+	}
+	s.watch(p)
+	if err := waitTCP(ctx, p, addr, s.cfg.ReadyTimeout); err != nil {
+		return "", err
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	upstream := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
+	proxy := &stripeProxy{}
+	proxy.srv = &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proxy.serve(w, r, upstream) }),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	s.stripe = proxy
+	go func() { _ = proxy.srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
