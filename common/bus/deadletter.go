@@ -45,6 +45,11 @@ func (e permanentError) Error() string        { return e.err.Error() }
 func (e permanentError) Unwrap() error        { return e.err }
 func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
+// ChaosPanicMarker, in an event's payload, makes its handler panic on the
+// event's first delivery in builds with the chaos tag, and only there: the
+// chaos run's proof that a panicking handler is recovered.
+const ChaosPanicMarker = "chaos:panic-once"
+
 // DeadLetter is an event a queue group gave up on, with why.
 type DeadLetter struct {
 	Subject string

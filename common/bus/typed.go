@@ -218,7 +218,10 @@ func (l *Listener[E]) decode(ctx context.Context, log *slog.Logger, m *stan.Msg)
 func (l *Listener[E]) apply(ctx context.Context, log *slog.Logger, m *stan.Msg, e E) {
 	subject := string(l.Subject())
 	start := time.Now()
-	err := guard(log, m, func() error { return l.handle(ctx, e) })
+	err := guard(log, m, func() error {
+		chaosHook(m)
+		return l.handle(ctx, e)
+	})
 	l.conn.metrics.Handled(subject, time.Since(start), err)
 	if err != nil {
 		l.conn.settle(ctx, log, m, subject, l.group, err)

@@ -41,10 +41,16 @@ const (
 	// payment its order has not taken in; as a warning, a charge still
 	// pending.
 	RulePayment Rule = "payment"
-	// RuleRefund (a warning): a payment that arrived after its order had
-	// expired. The order stays cancelled, as the design wants, and the
-	// charge must be refunded by hand (the orders service logs it).
+	// RuleRefund: a charge whose order was cancelled and that is not
+	// refunded (settling while the refund is due or under way), or a
+	// refunded one whose order is complete.
 	RuleRefund Rule = "refund"
+	// RuleDeadLetter: an event a service gave up on, waiting for someone
+	// to mend and replay it, or discard it.
+	RuleDeadLetter Rule = "dead-letter"
+	// RuleMoney: a charge Stripe made that is neither a complete order's
+	// payment nor refunded exactly once (see Money).
+	RuleMoney Rule = "money"
 	// RuleExpiry: an unpaid order still holding its ticket well after it
 	// expired.
 	RuleExpiry Rule = "expiry"
@@ -164,6 +170,7 @@ func Check(s *Snapshot, now time.Time) Report {
 	c.payments()
 	c.orderReplicas()
 	c.expiry()
+	c.deadLetters()
 
 	r := Report{At: now, Violations: c.violations, Warnings: c.warnings}
 	r.Counts = Counts{
@@ -394,7 +401,15 @@ func (c *checker) payments() {
 		case paymentSucceeded:
 			succeeded[p.OrderID] = append(succeeded[p.OrderID], p)
 		case paymentPending:
-			c.warning(RulePayment, paymentSubject(p.ID), "claim to charge order %s still pending: a charge under way, or one whose outcome is unknown, taken over by the next attempt", p.OrderID)
+			c.warning(RulePayment, paymentSubject(p.ID), "claim to charge order %s still pending: a charge under way, or one whose outcome is unknown, which the reconciler settles", p.OrderID)
+			continue
+		case paymentRefunding:
+			c.violation(RuleRefund, true, paymentSubject(p.ID), "refund of charge %s (order %s) under way", p.StripeID, p.OrderID)
+			continue
+		case paymentRefunded:
+			if o, ok := c.s.Orders[p.OrderID]; ok && o.Status == events.StatusComplete {
+				c.violation(RuleRefund, false, paymentSubject(p.ID), "charge %s refunded as %s, but order %s is complete", p.StripeID, p.RefundID, o.ID)
+			}
 			continue
 		default:
 			c.violation(RulePayment, false, paymentSubject(p.ID), "unknown status %q", p.Status)
@@ -405,7 +420,7 @@ func (c *checker) payments() {
 		case !ok:
 			c.violation(RuleReference, false, paymentSubject(p.ID), "payment of order %q, which the orders service does not have", p.OrderID)
 		case o.Status == events.StatusCancelled:
-			c.warning(RuleRefund, paymentSubject(p.ID), "charge %s arrived after order %s had expired; the order stays cancelled: refund the charge", p.StripeID, o.ID)
+			c.violation(RuleRefund, true, paymentSubject(p.ID), "charge %s succeeded, order %s is cancelled: not refunded", p.StripeID, o.ID)
 		case o.Status != events.StatusComplete:
 			c.violation(RulePayment, true, paymentSubject(p.ID), "order %s is still %s: payment:created not applied", o.ID, o.Status)
 		}
@@ -465,5 +480,13 @@ func (c *checker) expiry() {
 			c.violation(RuleExpiry, true, orderSubject(o.ID), "still %s %v after it expired at %s",
 				o.Status, c.now.Sub(o.ExpiresAt).Round(time.Millisecond), o.ExpiresAt.Format(time.RFC3339Nano))
 		}
+	}
+}
+
+// deadLetters: every event a service gave up on needs someone to look at
+// it: to mend what made it fail and replay it, or to discard it.
+func (c *checker) deadLetters() {
+	for _, d := range sorted(c.s.DeadLetters) {
+		c.violation(RuleDeadLetter, false, d.Service+".deadletters "+d.ID, "%s given up on by %s: %s", d.Subject, d.Group, d.Err)
 	}
 }

@@ -13,6 +13,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -61,12 +62,17 @@ const (
 	ordersColl   = "orders"   // orders; and payments' order replicas
 	claimsColl   = "claims"   // orders
 	paymentsColl = "payments" // payments
+	// deadLettersColl holds the events a service gave up on, in tickets,
+	// orders and payments.
+	deadLettersColl = "deadletters"
 )
 
 // The statuses of a payment document.
 const (
 	paymentSucceeded = "succeeded"
 	paymentPending   = "pending"
+	paymentRefunding = "refunding"
+	paymentRefunded  = "refunded"
 )
 
 // MaxReleased is how many released orders a ticket remembers, as the
@@ -129,7 +135,14 @@ type Payment struct {
 	OrderID  string
 	Status   string
 	StripeID string
+	RefundID string
 	Pending  int
+}
+
+// DeadLetter is an event a service gave up on (see package deadletter).
+type DeadLetter struct {
+	// Service is the database it was found in.
+	Service, ID, Subject, Group, Err string
 }
 
 // OrderReplica is the payments service's copy of an order.
@@ -153,6 +166,9 @@ type Snapshot struct {
 	Claims         map[string]Claim
 	Payments       map[string]Payment
 	OrderReplicas  map[string]OrderReplica
+	// DeadLetters are those of tickets, orders and payments, by service
+	// and id.
+	DeadLetters map[string]DeadLetter
 }
 
 // The documents as stored. Ids are read raw, so that an id of an
@@ -192,7 +208,14 @@ type (
 		OrderID  string        `bson:"orderId"`
 		Status   string        `bson:"status"`
 		StripeID string        `bson:"stripeId"`
+		RefundID string        `bson:"refundId"`
 		Outbox   []bson.Raw    `bson:"outbox"`
+	}
+	deadLetterDoc struct {
+		ID      string `bson:"_id"`
+		Subject string `bson:"subject"`
+		Group   string `bson:"group"`
+		Err     string `bson:"error"`
 	}
 )
 
@@ -232,7 +255,7 @@ func Load(ctx context.Context, dbs Databases) (*Snapshot, error) {
 	}
 	if s.Payments, err = load(ctx, dbs.Payments.Collection(paymentsColl), nil, func(d paymentDoc) (string, Payment) {
 		id := idString(d.ID)
-		return id, Payment{ID: id, OrderID: d.OrderID, Status: d.Status, StripeID: d.StripeID, Pending: len(d.Outbox)}
+		return id, Payment{ID: id, OrderID: d.OrderID, Status: d.Status, StripeID: d.StripeID, RefundID: d.RefundID, Pending: len(d.Outbox)}
 	}); err != nil {
 		return nil, err
 	}
@@ -242,6 +265,16 @@ func Load(ctx context.Context, dbs Databases) (*Snapshot, error) {
 			Version: d.Version, ExpiresAt: d.ExpiresAt.UTC()}
 	}); err != nil {
 		return nil, err
+	}
+	s.DeadLetters = make(map[string]DeadLetter)
+	for _, db := range []*mongo.Database{dbs.Tickets, dbs.Orders, dbs.Payments} {
+		letters, err := load(ctx, db.Collection(deadLettersColl), bson.D{{Key: "data", Value: 0}}, func(d deadLetterDoc) (string, DeadLetter) {
+			return db.Name() + " " + d.ID, DeadLetter{Service: db.Name(), ID: d.ID, Subject: d.Subject, Group: d.Group, Err: d.Err}
+		})
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(s.DeadLetters, letters)
 	}
 	return s, nil
 }

@@ -218,6 +218,10 @@ func (s *Stack) StartNATS() error {
 	return nil
 }
 
+// NATS returns NATS Streaming's URL and cluster id, for tests that publish
+// events by hand.
+func (s *Stack) NATS() (url, clusterID string) { return s.nats.URL(), s.nats.ClusterID() }
+
 // RestartNATS stops NATS Streaming and starts it again at once.
 func (s *Stack) RestartNATS() error {
 	s.StopNATS()

@@ -55,6 +55,9 @@ type Config struct {
 	// Backend is FerretDB's: "sqlite" (default) or "postgresql", on a
 	// PostgreSQL the stack starts in its data folder.
 	Backend string
+	// BuildTags are passed to go build for the services, such as "chaos"
+	// (see bus.ChaosPanicMarker).
+	BuildTags []string
 	// LogLevel is passed to every service; default info.
 	LogLevel string
 	// Debug makes every service serve its profiles (DEBUG_ADDR) on a free
@@ -150,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	binDir := filepath.Join(dataDir, "bin")
 
 	s.status("building services")
-	if err := build(ctx, cfg.Root, binDir); err != nil {
+	if err := build(ctx, cfg.Root, binDir, cfg.BuildTags); err != nil {
 		return nil, err
 	}
 
@@ -398,8 +401,11 @@ func chargeTiming(window string) []string {
 }
 
 // build compiles every service into binDir with the workspace's go.
-func build(ctx context.Context, root, binDir string) error {
+func build(ctx context.Context, root, binDir string, tags []string) error {
 	args := []string{"build", "-o", binDir + string(filepath.Separator)}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
 	for _, name := range Services {
 		args = append(args, "./"+name)
 	}

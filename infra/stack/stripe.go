@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,11 +40,20 @@ func (s *Stack) StripeCalls() []StripeCall {
 	return slices.Clone(s.stripe.calls)
 }
 
+// DelayStripeCharges makes Stripe take d to answer every charge from now on,
+// as a slow Stripe would; 0 answers at once again.
+func (s *Stack) DelayStripeCharges(d time.Duration) {
+	s.stripe.chargeDelay.Store(int64(d))
+}
+
 // stripeProxy forwards the services' requests to stripe-mock and records
 // them: stripe-mock keeps no state, so this is the stack's only account
 // of the money that moved.
 type stripeProxy struct {
 	srv *http.Server
+	// chargeDelay holds every charge request this long before forwarding
+	// it: a slow Stripe.
+	chargeDelay atomic.Int64
 
 	mu    sync.Mutex
 	calls []StripeCall
@@ -62,6 +72,12 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // serve forwards r to upstream and records it with its answer.
 func (p *stripeProxy) serve(w http.ResponseWriter, r *http.Request, upstream http.Handler) {
+	if d := time.Duration(p.chargeDelay.Load()); d > 0 && r.Method == http.MethodPost && r.URL.Path == "/v1/charges" {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	}
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	form, _ := url.ParseQuery(string(body))
