@@ -3,6 +3,7 @@ package chaos_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -15,8 +16,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/deadletter"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/testkit"
 	"ticketing.dev/infra/audit"
 )
 
@@ -54,7 +59,7 @@ func (o outage) covers(service string, start, end time.Time) bool {
 	return o.component == service && start.Before(o.to) && end.After(o.from)
 }
 
-func TestChaos_KilledServicesAndARestartedNATSLoseNothing(t *testing.T) {
+func TestChaos_KilledServicesARestartedNATSAndAnEmptiedRedisLoseNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), deadline)
 	defer cancel()
 	dbs, disconnect, err := audit.Connect(stk.MongoURI())
@@ -75,6 +80,13 @@ func TestChaos_KilledServicesAndARestartedNATSLoseNothing(t *testing.T) {
 		users = append(users, u)
 	}
 	probe := users[len(users)-1]
+	// A ticket whose ticket:created makes orders' handler panic on its
+	// first delivery: recovered, and applied on the next.
+	var panicky ticket
+	require.Equal(t, http.StatusCreated, probe.do(ctx, http.MethodPost, "/api/tickets",
+		map[string]any{"title": bus.ChaosPanicMarker + " " + l.run, "price": events.Money(1000)}, &panicky))
+	book.listed(panicky)
+	poisoned := poison(ctx, t, dbs)
 
 	// Stopping the load lets requests in flight finish, so that every
 	// answer is seen and every accepted write is in the ledger.
@@ -94,10 +106,13 @@ func TestChaos_KilledServicesAndARestartedNATSLoseNothing(t *testing.T) {
 	wg.Go(func() { l.visitor(ctx, rand.New(rand.NewPCG(seed, 200))) })
 
 	start := time.Now()
-	outages := breakThings(ctx, t, l, probe, dbs)
+	outages, lost := breakThings(ctx, t, l, probe, dbs)
 	stopLoad()
 	wg.Wait()
 	loadTook := time.Since(start)
+
+	// The poison event's dead letters, looked into, are discarded.
+	deadLetters := poisoned()
 
 	// Orders placed last expire one window later; quiet means after that.
 	quietStart := time.Now()
@@ -120,8 +135,16 @@ func TestChaos_KilledServicesAndARestartedNATSLoseNothing(t *testing.T) {
 	require.NoError(t, quietErr, "%s", report)
 	assert.True(t, report.OK(), "%s", report)
 	for _, w := range report.Warnings {
-		assert.Contains(t, []audit.Rule{audit.RuleRefund, audit.RuleClaim, audit.RulePayment}, w.Rule, "unexpected warning %s", w)
+		assert.Contains(t, []audit.Rule{audit.RuleClaim, audit.RulePayment}, w.Rule, "unexpected warning %s", w)
 	}
+	assert.Empty(t, audit.Money(snap, stripeCalls()), "money kept without a ticket, or refunded twice")
+	assert.Contains(t, logs.String(), "handler panicked", "the marked ticket:created made orders' handler panic")
+	assert.Contains(t, snap.TicketReplicas, panicky.ID, "and was applied on its next delivery")
+	assert.Equal(t, 2, deadLetters, "the poison event was a dead letter of tickets and of payments")
+	assert.Equal(t, events.StatusCancelled, snap.Orders[lost].Status, "the order whose expiry Redis lost")
+	assert.True(t, slices.ContainsFunc(strings.Split(logs.String(), "\n"), func(line string) bool {
+		return strings.Contains(line, "cancelled an order whose expiration never came") && strings.Contains(line, lost)
+	}), "orders' sweeper cancelled order %s", lost)
 
 	// The run proves something only if it exercised every path.
 	assert.NotEmpty(t, book.payments, "some orders were paid")
@@ -132,7 +155,7 @@ func TestChaos_KilledServicesAndARestartedNATSLoseNothing(t *testing.T) {
 
 // breakThings kills each victim in turn, keeps it dead for downFor and
 // restarts it; then stops NATS Streaming for natsDown and starts it again.
-func breakThings(ctx context.Context, t *testing.T, l *load, probe *user, dbs audit.Databases) []outage {
+func breakThings(ctx context.Context, t *testing.T, l *load, probe *user, dbs audit.Databases) (_ []outage, lost string) {
 	t.Helper()
 	var outages []outage
 	sleep(ctx, warmUp)
@@ -155,15 +178,88 @@ func breakThings(ctx context.Context, t *testing.T, l *load, probe *user, dbs au
 	require.NoError(t, stk.StartNATS())
 	o.to = time.Now()
 	o.restart = o.to.Sub(restarted)
-	o.propagated = propagation(ctx, t, l, probe, dbs)
+	o.propagated, _ = propagation(ctx, t, l, probe, dbs)
+	outages = append(outages, o)
+	sleep(ctx, between)
+
+	// Redis comes back empty, as a pod rescheduled without its volume:
+	// the expirations it held are lost, and orders' sweeper cancels
+	// those orders instead. One of them is the probe's, left unpaid.
+	lost = orderLeftToExpire(ctx, t, l, probe, dbs)
+	sleep(ctx, 500*time.Millisecond) // for expiration to schedule it
+	o = outage{component: "redis", from: time.Now()}
+	require.NoError(t, stk.RestartRedisEmpty(ctx))
+	o.to = time.Now()
+	o.restart = o.to.Sub(o.from)
 	outages = append(outages, o)
 	sleep(ctx, coolDown)
-	return outages
+	return outages, lost
+}
+
+// orderLeftToExpire lists a ticket and orders it as probe, and returns the
+// order's id.
+func orderLeftToExpire(ctx context.Context, t *testing.T, l *load, probe *user, dbs audit.Databases) string {
+	t.Helper()
+	_, tk := propagation(ctx, t, l, probe, dbs)
+	var o order
+	require.Equal(t, http.StatusCreated, probe.do(ctx, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID}, &o))
+	l.book.ordered(o, probe.id)
+	return o.ID
+}
+
+// poison publishes by hand an order:cancelled that can never apply (its
+// ids are malformed), which tickets and payments consume. Each must store
+// it as a dead letter at once and go on serving. It returns a function
+// that waits for both dead letters, discards them — the operator's answer
+// once they are looked into — and says how many it found.
+func poison(ctx context.Context, t *testing.T, dbs audit.Databases) func() int {
+	t.Helper()
+	url, cluster := stk.NATS()
+	conn, err := bus.Connect(ctx, bus.Config{URL: url, ClusterID: cluster, ClientID: "chaos-poison"}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	const data = `{"id":"poison","version":1,"ticket":{"id":"poison"}}`
+	require.NoError(t, conn.Publish(ctx, string(events.SubjectOrderCancelled), []byte(data)))
+	return func() int {
+		found := 0
+		for _, db := range []*mongo.Database{dbs.Tickets, dbs.Payments} {
+			store := deadletter.New(db)
+			var letter *deadletter.Letter
+			testkit.Eventually(t, func() bool {
+				letters, err := store.List(ctx)
+				if err != nil {
+					return false
+				}
+				for _, l := range letters {
+					if string(l.Data) == data {
+						letter = &l
+						return true
+					}
+				}
+				return false
+			}, "the poison event is a dead letter of %s", db.Name())
+			if letter != nil {
+				found++
+				assert.Equal(t, 1, letter.Deliveries, "%s gave up at once", db.Name())
+				require.NoError(t, store.Discard(ctx, letter.ID))
+			}
+		}
+		return found
+	}
+}
+
+// stripeCalls is what Stripe was asked for during the run, for the audit.
+func stripeCalls() []audit.StripeCall {
+	var out []audit.StripeCall
+	for _, c := range stk.StripeCalls() {
+		out = append(out, audit.StripeCall{Method: c.Method, Path: c.Path, IdempotencyKey: c.IdempotencyKey, Status: c.Status})
+	}
+	return out
 }
 
 // propagation lists a ticket and measures how long until the orders
 // service's replica of it exists: the time for events to flow again.
-func propagation(ctx context.Context, t *testing.T, l *load, probe *user, dbs audit.Databases) time.Duration {
+func propagation(ctx context.Context, t *testing.T, l *load, probe *user, dbs audit.Databases) (time.Duration, ticket) {
 	t.Helper()
 	start := time.Now()
 	var tk ticket
@@ -176,7 +272,7 @@ func propagation(ctx context.Context, t *testing.T, l *load, probe *user, dbs au
 		// A slow answer is an answer: only the deadline ends the wait.
 		n, _ := dbs.Orders.Collection("tickets").CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
 		if n == 1 {
-			return time.Since(start)
+			return time.Since(start), tk
 		}
 		require.NoError(t, ctx.Err(), "ticket:created never reached orders after NATS Streaming restarted")
 		time.Sleep(20 * time.Millisecond)
@@ -315,17 +411,18 @@ func summary(reqs []request, outages []outage, book *ledger, s *audit.Snapshot, 
 		fmt.Fprintf(&b, "; %d requests failed with it\n", failed)
 	}
 	refunds := 0
-	for _, w := range r.Warnings {
-		if w.Rule == audit.RuleRefund {
+	for _, c := range stk.StripeCalls() {
+		if c.Method == http.MethodPost && c.Path == "/v1/refunds" && c.Status == http.StatusOK {
 			refunds++
 		}
 	}
 	fmt.Fprintf(&b, "accepted: %d sign-ups, %d tickets, %d edits, %d orders, %d cancels, %d payments\n",
 		len(book.users), len(book.tickets), book.edits, len(book.orders), book.cancels, len(book.payments))
-	fmt.Fprintf(&b, "final: %d complete, %d cancelled (%d by buyers, the rest expired), %d created; %d payments after expiry (refunds)\n",
+	fmt.Fprintf(&b, "final: %d complete, %d cancelled (%d by buyers, the rest expired), %d created; %d refunds at Stripe\n",
 		countOrders(s, events.StatusComplete), countOrders(s, events.StatusCancelled), book.cancels, countOrders(s, events.StatusCreated), refunds)
-	fmt.Fprintf(&b, "expiration tasks left active by the killed worker and rescued: %d\n",
-		strings.Count(logs.String(), "published the expiration of a task its worker left active"))
+	fmt.Fprintf(&b, "expiration tasks left active by the killed worker and rescued: %d; orders swept after Redis lost their expiry: %d\n",
+		strings.Count(logs.String(), "published the expiration of a task its worker left active"),
+		strings.Count(logs.String(), "cancelled an order whose expiration never came"))
 	fmt.Fprintf(&b, "quiet after %v; %s", quietTook.Round(100*time.Millisecond), r)
 	return b.String()
 }

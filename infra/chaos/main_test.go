@@ -1,9 +1,11 @@
 // Package chaos_test puts the local stack under steady load from buyers and
 // sellers while its parts die: each service in turn is killed with SIGKILL
-// and restarted, and NATS Streaming is stopped and started again on its file
-// store. It then checks that nothing the API accepted was lost, that only
-// the part that was down failed requests, and that the consistency auditor
-// finds every invariant intact.
+// and restarted, NATS Streaming is stopped and started again on its file
+// store, and Redis is restarted empty; a poison event is published by hand
+// and a handler panics. It then checks that nothing the API accepted was
+// lost, that only the part that was down failed requests, that the
+// consistency auditor finds every invariant intact, and that every charge
+// Stripe made is a complete order's or was refunded exactly once.
 package chaos_test
 
 import (
@@ -21,8 +23,13 @@ import (
 )
 
 // window is the stack's EXPIRATION_WINDOW: short, so that many orders expire
-// during the run, some of them while a part is down.
+// during the run, some of them while a part is down. It also shortens
+// payments' charge timing (stack.Config.ExpirationWindow).
 const window = 3 * time.Second
+
+// grace is orders' EXPIRY_GRACE: an order whose expiry Redis lost is
+// cancelled by the sweeper 1 to 1.5 s after it expired.
+const grace = time.Second
 
 var (
 	stk  *stack.Stack
@@ -37,7 +44,10 @@ func TestMain(m *testing.M) {
 		Root:             root,
 		GatewayAddr:      "127.0.0.1:0",
 		ExpirationWindow: window.String(),
+		ExpiryGrace:      grace.String(),
 		RateLimit:        "0",
+		// A marked event's first delivery panics (bus.ChaosPanicMarker).
+		BuildTags: []string{"chaos"},
 		LogLevel:         "warn",
 		Out:              &logs,
 		// As Kubernetes would, the stack restarts a service that exits on

@@ -87,7 +87,7 @@ func killUnderCreateBurst(t *testing.T, victim string) {
 	require.NoError(t, stk.Restart(ctx, victim), "%s did not come back", victim)
 
 	// A ticket listed now reaches orders while the leftovers go out.
-	probeTook := propagation(ctx, t, l, probe, dbs)
+	probeTook, _ := propagation(ctx, t, l, probe, dbs)
 	wg.Wait()
 	loadEnd := time.Now()
 
