@@ -138,7 +138,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	// The sweep writes events too, so it starts after the relay and stops
 	// before it.
-	sweep, err := sweeper.New(orders, cfg.ExpiryGrace, sweeper.Interval(cfg.ExpiryGrace), log, reg)
+	sweepMetrics, err := metrics.NewSweep(reg)
+	if err != nil {
+		return err
+	}
+	sweep, err := sweeper.New(orders, cfg.ExpiryGrace, sweeper.Interval(cfg.ExpiryGrace), log, sweepMetrics)
 	if err != nil {
 		return err
 	}

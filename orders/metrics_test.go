@@ -17,7 +17,6 @@ import (
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
-	"ticketing.dev/orders/internal/sweeper"
 )
 
 // TestRun_ServesMetricsOnTheDebugAddress checks what the orders service
@@ -112,5 +111,5 @@ func TestRun_SweepsAnOrderWhoseExpirationNeverCame(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("order:cancelled never published")
 	}
-	metricstest.EventuallyRises(t, url, before, 1, sweeper.Swept, nil)
+	metricstest.EventuallyRises(t, url, before, 1, metrics.OrdersSwept, nil)
 }

@@ -22,6 +22,7 @@ import (
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/testkit"
@@ -30,7 +31,6 @@ import (
 	"ticketing.dev/payments/internal/listener"
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
-	"ticketing.dev/payments/internal/paymetrics"
 	"ticketing.dev/payments/internal/reconciler"
 	"ticketing.dev/payments/internal/stripetest"
 )
@@ -134,7 +134,7 @@ func newApp(t *testing.T) *app {
 	a := &app{db: db, nats: n, conn: conn, store: store, clock: &clock{now: start}, charger: &switchCharger{}, reg: prometheus.NewRegistry()}
 	a.stripe = stripetest.Proxy(t, testkit.StripeMock(t))
 	a.useStripe(t, a.stripe.URL)
-	settled, err := paymetrics.New(a.reg)
+	settled, err := metrics.NewSettlement(a.reg)
 	require.NoError(t, err)
 	payments := payment.NewService(store, a.charger, payment.WithClock(a.clock.Now), payment.WithObserver(settled))
 	a.reconciler = reconciler.New(payments, time.Hour, log, settled)

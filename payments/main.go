@@ -30,7 +30,6 @@ import (
 	"ticketing.dev/payments/internal/listener"
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
-	"ticketing.dev/payments/internal/paymetrics"
 	"ticketing.dev/payments/internal/reconciler"
 )
 
@@ -153,7 +152,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if cfg.StripeAPIBase != "" {
 		chargerOpts = append(chargerOpts, charger.WithBaseURL(cfg.StripeAPIBase))
 	}
-	settled, err := paymetrics.New(reg)
+	settled, err := metrics.NewSettlement(reg)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
-	"ticketing.dev/payments/internal/paymetrics"
 	"ticketing.dev/payments/internal/stripetest"
 )
 
@@ -37,7 +37,7 @@ func (a *app) onlyPayment(t *testing.T) paymentDoc {
 // refunds counts the refunds recorded by trigger.
 func (a *app) refunds(t *testing.T, trigger string) float64 {
 	t.Helper()
-	return metricstest.Gather(t, a.reg).Value(paymetrics.Refunds, prometheus.Labels{"trigger": trigger})
+	return metricstest.Gather(t, a.reg).Value(metrics.PaymentRefunds, prometheus.Labels{"trigger": trigger})
 }
 
 // TestPay_CancelledWhileChargingIsRefundedOnce holds the charge at Stripe's
@@ -179,7 +179,7 @@ func TestReconciler_CompletesAClaimLeftPendingOnAPayableOrder(t *testing.T) {
 	assert.Equal(t, paymentdb.StatusSucceeded, d.Status)
 	assert.Equal(t, events.PaymentCreated{ID: left.ID, OrderID: o.ID, StripeID: d.StripeID}, next(t, created))
 	assert.Empty(t, a.stripe.Refunds())
-	assert.Equal(t, 1.0, metricstest.Gather(t, a.reg).Value(paymetrics.Reconciled,
+	assert.Equal(t, 1.0, metricstest.Gather(t, a.reg).Value(metrics.PaymentsReconciled,
 		prometheus.Labels{"kind": payment.KindClaim, "result": payment.ResultCompleted}))
 }
 

@@ -47,6 +47,10 @@ const (
 
 	ScryptGateWaiting = "ticketing_scrypt_gate_waiting"
 	ScryptGateRunning = "ticketing_scrypt_gate_running"
+
+	OrdersSwept        = "ticketing_orders_swept_total"
+	PaymentRefunds     = "ticketing_payments_refunds_total"
+	PaymentsReconciled = "ticketing_payments_reconciled_total"
 )
 
 // Names lists every name above.
@@ -59,6 +63,7 @@ func Names() []string {
 		ExpirationLateness,
 		StripeRequests, StripeRequestDuration,
 		ScryptGateWaiting, ScryptGateRunning,
+		OrdersSwept, PaymentRefunds, PaymentsReconciled,
 	}
 }
 

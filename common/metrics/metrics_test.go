@@ -37,6 +37,10 @@ func TestNames_AreWhatTheInstrumentsRegister(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, metrics.Outbox(reg, "tickets", func() (int, time.Time) { return 0, time.Time{} }))
 	require.NoError(t, metrics.ScryptGate(reg, func() (int, int) { return 0, 0 }))
+	sweep, err := metrics.NewSweep(reg)
+	require.NoError(t, err)
+	settle, err := metrics.NewSettlement(reg)
+	require.NoError(t, err)
 
 	// A vector exposes nothing until it has a series.
 	h.Middleware(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
@@ -50,6 +54,9 @@ func TestNames_AreWhatTheInstrumentsRegister(t *testing.T) {
 	b.DeadLettered("order:created", "payments-service")
 	exp.Published(time.Millisecond)
 	stripe.Request("charge", "succeeded", time.Millisecond)
+	sweep.Swept()
+	settle.Refunded("order_cancelled")
+	settle.Reconciled("claim", "completed")
 	families, err := reg.Gather()
 	require.NoError(t, err, "pedantic registry: every metric is consistent")
 

@@ -22,8 +22,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/orders/internal/order"
 )
 
@@ -40,12 +39,6 @@ const MinGrace = time.Second
 // DefaultBatch is how many overdue orders one query of the sweep reads.
 const DefaultBatch = 100
 
-// Swept is the name of the counter of orders the sweep cancelled.
-//
-// It belongs with the other metric names in common/metrics; it is defined
-// here until it moves there.
-const Swept = "ticketing_orders_swept_total"
-
 // Interval is how often the sweep runs for a grace period: twice per grace
 // period, so that a lost expiry is cancelled at most one and a half grace
 // periods after expiresAt.
@@ -60,7 +53,7 @@ type Sweeper struct {
 	interval time.Duration
 	batch    int
 	log      *slog.Logger
-	swept    prometheus.Counter
+	metrics  *metrics.Sweep // nil records nothing
 }
 
 // Option configures a Sweeper.
@@ -73,9 +66,9 @@ func WithBatch(n int) Option {
 }
 
 // New returns a Sweeper cancelling, through orders, the orders overdue by
-// more than grace, every interval, and counting them as Swept on reg (nil
-// registers nothing).
-func New(orders *order.Service, grace, interval time.Duration, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Sweeper, error) {
+// more than grace, every interval, and counting them in m (nil counts
+// nothing).
+func New(orders *order.Service, grace, interval time.Duration, log *slog.Logger, m *metrics.Sweep, opts ...Option) (*Sweeper, error) {
 	if grace <= 0 || interval <= 0 {
 		return nil, fmt.Errorf("sweeper: grace %s and interval %s must be positive", grace, interval)
 	}
@@ -85,18 +78,10 @@ func New(orders *order.Service, grace, interval time.Duration, log *slog.Logger,
 		interval: interval,
 		batch:    DefaultBatch,
 		log:      log,
-		swept: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: Swept,
-			Help: "Orders the orders service cancelled itself, no expiration:complete having come within the grace period after expiresAt.",
-		}),
+		metrics:  m,
 	}
 	for _, o := range opts {
 		o(s)
-	}
-	if reg != nil {
-		if err := reg.Register(s.swept); err != nil {
-			return nil, fmt.Errorf("sweeper: register metrics: %w", err)
-		}
 	}
 	return s, nil
 }
@@ -125,7 +110,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	swept, err := s.orders.SweepOverdue(ctx, s.grace, s.batch)
 	for _, o := range swept {
-		s.swept.Inc()
+		s.metrics.Swept()
 		s.log.WarnContext(ctx, "cancelled an order whose expiration never came",
 			"order_id", o.ID, "ticket_id", o.TicketID, "expires_at", o.ExpiresAt, "grace", s.grace.String())
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/listener"
@@ -26,7 +27,9 @@ const grace = time.Minute
 func newSweeper(t *testing.T, env *ordertest.Env, opts ...sweeper.Option) (*sweeper.Sweeper, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := sweeper.New(env.Orders, grace, sweeper.Interval(grace), testkit.Logger(t), reg, opts...)
+	m, err := metrics.NewSweep(reg)
+	require.NoError(t, err)
+	s, err := sweeper.New(env.Orders, grace, sweeper.Interval(grace), testkit.Logger(t), m, opts...)
 	require.NoError(t, err)
 	return s, reg
 }
@@ -66,7 +69,7 @@ func TestSweep_CancelsAnOrderPastItsGraceWhoseExpirationNeverCame(t *testing.T) 
 	assert.Equal(t, events.OrderCancelled{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}, cancelled.Next(t))
 	_, err = env.Orders.Place(t.Context(), "next-buyer", v.TicketID)
 	assert.NoError(t, err, "the ticket is released")
-	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(sweeper.Swept, nil))
+	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.OrdersSwept, nil))
 
 	n, err = s.Sweep(t.Context())
 	require.NoError(t, err)
@@ -87,7 +90,7 @@ func TestSweep_LeavesAnOrderWithinItsGrace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 	assert.Equal(t, events.StatusCreated, status(t, env, v.ID).Status)
-	assert.Zero(t, metricstest.Gather(t, reg).Value(sweeper.Swept, nil))
+	assert.Zero(t, metricstest.Gather(t, reg).Value(metrics.OrdersSwept, nil))
 	cancelled.None(t, 300*time.Millisecond)
 }
 
@@ -160,7 +163,7 @@ func TestSweep_RacingExpirationCompleteCancelsOnce(t *testing.T) {
 	got := status(t, env, v.ID)
 	assert.Equal(t, events.StatusCancelled, got.Status)
 	assert.EqualValues(t, 1, got.Version)
-	assert.LessOrEqual(t, metricstest.Gather(t, reg).Value(sweeper.Swept, nil), 1.0)
+	assert.LessOrEqual(t, metricstest.Gather(t, reg).Value(metrics.OrdersSwept, nil), 1.0)
 	assert.EqualValues(t, 1, cancelled.Next(t).Version)
 	cancelled.None(t, 300*time.Millisecond)
 }

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"ticketing.dev/common/metrics"
 	"ticketing.dev/payments/internal/payment"
-	"ticketing.dev/payments/internal/paymetrics"
 )
 
 // DefaultInterval is the time between two rounds.
@@ -21,12 +21,12 @@ type Reconciler struct {
 	payments *payment.Service
 	interval time.Duration
 	log      *slog.Logger
-	metrics  *paymetrics.Metrics // nil records nothing
+	metrics  *metrics.Settlement // nil records nothing
 }
 
 // New returns a Reconciler of payments running a round every interval,
 // logging to log and counting in m.
-func New(payments *payment.Service, interval time.Duration, log *slog.Logger, m *paymetrics.Metrics) *Reconciler {
+func New(payments *payment.Service, interval time.Duration, log *slog.Logger, m *metrics.Settlement) *Reconciler {
 	return &Reconciler{payments: payments, interval: interval, log: log.With("component", "reconciler"), metrics: m}
 }
 
@@ -53,7 +53,7 @@ func (r *Reconciler) Round(ctx context.Context) []payment.Outcome {
 		r.log.ErrorContext(ctx, "reconcile round failed", "err", err)
 	}
 	for _, o := range outcomes {
-		r.metrics.Reconciled(o)
+		r.metrics.Reconciled(o.Kind, o.Result)
 		attrs := []any{"kind", o.Kind, "result", o.Result, "order_id", o.OrderID, "payment_id", o.PaymentID}
 		switch o.Result {
 		case payment.ResultFailed:
