@@ -48,8 +48,8 @@ func TestMain(m *testing.M) {
 		RateLimit:        "0",
 		// A marked event's first delivery panics (bus.ChaosPanicMarker).
 		BuildTags: []string{"chaos"},
-		LogLevel:         "warn",
-		Out:              &logs,
+		LogLevel:  "warn",
+		Out:       &logs,
 		// As Kubernetes would, the stack restarts a service that exits on
 		// its own; the test restarts those it kills itself.
 		Restart: true,
