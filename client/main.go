@@ -50,6 +50,8 @@ type settings struct {
 	// DebugAddr is where profiles and metrics are served; empty serves
 	// none.
 	DebugAddr string
+	// PageSize is how many tickets or orders one page shows.
+	PageSize int
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -60,9 +62,13 @@ func readSettings(getenv func(string) string) (settings, error) {
 		StripeKey:  env.String("STRIPE_PUBLISHABLE_KEY", ""),
 		LogLevel:   env.LogLevel("LOG_LEVEL"),
 		DebugAddr:  config.ReadDebugAddr(env),
+		PageSize:   env.PositiveInt("PAGE_SIZE", pages.DefaultPageSize),
 	}
 	if err := env.Err(); err != nil {
 		return settings{}, err
+	}
+	if s.PageSize > web.MaxPageLimit {
+		return settings{}, fmt.Errorf("configuration: PAGE_SIZE must be at most %d, the API's largest page, got %d", web.MaxPageLimit, s.PageSize)
 	}
 	// The key is written into pages: a secret or restricted key there
 	// would be a leak.
@@ -101,7 +107,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("configuration: API_BASE_URL: %w", err)
 	}
-	site, err := pages.New(pages.Config{API: client, Assets: assets, StripeKey: cfg.StripeKey})
+	site, err := pages.New(pages.Config{API: client, Assets: assets, StripeKey: cfg.StripeKey, PageSize: cfg.PageSize})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,15 @@ func TestRun_RefusesASecretStripeKey(t *testing.T) {
 	}
 }
 
+func TestRun_RefusesAPageSizeTheAPICannotServe(t *testing.T) {
+	for _, size := range []string{"0", "-1", "fifty", "1001"} {
+		err := run(t.Context(), env(map[string]string{"API_BASE_URL": "http://api", "PAGE_SIZE": size}), io.Discard)
+
+		require.Error(t, err, size)
+		assert.Contains(t, err.Error(), "PAGE_SIZE", size)
+	}
+}
+
 func TestRun_RefusesAnAPIBaseThatIsNoURL(t *testing.T) {
 	err := run(t.Context(), env(map[string]string{"API_BASE_URL": "ingress-nginx"}), io.Discard)
 
@@ -42,7 +51,9 @@ func TestRun_RefusesAnAPIBaseThatIsNoURL(t *testing.T) {
 }
 
 func TestRun_ServesPagesUntilStopped(t *testing.T) {
+	var query string
 	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		query = r.URL.RawQuery
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `[{"id":"6b06fc3abc0b433688739133","title":"Concert","price":20.5,"userId":"u","version":0}]`)
 	}))
@@ -51,7 +62,7 @@ func TestRun_ServesPagesUntilStopped(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, env(map[string]string{"PORT": port, "API_BASE_URL": apiSrv.URL, "LOG_LEVEL": "warn"}), io.Discard)
+		done <- run(ctx, env(map[string]string{"PORT": port, "API_BASE_URL": apiSrv.URL, "LOG_LEVEL": "warn", "PAGE_SIZE": "20"}), io.Discard)
 	}()
 
 	base := "http://127.0.0.1:" + port
@@ -70,6 +81,7 @@ func TestRun_ServesPagesUntilStopped(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), "$20.50")
+	assert.Equal(t, "limit=20", query, "the API is asked for pages of PAGE_SIZE")
 
 	cancel()
 	select {

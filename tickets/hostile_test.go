@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web/webtest"
+	"ticketing.dev/tickets/internal/ticket"
 	"ticketing.dev/tickets/internal/ticketdb"
 )
 
@@ -35,7 +37,19 @@ type hostileRun struct {
 
 func startHostileRun(t *testing.T) *hostileRun {
 	t.Helper()
-	s := startService(t)
+	return startHostileRunWith(t, nil)
+}
+
+// startHostileRunWith is startHostileRun with the service's environment
+// changed by vars.
+func startHostileRunWith(t *testing.T, vars env) *hostileRun {
+	t.Helper()
+	n := testkit.NATS(t)
+	e := newEnv(t, testkit.MongoURI(t), n)
+	for k, v := range vars {
+		e[k] = v
+	}
+	s := startServiceOn(t, e, n)
 	h := &hostileRun{s: s, owner: signIn(t, newUserID())}
 	h.created = observe[events.TicketCreated](t, s.nats)
 	h.updated = observe[events.TicketUpdated](t, s.nats)
@@ -94,6 +108,35 @@ func TestHostileBodies_AreClientErrorsAndWriteNothing(t *testing.T) {
 			h.assertError(t, h.s.do(t, http.MethodPut, "/api/tickets/"+h.ticket.ID, c.body, h.owner), http.StatusBadRequest)
 		})
 	}
+	h.assertNothingWritten(t)
+	h.assertNoEvents(t)
+}
+
+// TestSellerAtTheLimit_CreateIs400AndWritesNothing lets a seller have one
+// ticket for sale, the one the run lists: every further listing, however
+// well formed, is refused in the common shape and writes nothing, while
+// the seller may still edit the ticket they have (assertNoEvents does).
+func TestSellerAtTheLimit_CreateIs400AndWritesNothing(t *testing.T) {
+	t.Parallel()
+	h := startHostileRunWith(t, env{"MAX_UNSOLD_TICKETS": "1"})
+	want := []struct{ Message, Field string }{{Message: fmt.Sprintf(ticket.MsgTooManyForSale, 1)}}
+	for _, c := range []struct{ name, body string }{
+		{"a valid ticket", webtest.Object(ticketFields, nil)},
+		{"a title of 200 characters that JSON escapes", `{"title":"` + longTitle(ticket.MaxTitleLen) + `","price":10}`},
+		{"the price as a string", `{"title":"concert","price":"10.50"}`},
+		{"the highest price", `{"title":"concert","price":1000000}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.s.do(t, http.MethodPost, "/api/tickets", c.body, h.owner)
+			h.assertError(t, r, http.StatusBadRequest)
+			assert.Equal(t, want, r.errors(t))
+		})
+	}
+	t.Run("a broken rule is reported before the limit", func(t *testing.T) {
+		r := h.s.do(t, http.MethodPost, "/api/tickets", `{"title":"","price":10}`, h.owner)
+		h.assertError(t, r, http.StatusBadRequest)
+		assert.Equal(t, []struct{ Message, Field string }{{Message: ticket.MsgTitleRequired, Field: "title"}}, r.errors(t))
+	})
 	h.assertNothingWritten(t)
 	h.assertNoEvents(t)
 }

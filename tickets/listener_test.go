@@ -64,7 +64,7 @@ func startListening(t *testing.T) *listening {
 		assert.NoError(t, <-done)
 	})
 
-	l := &listening{tickets: ticket.NewService(store), store: store, nats: n, conn: conn}
+	l := &listening{tickets: ticket.NewService(store, 0), store: store, nats: n, conn: conn}
 	created := listener.OrderCreated(l.tickets, log)
 	cancelled := listener.OrderCancelled(l.tickets, log)
 	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCreated) error {

@@ -42,15 +42,26 @@ func main() {
 // defaultDatabase is used when MONGO_URI names no database.
 const defaultDatabase = "tickets"
 
+// defaultMaxForSale is how many tickets one seller may have for sale at
+// once unless MAX_UNSOLD_TICKETS says otherwise: plenty for a person or a
+// box office, and a bound on what one account can add to the listing.
+const defaultMaxForSale = 100
+
 // settings is the service's whole configuration, read once.
 type settings struct {
 	config.HTTP
 	NATS config.NATS
+	// MaxForSale bounds the tickets one seller has for sale; 0 for none.
+	MaxForSale int
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
 	env := config.NewEnv(getenv)
-	s := settings{HTTP: config.ReadHTTP(env), NATS: config.ReadNATS(env)}
+	s := settings{
+		HTTP:       config.ReadHTTP(env),
+		NATS:       config.ReadNATS(env),
+		MaxForSale: env.Int("MAX_UNSOLD_TICKETS", defaultMaxForSale),
+	}
 	if err := env.Err(); err != nil {
 		return settings{}, err
 	}
@@ -101,7 +112,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
-	tickets := ticket.NewService(store)
+	tickets := ticket.NewService(store, cfg.MaxForSale)
 
 	// The relay starts before the listeners and the API write anything, and
 	// publishes whatever a previous process left pending.

@@ -39,7 +39,7 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 	// The window leaves the pay step time to pay its orders while other
 	// test packages run beside this one under the race detector.
 	s, err := stack.Start(ctx, stack.Config{
-		Root: root, GatewayAddr: "127.0.0.1:0", ExpirationWindow: "3s", RateLimit: "0", LogLevel: "warn", Out: out, Debug: true,
+		Root: root, GatewayAddr: "127.0.0.1:0", ExpirationWindow: "3s", RateLimit: "0", MaxUnsoldTickets: "0", LogLevel: "warn", Out: out, Debug: true,
 	})
 	require.NoError(t, err, "stack: %s", &out.b)
 	defer s.Stop()

@@ -52,6 +52,9 @@ type Config struct {
 	// ExpiryGrace is passed to orders (EXPIRY_GRACE) when set: how long
 	// after expiresAt its sweeper cancels an order whose expiry never came.
 	ExpiryGrace string
+	// MaxUnsoldTickets is passed to tickets (MAX_UNSOLD_TICKETS) when set;
+	// "0" lets load runs list thousands of tickets per seller.
+	MaxUnsoldTickets string
 	// Backend is FerretDB's: "sqlite" (default) or "postgresql", on a
 	// PostgreSQL the stack starts in its data folder.
 	Backend string
@@ -360,6 +363,9 @@ func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL s
 	case "tickets":
 		env = append(env, "JWT_KEY="+jwtKey, mongo())
 		env = append(env, nats...)
+		if s.cfg.MaxUnsoldTickets != "" {
+			env = append(env, "MAX_UNSOLD_TICKETS="+s.cfg.MaxUnsoldTickets)
+		}
 	case "orders":
 		env = append(env, "JWT_KEY="+jwtKey, mongo())
 		env = append(env, nats...)

@@ -31,8 +31,32 @@ const (
 	PaymentTimeout = 25 * time.Second
 )
 
-// maxBody bounds what the client reads of one answer.
-const maxBody = 8 << 20
+// maxBody bounds what the client reads of an answer that is one object: a
+// ticket, an order, a user, a payment, an error. Each is a few kilobytes at
+// most.
+const maxBody = 1 << 20
+
+// MaxTitleLen is the longest title the API accepts, in characters
+// (openapi.yaml: title maxLength).
+const MaxTitleLen = 200
+
+// maxItemBytes bounds one ticket or order of a listing as JSON: the title
+// at six bytes a character (JSON escapes such as \u003c for "<", which is
+// how Go's encoder writes it, or \u2028 are the longest any character
+// becomes) and 512 bytes for everything else, where ids, the price, the
+// version, the status and expiresAt need under 300 together.
+const maxItemBytes = 6*MaxTitleLen + 512
+
+// ListBodyLimit is the most the client reads of one page of a listing of
+// limit items: what the longest items fill, and a kilobyte for the array
+// around them. An answer that is longer is no page of limit items, and is
+// refused with ErrTooLarge rather than read without end.
+func ListBodyLimit(limit int) int64 {
+	return int64(limit)*maxItemBytes + 1<<10
+}
+
+// ErrTooLarge is an answer of the API longer than the client reads of it.
+var ErrTooLarge = errors.New("api: answer too large")
 
 // Client calls the API at one base URL.
 type Client struct {
@@ -222,11 +246,9 @@ func (c *Client) CurrentUser(ctx context.Context, who Caller) (*User, error) {
 	return body.CurrentUser, nil
 }
 
-// Tickets lists the tickets on sale.
-func (c *Client) Tickets(ctx context.Context, who Caller) ([]Ticket, error) {
-	var out []Ticket
-	_, err := c.do(ctx, who, http.MethodGet, "/api/tickets", nil, &out, DefaultTimeout)
-	return out, err
+// Tickets returns one page of the tickets on sale.
+func (c *Client) Tickets(ctx context.Context, who Caller, p PageRequest) (Page[Ticket], error) {
+	return list[Ticket](ctx, c, who, "/api/tickets", p)
 }
 
 // Ticket returns one ticket.
@@ -250,11 +272,9 @@ func (c *Client) UpdateTicket(ctx context.Context, who Caller, id string, in Tic
 	return out, err
 }
 
-// Orders lists the caller's orders.
-func (c *Client) Orders(ctx context.Context, who Caller) ([]Order, error) {
-	var out []Order
-	_, err := c.do(ctx, who, http.MethodGet, "/api/orders", nil, &out, DefaultTimeout)
-	return out, err
+// Orders returns one page of the caller's orders.
+func (c *Client) Orders(ctx context.Context, who Caller, p PageRequest) (Page[Order], error) {
+	return list[Order](ctx, c, who, "/api/orders", p)
 }
 
 // Order returns one of the caller's orders.
@@ -296,6 +316,12 @@ func (c *Client) OrderPayment(ctx context.Context, who Caller, orderID string) (
 // do sends one request and decodes a successful JSON answer into out, when
 // given. The answer's body has been read and closed when do returns.
 func (c *Client) do(ctx context.Context, who Caller, method, path string, in, out any, timeout time.Duration) (*http.Response, error) {
+	return c.doLimited(ctx, who, method, path, in, out, timeout, maxBody)
+}
+
+// doLimited is do reading at most limit bytes of a successful answer; a
+// longer one fails with ErrTooLarge.
+func (c *Client) doLimited(ctx context.Context, who Caller, method, path string, in, out any, timeout time.Duration, limit int64) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -335,12 +361,21 @@ func (c *Client) do(ctx context.Context, who Caller, method, path string, in, ou
 		return nil, fmt.Errorf("api: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if resp.StatusCode >= http.StatusBadRequest {
+		// Only the status and the common shape matter: an error page
+		// that is longer is cut short and judged by its status.
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		return nil, decodeError(resp.StatusCode, raw)
+	}
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("api: %s %s: %d bytes, over %d: %w", method, path, resp.ContentLength, limit, ErrTooLarge)
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("api: read %s %s: %w", method, path, err)
 	}
-	if resp.StatusCode >= http.StatusBadRequest {
-		return nil, decodeError(resp.StatusCode, raw)
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("api: %s %s: over %d bytes: %w", method, path, limit, ErrTooLarge)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

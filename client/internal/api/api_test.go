@@ -36,7 +36,7 @@ func TestClient_ForwardsTheBrowsersSessionHostAndRequestID(t *testing.T) {
 		_, _ = io.WriteString(w, `[]`)
 	})
 
-	_, err := c.Tickets(t.Context(), browser)
+	_, err := c.Tickets(t.Context(), browser, api.PageRequest{Limit: 50})
 	require.NoError(t, err)
 
 	assert.Equal(t, "/api/tickets", got.URL.Path)
@@ -153,7 +153,7 @@ func TestClient_CallEndsWithItsContext(t *testing.T) {
 	defer cancel()
 
 	start := time.Now()
-	_, err := c.Tickets(ctx, browser)
+	_, err := c.Tickets(ctx, browser, api.PageRequest{Limit: 50})
 
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 2*time.Second)

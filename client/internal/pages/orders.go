@@ -2,6 +2,7 @@ package pages
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"ticketing.dev/client/internal/api"
@@ -157,23 +158,29 @@ type ordersData struct {
 	Orders []orderRow
 	// Paid and Cancelled name the order that was just paid or cancelled.
 	Paid, Cancelled *api.Order
+	Pager           pager
 }
 
-// orders is My orders: every order of the user with its ticket and state,
-// and Cancel on those not paid yet.
+// orders is My orders: one page of the user's orders, oldest first, with
+// their tickets and states, Cancel on those not paid yet, and a link to
+// the next page.
 func (s *Server) orders(w http.ResponseWriter, r *http.Request) error {
 	return s.ordersPage(w, r, http.StatusOK, form{})
 }
 
 func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, status int, f form) error {
-	list, err := s.api.Orders(r.Context(), caller(w, r))
+	cursor, err := pageCursor(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.api.Orders(r.Context(), caller(w, r), api.PageRequest{Limit: s.pageSize, Cursor: cursor})
 	if err != nil {
 		return err
 	}
 	now := s.now()
 	paid, cancelled := r.URL.Query().Get("paid"), r.URL.Query().Get("cancelled")
-	var data ordersData
-	for _, o := range list {
+	data := ordersData{Pager: newPager("/orders", cursor, page.Next)}
+	for _, o := range page.Items {
 		row := orderRow{Order: o}
 		row.Label, row.Payable = orderLabel(o, o.ExpiresAt.Sub(now), o.ID == paid)
 		data.Orders = append(data.Orders, row)
@@ -184,7 +191,30 @@ func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, status int, 
 			data.Cancelled = &o
 		}
 	}
+	// The order just paid or cancelled is the newest, on the last page
+	// rather than this one when the user has many: its banner still shows.
+	if data.Paid == nil {
+		data.Paid = s.bannerOrder(w, r, paid)
+	}
+	if data.Cancelled == nil {
+		data.Cancelled = s.bannerOrder(w, r, cancelled)
+	}
 	return s.render(w, status, "orders", view{Title: "My orders", User: s.currentUser(w, r), Path: r.URL.Path, Form: f, Data: data})
+}
+
+// bannerOrder returns the user's order id for a banner of My orders, or nil
+// when id is none or the API cannot tell: a banner is not worth an error
+// page.
+func (s *Server) bannerOrder(w http.ResponseWriter, r *http.Request, id string) *api.Order {
+	if !web.ValidID(id) {
+		return nil
+	}
+	o, err := s.api.Order(r.Context(), caller(w, r), strings.ToLower(id))
+	if err != nil {
+		web.Logger(r.Context()).WarnContext(r.Context(), "order of a banner unknown", "order_id", id, "err", err)
+		return nil
+	}
+	return &o
 }
 
 // orderLabel names an order's state and whether it can still be paid or

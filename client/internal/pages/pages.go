@@ -39,6 +39,10 @@ type Config struct {
 	StripeKey string
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
+	// PageSize is how many tickets or orders one page shows, at most
+	// web.MaxPageLimit; DefaultPageSize when 0. It also bounds what the
+	// client reads of the API for one page (api.ListBodyLimit).
+	PageSize int
 }
 
 // Server renders the pages.
@@ -46,6 +50,7 @@ type Server struct {
 	api         *api.Client
 	stripeKey   string
 	now         func() time.Time
+	pageSize    int
 	pages       map[string]*template.Template
 	staticFS    fs.FS
 	versions    map[string]string // static file name → content hash
@@ -57,9 +62,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.API == nil || cfg.Assets == nil {
 		return nil, errors.New("pages: API and Assets are required")
 	}
-	s := &Server{api: cfg.API, stripeKey: cfg.StripeKey, now: cfg.Now}
+	s := &Server{api: cfg.API, stripeKey: cfg.StripeKey, now: cfg.Now, pageSize: cfg.PageSize}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.pageSize == 0 {
+		s.pageSize = DefaultPageSize
+	}
+	if s.pageSize < 1 || s.pageSize > web.MaxPageLimit {
+		return nil, fmt.Errorf("pages: page size must be between 1 and %d, got %d", web.MaxPageLimit, s.pageSize)
 	}
 	var err error
 	if s.staticFS, err = fs.Sub(cfg.Assets, "static"); err != nil {
@@ -172,6 +183,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case isAPI && apiErr.Status == http.StatusTooManyRequests:
 		err = s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",
 			"Please wait a minute before trying again.")
+	case errors.Is(err, api.ErrTooLarge):
+		// The API answered more than one page can hold: it is not the
+		// API this client was built for, or something is wrong with it.
+		web.Logger(ctx).ErrorContext(ctx, "answer of the API too large", "err", err)
+		err = s.renderError(w, r, http.StatusBadGateway, "Too much to show",
+			"Ticketing received more than one page can hold, and showed nothing rather than part of it. Please try again later.")
 	default:
 		web.Logger(ctx).ErrorContext(ctx, "page failed", "err", err)
 		err = s.renderError(w, r, http.StatusInternalServerError, "Something went wrong",

@@ -547,6 +547,18 @@ func TestSell_ShowsMessagesBesideTitleAndPrice(t *testing.T) {
 	assert.Regexp(t, `<input id="price"[^>]*value="10.999"\s+aria-describedby="price-hint price-error" aria-invalid="true">`, a.body)
 }
 
+func TestSell_AtTheSellersLimitSaysSoAboveTheFormKeepingTheInput(t *testing.T) {
+	const msg = "You already have 100 tickets for sale, the most one seller may have: wait until some are sold"
+	s := newSite(t)
+	s.respond("POST /api/tickets", http.StatusBadRequest, errorsBody(api.Detail{Message: msg}))
+
+	a := s.post("/tickets/new", url.Values{"title": {"Gig"}, "price": {"10"}}, true)
+
+	assert.Equal(t, http.StatusBadRequest, a.status)
+	assert.Regexp(t, `(?s)<div class="error-summary" role="alert".*`+regexp.QuoteMeta(msg)+`.*</div>\s*<form`, a.body)
+	assert.Regexp(t, `<input id="title"[^>]* value="Gig"`, a.body)
+}
+
 func TestSellPage_SendsASignedOutVisitorToSignIn(t *testing.T) {
 	s := newSite(t)
 

@@ -6,13 +6,25 @@ import (
 	"ticketing.dev/client/internal/api"
 )
 
-// home is the landing page: every ticket on sale.
+// homeData is the content of the landing page.
+type homeData struct {
+	Tickets []api.Ticket
+	Pager   pager
+}
+
+// home is the landing page: one page of the tickets on sale, oldest first,
+// and a link to the next.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
-	tickets, err := s.api.Tickets(r.Context(), caller(w, r))
+	cursor, err := pageCursor(r)
 	if err != nil {
 		return err
 	}
-	return s.render(w, http.StatusOK, "home", view{Title: "Tickets on sale", User: s.currentUser(w, r), Path: r.URL.Path, Data: tickets})
+	page, err := s.api.Tickets(r.Context(), caller(w, r), api.PageRequest{Limit: s.pageSize, Cursor: cursor})
+	if err != nil {
+		return err
+	}
+	data := homeData{Tickets: page.Items, Pager: newPager("/", cursor, page.Next)}
+	return s.render(w, http.StatusOK, "home", view{Title: "Tickets on sale", User: s.currentUser(w, r), Path: r.URL.Path, Data: data})
 }
 
 func (s *Server) newTicketForm(w http.ResponseWriter, r *http.Request) error {

@@ -175,6 +175,7 @@ func cell(ctx context.Context, root, dir, backend string, n int, set settings, p
 		GatewayAddr:      "127.0.0.1:0",
 		ExpirationWindow: "2s",
 		RateLimit:        "1000000", // sign-up and sign-in are measured, not limited
+		MaxUnsoldTickets: "0",       // 16 sellers list 10,000 tickets
 		Backend:          backend,
 		LogLevel:         "warn",
 		Out:              logFile,

@@ -3,7 +3,8 @@
 // Environment: GATEWAY_ADDR (default 127.0.0.1:8080), DATA_DIR (keep data
 // across runs), FERRETDB_BACKEND (sqlite, the default, or postgresql),
 // EXPIRATION_WINDOW and EXPIRY_GRACE (passed to orders; a short window also
-// shortens payments' charge timeout), RATE_LIMIT (passed to auth),
+// shortens payments' charge timeout), MAX_UNSOLD_TICKETS (passed to
+// tickets), RATE_LIMIT (passed to auth),
 // LOG_LEVEL (passed to every service), PPROF (true: every service serves
 // its profiles on a loopback port of its own, printed at start).
 package main
@@ -50,6 +51,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if getenv("EXPIRATION_WINDOW") != "" {
 		cfg.ExpirationWindow = env.Duration("EXPIRATION_WINDOW", 0).String()
 	}
+	cfg.MaxUnsoldTickets = env.String("MAX_UNSOLD_TICKETS", "")
 	if getenv("EXPIRY_GRACE") != "" {
 		cfg.ExpiryGrace = env.Duration("EXPIRY_GRACE", 0).String()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/keylock"
 )
 
 // maxAttempts bounds how often a change is re-read and re-applied after
@@ -17,19 +18,40 @@ const maxAttempts = 3
 // again to the winner's result, rules and all, never written over it.
 type Service struct {
 	store Store
+	// maxForSale bounds the tickets one seller has for sale; 0 for none.
+	maxForSale int
+	// sellers serialises the count and the insert of one seller's
+	// creates, so that racing creates cannot pass the bound together.
+	sellers keylock.Locks
 }
 
-// NewService returns a Service keeping tickets in store.
-func NewService(store Store) *Service {
-	return &Service{store: store}
+// NewService returns a Service keeping tickets in store that lets a seller
+// have at most maxForSale tickets for sale at once (0: no bound).
+func NewService(store Store, maxForSale int) *Service {
+	return &Service{store: store, maxForSale: max(maxForSale, 0)}
 }
 
 // Create lists a ticket for sale by userID. The title is normalized with
-// NormalizeTitle; a broken rule fails with an *errs.ValidationError.
+// NormalizeTitle; a broken rule fails with an *errs.ValidationError, and a
+// seller who already has the most tickets for sale allowed with an
+// *errs.Error of kind Invalid (see TooManyForSale).
 func (s *Service) Create(ctx context.Context, userID, title string, price events.Money) (Ticket, error) {
 	title = NormalizeTitle(title)
 	if err := Validate(title, price); err != nil {
 		return Ticket{}, err
+	}
+	if s.maxForSale > 0 {
+		// Held until the insert is done: a create that counted before
+		// another's insert would otherwise pass the bound with it.
+		unlock := s.sellers.Lock(userID)
+		defer unlock()
+		n, err := s.store.CountForSale(ctx, userID, s.maxForSale)
+		if err != nil {
+			return Ticket{}, fmt.Errorf("create ticket: %w", err)
+		}
+		if n >= s.maxForSale {
+			return Ticket{}, TooManyForSale(s.maxForSale)
+		}
 	}
 	t, err := s.store.Insert(ctx, Ticket{Title: title, Price: price, UserID: userID})
 	if err != nil {

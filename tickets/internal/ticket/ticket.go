@@ -6,6 +6,7 @@ package ticket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"ticketing.dev/common/errs"
@@ -49,6 +50,16 @@ var (
 	// conflict kind, so a client that sees it is told to try again.
 	ErrConflict = errs.New(errs.Invalid, "Ticket was changed by another request, please try again")
 )
+
+// MsgTooManyForSale is the message of a create by a seller who already has
+// the most tickets for sale allowed; %d is that number.
+const MsgTooManyForSale = "You already have %d tickets for sale, the most one seller may have: wait until some are sold"
+
+// TooManyForSale is the error of a create by a seller who already has max
+// tickets for sale: a 400 in the common shape, with no field.
+func TooManyForSale(max int) error {
+	return errs.New(errs.Invalid, fmt.Sprintf(MsgTooManyForSale, max))
+}
 
 // Errors of the order listeners. Both mean "not yet": the event is left
 // unacknowledged so that it is delivered again once the event it waits
@@ -160,6 +171,10 @@ type Store interface {
 	// Available returns the tickets no order holds, oldest first, within
 	// page, and whether more follow the page.
 	Available(ctx context.Context, page Page) (ts []Ticket, more bool, err error)
+	// CountForSale returns how many tickets of userID no order holds,
+	// counting no further than upTo: the caller only asks whether the
+	// seller has reached a bound.
+	CountForSale(ctx context.Context, userID string, upTo int) (int, error)
 	// Update stores t, which was read at t.Version, as version t.Version+1
 	// with its ticket:updated event, and returns it at the new version. It
 	// fails with ErrConflict when the stored version is no longer t.Version.

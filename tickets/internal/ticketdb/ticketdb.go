@@ -81,15 +81,25 @@ func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...o
 	return &Store{coll: db.Collection(Collection), guard: mongodb.NewGuard(db), locks: locks, stored: stored}
 }
 
-// EnsureIndexes creates the index of the listing of available tickets, and
-// of its pages, if it is missing.
+// EnsureIndexes creates the indexes that are missing: the listing of
+// available tickets and its pages, and the count of a seller's tickets for
+// sale.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}},
-		Options: options.Index().SetName("orderId_id"),
-	})
-	if err != nil {
-		return fmt.Errorf("create tickets index: %w", err)
+	// One at a time: FerretDB 1.24 dropped the connection when a second
+	// createIndexes command named both of them again.
+	for _, idx := range []mongo.IndexModel{
+		{
+			Keys:    bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("orderId_id"),
+		},
+		{
+			Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "orderId", Value: 1}},
+			Options: options.Index().SetName("userId_orderId"),
+		},
+	} {
+		if _, err := s.coll.Indexes().CreateOne(ctx, idx); err != nil {
+			return fmt.Errorf("create tickets index: %w", err)
+		}
 	}
 	return nil
 }
@@ -174,6 +184,27 @@ func (s *Store) Available(ctx context.Context, page ticket.Page) ([]ticket.Ticke
 		ts[i] = d.ticket()
 	}
 	return ts, more, nil
+}
+
+// CountForSale counts the tickets of userID without an orderId, stopping
+// at upTo (0: no stop). On MongoDB the index (userId, orderId) takes the
+// count straight to the seller's tickets that no order holds (a missing
+// orderId is indexed as null), and the limit bounds the work by upTo
+// however many the seller has sold or has reserved.
+func (s *Store) CountForSale(ctx context.Context, userID string, upTo int) (int, error) {
+	filter := bson.D{
+		{Key: "userId", Value: userID},
+		{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}},
+	}
+	opts := options.Count()
+	if upTo > 0 {
+		opts.SetLimit(int64(upTo))
+	}
+	n, err := s.coll.CountDocuments(ctx, filter, opts)
+	if err != nil {
+		return 0, fmt.Errorf("count tickets for sale: %w", err)
+	}
+	return int(n), nil
 }
 
 // Update stores t, read at version t.Version, as version t.Version+1 with

@@ -297,3 +297,31 @@ func TestEnsureIndexes_IsIdempotent(t *testing.T) {
 	f := newFixture(t)
 	assert.NoError(t, f.store.EnsureIndexes(t.Context()))
 }
+
+func TestCountForSale_CountsTheSellersUnreservedTicketsUpToTheBound(t *testing.T) {
+	f := newFixture(t)
+	count := func(userID string, upTo int) int {
+		t.Helper()
+		n, err := f.store.CountForSale(t.Context(), userID, upTo)
+		require.NoError(t, err)
+		return n
+	}
+	assert.Zero(t, count("u1", 10))
+
+	var mine []ticket.Ticket
+	for range 4 {
+		mine = append(mine, f.insert(t))
+	}
+	_, err := f.store.Insert(t.Context(), ticket.Ticket{Title: "another seller's", Price: 1099, UserID: "u2"})
+	require.NoError(t, err)
+	reserved := mine[0]
+	reserved.OrderID = "o1"
+	_, err = f.store.Update(t.Context(), reserved)
+	require.NoError(t, err)
+
+	assert.Equal(t, 3, count("u1", 10), "the reserved ticket and the other seller's are left out")
+	assert.Equal(t, 3, count("u1", 0), "0 counts them all")
+	assert.Equal(t, 2, count("u1", 2), "the count stops at the bound")
+	assert.Equal(t, 1, count("u2", 10))
+	assert.Zero(t, count(`{"$ne":""}`, 10), "a user id is a value, never an operator")
+}

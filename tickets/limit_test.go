@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/tickets/internal/ticket"
+	"ticketing.dev/tickets/internal/ticketdb"
+)
+
+// startLimitedService runs the service letting a seller have at most
+// maxForSale tickets for sale.
+func startLimitedService(t *testing.T, maxForSale int) *service {
+	t.Helper()
+	n := testkit.NATS(t)
+	e := newEnv(t, testkit.MongoURI(t), n)
+	e["MAX_UNSOLD_TICKETS"] = fmt.Sprint(maxForSale)
+	return startServiceOn(t, e, n)
+}
+
+// countOf counts the tickets of userID in the database, sold or not.
+func (s *service) countOf(t *testing.T, userID string) int64 {
+	t.Helper()
+	n, err := s.db.Collection(ticketdb.Collection).CountDocuments(context.Background(), bson.D{{Key: "userId", Value: userID}})
+	require.NoError(t, err)
+	return n
+}
+
+func TestCreate_ReservedTicketsDoNotCountTowardsTheLimit(t *testing.T) {
+	t.Parallel()
+	s := startLimitedService(t, 2)
+	seller := newUserID()
+	cookie := signIn(t, seller)
+	first := s.create(t, cookie, "first", "10")
+	s.create(t, cookie, "second", "10")
+
+	r := s.do(t, http.MethodPost, "/api/tickets", `{"title":"third","price":10}`, cookie)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.Equal(t, []struct{ Message, Field string }{{Message: fmt.Sprintf(ticket.MsgTooManyForSale, 2)}}, r.errors(t))
+
+	other := signIn(t, newUserID())
+	s.create(t, other, "another seller's", "10")
+
+	// An order holds the first ticket: the seller has one for sale.
+	order := bson.NewObjectID().Hex()
+	reserve(t, s, first.ID, order)
+	s.create(t, cookie, "third", "10")
+	r = s.do(t, http.MethodPost, "/api/tickets", `{"title":"fourth","price":10}`, cookie)
+	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+
+	// The order is cancelled: the ticket is for sale again, which puts the
+	// seller over the limit until one is sold; nothing more can be listed.
+	publish(t, s, events.OrderCancelled{ID: order, Version: 1, Ticket: events.TicketRef{ID: first.ID}})
+	eventuallyStored(t, s, first.ID, func(d stored) bool { return d.OrderID == nil })
+	r = s.do(t, http.MethodPost, "/api/tickets", `{"title":"fourth","price":10}`, cookie)
+	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	assert.EqualValues(t, 3, s.countOf(t, seller))
+}
+
+func TestCreate_RacingCreatesStopAtTheLimit(t *testing.T) {
+	t.Parallel()
+	const limit, racers = 4, 16
+	s := startLimitedService(t, limit)
+	seller := newUserID()
+	cookie := signIn(t, seller)
+	s.create(t, cookie, "listed before the race", "10")
+
+	statuses := make([]int, racers)
+	errs := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			r, err := s.try(http.MethodPost, "/api/tickets", fmt.Sprintf(`{"title":"racer %d","price":10}`, i), cookie)
+			statuses[i], errs[i] = r.status, err
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	created := 0
+	for i := range racers {
+		require.NoError(t, errs[i])
+		switch statuses[i] {
+		case http.StatusCreated:
+			created++
+		case http.StatusBadRequest:
+		default:
+			t.Errorf("racer %d: status %d", i, statuses[i])
+		}
+	}
+	assert.Equal(t, limit-1, created, "exactly the room that was left")
+	assert.EqualValues(t, limit, s.countOf(t, seller), "the seller's tickets stored")
+	list, _ := s.listed(t, "/api/tickets")
+	assert.Len(t, list, limit, "the listing holds them, and no more")
+}
+
+func TestRun_RefusesAMalformedTicketLimit(t *testing.T) {
+	for _, v := range []string{"-1", "many", "1.5"} {
+		e := env{
+			"JWT_KEY":            "k",
+			"MONGO_URI":          "mongodb://127.0.0.1:1/tickets",
+			"NATS_URL":           "nats://127.0.0.1:1",
+			"NATS_CLUSTER_ID":    "ticketing",
+			"NATS_CLIENT_ID":     "tickets-1",
+			"MAX_UNSOLD_TICKETS": v,
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		err := run(ctx, e.get, &testOutput{w: t.Output()})
+		cancel()
+		require.Error(t, err, v)
+		assert.Contains(t, err.Error(), "MAX_UNSOLD_TICKETS", v)
+	}
+}
