@@ -44,9 +44,15 @@ type settings struct {
 	// address; 0 turns limiting off.
 	RateLimit int
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
-	// for rate limiting: the gateway of the local stack, or an ingress.
-	// None by default, so that no client can pick its own address.
+	// for rate limiting: the gateway of the local stack, or in Kubernetes
+	// the ingress controller and the web client, which calls the API
+	// through it. None by default, so that no client can pick its own
+	// address.
 	TrustedProxies []netip.Prefix
+	// SignInFailures is how many failed sign-ins one email may have per
+	// SignInFailureWindow, from any address; 0 turns that limit off.
+	SignInFailures      int
+	SignInFailureWindow time.Duration
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -55,12 +61,22 @@ func readSettings(getenv func(string) string) (settings, error) {
 		HTTP:           config.ReadHTTP(env),
 		RateLimit:      env.Int("RATE_LIMIT", 60),
 		TrustedProxies: env.CIDRs("TRUSTED_PROXIES"),
+		// Ten guesses, then one every 90 s: about a thousand a day at
+		// most for one account, and a user who mistypes a few times is
+		// not stopped.
+		SignInFailures:      env.Int("SIGNIN_FAILURE_LIMIT", 10),
+		SignInFailureWindow: env.Duration("SIGNIN_FAILURE_WINDOW", 15*time.Minute),
 	}
 	if err := env.Err(); err != nil {
 		return settings{}, err
 	}
 	return s, nil
 }
+
+// hashWait is how long a sign-up or sign-in waits for a turn to hash
+// before auth answers 503: a hash takes tens of milliseconds, so a queue
+// this long is an overload that waiting longer would only prolong.
+const hashWait = 2 * time.Second
 
 // run serves the auth API until ctx is done, then shuts down in the reverse
 // order of start: HTTP (finishing requests in flight), then MongoDB.
@@ -89,8 +105,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	// scrypt takes 16 MiB per hash: as many at once as there are
-	// processors, and the memory returned to the OS a second after a burst.
-	hashes := hashgate.New(runtime.GOMAXPROCS(0), time.Second, debug.FreeOSMemory)
+	// processors, each waiting at most hashWait for its turn (then 503),
+	// and the memory returned to the OS a second after a burst.
+	hashes := hashgate.New(runtime.GOMAXPROCS(0), hashWait, time.Second, debug.FreeOSMemory)
 	if err := metrics.ScryptGate(reg, hashes.Load); err != nil {
 		return err
 	}
@@ -103,12 +120,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:        requests,
-		Users:          users,
-		Sessions:       session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:            log,
-		RateLimit:      cfg.RateLimit,
-		TrustedProxies: cfg.TrustedProxies,
+		Metrics:             requests,
+		Users:               users,
+		Sessions:            session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
+		Log:                 log,
+		RateLimit:           cfg.RateLimit,
+		TrustedProxies:      cfg.TrustedProxies,
+		SignInFailures:      cfg.SignInFailures,
+		SignInFailureWindow: cfg.SignInFailureWindow,
 		Checks: map[string]web.Check{
 			"mongo": mongodb.Ping(db),
 		},
@@ -118,6 +137,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("starting", "database", db.Name(), "rate_limit", cfg.RateLimit, "trusted_proxies", cfg.TrustedProxies)
+	log.Info("starting", "database", db.Name(), "rate_limit", cfg.RateLimit, "trusted_proxies", cfg.TrustedProxies,
+		"signin_failure_limit", cfg.SignInFailures, "signin_failure_window", cfg.SignInFailureWindow)
 	return web.Serve(ctx, ln, handler, log)
 }

@@ -41,6 +41,8 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 		{"no MONGO_URI", map[string]string{"JWT_KEY": "k"}, []string{"MONGO_URI must be defined"}},
 		{"bad RATE_LIMIT", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "RATE_LIMIT": "-1"}, []string{"RATE_LIMIT"}},
 		{"bad MONGO_URI", map[string]string{"JWT_KEY": "k", "MONGO_URI": "postgres://db"}, []string{"MONGO_URI"}},
+		{"bad SIGNIN_FAILURE_LIMIT", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "SIGNIN_FAILURE_LIMIT": "ten"}, []string{"SIGNIN_FAILURE_LIMIT"}},
+		{"bad SIGNIN_FAILURE_WINDOW", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "SIGNIN_FAILURE_WINDOW": "0s"}, []string{"SIGNIN_FAILURE_WINDOW"}},
 		{"bad TRUSTED_PROXIES", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "TRUSTED_PROXIES": "gateway"}, []string{"TRUSTED_PROXIES"}},
 	}
 	for _, tt := range tests {

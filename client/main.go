@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -52,17 +53,23 @@ type settings struct {
 	DebugAddr string
 	// PageSize is how many tickets or orders one page shows.
 	PageSize int
+	// TrustedProxies are the peers whose X-Forwarded-For names the
+	// browser: the gateway of the local stack, the ingress controller in
+	// Kubernetes. None by default, so that no browser can pick the
+	// address the API's limits count it by.
+	TrustedProxies []netip.Prefix
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
 	env := config.NewEnv(getenv)
 	s := settings{
-		Port:       env.String("PORT", "3000"),
-		APIBaseURL: env.Required("API_BASE_URL"),
-		StripeKey:  env.String("STRIPE_PUBLISHABLE_KEY", ""),
-		LogLevel:   env.LogLevel("LOG_LEVEL"),
-		DebugAddr:  config.ReadDebugAddr(env),
-		PageSize:   env.PositiveInt("PAGE_SIZE", pages.DefaultPageSize),
+		Port:           env.String("PORT", "3000"),
+		APIBaseURL:     env.Required("API_BASE_URL"),
+		StripeKey:      env.String("STRIPE_PUBLISHABLE_KEY", ""),
+		LogLevel:       env.LogLevel("LOG_LEVEL"),
+		DebugAddr:      config.ReadDebugAddr(env),
+		TrustedProxies: env.CIDRs("TRUSTED_PROXIES"),
+		PageSize:       env.PositiveInt("PAGE_SIZE", pages.DefaultPageSize),
 	}
 	if err := env.Err(); err != nil {
 		return settings{}, err
@@ -107,7 +114,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("configuration: API_BASE_URL: %w", err)
 	}
-	site, err := pages.New(pages.Config{API: client, Assets: assets, StripeKey: cfg.StripeKey, PageSize: cfg.PageSize})
+	site, err := pages.New(pages.Config{API: client, Assets: assets, StripeKey: cfg.StripeKey, PageSize: cfg.PageSize, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}
@@ -117,6 +124,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	case !strings.HasPrefix(cfg.StripeKey, "pk_"):
 		log.Warn("STRIPE_PUBLISHABLE_KEY does not look like a publishable key (pk_...): Stripe Elements will refuse it")
 	}
+
+	log.Info("starting", "api_base_url", cfg.APIBaseURL, "trusted_proxies", cfg.TrustedProxies)
 
 	requests, err := metrics.NewHTTP(reg)
 	if err != nil {

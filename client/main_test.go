@@ -50,6 +50,13 @@ func TestRun_RefusesAnAPIBaseThatIsNoURL(t *testing.T) {
 	assert.Contains(t, err.Error(), "API_BASE_URL")
 }
 
+func TestRun_RefusesTrustedProxiesThatAreNoAddresses(t *testing.T) {
+	err := run(t.Context(), env(map[string]string{"API_BASE_URL": "http://api", "TRUSTED_PROXIES": "ingress-nginx"}), io.Discard)
+
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TRUSTED_PROXIES")
+}
+
 func TestRun_ServesPagesUntilStopped(t *testing.T) {
 	var query string
 	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

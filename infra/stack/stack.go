@@ -383,7 +383,10 @@ func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL s
 		env = append(env, nats...)
 		env = append(env, chargeTiming(s.cfg.ExpirationWindow)...)
 	case "client":
-		env = append(env, "API_BASE_URL="+s.URL)
+		// The gateway is the client's peer for browsers and the API's for
+		// the client: the client forwards the browser's address the
+		// gateway names, and auth believes it from either.
+		env = append(env, "API_BASE_URL="+s.URL, "TRUSTED_PROXIES=127.0.0.1/32")
 	}
 	return env
 }

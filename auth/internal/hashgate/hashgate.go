@@ -9,20 +9,30 @@
 // that throughput is the same and memory in use is bounded, and once a
 // burst of hashes has ended and none has run for a while, it returns the
 // memory to the operating system once.
+//
+// A hash waits a bounded time for its turn: past it, the Gate answers
+// ErrBusy, so that a flood of sign-ins is refused promptly (auth answers
+// 503) instead of piling up requests, each holding a connection, that would
+// be served too late to matter.
 package hashgate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
+// ErrBusy is Enter's answer when no turn came within the Gate's wait.
+var ErrBusy = errors.New("no turn to hash in time")
+
 // Gate admits at most n hashes at once and calls release once after each
 // burst of them, when none has run for the idle time.
 type Gate struct {
 	slots   chan struct{}
+	wait    time.Duration
 	idle    time.Duration
 	release func()
 	waiting atomic.Int64 // in Enter, for a slot
@@ -34,23 +44,27 @@ type Gate struct {
 	timer   *time.Timer
 }
 
-// New returns a Gate admitting n hashes at once (at least one) that calls
-// release once no hash has run for idle after a burst. auth passes
-// runtime.GOMAXPROCS(0), a second and debug.FreeOSMemory.
-func New(n int, idle time.Duration, release func()) *Gate {
-	return &Gate{slots: make(chan struct{}, max(n, 1)), idle: idle, release: release}
+// New returns a Gate admitting n hashes at once (at least one), each after
+// waiting at most wait for its turn, that calls release once no hash has
+// run for idle after a burst. auth passes runtime.GOMAXPROCS(0), two
+// seconds, a second and debug.FreeOSMemory.
+func New(n int, wait, idle time.Duration, release func()) *Gate {
+	return &Gate{slots: make(chan struct{}, max(n, 1)), wait: wait, idle: idle, release: release}
 }
 
-// Enter waits for a turn to hash, or for ctx to be done. The caller hashes,
-// then calls leave, once.
+// Enter waits for a turn to hash, for the Gate's wait at most: then it
+// fails with ErrBusy, or earlier with ctx's error when ctx is done. The
+// caller hashes, then calls leave, once.
 func (g *Gate) Enter(ctx context.Context) (leave func(), err error) {
 	g.waiting.Add(1)
 	select {
 	case g.slots <- struct{}{}:
-		g.waiting.Add(-1)
-	case <-ctx.Done():
-		g.waiting.Add(-1)
-		return nil, fmt.Errorf("wait to hash: %w", ctx.Err())
+	default:
+		err = g.queue(ctx)
+	}
+	g.waiting.Add(-1)
+	if err != nil {
+		return nil, err
 	}
 	g.mu.Lock()
 	g.running++
@@ -62,6 +76,20 @@ func (g *Gate) Enter(ctx context.Context) (leave func(), err error) {
 	g.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(g.leave) }, nil
+}
+
+// queue waits for a slot when none was free at once.
+func (g *Gate) queue(ctx context.Context) error {
+	timer := time.NewTimer(g.wait)
+	defer timer.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("wait to hash: %w after %v", ErrBusy, g.wait)
+	case <-ctx.Done():
+		return fmt.Errorf("wait to hash: %w", ctx.Err())
+	}
 }
 
 // Load returns how many hashes wait for a turn and how many run, for

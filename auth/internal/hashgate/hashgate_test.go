@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -40,7 +41,7 @@ func burst(t *testing.T, g *hashgate.Gate, n, concurrently int) {
 
 func TestGate_ReleasesOncePerBurst(t *testing.T) {
 	var released atomic.Int32
-	g := hashgate.New(2, idle, func() { released.Add(1) })
+	g := hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
 
 	burst(t, g, 20, 8)
 	require.Eventually(t, func() bool { return released.Load() == 1 }, 5*time.Second, time.Millisecond)
@@ -55,7 +56,7 @@ func TestGate_ReleasesOncePerBurst(t *testing.T) {
 
 func TestGate_NoReleaseWhileAHashRuns(t *testing.T) {
 	var released atomic.Int32
-	g := hashgate.New(2, idle, func() { released.Add(1) })
+	g := hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
 	first, err := g.Enter(context.Background())
 	require.NoError(t, err)
 	second, err := g.Enter(context.Background())
@@ -71,13 +72,13 @@ func TestGate_NoReleaseWhileAHashRuns(t *testing.T) {
 
 func TestGate_NothingToReleaseWithoutHashes(t *testing.T) {
 	var released atomic.Int32
-	hashgate.New(2, idle, func() { released.Add(1) })
+	hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
 	time.Sleep(5 * idle)
 	assert.Zero(t, released.Load())
 }
 
 func TestGate_AdmitsAtMostN(t *testing.T) {
-	g := hashgate.New(2, time.Hour, func() {})
+	g := hashgate.New(2, time.Hour, time.Hour, func() {})
 	var running, most atomic.Int32
 	var wg sync.WaitGroup
 	for range 16 {
@@ -103,7 +104,7 @@ func TestGate_AdmitsAtMostN(t *testing.T) {
 }
 
 func TestGate_WaitEndsWithTheContext(t *testing.T) {
-	g := hashgate.New(1, time.Hour, func() {})
+	g := hashgate.New(1, time.Hour, time.Hour, func() {})
 	leave, err := g.Enter(context.Background())
 	require.NoError(t, err)
 	defer leave()
@@ -116,7 +117,7 @@ func TestGate_WaitEndsWithTheContext(t *testing.T) {
 }
 
 func TestGate_LeaveTwiceFreesOneTurn(t *testing.T) {
-	g := hashgate.New(1, time.Hour, func() {})
+	g := hashgate.New(1, time.Hour, time.Hour, func() {})
 	leave, err := g.Enter(context.Background())
 	require.NoError(t, err)
 	leave()
@@ -131,7 +132,7 @@ func TestGate_LeaveTwiceFreesOneTurn(t *testing.T) {
 }
 
 func TestGate_LoadCountsHashesRunningAndWaiting(t *testing.T) {
-	g := hashgate.New(1, time.Hour, func() {})
+	g := hashgate.New(1, time.Hour, time.Hour, func() {})
 	leave, err := g.Enter(context.Background())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -159,4 +160,41 @@ func TestGate_LoadCountsHashesRunningAndWaiting(t *testing.T) {
 	leave()
 	_, running = g.Load()
 	assert.Equal(t, 0, running)
+}
+
+func TestGate_RefusesWhenNoTurnComesWithinTheWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := hashgate.New(1, 2*time.Second, time.Hour, func() {})
+		leave, err := g.Enter(context.Background())
+		require.NoError(t, err)
+
+		start := time.Now()
+		_, err = g.Enter(context.Background())
+
+		assert.ErrorIs(t, err, hashgate.ErrBusy)
+		assert.Equal(t, 2*time.Second, time.Since(start), "the whole wait, and no longer")
+		waiting, running := g.Load()
+		assert.Zero(t, waiting, "a refused hash no longer waits")
+		assert.Equal(t, 1, running)
+		leave()
+	})
+}
+
+func TestGate_ATurnFreedWithinTheWaitIsTaken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := hashgate.New(1, 2*time.Second, time.Hour, func() {})
+		leave, err := g.Enter(context.Background())
+		require.NoError(t, err)
+		go func() {
+			time.Sleep(1999 * time.Millisecond)
+			leave()
+		}()
+
+		start := time.Now()
+		next, err := g.Enter(context.Background())
+
+		require.NoError(t, err)
+		assert.Equal(t, 1999*time.Millisecond, time.Since(start))
+		next()
+	})
 }

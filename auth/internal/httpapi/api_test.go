@@ -34,6 +34,11 @@ type apiConfig struct {
 	params    user.Params
 	trusted   []netip.Prefix
 	gate      user.Gate
+	// signInFailures per failureWindow per account; 0 is no limit.
+	signInFailures int
+	failureWindow  time.Duration
+	// now is the limiters' clock; time.Now when nil.
+	now func() time.Time
 }
 
 // api is the auth router on a fresh database of the embedded FerretDB.
@@ -62,11 +67,14 @@ func newAPI(t *testing.T, cfgs ...apiConfig) *api {
 		t:  t,
 		db: db,
 		handler: httpapi.Routes(httpapi.Deps{
-			Users:          users,
-			Sessions:       session.NewManager(jwtKey, time.Hour, false),
-			Log:            testkit.Logger(t),
-			RateLimit:      cfg.rateLimit,
-			TrustedProxies: cfg.trusted,
+			Users:               users,
+			Sessions:            session.NewManager(jwtKey, time.Hour, false),
+			Log:                 testkit.Logger(t),
+			RateLimit:           cfg.rateLimit,
+			TrustedProxies:      cfg.trusted,
+			SignInFailures:      cfg.signInFailures,
+			SignInFailureWindow: cfg.failureWindow,
+			Now:                 cfg.now,
 		}),
 	}
 }

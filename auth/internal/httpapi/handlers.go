@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
+	"ticketing.dev/auth/internal/hashgate"
 	"ticketing.dev/auth/internal/httpapi/request"
 	"ticketing.dev/auth/internal/user"
+	"ticketing.dev/common/errs"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
 )
@@ -12,6 +15,9 @@ import (
 type handlers struct {
 	users    *user.Service
 	sessions *session.Manager
+	// accounts counts sign-in attempts per email, cleared by a success;
+	// nil counts none.
+	accounts *limiter
 }
 
 // signUp registers the user and signs them in.
@@ -22,7 +28,7 @@ func (h *handlers) signUp(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := h.users.SignUp(r.Context(), req.Email, req.Password)
 	if err != nil {
-		return err
+		return busy(w, r, err)
 	}
 	if err := h.sessions.SignIn(w, u.ID, u.Email); err != nil {
 		return err
@@ -30,15 +36,24 @@ func (h *handlers) signUp(w http.ResponseWriter, r *http.Request) error {
 	return web.Respond(w, r, http.StatusCreated, userResponse{ID: u.ID, Email: u.Email})
 }
 
+// signIn signs the user in, unless their account has failed too often
+// lately. Every attempt draws on the account's budget before any hashing,
+// so concurrent guesses cannot overrun it, and only a success gives it
+// back: what remains counts failures.
 func (h *handlers) signIn(w http.ResponseWriter, r *http.Request) error {
 	req, err := request.DecodeSignIn(w, r)
 	if err != nil {
 		return err
 	}
+	if !h.accounts.allow(req.Email) {
+		h.accounts.refuse(w, r, ErrTooManyFailedSignIns)
+		return nil
+	}
 	u, err := h.users.SignIn(r.Context(), req.Email, req.Password)
 	if err != nil {
-		return err
+		return busy(w, r, err)
 	}
+	h.accounts.forget(req.Email)
 	if err := h.sessions.SignIn(w, u.ID, u.Email); err != nil {
 		return err
 	}
@@ -58,4 +73,25 @@ func (h *handlers) currentUser(w http.ResponseWriter, r *http.Request) error {
 		body.CurrentUser = &sessionUser{ID: u.ID, Email: u.Email, IssuedAt: u.IssuedAt}
 	}
 	return web.Respond(w, r, http.StatusOK, body)
+}
+
+// busyBody is the answer when no turn to hash came within the gate's wait.
+var busyBody = errs.Body{Errors: []errs.Detail{{Message: "Too many sign-ins at once, try again shortly"}}}
+
+// busyRetryAfter is in seconds: a turn takes tens of milliseconds, so a
+// client that comes back then finds the queue drained unless the overload
+// goes on.
+const busyRetryAfter = "2"
+
+// busy answers 503 with Retry-After when err is the gate's refusal to wait
+// any longer for a turn to hash, and returns any other err as it is. The
+// common error table has no kind for 503, so the body is written here in
+// the common shape.
+func busy(w http.ResponseWriter, r *http.Request, err error) error {
+	if !errors.Is(err, hashgate.ErrBusy) {
+		return err
+	}
+	web.Logger(r.Context()).WarnContext(r.Context(), "refused: no turn to hash", "err", err)
+	w.Header().Set("Retry-After", busyRetryAfter)
+	return web.Respond(w, r, http.StatusServiceUnavailable, busyBody)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type fakeClock struct{ t time.Time }
@@ -15,9 +16,9 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func TestLimiter_RefillsAtTheLimitPerMinute(t *testing.T) {
+func TestLimiter_RefillsAtTheLimitPerPeriod(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(3, nil, clock.now)
+	l := newLimiter(3, time.Minute, clock.now)
 
 	for i := range 3 {
 		assert.True(t, l.allow("a"), "attempt %d", i+1)
@@ -36,34 +37,69 @@ func TestLimiter_RefillsAtTheLimitPerMinute(t *testing.T) {
 	}
 }
 
-func TestLimiter_ForgetsIdleClients(t *testing.T) {
+func TestLimiter_ForgetsIdleKeys(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(2, nil, clock.now)
+	l := newLimiter(2, time.Minute, clock.now)
 	for i := range 100 {
 		l.allow(strconv.Itoa(i))
 	}
-	assert.Len(t, l.clients, 100)
+	assert.Equal(t, 100, l.size())
 
 	clock.advance(30 * time.Second)
 	l.allow("recent")
 	clock.advance(40 * time.Second)
 	l.allow("recent")
 
-	assert.Len(t, l.clients, 1, "only the client seen within the minute is kept")
+	assert.Equal(t, 1, l.size(), "only the key seen within the minute is kept")
 }
 
-func TestLimiter_RefusesNewcomersWhenFull(t *testing.T) {
+func TestLimiter_WhenFullANewcomerTakesThePlaceOfTheKeySeenLongestAgo(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(5, nil, clock.now)
-	l.maxClients = 2
+	l := newLimiter(1, time.Minute, clock.now)
+	l.maxKeys = 3
+	for _, k := range []string{"a", "b", "c"} {
+		require.True(t, l.allow(k))
+		clock.advance(time.Second)
+	}
+	require.False(t, l.allow("a"), "a has spent its budget; and is now the key seen last")
 
-	assert.True(t, l.allow("a"))
-	assert.True(t, l.allow("b"))
-	assert.False(t, l.allow("c"))
-	assert.True(t, l.allow("a"), "known clients keep their budget")
+	assert.True(t, l.allow("d"), "a newcomer is served although the table is full")
+	assert.Equal(t, 3, l.size(), "the table stays within its bound")
+	assert.True(t, l.allow("b"), "b, seen longest ago, was forgotten: a full budget again")
+	assert.False(t, l.allow("a"), "a, seen recently, is still remembered")
+	assert.False(t, l.allow("d"))
+}
 
-	clock.advance(time.Minute)
-	assert.True(t, l.allow("c"), "room again once idle clients are swept")
+func TestLimiter_AFloodOfNewKeysLocksNobodyOut(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	l := newLimiter(5, time.Minute, clock.now)
+	l.maxKeys = 100
+	for i := range 10_000 {
+		require.True(t, l.allow("attacker-"+strconv.Itoa(i)))
+	}
+	assert.True(t, l.allow("203.0.113.7"), "a client arriving during the flood")
+	assert.Equal(t, 100, l.size())
+}
+
+func TestLimiter_ForgetGivesTheWholeBudgetBack(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	l := newLimiter(2, 15*time.Minute, clock.now)
+	assert.True(t, l.allow("me@example.com"))
+	assert.True(t, l.allow("me@example.com"))
+	assert.False(t, l.allow("me@example.com"))
+
+	l.forget("me@example.com")
+
+	assert.True(t, l.allow("me@example.com"))
+	assert.Equal(t, "450", l.retryAfter, "one attempt every 7.5 minutes")
+}
+
+func TestLimiter_NilAllowsEverything(t *testing.T) {
+	var l *limiter
+	for range 1000 {
+		require.True(t, l.allow("a"))
+	}
+	l.forget("a")
 }
 
 func TestClientAddr(t *testing.T) {

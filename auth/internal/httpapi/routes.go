@@ -27,18 +27,40 @@ type Deps struct {
 	// RateLimit is how many sign-up and sign-in attempts, together, one
 	// client address may make per minute; 0 turns limiting off.
 	RateLimit int
-	// TrustedProxies are the peers, such as the gateway or the ingress,
-	// whose X-Forwarded-For header names the client the limit applies to.
-	// Requests from any other peer are limited by the peer's address.
+	// TrustedProxies are the peers, such as the gateway, the ingress or
+	// the web client, whose X-Forwarded-For header names the client the
+	// limit applies to. Requests from any other peer are limited by the
+	// peer's address.
 	TrustedProxies []netip.Prefix
+	// SignInFailures is how many failed sign-ins one account (one email,
+	// known or not) may have per SignInFailureWindow, from any address; 0
+	// turns that limit off. A successful sign-in clears the account's
+	// count.
+	SignInFailures      int
+	SignInFailureWindow time.Duration
+	// Now tells the time to the limiters; time.Now when nil.
+	Now func() time.Time
 	// Checks are the dependencies /readyz reports on.
 	Checks map[string]web.Check
 }
 
 // Routes returns the whole HTTP surface of the auth service.
 func Routes(d Deps) http.Handler {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
 	h := &handlers{users: d.Users, sessions: d.Sessions}
-	limit := rateLimit(d.RateLimit, d.TrustedProxies)
+	if d.SignInFailures > 0 && d.SignInFailureWindow > 0 {
+		h.accounts = newLimiter(d.SignInFailures, d.SignInFailureWindow, now)
+	}
+	// One budget of RateLimit attempts a minute per client address, shared
+	// by sign-up and sign-in.
+	var addresses *limiter
+	if d.RateLimit > 0 {
+		addresses = newLimiter(d.RateLimit, time.Minute, now)
+	}
+	limit := addresses.perAddress(d.TrustedProxies)
 
 	r := web.NewRouter(d.Log, web.WithMetrics(d.Metrics))
 	web.Health(r, d.Checks)
@@ -50,13 +72,4 @@ func Routes(d Deps) http.Handler {
 		r.Get("/currentuser", web.Handle(h.currentUser))
 	})
 	return r
-}
-
-// rateLimit returns middleware that shares one budget of perMinute
-// attempts among every route it wraps, per client address.
-func rateLimit(perMinute int, trusted []netip.Prefix) func(http.Handler) http.Handler {
-	if perMinute <= 0 {
-		return func(next http.Handler) http.Handler { return next }
-	}
-	return newLimiter(perMinute, trusted, time.Now).middleware
 }

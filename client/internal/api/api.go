@@ -1,6 +1,6 @@
 // Package api is the web client's typed HTTP client of the ticketing REST
 // API. Pages call it from the server on behalf of a browser: every call
-// forwards that browser's session cookie, Host and request id, has a
+// forwards that browser's session cookie, Host, request id and address, has a
 // timeout, and returns an *Error carrying the API's common error shape when
 // the API says no.
 package api
@@ -88,10 +88,13 @@ type Caller struct {
 	Host string
 	// RequestID ties the API's log lines to the page's.
 	RequestID string
-	// ForwardedFor is the X-Forwarded-For chain of the browser's request
-	// with the client's own peer appended, as a proxy writes it: the
-	// client is one more hop between the browser and the API, and the
-	// API's per-address limits are meant for the browser's address.
+	// ForwardedFor is the browser's address, sent as X-Forwarded-For: the
+	// API's per-address limits are meant for the browser, not for the
+	// client that calls on its behalf. It is one address that the client
+	// vouches for, never a chain the browser could have written; a proxy
+	// between the client and the API (the ingress) appends the client's
+	// own address, and the API believes the entry only from the client's
+	// and that proxy's addresses (auth's TRUSTED_PROXIES).
 	ForwardedFor string
 }
 

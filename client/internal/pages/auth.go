@@ -40,7 +40,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, page strin
 	if err != nil {
 		return err
 	}
-	signed, err := call(r.Context(), caller(w, r), f.Value("email"), f.Value("password"))
+	signed, err := call(r.Context(), s.caller(w, r), f.Value("email"), f.Value("password"))
 	if err != nil {
 		f, status := f.withErrors(err)
 		if status == 0 {
@@ -79,7 +79,7 @@ func (s *Server) signOutForm(w http.ResponseWriter, r *http.Request) error {
 // is cleared here: the user asked to leave, and a session cookie is all
 // that keeps them in.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
-	cookies, err := s.api.SignOut(r.Context(), caller(w, r))
+	cookies, err := s.api.SignOut(r.Context(), s.caller(w, r))
 	if err != nil {
 		web.Logger(r.Context()).WarnContext(r.Context(), "sign out through the API failed; clearing the cookie here", "err", err)
 		http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})

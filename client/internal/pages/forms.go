@@ -86,7 +86,7 @@ func (f form) withErrors(err error) (form, int) {
 		return f, 0
 	}
 	switch apiErr.Status {
-	case http.StatusBadRequest, http.StatusTooManyRequests, http.StatusBadGateway:
+	case http.StatusBadRequest, http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable:
 	default:
 		return f, 0
 	}

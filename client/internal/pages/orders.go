@@ -51,7 +51,7 @@ func (s *Server) orderPage(w http.ResponseWriter, r *http.Request, status int, f
 	if err != nil {
 		return err
 	}
-	o, err := s.api.Order(r.Context(), caller(w, r), id)
+	o, err := s.api.Order(r.Context(), s.caller(w, r), id)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (s *Server) orderPage(w http.ResponseWriter, r *http.Request, status int, f
 // being refunded, and nil otherwise. When the payments service cannot tell,
 // the page is shown without it: the order's own state is what matters.
 func (s *Server) refund(w http.ResponseWriter, r *http.Request, orderID string) *api.Payment {
-	p, err := s.api.OrderPayment(r.Context(), caller(w, r), orderID)
+	p, err := s.api.OrderPayment(r.Context(), s.caller(w, r), orderID)
 	switch {
 	case api.HasStatus(err, http.StatusNotFound):
 		return nil // never paid
@@ -125,7 +125,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.api.Pay(r.Context(), caller(w, r), id, f.Value("token"))
+	_, err = s.api.Pay(r.Context(), s.caller(w, r), id, f.Value("token"))
 	switch {
 	case err == nil:
 		http.Redirect(w, r, "/orders?paid="+id, http.StatusSeeOther)
@@ -173,7 +173,7 @@ func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, status int, 
 	if err != nil {
 		return err
 	}
-	page, err := s.api.Orders(r.Context(), caller(w, r), api.PageRequest{Limit: s.pageSize, Cursor: cursor})
+	page, err := s.api.Orders(r.Context(), s.caller(w, r), api.PageRequest{Limit: s.pageSize, Cursor: cursor})
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func (s *Server) bannerOrder(w http.ResponseWriter, r *http.Request, id string) 
 	if !web.ValidID(id) {
 		return nil
 	}
-	o, err := s.api.Order(r.Context(), caller(w, r), strings.ToLower(id))
+	o, err := s.api.Order(r.Context(), s.caller(w, r), strings.ToLower(id))
 	if err != nil {
 		web.Logger(r.Context()).WarnContext(r.Context(), "order of a banner unknown", "order_id", id, "err", err)
 		return nil
@@ -243,7 +243,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.api.CancelOrder(r.Context(), caller(w, r), id); err != nil {
+	if err := s.api.CancelOrder(r.Context(), s.caller(w, r), id); err != nil {
 		f, status := newForm().withErrors(err)
 		if status == 0 {
 			return err

@@ -15,8 +15,8 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -43,6 +43,11 @@ type Config struct {
 	// web.MaxPageLimit; DefaultPageSize when 0. It also bounds what the
 	// client reads of the API for one page (api.ListBodyLimit).
 	PageSize int
+	// TrustedProxies are the peers, such as the ingress or the gateway,
+	// whose X-Forwarded-For names the browser. The browser's address is
+	// forwarded to the API, whose per-address limits are meant for it;
+	// from any other peer, the peer is taken for the browser.
+	TrustedProxies []netip.Prefix
 }
 
 // Server renders the pages.
@@ -55,6 +60,7 @@ type Server struct {
 	staticFS    fs.FS
 	versions    map[string]string // static file name → content hash
 	crossOrigin *http.CrossOriginProtection
+	trusted     []netip.Prefix
 }
 
 // New parses the templates and hashes the static files.
@@ -62,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.API == nil || cfg.Assets == nil {
 		return nil, errors.New("pages: API and Assets are required")
 	}
-	s := &Server{api: cfg.API, stripeKey: cfg.StripeKey, now: cfg.Now, pageSize: cfg.PageSize}
+	s := &Server{api: cfg.API, stripeKey: cfg.StripeKey, now: cfg.Now, pageSize: cfg.PageSize, trusted: cfg.TrustedProxies}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -224,7 +230,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 	// The header still shows who is signed in, except when the API is the
 	// trouble: asking it again would only make the error page slow too.
 	if status < http.StatusInternalServerError {
-		v.User, _ = s.api.CurrentUser(r.Context(), caller(w, r))
+		v.User, _ = s.api.CurrentUser(r.Context(), s.caller(w, r))
 	}
 	return s.render(w, status, "error", v)
 }
@@ -272,17 +278,19 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// caller is the browser behind r, as the API client forwards it.
-func caller(w http.ResponseWriter, r *http.Request) api.Caller {
+// caller is the browser behind r, as the API client forwards it. Its
+// address is r's peer or, when the peer is one of the trusted proxies (the
+// ingress, the gateway), the address they forwarded (see web.ClientIP):
+// what the client vouches for to the API is that one address, never
+// entries the browser wrote itself.
+func (s *Server) caller(w http.ResponseWriter, r *http.Request) api.Caller {
 	who := api.Caller{Host: r.Host, RequestID: w.Header().Get(web.RequestIDHeader)}
 	if c, err := r.Cookie(api.SessionCookie); err == nil {
 		who.Session = c.Value
 	}
-	chain := r.Header.Values("X-Forwarded-For")
-	if peer, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		chain = append(chain, peer)
+	if addr := web.ClientIP(r, s.trusted); addr.IsValid() {
+		who.ForwardedFor = addr.String()
 	}
-	who.ForwardedFor = strings.Join(chain, ", ")
 	return who
 }
 
@@ -291,7 +299,7 @@ func caller(w http.ResponseWriter, r *http.Request) api.Caller {
 // worth an error page, and every action that needs a session asks the API
 // again anyway.
 func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) *api.User {
-	u, err := s.api.CurrentUser(r.Context(), caller(w, r))
+	u, err := s.api.CurrentUser(r.Context(), s.caller(w, r))
 	if err != nil {
 		web.Logger(r.Context()).WarnContext(r.Context(), "current user unknown", "err", err)
 		return nil

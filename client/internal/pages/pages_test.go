@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -658,13 +659,67 @@ func TestPages_CallTheAPIOnTheBrowsersBehalf(t *testing.T) {
 		writeJSON(w, http.StatusOK, []any{})
 	})
 
-	a := s.do(http.MethodGet, "/orders", nil, true, "X-Forwarded-For", "203.0.113.9")
+	a := s.do(http.MethodGet, "/orders", nil, true)
 
 	require.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, strings.TrimPrefix(s.url, "http://"), host, "the browser's host, for an ingress that routes by host")
 	assert.Equal(t, "session=token", got.Get("Cookie"))
-	assert.Equal(t, "203.0.113.9, 127.0.0.1", got.Get("X-Forwarded-For"), "the client is one more hop")
+	assert.Equal(t, "127.0.0.1", got.Get("X-Forwarded-For"), "the browser's address")
 	assert.Equal(t, a.header.Get("X-Request-Id"), got.Get("X-Request-Id"), "one request id in both logs")
+}
+
+func TestPages_ForwardTheBrowsersAddressAsTheTrustedProxyNamedIt(t *testing.T) {
+	ingress := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	tests := []struct {
+		name      string
+		trusted   []netip.Prefix
+		forwarded []string
+		want      string
+	}{
+		{"the ingress's browser", ingress, []string{"203.0.113.9"}, "203.0.113.9"},
+		{"entries the browser wrote are not passed on", ingress, []string{"198.51.100.1, 203.0.113.9"}, "203.0.113.9"},
+		{"over several header lines", ingress, []string{"198.51.100.1", "203.0.113.9"}, "203.0.113.9"},
+		{"an IPv6 browser", ingress, []string{"2001:db8::7"}, "2001:db8::7"},
+		{"the ingress alone", ingress, nil, "127.0.0.1"},
+		{"an untrusted peer's X-Forwarded-For is ignored", nil, []string{"203.0.113.9"}, "127.0.0.1"},
+		{"a peer outside the trusted range is the browser", []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}, []string{"203.0.113.9"}, "127.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSite(t, func(c *pages.Config) { c.TrustedProxies = tt.trusted })
+			var got []string
+			s.api.HandleFunc("POST /api/users/signin", func(w http.ResponseWriter, r *http.Request) {
+				got = r.Header.Values("X-Forwarded-For")
+				writeJSON(w, http.StatusBadRequest, errorsBody(api.Detail{Message: "Invalid credentials"}))
+			})
+			req, err := http.NewRequest(http.MethodPost, s.url+"/auth/signin",
+				strings.NewReader(url.Values{"email": {"me@example.com"}, "password": {"pw"}}.Encode()))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for _, v := range tt.forwarded {
+				req.Header.Add("X-Forwarded-For", v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Equal(t, []string{tt.want}, got)
+		})
+	}
+}
+
+func TestSignIn_ShowsTheAPIsRefusalsAboveTheForm(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		s := newSite(t)
+		s.respond("POST /api/users/signin", status, errorsBody(api.Detail{Message: "Try again later"}))
+
+		a := s.post("/auth/signin", url.Values{"email": {"me@example.com"}, "password": {"pw"}}, false)
+
+		assert.Equal(t, status, a.status)
+		assert.Contains(t, a.body, "Try again later")
+		assert.Contains(t, a.body, `value="me@example.com"`, "the email is kept")
+	}
 }
 
 func TestOrder_CancelledWhilePayingSaysThePaymentWasRefunded(t *testing.T) {

@@ -19,7 +19,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.api.Tickets(r.Context(), caller(w, r), api.PageRequest{Limit: s.pageSize, Cursor: cursor})
+	page, err := s.api.Tickets(r.Context(), s.caller(w, r), api.PageRequest{Limit: s.pageSize, Cursor: cursor})
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tk, err := s.api.CreateTicket(r.Context(), caller(w, r), api.TicketInput{Title: f.Value("title"), Price: f.Value("price")})
+	tk, err := s.api.CreateTicket(r.Context(), s.caller(w, r), api.TicketInput{Title: f.Value("title"), Price: f.Value("price")})
 	if err != nil {
 		f, status := f.withErrors(err)
 		if status == 0 {
@@ -75,7 +75,7 @@ func (s *Server) ticketPage(w http.ResponseWriter, r *http.Request, status int, 
 	if err != nil {
 		return err
 	}
-	who := caller(w, r)
+	who := s.caller(w, r)
 	tk, err := s.api.Ticket(r.Context(), who, id)
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.api.CreateOrder(r.Context(), caller(w, r), id)
+	o, err := s.api.CreateOrder(r.Context(), s.caller(w, r), id)
 	switch {
 	case err == nil:
 		http.Redirect(w, r, orderPath(o.ID), http.StatusSeeOther)
@@ -144,7 +144,7 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	updated, err := s.api.UpdateTicket(r.Context(), caller(w, r), tk.ID, api.TicketInput{Title: f.Value("title"), Price: f.Value("price")})
+	updated, err := s.api.UpdateTicket(r.Context(), s.caller(w, r), tk.ID, api.TicketInput{Title: f.Value("title"), Price: f.Value("price")})
 	if err != nil {
 		f, status := f.withErrors(err)
 		if status == 0 {
@@ -169,7 +169,7 @@ func (s *Server) ownTicket(w http.ResponseWriter, r *http.Request) (*api.User, a
 		http.Redirect(w, r, signInPath(ticketPath(id)+"/edit"), http.StatusSeeOther)
 		return nil, api.Ticket{}, nil
 	}
-	tk, err := s.api.Ticket(r.Context(), caller(w, r), id)
+	tk, err := s.api.Ticket(r.Context(), s.caller(w, r), id)
 	if err != nil {
 		return nil, api.Ticket{}, err
 	}
