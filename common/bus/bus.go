@@ -46,6 +46,10 @@ type Config struct {
 	ClusterID string
 	// ClientID must be unique among connected clients; Kubernetes uses the pod name.
 	ClientID string
+	// User and Password are the client's credentials, when the server
+	// checks them (see Grant.Permissions). Empty, the client sends those
+	// in URL, if any.
+	User, Password string
 	// LostAfter is about how long the server may stay unreachable before
 	// the connection is lost for good (see Lost). It counts in whole
 	// seconds, at least 2; zero means 10 s. Tests shorten it.
@@ -74,6 +78,10 @@ const (
 	maxBackoff     = 5 * time.Second
 )
 
+// ErrNotPermitted is reported by Publish when the server refuses the
+// subject to this client's user (see Grant.Permissions).
+var ErrNotPermitted = errors.New("bus: subject not permitted")
+
 // ErrConnectionLost is reported by Lost when the server has been unreachable
 // for too long; the service should stop and be restarted.
 var ErrConnectionLost = errors.New("bus: nats streaming connection lost")
@@ -84,6 +92,9 @@ type Conn struct {
 	sc      stan.Conn
 	log     *slog.Logger
 	metrics *metrics.Bus // nil records nothing
+
+	pubPrefix string // of the NATS subjects events are published on
+	refusals  refusals
 
 	deadLetters   DeadLetterSink // nil keeps redelivering
 	maxDeliveries int
@@ -135,19 +146,26 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 }
 
 func dial(cfg Config, m *metrics.Bus, log *slog.Logger) (*Conn, error) {
-	nc, err := nats.Connect(cfg.URL,
+	c := &Conn{
+		log: log, metrics: m, lost: make(chan struct{}),
+		deadLetters: cfg.DeadLetters, maxDeliveries: cfg.MaxDeliveries,
+		pubPrefix: "_STAN.pub." + cfg.ClusterID + ".",
+	}
+	opts := []nats.Option{
 		nats.Name(cfg.ClientID),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.Timeout(2*time.Second),
-	)
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.Timeout(2 * time.Second),
+		nats.ErrorHandler(c.asyncError),
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{
-		nc: nc, log: log, metrics: m, lost: make(chan struct{}),
-		deadLetters: cfg.DeadLetters, maxDeliveries: cfg.MaxDeliveries,
-	}
+	c.nc = nc
 	maxOut := pingMaxOut
 	if cfg.LostAfter > 0 {
 		maxOut = max(minPingMaxOut, int((cfg.LostAfter+time.Second-1)/time.Second))
@@ -226,6 +244,11 @@ func (c *Conn) publish(ctx context.Context, subject string, data []byte) error {
 	if !c.nc.IsConnected() {
 		return fmt.Errorf("bus: publish %s: nats connection is %s", subject, c.nc.Status())
 	}
+	// A subject the server does not permit is dropped with no reply:
+	// without the server's error, seen by asyncError, the publish would
+	// wait for its ack until it timed out.
+	refused := c.refusals.wait(c.pubPrefix + subject)
+	defer c.refusals.done(c.pubPrefix+subject, refused)
 	acked := make(chan error, 1)
 	_, err := c.sc.PublishAsync(subject, data, func(_ string, err error) { acked <- err })
 	if err != nil {
@@ -237,6 +260,8 @@ func (c *Conn) publish(ctx context.Context, subject string, data []byte) error {
 			return fmt.Errorf("bus: publish %s: %w", subject, err)
 		}
 		return nil
+	case err := <-refused:
+		return fmt.Errorf("bus: publish %s: %w: %w", subject, ErrNotPermitted, err)
 	case <-ctx.Done():
 		return fmt.Errorf("bus: publish %s: %w", subject, ctx.Err())
 	}
@@ -294,7 +319,11 @@ func (c *Conn) handling(fn func()) {
 
 // ConfigFrom returns the configuration of a service's connection as it read
 // it from the environment (NATS_URL, NATS_CLUSTER_ID, NATS_CLIENT_ID,
-// BUS_MAX_DELIVERIES). The service adds its Metrics and DeadLetters.
+// NATS_USER, NATS_PASSWORD, BUS_MAX_DELIVERIES). The service adds its
+// Metrics and DeadLetters.
 func ConfigFrom(n config.NATS) Config {
-	return Config{URL: n.URL, ClusterID: n.ClusterID, ClientID: n.ClientID, MaxDeliveries: n.MaxDeliveries}
+	return Config{
+		URL: n.URL, ClusterID: n.ClusterID, ClientID: n.ClientID,
+		User: n.User, Password: n.Password, MaxDeliveries: n.MaxDeliveries,
+	}
 }

@@ -390,8 +390,10 @@ func (r *recorder) WithGroup(name string) slog.Handler {
 }
 
 func TestConfigFrom_CarriesTheServicesNATSVariables(t *testing.T) {
-	c := bus.ConfigFrom(config.NATS{URL: "nats://nats-srv:4222", ClusterID: "ticketing", ClientID: "orders-abc", MaxDeliveries: 7})
-	assert.Equal(t, bus.Config{URL: "nats://nats-srv:4222", ClusterID: "ticketing", ClientID: "orders-abc", MaxDeliveries: 7}, c)
+	c := bus.ConfigFrom(config.NATS{URL: "nats://nats-srv:4222", ClusterID: "ticketing", ClientID: "orders-abc",
+		User: "orders", Password: "s3cret", MaxDeliveries: 7})
+	assert.Equal(t, bus.Config{URL: "nats://nats-srv:4222", ClusterID: "ticketing", ClientID: "orders-abc",
+		User: "orders", Password: "s3cret", MaxDeliveries: 7}, c)
 }
 
 func TestListener_SlowHandlerWorksOffABacklogWithoutRedeliveries(t *testing.T) {

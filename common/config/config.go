@@ -217,6 +217,12 @@ type NATS struct {
 	URL       string
 	ClusterID string
 	ClientID  string
+	// User and Password are the service's credentials on the NATS server,
+	// which lets each user publish only its own subjects (see package
+	// bus); both empty connect without credentials, as to a server of
+	// the tests that checks none.
+	User     string
+	Password string
 	// MaxDeliveries is how many times an event is delivered to the
 	// service's handler before it goes to the service's dead letters
 	// (see package bus).
@@ -224,13 +230,23 @@ type NATS struct {
 }
 
 // ReadNATS reads NATS_URL, NATS_CLUSTER_ID and NATS_CLIENT_ID, all
-// required, and BUS_MAX_DELIVERIES, an integer of at least 1 (default
+// required; NATS_USER and NATS_PASSWORD, both or neither; and
+// BUS_MAX_DELIVERIES, an integer of at least 1 (default
 // DefaultMaxDeliveries).
 func ReadNATS(e *Env) NATS {
-	return NATS{
+	n := NATS{
 		URL:           e.Required("NATS_URL"),
 		ClusterID:     e.Required("NATS_CLUSTER_ID"),
 		ClientID:      e.Required("NATS_CLIENT_ID"),
+		User:          e.String("NATS_USER", ""),
+		Password:      e.String("NATS_PASSWORD", ""),
 		MaxDeliveries: e.PositiveInt("BUS_MAX_DELIVERIES", DefaultMaxDeliveries),
 	}
+	switch {
+	case n.User != "" && n.Password == "":
+		e.errs = append(e.errs, errors.New("NATS_PASSWORD must be defined when NATS_USER is"))
+	case n.User == "" && n.Password != "":
+		e.errs = append(e.errs, errors.New("NATS_USER must be defined when NATS_PASSWORD is"))
+	}
+	return n
 }

@@ -5,6 +5,7 @@ package embedded
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	natsd "github.com/nats-io/nats-server/v2/server"
 	stand "github.com/nats-io/nats-streaming-server/server"
 	"github.com/nats-io/nats-streaming-server/stores"
 )
@@ -123,7 +125,23 @@ type NATSConfig struct {
 	// StoreDir, when set, keeps channels in files there, surviving restarts;
 	// otherwise they live in memory and a restart forgets them.
 	StoreDir string
+	// Users, when set, are the only clients the server admits, each with
+	// its password and permissions; unset, it admits anyone, as the tests
+	// that start a server of their own expect.
+	Users []NATSUser
 }
+
+// NATSUser is a user of an embedded NATS Streaming server.
+type NATSUser struct {
+	Name, Password string
+	// Publish and Subscribe are the NATS subjects the user may publish and
+	// subscribe to (see bus.Grant.Permissions); nil permits every subject.
+	Publish, Subscribe []string
+}
+
+// streamingUser is the user of the streaming server's own connections to
+// its NATS server, which must reach every subject.
+const streamingUser = "_nss"
 
 // NATSStreaming is a running embedded NATS Streaming server.
 type NATSStreaming struct {
@@ -172,12 +190,34 @@ func (n *NATSStreaming) Start() error {
 	nopts.Port = n.cfg.Port
 	nopts.NoSigs = true
 	nopts.NoLog = true
+	if len(n.cfg.Users) > 0 {
+		sopts.Username, sopts.Password = streamingUser, rand.Text()
+		nopts.Users = []*natsd.User{{Username: sopts.Username, Password: sopts.Password}}
+		for _, u := range n.cfg.Users {
+			nopts.Users = append(nopts.Users, &natsd.User{Username: u.Name, Password: u.Password, Permissions: permissions(u)})
+		}
+	}
 	srv, err := stand.RunServerWithOpts(sopts, &nopts)
 	if err != nil {
 		return fmt.Errorf("nats streaming: %w", err)
 	}
 	n.srv = srv
 	return nil
+}
+
+// permissions returns u's permissions as the NATS server takes them.
+func permissions(u NATSUser) *natsd.Permissions {
+	if u.Publish == nil && u.Subscribe == nil {
+		return nil
+	}
+	p := &natsd.Permissions{}
+	if u.Publish != nil {
+		p.Publish = &natsd.SubjectPermission{Allow: u.Publish}
+	}
+	if u.Subscribe != nil {
+		p.Subscribe = &natsd.SubjectPermission{Allow: u.Subscribe}
+	}
+	return p
 }
 
 // Stop shuts the server down; clients see their connection drop.

@@ -56,6 +56,7 @@ type manifests struct {
 	ingresses    []*networkingv1.Ingress
 	pdbs         []*policyv1.PodDisruptionBudget
 	netpols      []*networkingv1.NetworkPolicy
+	configMaps   []*corev1.ConfigMap
 	decodeErrors []error
 }
 
@@ -177,6 +178,8 @@ func (m *manifests) add(o object) {
 		m.pdbs = append(m.pdbs, v)
 	case *networkingv1.NetworkPolicy:
 		m.netpols = append(m.netpols, v)
+	case *corev1.ConfigMap:
+		m.configMaps = append(m.configMaps, v)
 	}
 }
 
@@ -219,6 +222,16 @@ func (m *manifests) serviceNamed(name string) *corev1.Service {
 	for _, s := range m.services {
 		if s.Name == name {
 			return s
+		}
+	}
+	return nil
+}
+
+// configMapNamed returns the ConfigMap called name, or nil.
+func (m *manifests) configMapNamed(name string) *corev1.ConfigMap {
+	for _, c := range m.configMaps {
+		if c.Name == name {
+			return c
 		}
 	}
 	return nil

@@ -218,9 +218,10 @@ func (s *Stack) StartNATS() error {
 	return nil
 }
 
-// NATS returns NATS Streaming's URL and cluster id, for tests that publish
-// events by hand.
-func (s *Stack) NATS() (url, clusterID string) { return s.nats.URL(), s.nats.ClusterID() }
+// NATS returns NATS Streaming's URL, with the credentials of a user who may
+// publish every event but consume none (bus.OperatorGrant), and its cluster
+// id, for tests that publish events by hand.
+func (s *Stack) NATS() (url, clusterID string) { return s.operatorURL(), s.nats.ClusterID() }
 
 // RestartNATS stops NATS Streaming and starts it again at once.
 func (s *Stack) RestartNATS() error {

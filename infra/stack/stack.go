@@ -95,6 +95,9 @@ type Stack struct {
 	gateway *http.Server
 	exited  chan string // names of children that exited on their own
 
+	// natsPasswords are the NATS users' passwords, by user (natsUsers).
+	natsPasswords map[string]string
+
 	mu sync.Mutex
 	// procs are the children, in start order; a restarted service takes
 	// its predecessor's place.
@@ -161,9 +164,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 
 	// Infrastructure.
-	if s.nats, err = embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: filepath.Join(dataDir, "nats")}); err != nil {
+	var users []embedded.NATSUser
+	users, s.natsPasswords = natsUsers()
+	if s.nats, err = embedded.StartNATSStreaming(embedded.NATSConfig{
+		ClusterID: clusterID, StoreDir: filepath.Join(dataDir, "nats"), Users: users,
+	}); err != nil {
 		return nil, fmt.Errorf("nats streaming: %w", err)
 	}
+	s.status("nats streaming: %s, a user per service (replay dead letters as the operator: -nats %s)", s.nats.URL(), s.operatorURL())
 	fcfg := embedded.FerretDBConfig{Dir: filepath.Join(dataDir, "ferretdb")}
 	switch cfg.Backend {
 	case "", "sqlite":
@@ -353,6 +361,8 @@ func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL s
 		"NATS_URL=" + s.nats.URL(),
 		"NATS_CLUSTER_ID=" + s.nats.ClusterID(),
 		"NATS_CLIENT_ID=" + name + "-" + strconv.Itoa(os.Getpid()),
+		"NATS_USER=" + name,
+		"NATS_PASSWORD=" + s.natsPasswords[name],
 	}
 	switch name {
 	case "auth":

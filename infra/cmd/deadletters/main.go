@@ -5,11 +5,15 @@
 //	go run ./infra/cmd/deadletters list -mongo mongodb://127.0.0.1:PORT/orders
 //	go run ./infra/cmd/deadletters replay -mongo mongodb://127.0.0.1:PORT/orders -nats nats://127.0.0.1:4222 -id ID [-id ID ...]
 //	go run ./infra/cmd/deadletters replay -mongo mongodb://127.0.0.1:PORT/orders -nats nats://127.0.0.1:4222 -all
+//	NATS_PASSWORD=... go run ./infra/cmd/deadletters replay -mongo ... -nats nats://127.0.0.1:4222 -user operator -all
 //	go run ./infra/cmd/deadletters discard -mongo mongodb://127.0.0.1:PORT/orders -id ID [-id ID ...]
 //
 // -mongo is the service's MONGO_URI; when it names no database, -db does.
 // A replay publishes each event again, as it was, on its subject, and then
-// deletes its dead letter. Every queue group subscribed to the subject
+// deletes its dead letter. Where NATS requires credentials, -user names the
+// user to publish as, one that may publish every subject (the operator, see
+// bus.OperatorGrant), and NATS_PASSWORD holds its password; the -nats URL
+// may carry both instead, as the local stack prints it. Every queue group subscribed to the subject
 // receives it, not only the service's: the listeners are versioned and
 // idempotent, so the others acknowledge it without effect. Mend what made
 // the events fail before replaying them, or they come back. Discard deletes
@@ -49,7 +53,7 @@ const connectTimeout = 10 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	switch {
 	case errors.Is(err, errUsage):
@@ -79,11 +83,12 @@ func (s *ids) Set(v string) error {
 // options are the flags of both commands.
 type options struct {
 	mongo, db, nats, cluster, client string
+	user, password                   string
 	asJSON, all                      bool
 	ids                              ids
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay" && args[0] != "discard") {
 		fmt.Fprintln(stderr, "usage: deadletters list|replay|discard -mongo URI [flags]; deadletters list -h for the flags")
 		return fmt.Errorf("%w: the first argument must be list, replay or discard", errUsage)
@@ -103,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		fs.StringVar(&o.nats, "nats", "", "NATS Streaming URL to publish on (required)")
 		fs.StringVar(&o.cluster, "cluster", "ticketing", "NATS Streaming cluster id")
 		fs.StringVar(&o.client, "client", fmt.Sprintf("deadletters-%d", os.Getpid()), "NATS Streaming client id, unique among connected clients")
+		fs.StringVar(&o.user, "user", "", "NATS user to publish as, with the password in NATS_PASSWORD")
 		fs.Var(&o.ids, "id", "a dead letter to replay, as list prints it (repeatable, or comma-separated)")
 		fs.BoolVar(&o.all, "all", false, "replay every dead letter, oldest first")
 	}
@@ -120,6 +126,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("%w: replay takes either -id or -all", errUsage)
 	case command == "discard" && len(o.ids) == 0:
 		return fmt.Errorf("%w: discard takes -id", errUsage)
+	}
+	if o.user != "" {
+		if o.password = getenv("NATS_PASSWORD"); o.password == "" {
+			return fmt.Errorf("%w: -user needs its password in NATS_PASSWORD", errUsage)
+		}
 	}
 
 	db, disconnect, err := lifecycle.OpenMongo(o.mongo, o.db)
@@ -213,7 +224,9 @@ func replay(ctx context.Context, store *deadletter.Store, o options, stdout, std
 	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	conn, err := bus.Connect(connectCtx, bus.Config{URL: o.nats, ClusterID: o.cluster, ClientID: o.client}, log)
+	conn, err := bus.Connect(connectCtx, bus.Config{
+		URL: o.nats, ClusterID: o.cluster, ClientID: o.client, User: o.user, Password: o.password,
+	}, log)
 	if err != nil {
 		return err
 	}

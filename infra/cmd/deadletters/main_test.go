@@ -13,6 +13,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/deadletter"
+	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/testkit"
@@ -47,8 +48,14 @@ func deadLetters(t *testing.T, versions ...int64) (string, []string) {
 
 func runCommand(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	return runCommandEnv(t, nil, args...)
+}
+
+// runCommandEnv runs the command with the environment env.
+func runCommandEnv(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), args, &stdout, &stderr)
+	err := run(t.Context(), args, func(k string) string { return env[k] }, &stdout, &stderr)
 	t.Logf("deadletters %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), &stdout, &stderr)
 	return stdout.String(), err
 }
@@ -109,6 +116,38 @@ func TestReplay_PublishesAndDeletesByIDThenAll(t *testing.T) {
 
 	_, err = runCommand(t, append([]string{"replay", "-mongo", uri, "-id", ids[0]}, nats...)...)
 	assert.ErrorIs(t, err, deadletter.ErrNotFound, "replayed once only")
+}
+
+func TestReplay_PublishesAsTheUserItIsGiven(t *testing.T) {
+	t.Parallel()
+	uri, ids := deadLetters(t, 1)
+	operator := bus.OperatorGrant().Permissions("ticketing")
+	n, err := embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: t.TempDir(), Users: []embedded.NATSUser{
+		{Name: "operator", Password: "operator-pw", Publish: operator.Publish, Subscribe: operator.Subscribe},
+		{Name: "orders", Password: "orders-pw"},
+	}})
+	require.NoError(t, err)
+	t.Cleanup(n.Stop)
+	cfg := testkit.BusConfig(n)
+	cfg.User, cfg.Password = "orders", "orders-pw"
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := bus.Connect(ctx, cfg, testkit.Logger(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	got := make(chan int64, 1)
+	require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.TicketUpdated) error {
+		got <- e.Version
+		return nil
+	}).Listen(t.Context()))
+	args := []string{"replay", "-mongo", uri, "-id", ids[0], "-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-user-test", "-user", "operator"}
+
+	_, err = runCommand(t, args...)
+	require.ErrorIs(t, err, errUsage, "-user without NATS_PASSWORD")
+	_, err = runCommandEnv(t, map[string]string{"NATS_PASSWORD": "operator-pw"}, args...)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), receive(t, got))
+	assert.Empty(t, remaining(t, uri))
 }
 
 func TestDiscard_DeletesWithoutPublishing(t *testing.T) {

@@ -1,0 +1,293 @@
+package k8s_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	stand "github.com/nats-io/nats-streaming-server/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/events"
+)
+
+// secretRef returns the Secret and key a variable of c comes from.
+func secretRef(c corev1.Container, name string) (*corev1.SecretKeySelector, bool) {
+	e, ok := envVar(c, name)
+	if !ok || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+		return nil, false
+	}
+	return e.ValueFrom.SecretKeyRef, true
+}
+
+// substituted matches a $(NAME) the kubelet replaces with the variable's value.
+var substituted = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+
+// credentialsOf returns the user and password of a URI, as written.
+func credentialsOf(uri string) (user, password string, ok bool) {
+	_, rest, found := strings.Cut(uri, "://")
+	if !found {
+		return "", "", false
+	}
+	info, _, found := strings.Cut(rest, "@")
+	if !found {
+		return "", "", false
+	}
+	user, password, _ = strings.Cut(info, ":")
+	return user, password, true
+}
+
+// containerRunning returns the one container of the manifests whose image
+// is image (without its tag).
+func containerRunning(t *testing.T, m *manifests, image string) corev1.Container {
+	t.Helper()
+	var found []corev1.Container
+	for _, w := range m.workloads {
+		for _, c := range w.Template.Spec.Containers {
+			if name, _ := imageRef(c.Image); name == image {
+				found = append(found, c)
+			}
+		}
+	}
+	require.Len(t, found, 1, "one container runs %s", image)
+	return found[0]
+}
+
+// TestDatastores_RequireTheCredentialsTheirServiceReadsFromTheSameSecret
+// follows each service's MONGO_URI and REDIS_URL to the datastore it names:
+// the datastore takes its root user or password from a Secret, and the
+// service's URI carries that very Secret's values, substituted by the
+// kubelet from variables of its own, never written out.
+func TestDatastores_RequireTheCredentialsTheirServiceReadsFromTheSameSecret(t *testing.T) {
+	m := loadManifests(t)
+	seen := 0
+	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
+		c := sd.container
+		_, hasHost := envVar(c, "REDIS_HOST")
+		assert.False(t, hasHost, "%s: REDIS_HOST carries no password; use REDIS_URL", c.Name)
+		for _, name := range []string{"MONGO_URI", "REDIS_URL"} {
+			e, ok := envVar(c, name)
+			if !ok {
+				continue
+			}
+			seen++
+			t.Run(c.Name+"/"+name, func(t *testing.T) {
+				user, password, ok := credentialsOf(e.Value)
+				require.True(t, ok, "%s carries credentials: %s", name, e.Value)
+				store := m.workloadOfService(t, m.serviceNamed(hostOf(e.Value)))
+				want := map[string][2]string{} // part of the URI → the datastore's variable it must equal
+				switch name {
+				case "MONGO_URI":
+					want["user"] = [2]string{user, "MONGO_INITDB_ROOT_USERNAME"}
+					want["password"] = [2]string{password, "MONGO_INITDB_ROOT_PASSWORD"}
+					assert.Contains(t, e.Value, "authSource=admin", "the root user is the admin database's")
+				case "REDIS_URL":
+					assert.Empty(t, user, "Redis's default user")
+					want["password"] = [2]string{password, "REDIS_PASSWORD"}
+				}
+				storeCtr := store.Template.Spec.Containers[0]
+				for part, w := range want {
+					m := substituted.FindStringSubmatch(w[0])
+					require.NotNil(t, m, "the %s in %s is a $(VARIABLE), not written out", part, name)
+					require.Equal(t, m[0], w[0], "the %s is one variable", part)
+					i := slices.IndexFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == m[1] })
+					j := slices.IndexFunc(c.Env, func(v corev1.EnvVar) bool { return v.Name == name })
+					require.True(t, i >= 0 && i < j, "%s is defined before %s, or the kubelet leaves it as written", m[1], name)
+					ref, ok := secretRef(c, m[1])
+					require.True(t, ok, "%s comes from a Secret", m[1])
+					storeRef, ok := secretRef(storeCtr, w[1])
+					require.True(t, ok, "%s: %s comes from a Secret", store.Name, w[1])
+					assert.Equal(t, storeRef.Name, ref.Name, "%s: the %s is the datastore's", name, part)
+					assert.Equal(t, storeRef.Key, ref.Key, "%s: the %s is the datastore's", name, part)
+				}
+				if name == "REDIS_URL" {
+					assert.Equal(t, "$(REDIS_PASSWORD)", argAfter(storeCtr.Args, "--requirepass"), "Redis requires the password")
+				}
+			})
+		}
+	}
+	assert.Equal(t, 5, seen, "four MongoDB URIs and a Redis URL")
+}
+
+// natsConf returns the NATS server's configuration in nats-config.
+func natsConf(t *testing.T, m *manifests) string {
+	t.Helper()
+	cm := m.configMapNamed("nats-config")
+	require.NotNil(t, cm, "ConfigMap nats-config")
+	conf, ok := cm.Data["nats.conf"]
+	require.True(t, ok, "nats-config holds nats.conf")
+	return conf
+}
+
+// confPasswords finds the variables the configuration's passwords are.
+var confPasswords = regexp.MustCompile(`(?m)password:\s*(\S+)`)
+
+func TestNATSConfig_PasswordsComeFromSecrets(t *testing.T) {
+	m := loadManifests(t)
+	conf := natsConf(t, m)
+	c := containerRunning(t, m, "nats-streaming")
+	found := confPasswords.FindAllStringSubmatch(conf, -1)
+	require.NotEmpty(t, found)
+	for _, f := range found {
+		name, ok := strings.CutPrefix(strings.TrimSuffix(f[1], "}"), "$")
+		require.True(t, ok, "a password is a $VARIABLE, not written out: %s", f[0])
+		_, ok = secretRef(c, name)
+		assert.True(t, ok, "%s comes from a Secret", name)
+	}
+}
+
+// TestNATSConfig_RunsWithEachServicesPermissions starts NATS Streaming
+// with the container's arguments and the ConfigMap's configuration, as
+// the image does, and each service's password as its Deployment reads it:
+// each may publish its own subjects and no other. The users' permissions
+// are bus.ServiceGrants', and the operator's bus.OperatorGrant's.
+func TestNATSConfig_RunsWithEachServicesPermissions(t *testing.T) {
+	m := loadManifests(t)
+	c := containerRunning(t, m, "nats-streaming")
+	clusterID := argAfter(c.Args, "-cid")
+	require.Equal(t, "ticketing", clusterID)
+	for _, e := range c.Env {
+		if ref, ok := secretRef(c, e.Name); ok {
+			t.Setenv(e.Name, "test-"+ref.Key)
+		}
+	}
+	dir := t.TempDir()
+	confFile := filepath.Join(dir, "nats.conf")
+	require.NoError(t, os.WriteFile(confFile, []byte(natsConf(t, m)), 0o600))
+	port := freePort(t)
+	args := slices.Clone(c.Args)
+	for flag, v := range map[string]string{"-c": confFile, "-p": fmt.Sprint(port), "-m": "0", "-dir": filepath.Join(dir, "store")} {
+		i := slices.Index(args, flag)
+		require.True(t, i >= 0 && i+1 < len(args), "%s is an argument", flag)
+		args[i+1] = v
+	}
+	noop := func() {}
+	sopts, nopts, err := stand.ConfigureOptions(flag.NewFlagSet("nats-streaming-server", flag.ContinueOnError), args, noop, noop, noop)
+	require.NoError(t, err, "the image's arguments and configuration")
+	nopts.Host, nopts.NoLog, nopts.NoSigs = "127.0.0.1", true, true
+
+	grants := bus.ServiceGrants()
+	grants["operator"] = bus.OperatorGrant()
+	users := map[string]bool{}
+	for _, u := range nopts.Users {
+		users[u.Username] = true
+		if u.Username == sopts.Username {
+			assert.Nil(t, u.Permissions, "the streaming server's own user reaches every subject")
+			assert.Equal(t, u.Password, sopts.Password, "streaming.password is its user's")
+			continue
+		}
+		g, ok := grants[u.Username]
+		if !assert.True(t, ok, "user %s has no grant", u.Username) || !assert.NotNil(t, u.Permissions, u.Username) {
+			continue
+		}
+		want := g.Permissions(clusterID)
+		assert.Equal(t, want.Publish, u.Permissions.Publish.Allow, "%s may publish", u.Username)
+		assert.Equal(t, want.Subscribe, u.Permissions.Subscribe.Allow, "%s may subscribe to", u.Username)
+		assert.Empty(t, u.Permissions.Publish.Deny, u.Username)
+		assert.Empty(t, u.Permissions.Subscribe.Deny, u.Username)
+	}
+	for name := range grants {
+		assert.True(t, users[name], "nats.conf has no user %s", name)
+	}
+	assert.True(t, users[sopts.Username], "streaming.username is a user")
+
+	srv, err := stand.RunServerWithOpts(sopts, nopts)
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+
+	services := 0
+	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
+		user, ok := envVar(sd.container, "NATS_USER")
+		if !ok {
+			_, hasURL := envVar(sd.container, "NATS_URL")
+			assert.False(t, hasURL, "%s connects to NATS without a user", sd.deployment.Name)
+			continue
+		}
+		services++
+		ref, ok := secretRef(sd.container, "NATS_PASSWORD")
+		require.True(t, ok, "%s: NATS_PASSWORD comes from a Secret", sd.deployment.Name)
+		t.Run(user.Value, func(t *testing.T) {
+			g, ok := bus.ServiceGrants()[user.Value]
+			require.True(t, ok, "NATS_USER %s is a service of bus.ServiceGrants", user.Value)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			conn, err := bus.Connect(ctx, bus.Config{
+				URL: fmt.Sprintf("nats://127.0.0.1:%d", port), ClusterID: clusterID, ClientID: "k8s-test-" + user.Value,
+				User: user.Value, Password: "test-" + ref.Key,
+			}, slog.New(slog.DiscardHandler))
+			require.NoError(t, err, "%s's password is its user's", user.Value)
+			defer func() { _ = conn.Close() }()
+			for _, s := range []events.Subject{
+				events.SubjectTicketCreated, events.SubjectTicketUpdated, events.SubjectOrderCreated,
+				events.SubjectOrderCancelled, events.SubjectExpirationComplete, events.SubjectPaymentCreated,
+			} {
+				err := conn.Publish(ctx, string(s), []byte(`{}`))
+				if slices.Contains(g.Publish, s) {
+					assert.NoError(t, err, s)
+				} else {
+					assert.ErrorIs(t, err, bus.ErrNotPermitted, s)
+				}
+			}
+		})
+	}
+	assert.Equal(t, len(bus.ServiceGrants()), services, "a Deployment per service of bus.ServiceGrants")
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// patchVersion is an image tag naming a release exactly, such as 7.0.40.
+var patchVersion = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+
+func TestImages_ThatSkaffoldDoesNotBuildArePinnedToAPatchVersion(t *testing.T) {
+	built := map[string]bool{}
+	for _, a := range readSkaffold(t).Build.Artifacts {
+		built[a.Image] = true
+	}
+	for _, w := range loadManifests(t).workloads {
+		for _, c := range allContainers(w.Template.Spec) {
+			if built[c.Image] {
+				continue
+			}
+			_, tag := imageRef(c.Image)
+			assert.Regexp(t, patchVersion, tag, "%s/%s: %s", w.Name, c.Name, c.Image)
+		}
+	}
+}
+
+// credentialName matches the variables that hold a password or key.
+var credentialName = regexp.MustCompile(`PASSWORD|_KEY$|^MONGO_(INITDB_ROOT_)?USERNAME$`)
+
+func TestCredentials_ComeFromSecretsNeverWrittenOut(t *testing.T) {
+	found := 0
+	for _, w := range loadManifests(t).workloads {
+		for _, c := range allContainers(w.Template.Spec) {
+			for _, e := range c.Env {
+				if !credentialName.MatchString(e.Name) {
+					continue
+				}
+				found++
+				_, ok := secretRef(c, e.Name)
+				assert.True(t, ok, "%s/%s: %s comes from a Secret", w.Name, c.Name, e.Name)
+			}
+		}
+	}
+	assert.NotZero(t, found)
+}
