@@ -1,6 +1,7 @@
 package k8s_test
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -141,5 +142,25 @@ func TestIngress_PathsAreUnique(t *testing.T) {
 			t.Errorf("%s is in both %s and %s", key, prev, p.ingress)
 		}
 		seen[key] = p.ingress
+	}
+}
+
+// The Ingress serves ticketing.dev with a certificate of its own, from the
+// TLS Secret the Kubernetes guide tells how to make.
+func TestIngress_ServesTheHostOverTLSFromTheDocumentedSecret(t *testing.T) {
+	m := loadManifests(t)
+	guide, err := os.ReadFile(repoRoot + "/docs/kubernetes.md")
+	require.NoError(t, err)
+	require.NotEmpty(t, m.ingresses)
+	for _, ing := range m.ingresses {
+		var secret string
+		for _, tls := range ing.Spec.TLS {
+			if slices.Contains(tls.Hosts, host) {
+				secret = tls.SecretName
+			}
+		}
+		if assert.NotEmpty(t, secret, "%s: a tls block for %s with a secret", ing.Name, host) {
+			assert.Contains(t, string(guide), "kubectl create secret tls "+secret+" ", "the guide makes %s", secret)
+		}
 	}
 }
