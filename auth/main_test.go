@@ -26,6 +26,9 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
+// testJWTKey is a JWT_KEY of the length the services demand.
+const testJWTKey = "auth-test-jwt-key-of-at-least-32-bytes"
+
 func envOf(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
@@ -38,19 +41,24 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 	}{
 		{"nothing set", nil, []string{"JWT_KEY must be defined", "MONGO_URI must be defined"}},
 		{"no JWT_KEY", map[string]string{"MONGO_URI": "mongodb://127.0.0.1:1/auth"}, []string{"JWT_KEY must be defined"}},
-		{"no MONGO_URI", map[string]string{"JWT_KEY": "k"}, []string{"MONGO_URI must be defined"}},
-		{"bad RATE_LIMIT", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "RATE_LIMIT": "-1"}, []string{"RATE_LIMIT"}},
-		{"bad MONGO_URI", map[string]string{"JWT_KEY": "k", "MONGO_URI": "postgres://db"}, []string{"MONGO_URI"}},
-		{"bad SIGNIN_FAILURE_LIMIT", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "SIGNIN_FAILURE_LIMIT": "ten"}, []string{"SIGNIN_FAILURE_LIMIT"}},
-		{"bad SIGNIN_FAILURE_WINDOW", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "SIGNIN_FAILURE_WINDOW": "0s"}, []string{"SIGNIN_FAILURE_WINDOW"}},
-		{"bad TRUSTED_PROXIES", map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/auth", "TRUSTED_PROXIES": "gateway"}, []string{"TRUSTED_PROXIES"}},
+		{"no MONGO_URI", map[string]string{"JWT_KEY": testJWTKey}, []string{"MONGO_URI must be defined"}},
+		{"JWT_KEY of 31 bytes", map[string]string{"JWT_KEY": testJWTKey[:31], "MONGO_URI": "mongodb://127.0.0.1:1/auth"}, []string{"JWT_KEY must be at least 32 bytes"}},
+		{"bad RATE_LIMIT", map[string]string{"JWT_KEY": testJWTKey, "MONGO_URI": "mongodb://127.0.0.1:1/auth", "RATE_LIMIT": "-1"}, []string{"RATE_LIMIT"}},
+		{"bad MONGO_URI", map[string]string{"JWT_KEY": testJWTKey, "MONGO_URI": "postgres://db"}, []string{"MONGO_URI"}},
+		{"bad SIGNIN_FAILURE_LIMIT", map[string]string{"JWT_KEY": testJWTKey, "MONGO_URI": "mongodb://127.0.0.1:1/auth", "SIGNIN_FAILURE_LIMIT": "ten"}, []string{"SIGNIN_FAILURE_LIMIT"}},
+		{"bad SIGNIN_FAILURE_WINDOW", map[string]string{"JWT_KEY": testJWTKey, "MONGO_URI": "mongodb://127.0.0.1:1/auth", "SIGNIN_FAILURE_WINDOW": "0s"}, []string{"SIGNIN_FAILURE_WINDOW"}},
+		{"bad TRUSTED_PROXIES", map[string]string{"JWT_KEY": testJWTKey, "MONGO_URI": "mongodb://127.0.0.1:1/auth", "TRUSTED_PROXIES": "gateway"}, []string{"TRUSTED_PROXIES"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			start := time.Now()
+			// Bounded, so that a configuration let through fails the test
+			// rather than waiting for a database that does not exist.
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
 
-			err := run(t.Context(), envOf(tt.env), &out)
+			err := run(ctx, envOf(tt.env), &out)
 
 			require.Error(t, err)
 			for _, w := range tt.want {
@@ -71,7 +79,7 @@ func TestRun_ServesUntilCancelledThenShutsDownGracefully(t *testing.T) {
 	go func() {
 		done <- run(ctx, envOf(map[string]string{
 			"PORT":          port,
-			"JWT_KEY":       "test-key",
+			"JWT_KEY":       testJWTKey,
 			"MONGO_URI":     uri,
 			"COOKIE_SECURE": "false",
 		}), out)
@@ -197,7 +205,7 @@ func TestRun_WaitsForADatabaseThatStartsLater(t *testing.T) {
 	go func() {
 		done <- run(ctx, envOf(map[string]string{
 			"PORT":      port,
-			"JWT_KEY":   "test-key",
+			"JWT_KEY":   testJWTKey,
 			"MONGO_URI": "mongodb://" + dbAddr + "/auth",
 		}), out)
 	}()

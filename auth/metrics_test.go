@@ -26,7 +26,7 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	go func() {
 		done <- run(ctx, envOf(map[string]string{
 			"PORT":          port,
-			"JWT_KEY":       "test-key",
+			"JWT_KEY":       testJWTKey,
 			"MONGO_URI":     testkit.MongoURI(t),
 			"COOKIE_SECURE": "false",
 			"DEBUG_ADDR":    debugAddr,

@@ -31,22 +31,37 @@ func TestRun_MissingConfigurationNamesEveryVariable(t *testing.T) {
 	}
 }
 
-func TestRun_MalformedExpirationWindowIsRefused(t *testing.T) {
-	env := map[string]string{
-		"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/orders",
-		"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
-		"EXPIRATION_WINDOW": "soon",
+func TestRun_BadConfigurationIsRefusedNamingIt(t *testing.T) {
+	tests := []struct {
+		name, variable, value, want string
+	}{
+		{"JWT_KEY of 31 bytes", "JWT_KEY", jwtKey[:31], "JWT_KEY must be at least 32 bytes"},
+		{"EXPIRATION_WINDOW not a duration", "EXPIRATION_WINDOW", "soon", "EXPIRATION_WINDOW"},
 	}
-	err := run(t.Context(), func(k string) string { return env[k] }, io.Discard)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "EXPIRATION_WINDOW")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{
+				"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+				"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
+			}
+			env[tt.variable] = tt.value
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+
+			err := run(ctx, func(k string) string { return env[k] }, io.Discard)
+
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NoError(t, ctx.Err(), "stopped at once, without trying to connect")
+		})
+	}
 }
 
 func TestRun_BadExpiryGraceIsRefused(t *testing.T) {
 	for _, grace := range []string{"soon", "0", "-1m", "500ms"} {
 		t.Run(grace, func(t *testing.T) {
 			env := map[string]string{
-				"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+				"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
 				"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
 				"EXPIRY_GRACE": grace,
 			}
@@ -59,7 +74,7 @@ func TestRun_BadExpiryGraceIsRefused(t *testing.T) {
 
 func TestReadSettings_ExpiryGraceDefaultsToAMinute(t *testing.T) {
 	env := map[string]string{
-		"JWT_KEY": "k", "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+		"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
 		"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
 	}
 	cfg, err := readSettings(func(k string) string { return env[k] })
@@ -72,7 +87,7 @@ func TestReadSettings_ExpiryGraceDefaultsToAMinute(t *testing.T) {
 	assert.Equal(t, 90*time.Second, cfg.ExpiryGrace)
 }
 
-const jwtKey = "main-test-key"
+const jwtKey = "main-test-jwt-key-of-at-least-32-bytes"
 
 // service is the orders service started by run, as a process would be.
 type service struct {

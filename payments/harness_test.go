@@ -26,6 +26,7 @@ import (
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/common/web/webtest"
 	"ticketing.dev/payments/internal/charger"
 	"ticketing.dev/payments/internal/httpapi"
 	"ticketing.dev/payments/internal/listener"
@@ -37,7 +38,7 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
-var jwtKey = []byte("test-jwt-key")
+var jwtKey = []byte("test-jwt-key-of-at-least-32-bytes")
 
 const stripeKey = "sk_test_123"
 
@@ -348,13 +349,18 @@ func (a *app) get(t *testing.T, cookie *http.Cookie, path string) response {
 
 // post is safe to call from goroutines other than the test's.
 func post(url string, cookie *http.Cookie, body string) (response, error) {
+	return send(http.MethodPost, url, cookie, webtest.Headers{Header: http.Header{"Content-Type": {"application/json"}}, Body: body})
+}
+
+// send sends h's body with h's headers and the session cookie, if any.
+func send(method, url string, cookie *http.Cookie, h webtest.Headers) (response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(h.Body))
 	if err != nil {
 		return response{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	h.Set(req)
 	if cookie != nil {
 		req.AddCookie(cookie)
 	}

@@ -57,6 +57,20 @@ func TestHostileBodies_AreClientErrorsAndWriteNothing(t *testing.T) {
 			webtest.AssertErrorResponse(t, r.status, r.header, r.body, b.Status)
 		})
 	}
+	for _, hh := range webtest.HostileHeaders(h.fields) {
+		t.Run(hh.Name, func(t *testing.T) {
+			r, err := send(http.MethodPost, h.url+"/api/payments", h.genuine, hh)
+			require.NoError(t, err)
+			webtest.AssertErrorResponse(t, r.status, r.header, r.body, hh.Status)
+		})
+	}
+	t.Run("reads from another site are answered", func(t *testing.T) {
+		want := h.get(t, h.genuine, "/api/payments/"+h.order.ID)
+		r, err := send(http.MethodGet, h.url+"/api/payments/"+h.order.ID, h.genuine, webtest.Headers{Header: webtest.CrossSite()})
+		require.NoError(t, err)
+		assert.Equal(t, want.status, r.status)
+		assert.Equal(t, string(want.body), string(r.body))
+	})
 	for _, id := range webtest.MalformedIDs() {
 		t.Run("orderId "+id[:min(len(id), 40)], func(t *testing.T) {
 			r := h.pay(t, h.genuine, webtest.Object(h.fields, map[string]string{"orderId": `"` + id + `"`}))

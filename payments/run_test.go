@@ -33,7 +33,7 @@ func envOf(vars map[string]string) func(string) string {
 // delete or change one variable.
 func fullEnv() map[string]string {
 	return map[string]string{
-		"JWT_KEY":         "k",
+		"JWT_KEY":         string(jwtKey),
 		"MONGO_URI":       "mongodb://127.0.0.1:1/payments",
 		"NATS_URL":        "nats://127.0.0.1:1",
 		"NATS_CLUSTER_ID": "ticketing",
@@ -50,6 +50,7 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 	}{
 		{"nothing set", func(e map[string]string) { clear(e) },
 			[]string{"JWT_KEY", "MONGO_URI", "NATS_URL", "NATS_CLUSTER_ID", "NATS_CLIENT_ID", "STRIPE_KEY"}},
+		{"JWT_KEY of 31 bytes", func(e map[string]string) { e["JWT_KEY"] = string(jwtKey[:31]) }, []string{"JWT_KEY must be at least 32 bytes"}},
 		{"no STRIPE_KEY", func(e map[string]string) { delete(e, "STRIPE_KEY") }, []string{"STRIPE_KEY must be defined"}},
 		{"blank STRIPE_KEY", func(e map[string]string) { e["STRIPE_KEY"] = "  " }, []string{"STRIPE_KEY must be defined"}},
 		{"STRIPE_API_BASE not a URL", func(e map[string]string) { e["STRIPE_API_BASE"] = "localhost:12111" }, []string{"STRIPE_API_BASE"}},
@@ -64,8 +65,12 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 			env := fullEnv()
 			tt.change(env)
 			start := time.Now()
+			// Bounded, so that a configuration let through fails the test
+			// rather than waiting for servers that do not exist.
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
 
-			err := run(t.Context(), envOf(env), io.Discard)
+			err := run(ctx, envOf(env), io.Discard)
 
 			require.Error(t, err)
 			for _, w := range tt.want {

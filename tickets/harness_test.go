@@ -28,6 +28,7 @@ import (
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/common/web/webtest"
 	"ticketing.dev/tickets/internal/ticketdb"
 )
 
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 	testkit.Main(m)
 }
 
-var jwtKey = []byte("test-jwt-key")
+var jwtKey = []byte("test-jwt-key-of-at-least-32-bytes")
 
 // env is the environment of one service process.
 type env map[string]string
@@ -269,6 +270,18 @@ func (s *service) do(t *testing.T, method, path, body string, cookie *http.Cooki
 
 // try is do for goroutines other than the test's, which must not fail it.
 func (s *service) try(method, path, body string, cookie *http.Cookie) (response, error) {
+	return s.tryWith(method, path, body, cookie, nil)
+}
+
+// doWith is do with the headers of h in place of the JSON Content-Type.
+func (s *service) doWith(t *testing.T, method, path string, h webtest.Headers, cookie *http.Cookie) response {
+	t.Helper()
+	r, err := s.tryWith(method, path, h.Body, cookie, &h)
+	require.NoError(t, err)
+	return r
+}
+
+func (s *service) tryWith(method, path, body string, cookie *http.Cookie, h *webtest.Headers) (response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, s.url+path, strings.NewReader(body))
@@ -276,6 +289,9 @@ func (s *service) try(method, path, body string, cookie *http.Cookie) (response,
 		return response{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if h != nil {
+		h.Set(req)
+	}
 	if cookie != nil {
 		req.AddCookie(cookie)
 	}

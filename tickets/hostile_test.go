@@ -95,6 +95,17 @@ func TestHostileBodies_AreClientErrorsAndWriteNothing(t *testing.T) {
 			h.assertError(t, h.s.do(t, http.MethodPut, "/api/tickets/"+h.ticket.ID, b.Body, h.owner), b.Status)
 		})
 	}
+	for _, hh := range webtest.HostileHeaders(ticketFields) {
+		t.Run(hh.Name, func(t *testing.T) {
+			h.assertError(t, h.s.doWith(t, http.MethodPost, "/api/tickets", hh, h.owner), hh.Status)
+			h.assertError(t, h.s.doWith(t, http.MethodPut, "/api/tickets/"+h.ticket.ID, hh, h.owner), hh.Status)
+		})
+	}
+	t.Run("reads from another site are answered", func(t *testing.T) {
+		crossSite := webtest.Headers{Header: webtest.CrossSite()}
+		assert.Equal(t, http.StatusOK, h.s.doWith(t, http.MethodGet, "/api/tickets", crossSite, h.owner).status)
+		assert.Equal(t, http.StatusOK, h.s.doWith(t, http.MethodGet, "/api/tickets/"+h.ticket.ID, crossSite, h.owner).status)
+	})
 	for _, c := range []struct{ name, body string }{
 		{"a title of 201 characters", `{"title":"` + longTitle(201) + `","price":10}`},
 		{"a title that escapes to over a megabyte of event", `{"title":"` + longTitle(1<<19) + `","price":10}`},

@@ -109,7 +109,7 @@ func TestCreate_RacingCreatesStopAtTheLimit(t *testing.T) {
 func TestRun_RefusesAMalformedTicketLimit(t *testing.T) {
 	for _, v := range []string{"-1", "many", "1.5"} {
 		e := env{
-			"JWT_KEY":            "k",
+			"JWT_KEY":            string(jwtKey),
 			"MONGO_URI":          "mongodb://127.0.0.1:1/tickets",
 			"NATS_URL":           "nats://127.0.0.1:1",
 			"NATS_CLUSTER_ID":    "ticketing",

@@ -21,14 +21,19 @@ import (
 	"ticketing.dev/common/testkit"
 )
 
-func TestRun_MissingConfigurationStopsStartUpNamingIt(t *testing.T) {
-	full := env{
-		"JWT_KEY":         "k",
+// fullRunEnv is a complete configuration whose servers do not exist.
+func fullRunEnv() env {
+	return env{
+		"JWT_KEY":         string(jwtKey),
 		"MONGO_URI":       "mongodb://127.0.0.1:1/tickets",
 		"NATS_URL":        "nats://127.0.0.1:1",
 		"NATS_CLUSTER_ID": "ticketing",
 		"NATS_CLIENT_ID":  "tickets-1",
 	}
+}
+
+func TestRun_MissingConfigurationStopsStartUpNamingIt(t *testing.T) {
+	full := fullRunEnv()
 	for name := range full {
 		t.Run(name, func(t *testing.T) {
 			e := env{}
@@ -42,6 +47,29 @@ func TestRun_MissingConfigurationStopsStartUpNamingIt(t *testing.T) {
 			err := run(ctx, e.get, &testOutput{w: t.Output()})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), name+" must be defined")
+			assert.NoError(t, ctx.Err(), "stopped at once, without trying to connect")
+		})
+	}
+}
+
+func TestRun_BadConfigurationStopsStartUpNamingIt(t *testing.T) {
+	tests := []struct {
+		name, variable, value, want string
+	}{
+		{"JWT_KEY of 31 bytes", "JWT_KEY", string(jwtKey[:31]), "JWT_KEY must be at least 32 bytes"},
+		{"LOG_LEVEL unknown", "LOG_LEVEL", "loud", "LOG_LEVEL must be debug, info, warn or error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := fullRunEnv()
+			e[tt.variable] = tt.value
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+
+			err := run(ctx, e.get, &testOutput{w: t.Output()})
+
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
 			assert.NoError(t, ctx.Err(), "stopped at once, without trying to connect")
 		})
 	}

@@ -164,6 +164,22 @@ func (e *Env) Err() error {
 	return fmt.Errorf("configuration: %w", errors.Join(e.errs...))
 }
 
+// Key returns the variable's value as a secret key of at least minBytes
+// bytes, recording an error when it is unset or shorter. The error names
+// the variable and the minimum, never the value.
+func (e *Env) Key(name string, minBytes int) []byte {
+	v := e.Required(name)
+	if v != "" && len(v) < minBytes {
+		e.errs = append(e.errs, fmt.Errorf("%s must be at least %d bytes, got %d: generate one with openssl rand -base64 48", name, minBytes, len(v)))
+	}
+	return []byte(v)
+}
+
+// MinJWTKeyBytes is the shortest JWT_KEY a service starts with: HS256 is
+// as strong as its key, and RFC 7518 asks for one at least as long as the
+// 32-byte hash.
+const MinJWTKeyBytes = 32
+
 // HTTP is the configuration every HTTP service shares.
 type HTTP struct {
 	Port         string
@@ -177,12 +193,12 @@ type HTTP struct {
 	DebugAddr string
 }
 
-// ReadHTTP reads PORT, JWT_KEY, MONGO_URI, COOKIE_SECURE, SESSION_TTL,
-// LOG_LEVEL and DEBUG_ADDR.
+// ReadHTTP reads PORT, JWT_KEY (at least MinJWTKeyBytes), MONGO_URI,
+// COOKIE_SECURE, SESSION_TTL, LOG_LEVEL and DEBUG_ADDR.
 func ReadHTTP(e *Env) HTTP {
 	return HTTP{
 		Port:         e.String("PORT", "3000"),
-		JWTKey:       []byte(e.Required("JWT_KEY")),
+		JWTKey:       e.Key("JWT_KEY", MinJWTKeyBytes),
 		MongoURI:     e.Required("MONGO_URI"),
 		CookieSecure: e.Bool("COOKIE_SECURE", true),
 		SessionTTL:   e.Duration("SESSION_TTL", 24*time.Hour),

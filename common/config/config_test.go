@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,16 +16,57 @@ func env(vars map[string]string) *config.Env {
 	return config.NewEnv(func(k string) string { return vars[k] })
 }
 
+// jwtKey is a JWT_KEY of the shortest length a service accepts.
+const jwtKey = "0123456789abcdef0123456789abcdef"
+
 func TestReadHTTP_Defaults(t *testing.T) {
-	e := env(map[string]string{"JWT_KEY": "k", "MONGO_URI": "mongodb://db/auth"})
+	e := env(map[string]string{"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://db/auth"})
 	c := config.ReadHTTP(e)
 	require.NoError(t, e.Err())
 	assert.Equal(t, "3000", c.Port)
-	assert.Equal(t, []byte("k"), c.JWTKey)
+	assert.Equal(t, []byte(jwtKey), c.JWTKey)
 	assert.True(t, c.CookieSecure)
 	assert.Equal(t, 24*time.Hour, c.SessionTTL)
 	assert.Equal(t, slog.LevelInfo, c.LogLevel)
 	assert.Empty(t, c.DebugAddr, "profiling is off unless asked for")
+}
+
+func TestReadHTTP_JWTKeyOfLessThan32BytesIsRefused(t *testing.T) {
+	require.Len(t, jwtKey, config.MinJWTKeyBytes)
+	tests := []struct {
+		name, key string
+		want      string
+	}{
+		{"one byte", "k", "JWT_KEY must be at least 32 bytes, got 1"},
+		{"one byte short", jwtKey[1:], "JWT_KEY must be at least 32 bytes, got 31"},
+		{"short once trimmed", "  " + jwtKey[2:] + "  ", "JWT_KEY must be at least 32 bytes, got 30"},
+		{"unset", "", "JWT_KEY must be defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := env(map[string]string{"JWT_KEY": tt.key, "MONGO_URI": "mongodb://db/auth"})
+
+			config.ReadHTTP(e)
+
+			err := e.Err()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			if len(tt.key) > 8 {
+				assert.NotContains(t, err.Error(), strings.TrimSpace(tt.key), "the key stays out of the message")
+			}
+		})
+	}
+}
+
+func TestReadHTTP_JWTKeyOf32BytesOrMoreIsTaken(t *testing.T) {
+	for _, key := range []string{jwtKey, jwtKey + jwtKey + "=="} {
+		e := env(map[string]string{"JWT_KEY": key, "MONGO_URI": "mongodb://db/auth"})
+
+		c := config.ReadHTTP(e)
+
+		require.NoError(t, e.Err())
+		assert.Equal(t, []byte(key), c.JWTKey)
+	}
 }
 
 func TestReadDebugAddr(t *testing.T) {

@@ -28,17 +28,24 @@ const (
 	TooManyRequests
 	// Unavailable is a dependency that could not be reached.
 	Unavailable
+	// UnsupportedMediaType is a request body in another format than JSON.
+	UnsupportedMediaType
+	// Forbidden is a request the server refuses whoever sends it, such as
+	// one a browser sent from another site's page.
+	Forbidden
 )
 
 // statuses is the one table from kinds to HTTP statuses.
 var statuses = map[Kind]int{
-	Internal:        http.StatusInternalServerError,
-	Invalid:         http.StatusBadRequest,
-	Unauthorized:    http.StatusUnauthorized,
-	NotFound:        http.StatusNotFound,
-	TooLarge:        http.StatusRequestEntityTooLarge,
-	TooManyRequests: http.StatusTooManyRequests,
-	Unavailable:     http.StatusBadGateway,
+	Internal:             http.StatusInternalServerError,
+	Invalid:              http.StatusBadRequest,
+	Unauthorized:         http.StatusUnauthorized,
+	NotFound:             http.StatusNotFound,
+	TooLarge:             http.StatusRequestEntityTooLarge,
+	UnsupportedMediaType: http.StatusUnsupportedMediaType,
+	Forbidden:            http.StatusForbidden,
+	TooManyRequests:      http.StatusTooManyRequests,
+	Unavailable:          http.StatusBadGateway,
 }
 
 // Error is an error a client may see.

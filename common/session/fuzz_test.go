@@ -17,7 +17,7 @@ import (
 // The fuzz targets run on a fixed clock, so that the tokens of the seed
 // corpus (signed with fuzzKey at fuzzNow, valid for a day) stay valid.
 var (
-	fuzzKey = []byte("fuzz-key")
+	fuzzKey = []byte("fuzz-jwt-key-of-at-least-32-bytes")
 	fuzzNow = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 )
 

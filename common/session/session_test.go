@@ -16,7 +16,7 @@ import (
 	"ticketing.dev/common/session"
 )
 
-var key = []byte("test-key")
+var key = []byte("test-jwt-key-of-at-least-32-bytes")
 
 // uid is a user id as auth issues them.
 const uid = "507f1f77bcf86cd799439011"

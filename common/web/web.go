@@ -1,8 +1,9 @@
 // Package web is the HTTP plumbing every service shares: handlers that
 // return errors, one place that turns those errors into responses, JSON
-// decoding that refuses hostile bodies, the middleware of every router
-// (request log, metrics, panic recovery), and the debug listener that
-// serves profiles and Prometheus metrics (DEBUG_ADDR).
+// decoding that refuses hostile bodies and bodies that are not
+// application/json, the middleware of every router (request log, metrics,
+// panic recovery) and of every API router (RefuseCrossOrigin), and the
+// debug listener that serves profiles and Prometheus metrics (DEBUG_ADDR).
 package web
 
 import (

@@ -27,8 +27,17 @@ type ticket struct {
 }
 
 func decode[T any](body string) (T, error) {
+	return decodeAs[T]("application/json", body)
+}
+
+// decodeAs decodes body sent with the given Content-Type, or with none
+// when contentType is empty.
+func decodeAs[T any](contentType, body string) (T, error) {
 	var v T
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
 	err := web.Decode(httptest.NewRecorder(), r, &v)
 	return v, err
 }

@@ -29,20 +29,26 @@ func newUser(t testing.TB, base string) *user {
 // do sends a JSON request and decodes a JSON answer into out, if given.
 func (u *user) do(method, path string, body any, out any) int {
 	u.t.Helper()
+	if body == nil {
+		return u.send(method, path, nil, nil, out)
+	}
+	b, err := json.Marshal(body)
+	require.NoError(u.t, err)
+	return u.send(method, path, http.Header{"Content-Type": {"application/json"}}, b, out)
+}
+
+// send sends reqBody, if any, with the given headers and decodes a JSON
+// answer into out, if given.
+func (u *user) send(method, path string, header http.Header, reqBody []byte, out any) int {
+	u.t.Helper()
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(u.t, err)
-		rd = bytes.NewReader(b)
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
 	}
 	req, err := http.NewRequest(method, u.base+path, rd)
 	require.NoError(u.t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	var reqBody []byte
-	if body != nil {
-		reqBody, _ = json.Marshal(body)
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := u.http.Do(req)
 	require.NoError(u.t, err, "%s %s", method, path)

@@ -255,4 +255,18 @@ func TestStory_ErrorsMatchTheDocument(t *testing.T) {
 	assert.Len(t, list, 1)
 	require.Equal(t, http.StatusOK, other.do("POST", "/api/users/signout", nil, nil))
 	assert.Equal(t, http.StatusUnauthorized, other.do("GET", "/api/orders", nil, nil))
+
+	// Another site's form, and a JSON body of another site's script, act
+	// on nothing; a read from another site is answered.
+	form := http.Header{"Content-Type": {"text/plain"}, "Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
+	creds := []byte(`{"email":"` + seller.email + `","password":"password"}`)
+	assert.Equal(t, http.StatusForbidden, anon.send("POST", "/api/users/signin", form, creds, nil))
+	assert.Equal(t, http.StatusUnsupportedMediaType, anon.send("POST", "/api/users/signin", http.Header{"Content-Type": {"text/plain"}}, creds, nil))
+	require.Equal(t, http.StatusOK, anon.do("GET", "/api/users/currentuser", nil, &me))
+	assert.Nil(t, me.CurrentUser, "signed nobody in")
+	crossSite := http.Header{"Content-Type": {"application/json"}, "Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
+	assert.Equal(t, http.StatusForbidden, seller.send("PUT", "/api/tickets/"+tk.ID, crossSite, []byte(`{"title":"stolen","price":1}`), nil))
+	assert.Equal(t, http.StatusUnsupportedMediaType, seller.send("PUT", "/api/tickets/"+tk.ID, nil, []byte(`{"title":"stolen","price":1}`), nil))
+	assert.Equal(t, "gig", seller.ticket(tk.ID).Title)
+	assert.Equal(t, http.StatusOK, seller.send("GET", "/api/tickets/"+tk.ID, crossSite, nil, nil))
 }

@@ -281,7 +281,9 @@ func deploymentEnv(t *testing.T, sd serviceDeployment) []string {
 		if e.ValueFrom != nil {
 			switch ref := e.ValueFrom; {
 			case ref.SecretKeyRef != nil:
-				v = "test-" + ref.SecretKeyRef.Key
+				// As long as the keys docs/kubernetes.md has operators
+				// make: JWT_KEY must be at least 32 bytes.
+				v = "test-" + ref.SecretKeyRef.Key + "-" + strings.Repeat("0", 48)
 			case ref.FieldRef != nil && ref.FieldRef.FieldPath == "metadata.name":
 				v = sd.deployment.Name + "-5f7b9c6d8-x2x9q"
 			case ref.ResourceFieldRef != nil && ref.ResourceFieldRef.Resource == "limits.memory":

@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -203,7 +204,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("gateway: listen on %s: %w", cfg.GatewayAddr, err)
 	}
 	s.URL = "http://" + gatewayLn.Addr().String()
-	jwtKey := rand.Text()
+	jwtKey := newJWTKey()
 	upstreams := make(map[string]string, len(Services))
 	ready := make(map[string]string, len(Services))
 	for _, name := range Services {
@@ -504,6 +505,15 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// newJWTKey is a fresh JWT_KEY for one run: 48 random bytes in base64, as
+// docs/kubernetes.md has operators make theirs, well above the 32 bytes
+// every service demands.
+func newJWTKey() string {
+	b := make([]byte, 48)
+	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 func freePort() (int, error) {

@@ -19,11 +19,12 @@ import (
 	"ticketing.dev/auth/internal/userdb"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/common/web/webtest"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
-var jwtKey = []byte("test-jwt-key")
+var jwtKey = []byte("test-jwt-key-of-at-least-32-bytes")
 
 // cheap parameters keep the suite fast under -race; hashes keep the
 // production format and code paths.
@@ -80,17 +81,22 @@ func newAPI(t *testing.T, cfgs ...apiConfig) *api {
 }
 
 // request is one call on the router; from, when set, is the peer's address
-// and forwardedFor its X-Forwarded-For header.
+// and forwardedFor its X-Forwarded-For header. The body goes as JSON unless
+// headers, when set, replace its Content-Type (see webtest.Headers).
 type request struct {
 	method, path, body string
 	cookie             *http.Cookie
 	from               string
 	forwardedFor       string
+	headers            *webtest.Headers
 }
 
 func (a *api) do(req request) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(req.method, req.path, strings.NewReader(req.body))
 	r.Header.Set("Content-Type", "application/json")
+	if req.headers != nil {
+		req.headers.Set(r)
+	}
 	if req.cookie != nil {
 		r.AddCookie(req.cookie)
 	}

@@ -63,6 +63,7 @@ func Routes(d Deps) http.Handler {
 	limit := addresses.perAddress(d.TrustedProxies)
 
 	r := web.NewRouter(d.Log, web.WithMetrics(d.Metrics))
+	r.Use(web.RefuseCrossOrigin)
 	web.Health(r, d.Checks)
 	r.Route("/api/users", func(r chi.Router) {
 		r.Use(d.Sessions.CurrentUser)

@@ -47,8 +47,47 @@ func TestHostileBodies_AreRefusedByDecodeOrByValidation(t *testing.T) {
 	}
 }
 
+func TestHostileHeaders_AreRefusedWithTheirStatus(t *testing.T) {
+	var decoded bool
+	r := web.NewRouter(web.Nop)
+	r.Use(web.RefuseCrossOrigin)
+	r.Post("/", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		var v struct {
+			Title string `json:"title"`
+			Price int    `json:"price"`
+		}
+		if err := web.Decode(w, r, &v); err != nil {
+			return err
+		}
+		decoded = true
+		return web.NoContent(w, http.StatusNoContent)
+	}))
+	names := map[string]bool{}
+	for _, h := range webtest.HostileHeaders(fields) {
+		t.Run(h.Name, func(t *testing.T) {
+			assert.False(t, names[h.Name], "two requests named %q", h.Name)
+			names[h.Name] = true
+			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(h.Body))
+			req.Header.Set("Content-Type", "application/json")
+			h.Set(req)
+			w := httptest.NewRecorder()
+
+			r.ServeHTTP(w, req)
+
+			webtest.AssertErrorResponse(t, w.Code, w.Header(), w.Body.Bytes(), h.Status)
+			assert.False(t, decoded, "nothing decoded")
+		})
+	}
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(webtest.Object(fields, nil)))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	assert.Equal(t, http.StatusNoContent, w.Code, "the same body as JSON from no other origin is read")
+	assert.True(t, decoded)
+}
+
 func TestForgedSessions_AreNoSession(t *testing.T) {
-	key := []byte("test-key")
+	key := []byte("test-jwt-key-of-at-least-32-bytes")
 	const user = "507f1f77bcf86cd799439011"
 	m := session.NewManager(key, time.Hour, false)
 	rec := httptest.NewRecorder()

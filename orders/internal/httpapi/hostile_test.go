@@ -50,8 +50,15 @@ func (h *hostileAPI) body(ticketID string) string { return `{"ticketId":"` + tic
 // doCookie sends a request with the given session cookie, if any.
 func (h *hostileAPI) doCookie(t *testing.T, method, target, body string, c *http.Cookie) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(method, target, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	return h.doWith(t, method, target, webtest.Headers{Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, c)
+}
+
+// doWith sends hh's body with hh's headers in place of the JSON
+// Content-Type, and the given session cookie, if any.
+func (h *hostileAPI) doWith(t *testing.T, method, target string, hh webtest.Headers, c *http.Cookie) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(hh.Body))
+	hh.Set(req)
 	if c != nil {
 		req.AddCookie(c)
 	}
@@ -96,6 +103,20 @@ func TestHostileBodies_AreClientErrorsAndWriteNothing(t *testing.T) {
 			assertHostileError(t, h.do(t, http.MethodPost, "/api/orders", buyer, b.Body), b.Status)
 		})
 	}
+	genuine := sessionOf(t, h, buyer)
+	for _, hh := range webtest.HostileHeaders(fields) {
+		t.Run(hh.Name, func(t *testing.T) {
+			assertHostileError(t, h.doWith(t, http.MethodPost, "/api/orders", hh, genuine), hh.Status)
+		})
+	}
+	t.Run("a cross-site cancel", func(t *testing.T) {
+		assertHostileError(t, h.doWith(t, http.MethodDelete, "/api/orders/"+h.order.ID, webtest.Headers{Header: webtest.CrossSite()}, genuine), http.StatusForbidden)
+	})
+	t.Run("reads from another site are answered", func(t *testing.T) {
+		crossSite := webtest.Headers{Header: webtest.CrossSite()}
+		assert.Equal(t, http.StatusOK, h.doWith(t, http.MethodGet, "/api/orders", crossSite, genuine).Code)
+		assert.Equal(t, http.StatusOK, h.doWith(t, http.MethodGet, "/api/orders/"+h.order.ID, crossSite, genuine).Code)
+	})
 	for _, id := range webtest.MalformedIDs() {
 		t.Run("ticketId "+id[:min(len(id), 40)], func(t *testing.T) {
 			assertHostileError(t, h.do(t, http.MethodPost, "/api/orders", buyer, h.body(id)), http.StatusBadRequest)
@@ -121,9 +142,8 @@ func TestMalformedIDs_AreClientErrorsAndWriteNothing(t *testing.T) {
 func TestForgedSessions_AreNotAuthorizedAndWriteNothing(t *testing.T) {
 	h := newHostileAPI(t)
 	before := snapshot(t, h)
-	key := []byte("test-jwt-key")
 	require.Equal(t, http.StatusOK, h.doCookie(t, http.MethodGet, "/api/orders/"+h.order.ID, "", sessionOf(t, h, buyer)).Code, "the genuine cookie works")
-	for _, f := range webtest.ForgedSessions(t, key, buyer) {
+	for _, f := range webtest.ForgedSessions(t, ordertest.JWTKey, buyer) {
 		t.Run(f.Name, func(t *testing.T) {
 			assertHostileError(t, h.doCookie(t, http.MethodPost, "/api/orders", h.body(h.onSale), f.Cookie), http.StatusUnauthorized)
 			assertHostileError(t, h.doCookie(t, http.MethodGet, "/api/orders", "", f.Cookie), http.StatusUnauthorized)

@@ -244,6 +244,7 @@ func TestCreateOrder_ConcurrentBuyersOfOneTicketGetOneOrder(t *testing.T) {
 		for i := range buyers {
 			wg.Go(func() {
 				req := httptest.NewRequest(http.MethodPost, "/api/orders", strings.NewReader(`{"ticketId":"`+tk.ID+`"}`))
+				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Cookie", cookies[i])
 				recs[i] = httptest.NewRecorder()
 				<-start

@@ -32,6 +32,7 @@ func Routes(d Deps) http.Handler {
 	h := &handlers{orders: d.Orders}
 
 	r := web.NewRouter(d.Log, web.WithMetrics(d.Metrics))
+	r.Use(web.RefuseCrossOrigin)
 	web.Health(r, d.Checks)
 	r.Route("/api/orders", func(r chi.Router) {
 		r.Use(d.Sessions.CurrentUser, session.RequireAuth)

@@ -118,9 +118,12 @@ func New(t *testing.T, opts ...Option) *Env {
 		Orders:   order.NewService(store, Window, order.WithClock(clock.Now)),
 		Clock:    clock,
 		Locks:    locks,
-		Sessions: session.NewManager([]byte("test-jwt-key"), time.Hour, false),
+		Sessions: session.NewManager(JWTKey, time.Hour, false),
 	}
 }
+
+// JWTKey is the key the Env's sessions are signed with.
+var JWTKey = []byte("test-jwt-key-of-at-least-32-bytes")
 
 // Cookie returns the session cookie of a signed-in user, as a Cookie
 // request header value.

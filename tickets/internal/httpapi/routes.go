@@ -31,6 +31,7 @@ func Routes(d Deps) http.Handler {
 	h := &handlers{tickets: d.Tickets}
 
 	r := web.NewRouter(d.Log, web.WithMetrics(d.Metrics))
+	r.Use(web.RefuseCrossOrigin)
 	web.Health(r, d.Checks)
 	r.Route("/api/tickets", func(r chi.Router) {
 		r.Use(d.Sessions.CurrentUser)
