@@ -44,7 +44,8 @@ func main() {
 
 // settings is the client's whole configuration, read once.
 type settings struct {
-	Port       string
+	// ListenAddr is where the pages are served: LISTEN_HOST and PORT.
+	ListenAddr string
 	APIBaseURL string
 	StripeKey  string
 	LogLevel   slog.Level
@@ -63,7 +64,7 @@ type settings struct {
 func readSettings(getenv func(string) string) (settings, error) {
 	env := config.NewEnv(getenv)
 	s := settings{
-		Port:           env.String("PORT", "3000"),
+		ListenAddr:     config.ReadListenAddr(env),
 		APIBaseURL:     env.Required("API_BASE_URL"),
 		StripeKey:      env.String("STRIPE_PUBLISHABLE_KEY", ""),
 		LogLevel:       env.LogLevel("LOG_LEVEL"),
@@ -139,7 +140,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	// is down would turn its friendly error pages into the ingress's 503s.
 	web.Health(r, nil)
 
-	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

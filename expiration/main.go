@@ -65,10 +65,11 @@ const startPingTimeout = 2 * time.Second
 
 // settings is the service's whole configuration, read once.
 type settings struct {
-	Port     string
-	LogLevel slog.Level
-	NATS     config.NATS
-	Redis    *redis.Options
+	// ListenAddr is where the health and readiness checks are served.
+	ListenAddr string
+	LogLevel   slog.Level
+	NATS       config.NATS
+	Redis      *redis.Options
 	// DebugAddr is where profiles and metrics are served; empty serves
 	// none.
 	DebugAddr string
@@ -80,9 +81,9 @@ type settings struct {
 func readSettings(getenv func(string) string) (settings, error) {
 	env := config.NewEnv(getenv)
 	s := settings{
-		Port:     env.String("PORT", "3000"),
-		LogLevel: env.LogLevel("LOG_LEVEL"),
-		NATS:     config.ReadNATS(env),
+		ListenAddr: config.ReadListenAddr(env),
+		LogLevel:   env.LogLevel("LOG_LEVEL"),
+		NATS:       config.ReadNATS(env),
 	}
 	s.DebugAddr = config.ReadDebugAddr(env)
 	redisOpts, redisErr := redisOptions(env.String("REDIS_HOST", ""), env.String("REDIS_URL", ""))
@@ -224,7 +225,7 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		"nats":  conn.Ping,
 	})
-	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -103,7 +103,7 @@ func TestReadSettings_FindsRedisFromEitherVariable(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.addr, s.Redis.Addr)
 			assert.Equal(t, tt.db, s.Redis.DB)
-			assert.Equal(t, "3000", s.Port)
+			assert.Equal(t, ":3000", s.ListenAddr)
 		})
 	}
 }
@@ -211,7 +211,9 @@ func TestRun_StopsWithAnErrorWhenNATSIsLostForGood(t *testing.T) {
 	cfg.lostAfter = 2 * time.Second // the default 10 s would dominate the suite
 	done := make(chan error, 1)
 	go func() { done <- serve(t.Context(), cfg, &testkit.Buffer{}) }()
-	waitHealthy(t, "http://127.0.0.1:"+cfg.Port, done)
+	_, port, err := net.SplitHostPort(cfg.ListenAddr)
+	require.NoError(t, err)
+	waitHealthy(t, "http://127.0.0.1:"+port, done)
 
 	n.Stop()
 

@@ -186,7 +186,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		},
 	})
 
-	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -182,7 +182,8 @@ const MinJWTKeyBytes = 32
 
 // HTTP is the configuration every HTTP service shares.
 type HTTP struct {
-	Port         string
+	// ListenAddr is where the service listens: LISTEN_HOST and PORT.
+	ListenAddr   string
 	JWTKey       []byte
 	MongoURI     string
 	CookieSecure bool
@@ -193,11 +194,11 @@ type HTTP struct {
 	DebugAddr string
 }
 
-// ReadHTTP reads PORT, JWT_KEY (at least MinJWTKeyBytes), MONGO_URI,
-// COOKIE_SECURE, SESSION_TTL, LOG_LEVEL and DEBUG_ADDR.
+// ReadHTTP reads LISTEN_HOST and PORT, JWT_KEY (at least MinJWTKeyBytes),
+// MONGO_URI, COOKIE_SECURE, SESSION_TTL, LOG_LEVEL and DEBUG_ADDR.
 func ReadHTTP(e *Env) HTTP {
 	return HTTP{
-		Port:         e.String("PORT", "3000"),
+		ListenAddr:   ReadListenAddr(e),
 		JWTKey:       e.Key("JWT_KEY", MinJWTKeyBytes),
 		MongoURI:     e.Required("MONGO_URI"),
 		CookieSecure: e.Bool("COOKIE_SECURE", true),
@@ -205,6 +206,14 @@ func ReadHTTP(e *Env) HTTP {
 		LogLevel:     e.LogLevel("LOG_LEVEL"),
 		DebugAddr:    ReadDebugAddr(e),
 	}
+}
+
+// ReadListenAddr reads where a service listens: LISTEN_HOST (default
+// empty, every interface, as a container needs) and PORT (default 3000).
+// The local stack sets 127.0.0.1, so that nothing it runs is reachable from
+// the network.
+func ReadListenAddr(e *Env) string {
+	return net.JoinHostPort(e.String("LISTEN_HOST", ""), e.String("PORT", "3000"))
 }
 
 // ReadDebugAddr reads DEBUG_ADDR, the host:port where a service serves

@@ -23,12 +23,22 @@ func TestReadHTTP_Defaults(t *testing.T) {
 	e := env(map[string]string{"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://db/auth"})
 	c := config.ReadHTTP(e)
 	require.NoError(t, e.Err())
-	assert.Equal(t, "3000", c.Port)
+	assert.Equal(t, ":3000", c.ListenAddr, "every interface, as a container needs")
 	assert.Equal(t, []byte(jwtKey), c.JWTKey)
 	assert.True(t, c.CookieSecure)
 	assert.Equal(t, 24*time.Hour, c.SessionTTL)
 	assert.Equal(t, slog.LevelInfo, c.LogLevel)
 	assert.Empty(t, c.DebugAddr, "profiling is off unless asked for")
+}
+
+func TestReadListenAddr_LISTEN_HOSTNarrowsWhereAServiceListens(t *testing.T) {
+	for vars, want := range map[[2]string]string{
+		{"", ""}:              ":3000",
+		{"127.0.0.1", "4001"}: "127.0.0.1:4001",
+		{"::1", "4002"}:       "[::1]:4002",
+	} {
+		assert.Equal(t, want, config.ReadListenAddr(env(map[string]string{"LISTEN_HOST": vars[0], "PORT": vars[1]})))
+	}
 }
 
 func TestReadHTTP_JWTKeyOfLessThan32BytesIsRefused(t *testing.T) {

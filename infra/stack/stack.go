@@ -350,13 +350,21 @@ func (s *Stack) LastLines(name string) string {
 	return ""
 }
 
-func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL string) []string {
-	env := []string{
+// baseEnv is what every service is given: its port, on loopback only, so
+// that nothing the stack runs is reachable from the network (the gateway
+// listens where GATEWAY_ADDR says), and plain-HTTP cookies.
+func baseEnv(port int, logLevel string) []string {
+	return []string{
 		"PATH=" + os.Getenv("PATH"),
+		"LISTEN_HOST=127.0.0.1",
 		"PORT=" + strconv.Itoa(port),
-		"LOG_LEVEL=" + orDefault(s.cfg.LogLevel, "info"),
+		"LOG_LEVEL=" + logLevel,
 		"COOKIE_SECURE=false",
 	}
+}
+
+func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL string) []string {
+	env := baseEnv(port, orDefault(s.cfg.LogLevel, "info"))
 	mongo := func() string { return "MONGO_URI=" + strings.TrimSuffix(s.ferret.URI(), "/") + "/" + name }
 	nats := []string{
 		"NATS_URL=" + s.nats.URL(),

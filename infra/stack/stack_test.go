@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,4 +17,18 @@ func TestNewJWTKey_IsLongEnoughAndFresh(t *testing.T) {
 	assert.GreaterOrEqual(t, len(key), config.MinJWTKeyBytes)
 	assert.Len(t, key, 64, "48 bytes in base64")
 	assert.NotEqual(t, key, newJWTKey())
+}
+
+// Every service of the stack listens on loopback only, where the services
+// read it (config.ReadListenAddr).
+func TestBaseEnv_BindsEveryServiceToLoopback(t *testing.T) {
+	env := config.NewEnv(func(name string) string {
+		for _, kv := range baseEnv(4100, "info") {
+			if k, v, _ := strings.Cut(kv, "="); k == name {
+				return v
+			}
+		}
+		return ""
+	})
+	assert.Equal(t, "127.0.0.1:4100", config.ReadListenAddr(env))
 }
