@@ -10,7 +10,7 @@
 # Go tools are pinned in tools/go.mod and built into .bin/ on first use.
 
 MODULES := common auth tickets orders expiration payments client infra
-# Modules with Go code so far; the others are placeholders for services to come.
+# Modules with Go code (all of them: CODE keeps the targets right should an empty one be added).
 CODE    := $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.go $(m)/*/*.go $(m)/*/*/*.go),$(m)))
 PKGS    := $(addprefix ./,$(addsuffix /...,$(CODE)))
 BIN     := $(CURDIR)/.bin
@@ -61,11 +61,20 @@ vet:
 lint: $(BIN)/staticcheck
 	$(BIN)/staticcheck $(PKGS)
 
-# Docker builds compile one module without the workspace: prove each can.
+# Docker builds compile one module without the workspace: prove each can,
+# with the very library versions the tests run with in the workspace.
+MODVERSIONS := -deps -test -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}}{{end}}{{end}}' ./...
 standalone:
 	@for m in $(CODE); do \
 		echo "GOWORK=off go build ./$$m/..."; \
 		(cd $$m && GOWORK=off $(GO) build ./...) || exit 1; \
+		ws=$$(cd $$m && $(GO) list $(MODVERSIONS) | grep -v '^ticketing.dev/' | sort -u); \
+		alone=$$(cd $$m && GOWORK=off $(GO) list $(MODVERSIONS) | grep -v '^ticketing.dev/' | sort -u); \
+		if [ "$$ws" != "$$alone" ]; then \
+			echo "$$m: built alone (as Docker does) it uses other versions than the workspace:"; \
+			diff <(echo "$$ws") <(echo "$$alone"); \
+			echo "align $$m/go.mod with the workspace (go get module@version, then go mod tidy)"; exit 1; \
+		fi; \
 	done
 
 deps:
