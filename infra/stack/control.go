@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -178,7 +177,7 @@ func (s *Stack) kill(p *proc) {
 	s.mu.Lock()
 	s.killed[p] = true
 	s.mu.Unlock()
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(p.cmd)
 	<-p.done
 }
 

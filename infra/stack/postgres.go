@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 )
 
 // postgresBinDir finds PostgreSQL's server programs: on PATH, or where
@@ -38,7 +37,7 @@ func (s *Stack) startPostgres(ctx context.Context, dir string, persist bool) (st
 	if err != nil {
 		return "", err
 	}
-	var cred *syscall.Credential
+	var cred *credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -46,7 +45,7 @@ func (s *Stack) startPostgres(ctx context.Context, dir string, persist bool) (st
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		cred = &credential{uid: uint32(uid), gid: uint32(gid)}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -58,14 +57,14 @@ func (s *Stack) startPostgres(ctx context.Context, dir string, persist bool) (st
 				_ = os.Chmod(d, fi.Mode().Perm()|0o011)
 			}
 		}
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		if err := os.Chown(dir, int(cred.uid), int(cred.gid)); err != nil {
 			return "", err
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
 		initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
 			"-D", dir, "-U", "ferretdb", "--auth=trust", "--encoding=UTF8", "--no-sync")
-		initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		initdb.SysProcAttr = userAttr(cred)
 		if out, err := initdb.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("postgresql: initdb: %w\n%s", err, out)
 		}

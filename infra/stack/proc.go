@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -44,18 +43,21 @@ func (o *out) println(s string) {
 	fmt.Fprintln(o.w, s)
 }
 
+// credential is the user a child runs as, when not this process's.
+type credential struct{ uid, gid uint32 }
+
 func startProc(name, bin string, args, env []string, o *out) (*proc, error) {
 	return startProcAs(name, bin, args, env, o, nil)
 }
 
 // startProcAs starts a child as the user cred names, or as this user.
-func startProcAs(name, bin string, args, env []string, o *out, cred *syscall.Credential) (*proc, error) {
+func startProcAs(name, bin string, args, env []string, o *out, cred *credential) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	// Its own process group, so that a terminal's Ctrl-C reaches only the
-	// launcher, which then stops the children in order; and killed with the
-	// launcher should the launcher itself die.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
+	// launcher, which then stops the children in order; on Linux also
+	// killed with the launcher should the launcher itself die (childAttr).
+	cmd.SysProcAttr = childAttr(cred)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &proc{name: name, cmd: cmd, started: time.Now(), done: make(chan struct{})}
@@ -125,11 +127,11 @@ func (p *proc) stop(grace time.Duration) {
 	if p.exited() {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	terminate(p.cmd)
 	select {
 	case <-p.done:
 	case <-time.After(grace):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(p.cmd)
 		<-p.done
 	}
 }

@@ -1,0 +1,10 @@
+package stack
+
+import "syscall"
+
+// childAttr puts a child in a process group of its own, as cred's user
+// when set, and has the kernel kill it should the launcher die, even by
+// SIGKILL.
+func childAttr(cred *credential) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: sysCredential(cred)}
+}
