@@ -191,6 +191,7 @@ func (s *Service) settle(ctx context.Context, c Claim, stripeID, trigger string)
 	if err != nil {
 		return Payment{}, err
 	}
+	var p Payment
 	if o.CheckPayable(s.now()) != nil {
 		// Cancelled, or its lock ran out: payment:created would come too
 		// late to complete it, so the charge is refunded instead.
@@ -201,13 +202,14 @@ func (s *Service) settle(ctx context.Context, c Claim, stripeID, trigger string)
 		if !errors.Is(err, ErrClaimSettled) {
 			return Payment{}, err
 		}
-		// Another holder of the claim settled it meanwhile: see below
-		// what became of it.
-	} else if _, err := s.store.Complete(ctx, c, stripeID); err != nil {
-		return Payment{}, err
-	}
-	p, err := s.store.PaymentOf(ctx, c.OrderID)
-	if err != nil {
+		// Another holder of the claim settled it meanwhile: see what
+		// became of it.
+		if p, err = s.store.PaymentOf(ctx, c.OrderID); err != nil {
+			return Payment{}, err
+		}
+	} else if p, err = s.store.Complete(ctx, c, stripeID); err != nil {
+		// Complete answers the payment as it stands, also when another
+		// holder of the claim settled it first: no second read.
 		return Payment{}, err
 	}
 	// The payment is written; the cancellation may have been written
