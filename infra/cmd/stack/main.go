@@ -6,7 +6,8 @@
 // shortens payments' charge timeout), MAX_UNSOLD_TICKETS (passed to
 // tickets), RATE_LIMIT (passed to auth),
 // LOG_LEVEL (passed to every service), PPROF (true: every service serves
-// its profiles on a loopback port of its own, printed at start).
+// its profiles on a loopback port of its own, printed at start; so does the
+// stack itself, where FerretDB, NATS Streaming and the gateway run).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/web"
 	"ticketing.dev/infra/stack"
 )
 
@@ -70,6 +73,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer s.Stop()
+	if cfg.Debug {
+		// FerretDB, NATS Streaming and the gateway run in this process:
+		// their profiles are the stack's own (the address is logged).
+		log := slog.New(slog.NewTextHandler(stdout, nil)).With("process", "stack")
+		stopDebug, err := web.Debug("127.0.0.1:0", nil, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	ready, debug := s.ReadyTimes(), s.DebugAddrs()
 	var times []string
 	for _, name := range stack.Services {
