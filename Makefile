@@ -17,9 +17,6 @@ BIN     := $(CURDIR)/.bin
 GO      ?= go
 SHELL   := /bin/bash
 
-# Programs the tests run, as command:Debian-package; installed when missing.
-SYSTEM_DEPS := redis-server:redis-server chromium:chromium
-
 # Every fuzz target, as package:function. go test -fuzz runs one target per
 # invocation; make fuzz refuses a Fuzz function missing from this list.
 FUZZ_TARGETS := \
@@ -88,18 +85,36 @@ standalone:
 		fi; \
 	done
 
+# make test needs redis-server and Chromium (or Chrome); make run needs
+# neither (it embeds a Redis when redis-server is missing). Debian's are
+# installed when missing and running as root; elsewhere deps says what to
+# install. The browser tests look where deps does (infra/e2e, CHROME_PATH).
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable \
+	"/Applications/Chromium.app/Contents/MacOS/Chromium" \
+	"/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"
 deps:
 	@missing=""; \
-	for dep in $(SYSTEM_DEPS); do \
-		command -v $${dep%%:*} >/dev/null 2>&1 || missing="$$missing $${dep#*:}"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" != 0 ]; then \
-			echo "missing Debian packages:$$missing (apt-get install$$missing)"; exit 1; \
-		fi; \
-		echo "installing$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	browser="$${CHROME_PATH:-}"; \
+	if [ -z "$$browser" ]; then for b in $(BROWSERS); do \
+		if command -v "$$b" >/dev/null 2>&1; then browser="$$b"; break; fi; \
+	done; fi; \
+	[ -n "$$browser" ] || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(uname -s)" = Darwin ]; then \
+		echo "make test needs:$$missing. With Homebrew:"; \
+		case "$$missing" in *redis-server*) echo "  brew install redis";; esac; \
+		case "$$missing" in *chromium*) echo "  brew install --cask chromium   (or Google Chrome; or set CHROME_PATH)";; esac; \
+		echo "make run needs neither."; exit 1; \
+	fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make test needs:$$missing; install them with your package manager (or set CHROME_PATH to a Chrome)"; exit 1; \
+	fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "missing Debian packages:$$missing (sudo apt-get install$$missing)"; exit 1; \
+	fi; \
+	echo "installing$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
 unit: deps
 	$(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v -E '/infra/(e2e|chaos)$$')

@@ -20,12 +20,13 @@ func MiniRedis(t testing.TB) string {
 
 // RedisServer starts a real redis-server for the test, without persistence,
 // and returns its address. `make test` installs redis-server when it is
-// missing; run outside make, the test fails with a message saying so.
+// missing on Debian, and says how elsewhere (make deps); run outside make,
+// the test fails with a message saying so.
 func RedisServer(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("testkit: redis-server is not installed (make test installs it: apt-get install redis-server): %v", err)
+		t.Fatalf("testkit: redis-server is not installed (make deps installs it on Debian, or says how: apt-get install redis-server, brew install redis): %v", err)
 	}
 	port, err := freePort()
 	if err != nil {

@@ -239,12 +239,21 @@ type browser struct {
 	dir string // screenshots
 }
 
-// startBrowser starts Debian's Chromium, as `make test` installs it, and
-// stops it when t and its subtests are done.
+// browsers are where Chromium or Chrome is found, in order: on the PATH
+// (Debian's chromium, as `make test` installs it, and the names other
+// systems give it), then the macOS applications.
+var browsers = []string{
+	"chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+	"/Applications/Chromium.app/Contents/MacOS/Chromium",
+	"/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+}
+
+// startBrowser starts Chromium (CHROME_PATH, or the first of browsers
+// found), and stops it when t and its subtests are done.
 func startBrowser(t *testing.T) *browser {
-	path, err := exec.LookPath("chromium")
+	path, err := findBrowser(os.Getenv("CHROME_PATH"))
 	if err != nil {
-		t.Fatal("chromium is not installed: apt-get install chromium (make test installs it)")
+		t.Fatal(err)
 	}
 	dir := os.Getenv("SCREENSHOT_DIR")
 	if dir == "" {
@@ -526,4 +535,16 @@ func unique() string {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+func findBrowser(configured string) (string, error) {
+	if configured != "" {
+		return exec.LookPath(configured)
+	}
+	for _, name := range browsers {
+		if path, err := exec.LookPath(name); err == nil {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("no Chromium or Chrome found (tried %s; set CHROME_PATH): make deps says how to install it", strings.Join(browsers, ", "))
 }

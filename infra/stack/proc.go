@@ -55,13 +55,21 @@ func startProcAs(name, bin string, args, env []string, o *out, cred *credential)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	// Its own process group, so that a terminal's Ctrl-C reaches only the
-	// launcher, which then stops the children in order; on Linux also
-	// killed with the launcher should the launcher itself die (childAttr).
+	// launcher, which then stops the children in order; killed with the
+	// launcher should the launcher itself die, by the kernel on Linux
+	// (childAttr), by the reaper or the job object elsewhere (watchChild).
 	cmd.SysProcAttr = childAttr(cred)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &proc{name: name, cmd: cmd, started: time.Now(), done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	pid := cmd.Process.Pid
+	if err := watchChild(pid); err != nil {
+		killGroup(cmd)
+		pr.Close() // nothing reads its output: let Wait's copy end
+		_ = cmd.Wait()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	copied := make(chan struct{})
@@ -79,6 +87,7 @@ func startProcAs(name, bin string, args, env []string, o *out, cred *credential)
 	}()
 	go func() {
 		p.err = cmd.Wait()
+		forgetChild(pid)
 		pw.Close()
 		<-copied
 		close(p.done)

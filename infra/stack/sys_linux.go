@@ -8,3 +8,10 @@ import "syscall"
 func childAttr(cred *credential) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: sysCredential(cred)}
 }
+
+// watchChild has nothing to do on Linux: the kernel kills the child with
+// the launcher (Pdeathsig).
+func watchChild(int) error { return nil }
+
+// forgetChild has nothing to do on Linux.
+func forgetChild(int) {}
