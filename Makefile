@@ -2,12 +2,14 @@
 #
 #   make run     the whole system locally, behind a gateway on GATEWAY_ADDR
 #                (default 127.0.0.1:8080); Ctrl-C stops it
-#   make test    everything CI checks: formatting, vet, staticcheck, each module
+#   make test    everything CI checks: formatting, vet, staticcheck, every
+#                command type-checked for macOS and Windows, each module
 #                building on its own, every test with the race detector, and
 #                a short run of every fuzz target
 #   make fuzz    every fuzz target for FUZZTIME (default 5s) each
 #
-# Go tools are pinned in tools/go.mod and built into .bin/ on first use.
+# Go tools are pinned in tools/go.mod (crosscheck is the tools module's own)
+# and built into .bin/ on first use.
 
 MODULES := common auth tickets orders expiration payments client infra
 # Modules with Go code (all of them: CODE keeps the targets right should an empty one be added).
@@ -16,6 +18,8 @@ PKGS    := $(addprefix ./,$(addsuffix /...,$(CODE)))
 BIN     := $(CURDIR)/.bin
 GO      ?= go
 SHELL   := /bin/bash
+space   := $(subst ,, )
+comma   := ,
 
 # Every fuzz target, as package:function. go test -fuzz runs one target per
 # invocation; make fuzz refuses a Fuzz function missing from this list.
@@ -35,18 +39,21 @@ FUZZTIME ?= 5s
 # BENCH_FLAGS are passed to the bench command (go run ./infra/cmd/bench -h).
 BENCH_FLAGS ?= -pprof
 
-.PHONY: run test fmt-check vet lint standalone unit chaos e2e fuzz deps tools clean cross
+.PHONY: run test fmt-check vet lint standalone unit chaos e2e fuzz deps tools clean cross crosscheck
 
 run:
 	$(GO) build -o $(BIN)/stack ./infra/cmd/stack
 	$(BIN)/stack
 
-test: fmt-check vet lint standalone unit chaos e2e fuzz
+test: fmt-check vet lint crosscheck standalone unit chaos e2e fuzz
 
-tools: $(BIN)/staticcheck
+tools: $(BIN)/staticcheck $(BIN)/crosscheck
 
 $(BIN)/staticcheck: tools/go.mod tools/go.sum
 	cd tools && GOWORK=off $(GO) build -o $(BIN)/ honnef.co/go/tools/cmd/staticcheck
+
+$(BIN)/crosscheck: tools/go.mod tools/go.sum tools/crosscheck/main.go
+	cd tools && GOWORK=off $(GO) build -o $(BIN)/ ./crosscheck
 
 fmt-check:
 	@out=$$(gofmt -l $(MODULES) tools); \
@@ -60,9 +67,14 @@ lint: $(BIN)/staticcheck
 
 # Every command for macOS (Apple silicon and Intel) and Windows: the stack's
 # Linux-only process control sits behind build tags (infra/stack/sys_*.go).
+# make test type-checks them (crosscheck: about a minute); make cross builds
+# them, which from an empty cache takes longer than the rest of make test.
 CROSS   := darwin/arm64 darwin/amd64 windows/amd64
 COMMANDS := ./auth ./tickets ./orders ./expiration ./payments ./client \
 	./infra/cmd/stack ./infra/cmd/audit ./infra/cmd/load ./infra/cmd/bench ./infra/cmd/deadletters
+crosscheck: $(BIN)/crosscheck
+	$(BIN)/crosscheck -targets $(subst $(space),$(comma),$(CROSS)) $(COMMANDS)
+
 cross:
 	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; for t in $(CROSS); do \
 		echo "GOOS=$${t%/*} GOARCH=$${t#*/} go build $(COMMANDS)"; \
