@@ -7,3 +7,10 @@ import "go.mongodb.org/mongo-driver/v2/mongo"
 func NewFilterGuard(db *mongo.Database) *Guard {
 	return &Guard{db: db, known: true}
 }
+
+// Queued returns the number of documents waiting for the next command.
+func (in *Inserter) Queued() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.queue)
+}

@@ -121,6 +121,9 @@ var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
 type Store struct {
 	orders, tickets, claims *mongo.Collection
 	guard                   *mongodb.Guard
+	// replicas inserts ticket replicas: many arrive at once when sellers
+	// list tickets, and go into one command.
+	replicas *mongodb.Inserter
 
 	// orderLocks serialise the writes of one order; they are shared with
 	// the outbox relay, which takes them to remove published events.
@@ -151,10 +154,12 @@ func WithClock(now func() time.Time) Option {
 // and stored its Stored, called after every write that stores an event,
 // under the document's lock. Call EnsureIndexes before serving.
 func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message), opts ...Option) *Store {
+	tickets := db.Collection(TicketsCollection)
 	s := &Store{
 		orders:     db.Collection(OrdersCollection),
 		guard:      mongodb.NewGuard(db),
-		tickets:    db.Collection(TicketsCollection),
+		tickets:    tickets,
+		replicas:   mongodb.NewInserter(tickets),
 		claims:     db.Collection(ClaimsCollection),
 		orderLocks: locks,
 		stored:     stored,
@@ -557,7 +562,7 @@ func (s *Store) AddTicket(ctx context.Context, t order.Ticket) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.tickets.InsertOne(ctx, ticketDoc{ID: tid, Title: t.Title, Price: t.Price.Cents(), Version: t.Version})
+	err = s.replicas.InsertOne(ctx, ticketDoc{ID: tid, Title: t.Title, Price: t.Price.Cents(), Version: t.Version})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("insert ticket: %w", err)
 	}

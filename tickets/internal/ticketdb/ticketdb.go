@@ -65,10 +65,11 @@ var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
 // atomically; the version filter keeps them safe on MongoDB across
 // processes.
 type Store struct {
-	coll   *mongo.Collection
-	guard  *mongodb.Guard
-	locks  *keylock.Locks
-	stored func(id any, msgs ...outbox.Message)
+	coll    *mongo.Collection
+	inserts *mongodb.Inserter
+	guard   *mongodb.Guard
+	locks   *keylock.Locks
+	stored  func(id any, msgs ...outbox.Message)
 }
 
 var _ ticket.Store = (*Store)(nil)
@@ -78,7 +79,8 @@ var _ ticket.Store = (*Store)(nil)
 // write that left an event pending, under the document's lock. Call
 // EnsureIndexes before serving.
 func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message)) *Store {
-	return &Store{coll: db.Collection(Collection), guard: mongodb.NewGuard(db), locks: locks, stored: stored}
+	coll := db.Collection(Collection)
+	return &Store{coll: coll, inserts: mongodb.NewInserter(coll), guard: mongodb.NewGuard(db), locks: locks, stored: stored}
 }
 
 // EnsureIndexes creates the indexes that are missing: the listing of
@@ -122,7 +124,7 @@ func (s *Store) Insert(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 		Outbox:  []outbox.Message{msg},
 	}
 	unlock := s.locks.Lock(t.ID)
-	_, err = s.coll.InsertOne(ctx, doc)
+	err = s.inserts.InsertOne(ctx, doc)
 	if err == nil {
 		s.stored(id, msg)
 	}
