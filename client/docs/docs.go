@@ -1,28 +1,62 @@
 // Package docs serves the API's documentation: the OpenAPI 3.1 document at
 // /docs/openapi.yaml, a readable page of it at /docs (Redoc 2.5.4, bundled
-// from the npm registry into this folder, so no CDN is involved), and a
-// Postman collection, importable into Insomnia, at
-// /docs/ticketing.postman_collection.json.
+// from the npm registry into this folder, so no CDN is involved), a Postman
+// collection, importable into Insomnia, at
+// /docs/ticketing.postman_collection.json, and the Postman environments
+// for `make run` and for https://ticketing.dev beside it.
 //
 // The end-to-end tests validate every request and response they make
 // against openapi.yaml, so the document cannot drift from the services.
 package docs
 
 import (
+	"bytes"
 	"embed"
 	"net/http"
+	"sync"
+	"time"
 )
 
 //go:embed openapi.yaml ticketing.postman_collection.json redoc.standalone.js
+//go:embed make-run.postman_environment.json ticketing.dev.postman_environment.json
 var files embed.FS
 
-// page loads Redoc from this server; the document is fetched by Redoc.
+// Environments are the Postman environment files served beside the
+// collection, one for each server of the OpenAPI document.
+var Environments = []string{"make-run.postman_environment.json", "ticketing.dev.postman_environment.json"}
+
+// Redoc's sidebar ends with a link "API docs by Redocly" whose logo Redoc
+// takes from Redocly's CDN, whatever its options say: the page's policy
+// refuses it, which is an error in the console on every visit, and allowing
+// it would tell a third party of every reader. The bundle is served with
+// that logo replaced by an empty image, so the page loads nothing from
+// outside the app, and the vendored file stays byte for byte as npm ships
+// it.
+const (
+	redocLogo = `"https://cdn.redoc.ly/redoc/logo-mini.svg"`
+	noLogo    = `"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'/%3E"`
+)
+
+// redoc is the bundle as served.
+var redoc = sync.OnceValue(func() []byte {
+	b, err := files.ReadFile("redoc.standalone.js")
+	if err != nil {
+		// Embedded at build time: only a broken build gets here.
+		return nil
+	}
+	return bytes.Replace(b, []byte(redocLogo), []byte(noLogo), 1)
+})
+
+// page loads Redoc from this server; the document is fetched by Redoc. Its
+// icon is the one of the client's pages: without an icon, browsers ask for
+// /favicon.ico, which is a 404.
 const page = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ticketing API</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <redoc spec-url="/docs/openapi.yaml"></redoc>
@@ -54,6 +88,13 @@ func Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /docs/openapi.yaml", serve("openapi.yaml", "application/yaml"))
 	mux.HandleFunc("GET /docs/ticketing.postman_collection.json", serve("ticketing.postman_collection.json", "application/json"))
-	mux.HandleFunc("GET /docs/redoc.standalone.js", serve("redoc.standalone.js", "text/javascript; charset=utf-8"))
+	for _, name := range Environments {
+		mux.HandleFunc("GET /docs/"+name, serve(name, "application/json"))
+	}
+	mux.HandleFunc("GET /docs/redoc.standalone.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeContent(w, r, "redoc.standalone.js", time.Time{}, bytes.NewReader(redoc()))
+	})
 	return mux
 }

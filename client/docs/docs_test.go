@@ -1,11 +1,13 @@
 package docs_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,6 +39,7 @@ func TestDocs_ServesTheDocumentThePageAndTheCollection(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), `<redoc spec-url="/docs/openapi.yaml">`)
 	assert.Contains(t, string(body), `src="/docs/redoc.standalone.js"`)
+	assert.Contains(t, string(body), `<link rel="icon" href="/static/favicon.svg"`, "the client's icon, not a 404 for /favicon.ico")
 	assert.NotContains(t, string(body), "https://", "no CDN")
 	assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
 
@@ -54,4 +57,33 @@ func TestDocs_ServesTheDocumentThePageAndTheCollection(t *testing.T) {
 	assert.Contains(t, coll.Info.Schema, "v2.1.0")
 	assert.Equal(t, "Story", coll.Item[0].Name)
 
+	require.Len(t, docs.Environments, 2)
+	for _, name := range docs.Environments {
+		want, err := os.ReadFile(name)
+		require.NoError(t, err)
+		resp = get(t, "/docs/"+name)
+		body, _ = io.ReadAll(resp.Body)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, name)
+		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"), name)
+		assert.Equal(t, string(want), string(body), name)
+	}
+}
+
+// TestDocs_RedocLoadsNothingFromElsewhere: the bundle as npm ships it takes
+// the logo of its sidebar's "API docs by Redocly" link from Redocly's CDN;
+// the bundle as served takes nothing from another site.
+func TestDocs_RedocLoadsNothingFromElsewhere(t *testing.T) {
+	vendored, err := os.ReadFile("redoc.standalone.js")
+	require.NoError(t, err)
+	require.Contains(t, string(vendored), `src:"https://cdn.redoc.ly/`, "the vendored bundle is npm's")
+
+	resp := get(t, "/docs/redoc.standalone.js")
+	served, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.NotRegexp(t, `src[:=]\s*["'](https?:)?//`, string(served), "an image or script from another site")
+	assert.NotContains(t, string(served), "cdn.redoc.ly")
+	assert.Contains(t, string(served), `src:"data:image/svg+xml,`, "the sidebar's logo is an empty image")
+	logo := regexp.MustCompile(`src:"data:image/svg\+xml,[^"]*"`)
+	assert.True(t, bytes.Equal(vendored, logo.ReplaceAll(served, []byte(`src:"https://cdn.redoc.ly/redoc/logo-mini.svg"`))),
+		"nothing else changed")
 }

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,6 +40,7 @@ func TestBrowser(t *testing.T) {
 		{"SecondBuyerSeesTicketIsReserved", storySecondBuyerSeesReserved},
 		{"UnpaidOrderPageShowsOrderExpired", storyUnpaidOrderExpires},
 		{"APIDocsPageRendersTheDocument", storyAPIDocs},
+		{"EveryPageLoadsQuietlyFromTheAppAlone", storyEveryPageIsQuiet},
 	}
 	for _, s := range stories {
 		t.Run(s.name, func(t *testing.T) { s.run(t, b) })
@@ -53,6 +57,45 @@ func storyAPIDocs(t *testing.T, b *browser) {
 		20*time.Second, "Redoc renders the document")
 	assert.Contains(t, tab.text(".api-info h1"), "ticketing")
 	tab.shot("docs-rendered")
+	tab.checkConsole()
+}
+
+// storyEveryPageIsQuiet visits every page of the client, signed out and
+// signed in, as seller and as buyer, and fails on anything a page writes to
+// the console as an error, and on any request it makes to another site:
+// the pages load everything from the app itself (a deployment with
+// STRIPE_PUBLISHABLE_KEY adds Stripe.js to the order page, which the stack
+// of these tests does not set).
+func storyEveryPageIsQuiet(t *testing.T, b *browser) {
+	seller := newUser(t, base)
+	seller.signUp()
+	theirs := seller.sell("Ballet "+unique(), 30)
+	t.Parallel()
+
+	tab := b.newTab(t, "visitor", desktop)
+	for _, path := range []string{"/", "/auth/signin", "/auth/signup", "/tickets/" + theirs.ID, "/no-such-page"} {
+		tab.visit(path)
+	}
+	tab.visit("/docs")
+	// Redoc fetches the document and draws the page, its sidebar's links
+	// included, a moment after the page has loaded.
+	tab.waitJS(`!!document.querySelector('.api-info h1') && document.body.innerText.includes('API docs by Redocly')`,
+		20*time.Second, "Redoc renders the document and its sidebar")
+
+	tab.signUp()
+	tab.visit("/tickets/new")
+	tab.fill("title", "Recital "+unique())
+	tab.fill("price", "12")
+	tab.submit(`main form button[type="submit"]`)
+	require.Regexp(t, `^/tickets/[0-9a-f]{24}$`, tab.path())
+	tab.follow(`a[href$="/edit"]`)
+
+	tab.visit("/tickets/" + theirs.ID)
+	orderID := tab.purchase()
+	tab.visit("/orders/" + orderID)
+	tab.visit("/orders")
+	tab.visit("/auth/signout")
+	tab.checkConsole()
 }
 
 func storySellerSellsAndSignsOut(t *testing.T, b *browser) {
@@ -299,8 +342,12 @@ type tab struct {
 	shots int
 	email string
 
-	mu      sync.Mutex
-	console []string // errors the pages wrote to the console
+	mu sync.Mutex
+	// console holds the errors of the pages: see observe.
+	console []string
+	// documents are the requests for pages, as opposed to the resources
+	// of a page.
+	documents map[network.RequestID]bool
 }
 
 // newTab opens a window in a new browser context, as a private window
@@ -315,23 +362,68 @@ func (b *browser) newTab(t *testing.T, who string, v viewport) *tab {
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(v.width, v.height, opts...)))
 	dir := filepath.Join(b.dir, strings.ReplaceAll(t.Name(), "/", "-")+"-"+who)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	tb := &tab{t: t, ctx: ctx, dir: dir}
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
+	tb := &tab{t: t, ctx: ctx, dir: dir, documents: map[network.RequestID]bool{}}
+	app, err := url.Parse(base)
+	require.NoError(t, err)
+	// Listen sees the events in the order they come, before the reply to
+	// any later command: what happened until a step returned is recorded
+	// when checkConsole looks.
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) { tb.observe(app.Host, ev) }))
+	return tb
+}
+
+// observe records what fails a story: an error written to the console, an
+// exception nothing caught, an error in the browser's log (such as a
+// resource the security policy refused or that failed to load), and a
+// request to another site than the app's.
+func (tb *tab) observe(appHost string, ev any) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range ev.Args {
+				if a.Description != "" {
+					args = append(args, a.Description)
+				} else {
+					args = append(args, string(a.Value))
+				}
 			}
-			// A form answered with a 400 is an error entry of the browser's
-			// log, and no fault of the page.
-			if (m.Type == chromedp.ConsoleError || m.IsException()) && !strings.Contains(m.Text, "Failed to load resource") {
-				tb.mu.Lock()
-				tb.console = append(tb.console, m.String())
-				tb.mu.Unlock()
+			tb.console = append(tb.console, "console."+string(ev.Type)+": "+strings.Join(args, " "))
+		}
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		msg := d.Text
+		if d.Exception != nil {
+			msg += " " + d.Exception.Description
+		}
+		tb.console = append(tb.console, fmt.Sprintf("exception: %s (%s:%d)", msg, d.URL, d.LineNumber))
+	case *log.EventEntryAdded:
+		e := ev.Entry
+		// A page answered with an error status — a form refused with a
+		// 400, the page of a 404 — is what the story asked for and checks
+		// itself; every other resource that fails is a fault of the page.
+		if e.Level != log.EntryLevelError || e.Source == log.EntrySourceNetwork && tb.documents[e.NetworkRequestID] {
+			return
+		}
+		tb.console = append(tb.console, fmt.Sprintf("log (%s): %s %s", e.Source, e.Text, e.URL))
+	case *network.EventRequestWillBeSent:
+		if ev.Type == network.ResourceTypeDocument {
+			tb.documents[ev.RequestID] = true
+		}
+		u, err := url.Parse(ev.Request.URL)
+		if err != nil {
+			tb.console = append(tb.console, "request to an unreadable address: "+ev.Request.URL)
+			return
+		}
+		switch u.Scheme {
+		case "http", "https", "ws", "wss":
+			if u.Host != appHost {
+				tb.console = append(tb.console, "request to another site: "+ev.Request.URL)
 			}
 		}
-	}()
-	return tb
+	}
 }
 
 // actionTimeout bounds every step, so that a stuck page fails the story.
@@ -515,8 +607,9 @@ func (tb *tab) requireRetry(deadline time.Time, msg string) {
 	require.True(tb.t, time.Now().Before(deadline), msg)
 }
 
-// checkConsole fails the story if a page wrote an error to the console: a
-// script that threw, a resource the security policy refused.
+// checkConsole fails the story if a page wrote an error to the console —
+// a script that threw, a resource the security policy refused or that
+// failed to load — or asked another site for anything.
 func (tb *tab) checkConsole() {
 	tb.t.Helper()
 	tb.mu.Lock()

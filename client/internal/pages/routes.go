@@ -22,6 +22,9 @@ func (s *Server) Routes(r chi.Router) {
 	r.Get("/docs", apiDocs.ServeHTTP)
 	r.Get("/docs/openapi.yaml", apiDocs.ServeHTTP)
 	r.Get("/docs/ticketing.postman_collection.json", apiDocs.ServeHTTP)
+	for _, name := range docs.Environments {
+		r.Get("/docs/"+name, apiDocs.ServeHTTP)
+	}
 	r.Get("/docs/redoc.standalone.js", apiDocs.ServeHTTP)
 
 	r.Get("/", s.handle(s.home))
