@@ -10,6 +10,27 @@ import (
 // ForwardedForHeader is the header proxies append their peer's address to.
 const ForwardedForHeader = "X-Forwarded-For"
 
+// ForwardedProtoHeader is the header a proxy names its client's scheme in.
+const ForwardedProtoHeader = "X-Forwarded-Proto"
+
+// ClientProto returns the scheme, "http" or "https", the client of a
+// request used: https when the request came over TLS; else what a trusted
+// peer (an address inside one of trusted, the ingress) said in
+// X-Forwarded-Proto, when it said one of the two; else http. An untrusted
+// peer's header is ignored.
+func ClientProto(r *http.Request, trusted []netip.Prefix) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if peer, ok := parseHostAddr(r.RemoteAddr); ok && isTrusted(peer, trusted) {
+		// One proxy, one value: a list means proxies we cannot tell apart.
+		if p := strings.ToLower(strings.TrimSpace(r.Header.Get(ForwardedProtoHeader))); p == "https" || p == "http" {
+			return p
+		}
+	}
+	return "http"
+}
+
 // ClientIP returns the address of the client a request comes from.
 //
 // The TCP peer is the client unless it is one of the trusted proxies (an

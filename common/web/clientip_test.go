@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -62,4 +63,37 @@ func TestClientIP_UnreadableRemoteAddrIsTheZeroAddr(t *testing.T) {
 	r.Header.Set(web.ForwardedForHeader, "203.0.113.7")
 
 	assert.False(t, web.ClientIP(r, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}).IsValid())
+}
+
+func TestClientProto(t *testing.T) {
+	ingress := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		name   string
+		remote string
+		proto  string // X-Forwarded-Proto; none when empty
+		tls    bool
+		want   string
+	}{
+		{"plain, no header", "203.0.113.7:4000", "", false, "http"},
+		{"over TLS", "203.0.113.7:4000", "", true, "https"},
+		{"the ingress says https", "10.0.0.2:80", "https", false, "https"},
+		{"the ingress says http", "10.0.0.2:80", "http", false, "http"},
+		{"any case", "10.0.0.2:80", "HTTPS", false, "https"},
+		{"an untrusted peer cannot claim https", "203.0.113.7:4000", "https", false, "http"},
+		{"a list from the ingress is not believed", "10.0.0.2:80", "https, http", false, "http"},
+		{"an unknown scheme", "10.0.0.2:80", "gopher", false, "http"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tt.remote
+			if tt.proto != "" {
+				r.Header.Set(web.ForwardedProtoHeader, tt.proto)
+			}
+			if tt.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			assert.Equal(t, tt.want, web.ClientProto(r, ingress))
+		})
+	}
 }

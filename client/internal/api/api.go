@@ -96,6 +96,12 @@ type Caller struct {
 	// own address, and the API believes the entry only from the client's
 	// and that proxy's addresses (auth's TRUSTED_PROXIES).
 	ForwardedFor string
+	// Proto is the scheme the browser used, sent as X-Forwarded-Proto. An
+	// ingress that redirects plain HTTP to HTTPS (ingress-nginx does for a
+	// host with TLS, judging by that header when it trusts forwarded
+	// headers) would otherwise redirect the client's own calls, made in
+	// plain HTTP inside the cluster, to the public https:// address.
+	Proto string
 }
 
 // Detail is one entry of the API's common error shape.
@@ -352,6 +358,9 @@ func (c *Client) doLimited(ctx context.Context, who Caller, method, path string,
 	}
 	if who.ForwardedFor != "" {
 		req.Header.Set("X-Forwarded-For", who.ForwardedFor)
+	}
+	if who.Proto != "" {
+		req.Header.Set("X-Forwarded-Proto", who.Proto)
 	}
 	if who.Session != "" {
 		// Only the session travels: other cookies of the browser are none

@@ -27,7 +27,7 @@ func newClient(t *testing.T, h http.HandlerFunc) *api.Client {
 	return c
 }
 
-var browser = api.Caller{Session: "abc123", Host: "ticketing.dev", RequestID: "req-1", ForwardedFor: "203.0.113.7, 10.0.0.2"}
+var browser = api.Caller{Session: "abc123", Host: "ticketing.dev", RequestID: "req-1", ForwardedFor: "203.0.113.7, 10.0.0.2", Proto: "https"}
 
 func TestClient_ForwardsTheBrowsersSessionHostAndRequestID(t *testing.T) {
 	var got *http.Request
@@ -43,6 +43,7 @@ func TestClient_ForwardsTheBrowsersSessionHostAndRequestID(t *testing.T) {
 	assert.Equal(t, "ticketing.dev", got.Host)
 	assert.Equal(t, "req-1", got.Header.Get("X-Request-Id"))
 	assert.Equal(t, "203.0.113.7, 10.0.0.2", got.Header.Get("X-Forwarded-For"))
+	assert.Equal(t, "https", got.Header.Get("X-Forwarded-Proto"))
 	cookie, err := got.Cookie("session")
 	require.NoError(t, err)
 	assert.Equal(t, "abc123", cookie.Value)

@@ -282,7 +282,8 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // address is r's peer or, when the peer is one of the trusted proxies (the
 // ingress, the gateway), the address they forwarded (see web.ClientIP):
 // what the client vouches for to the API is that one address, never
-// entries the browser wrote itself.
+// entries the browser wrote itself. Its scheme is read the same way
+// (web.ClientProto).
 func (s *Server) caller(w http.ResponseWriter, r *http.Request) api.Caller {
 	who := api.Caller{Host: r.Host, RequestID: w.Header().Get(web.RequestIDHeader)}
 	if c, err := r.Cookie(api.SessionCookie); err == nil {
@@ -291,6 +292,7 @@ func (s *Server) caller(w http.ResponseWriter, r *http.Request) api.Caller {
 	if addr := web.ClientIP(r, s.trusted); addr.IsValid() {
 		who.ForwardedFor = addr.String()
 	}
+	who.Proto = web.ClientProto(r, s.trusted)
 	return who
 }
 

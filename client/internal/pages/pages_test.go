@@ -665,7 +665,43 @@ func TestPages_CallTheAPIOnTheBrowsersBehalf(t *testing.T) {
 	assert.Equal(t, strings.TrimPrefix(s.url, "http://"), host, "the browser's host, for an ingress that routes by host")
 	assert.Equal(t, "session=token", got.Get("Cookie"))
 	assert.Equal(t, "127.0.0.1", got.Get("X-Forwarded-For"), "the browser's address")
+	assert.Equal(t, "http", got.Get("X-Forwarded-Proto"), "the browser's scheme")
 	assert.Equal(t, a.header.Get("X-Request-Id"), got.Get("X-Request-Id"), "one request id in both logs")
+}
+
+// Behind an ingress that redirects plain HTTP for a host with TLS, the
+// client's own calls, plain HTTP inside the cluster, must say that the
+// browser came over HTTPS, or they would be redirected out of the cluster.
+func TestPages_ForwardTheBrowsersSchemeAsTheTrustedProxyNamedIt(t *testing.T) {
+	ingress := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	for _, tt := range []struct {
+		name    string
+		trusted []netip.Prefix
+		proto   string
+		want    string
+	}{
+		{"the ingress's https browser", ingress, "https", "https"},
+		{"the ingress's http browser", ingress, "http", "http"},
+		{"an untrusted peer's claim is ignored", nil, "https", "http"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSite(t, func(c *pages.Config) { c.TrustedProxies = tt.trusted })
+			var got []string
+			s.api.HandleFunc("GET /api/tickets", func(w http.ResponseWriter, r *http.Request) {
+				got = r.Header.Values("X-Forwarded-Proto")
+				writeJSON(w, http.StatusOK, []any{})
+			})
+			req, err := http.NewRequest(http.MethodGet, s.url+"/", nil)
+			require.NoError(t, err)
+			req.Header.Set("X-Forwarded-Proto", tt.proto)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, []string{tt.want}, got)
+		})
+	}
 }
 
 func TestPages_ForwardTheBrowsersAddressAsTheTrustedProxyNamedIt(t *testing.T) {
