@@ -16,7 +16,7 @@ type Grant struct {
 // ServiceGrants returns each service's grant, by its name, which is also
 // its user on the NATS server: a service publishes only its own subjects
 // and consumes those it listens to. The local stack and the Kubernetes
-// manifests (infra/k8s/nats.yaml) give each service these permissions.
+// manifests (infra/k8s/base/nats.yaml) give each service these permissions.
 func ServiceGrants() map[string]Grant {
 	return map[string]Grant{
 		"tickets": {

@@ -71,9 +71,12 @@ func containerRunning(t *testing.T, m *manifests, image string) corev1.Container
 // service's URI carries that very Secret's values, substituted by the
 // kubelet from variables of its own, never written out.
 func TestDatastores_RequireTheCredentialsTheirServiceReadsFromTheSameSecret(t *testing.T) {
-	m := loadManifests(t)
+	forEachOverlay(t, datastoreCredentials)
+}
+
+func datastoreCredentials(t *testing.T, o overlay, m *manifests) {
 	seen := 0
-	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
+	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
 		c := sd.container
 		_, hasHost := envVar(c, "REDIS_HOST")
 		assert.False(t, hasHost, "%s: REDIS_HOST carries no password; use REDIS_URL", c.Name)
@@ -135,17 +138,18 @@ func natsConf(t *testing.T, m *manifests) string {
 var confPasswords = regexp.MustCompile(`(?m)password:\s*(\S+)`)
 
 func TestNATSConfig_PasswordsComeFromSecrets(t *testing.T) {
-	m := loadManifests(t)
-	conf := natsConf(t, m)
-	c := containerRunning(t, m, "nats-streaming")
-	found := confPasswords.FindAllStringSubmatch(conf, -1)
-	require.NotEmpty(t, found)
-	for _, f := range found {
-		name, ok := strings.CutPrefix(strings.TrimSuffix(f[1], "}"), "$")
-		require.True(t, ok, "a password is a $VARIABLE, not written out: %s", f[0])
-		_, ok = secretRef(c, name)
-		assert.True(t, ok, "%s comes from a Secret", name)
-	}
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		conf := natsConf(t, m)
+		c := containerRunning(t, m, "nats-streaming")
+		found := confPasswords.FindAllStringSubmatch(conf, -1)
+		require.NotEmpty(t, found)
+		for _, f := range found {
+			name, ok := strings.CutPrefix(strings.TrimSuffix(f[1], "}"), "$")
+			require.True(t, ok, "a password is a $VARIABLE, not written out: %s", f[0])
+			_, ok = secretRef(c, name)
+			assert.True(t, ok, "%s comes from a Secret", name)
+		}
+	})
 }
 
 // TestNATSConfig_RunsWithEachServicesPermissions starts NATS Streaming
@@ -154,7 +158,10 @@ func TestNATSConfig_PasswordsComeFromSecrets(t *testing.T) {
 // each may publish its own subjects and no other. The users' permissions
 // are bus.ServiceGrants', and the operator's bus.OperatorGrant's.
 func TestNATSConfig_RunsWithEachServicesPermissions(t *testing.T) {
-	m := loadManifests(t)
+	forEachOverlay(t, natsPermissions)
+}
+
+func natsPermissions(t *testing.T, o overlay, m *manifests) {
 	c := containerRunning(t, m, "nats-streaming")
 	clusterID := argAfter(c.Args, "-cid")
 	require.Equal(t, "ticketing", clusterID)
@@ -208,7 +215,7 @@ func TestNATSConfig_RunsWithEachServicesPermissions(t *testing.T) {
 	t.Cleanup(srv.Shutdown)
 
 	services := 0
-	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
+	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
 		user, ok := envVar(sd.container, "NATS_USER")
 		if !ok {
 			_, hasURL := envVar(sd.container, "NATS_URL")
@@ -253,41 +260,46 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// patchVersion is an image tag naming a release exactly, such as 7.0.40.
-var patchVersion = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+// patchVersion is an image tag naming a release exactly, such as 7.0.40,
+// or v0.203.0 for projects that tag their releases with a v.
+var patchVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+$`)
 
 func TestImages_ThatSkaffoldDoesNotBuildArePinnedToAPatchVersion(t *testing.T) {
-	built := map[string]bool{}
-	for _, a := range readSkaffold(t).Build.Artifacts {
-		built[a.Image] = true
-	}
-	for _, w := range loadManifests(t).workloads {
-		for _, c := range allContainers(w.Template.Spec) {
-			if built[c.Image] {
-				continue
-			}
-			_, tag := imageRef(c.Image)
-			assert.Regexp(t, patchVersion, tag, "%s/%s: %s", w.Name, c.Name, c.Image)
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		built := map[string]bool{}
+		for _, a := range skaffoldFor(t, o).Build.Artifacts {
+			built[a.Image] = true
 		}
-	}
+		for _, w := range m.workloads {
+			for _, c := range allContainers(w.Template.Spec) {
+				name, tag := imageRef(c.Image)
+				if built[name] {
+					continue
+				}
+				assert.Regexp(t, patchVersion, tag, "%s/%s: %s", w.Name, c.Name, c.Image)
+			}
+		}
+	})
 }
 
 // credentialName matches the variables that hold a password or key.
 var credentialName = regexp.MustCompile(`PASSWORD|_KEY$|^MONGO_(INITDB_ROOT_)?USERNAME$`)
 
 func TestCredentials_ComeFromSecretsNeverWrittenOut(t *testing.T) {
-	found := 0
-	for _, w := range loadManifests(t).workloads {
-		for _, c := range allContainers(w.Template.Spec) {
-			for _, e := range c.Env {
-				if !credentialName.MatchString(e.Name) {
-					continue
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		found := 0
+		for _, w := range m.workloads {
+			for _, c := range allContainers(w.Template.Spec) {
+				for _, e := range c.Env {
+					if !credentialName.MatchString(e.Name) {
+						continue
+					}
+					found++
+					_, ok := secretRef(c, e.Name)
+					assert.True(t, ok, "%s/%s: %s comes from a Secret", w.Name, c.Name, e.Name)
 				}
-				found++
-				_, ok := secretRef(c, e.Name)
-				assert.True(t, ok, "%s/%s: %s comes from a Secret", w.Name, c.Name, e.Name)
 			}
 		}
-	}
-	assert.NotZero(t, found)
+		assert.NotZero(t, found)
+	})
 }

@@ -1,5 +1,8 @@
-// Package k8s holds the Kubernetes manifests skaffold deploys (the YAML files
-// listed in kustomization.yaml) and the tests that check them, the
+// Package k8s holds the Kubernetes manifests skaffold deploys, as a
+// kustomize base (base/), the overlays skaffold's profiles deploy
+// (overlays/dev, overlays/gateway, overlays/prod) and the components they
+// share (components/), with a kind cluster's configuration (kind/); and the
+// tests that render every overlay with kustomize and check it, the
 // Dockerfiles and skaffold.yaml offline: no cluster and no Docker engine are
 // needed.
 //

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,8 +126,11 @@ var modulePath = regexp.MustCompile(`(?m)^module\s+(\S+)`)
 const maxBinarySize = 30 << 20
 
 func TestDockerfiles_BuildTheBinaryTheirDeploymentRuns(t *testing.T) {
-	m := loadManifests(t)
-	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
+	forEachOverlay(t, dockerfilesBuildTheBinaries)
+}
+
+func dockerfilesBuildTheBinaries(t *testing.T, o overlay, m *manifests) {
+	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
 		d, c := sd.workload, sd.container
 		t.Run(sd.artifact.dockerfile(), func(t *testing.T) {
 			img := buildImage(t, sd.artifact)
@@ -238,18 +242,45 @@ func runFor(t *testing.T, bin string, env []string, d time.Duration) (out string
 	}
 }
 
+// runs memoizes runFor: the overlays share most of their services'
+// environments, and a binary started twice with the same environment tells
+// nothing new. Each caller still checks the result for its own overlay.
+var runs sync.Map // binary and environment → *runResult
+
+type runResult struct {
+	once   sync.Once
+	out    string
+	exited bool
+	err    error
+}
+
+// runOnce is runFor, once per binary and environment per test binary.
+func runOnce(t *testing.T, bin string, env []string, d time.Duration) (out string, exited bool, err error) {
+	t.Helper()
+	key := bin + "\x00" + strings.Join(env, "\x00")
+	v, _ := runs.LoadOrStore(key, new(runResult))
+	r := v.(*runResult)
+	r.once.Do(func() { r.out, r.exited, r.err = runFor(t, bin, env, d) })
+	return r.out, r.exited, r.err
+}
+
 // emptyEnvironment is what a service is started with to learn what it
 // requires: nothing but PORT=0, so that a service that requires nothing does
 // not take port 3000 of the machine running the tests while it runs.
 var emptyEnvironment = []string{"PORT=0"}
 
+// Each binary waits two seconds to show whether it stays up: the overlays
+// run side by side, and share the runs of identical environments.
 func TestServiceDeployments_SetEveryVariableTheServiceRequires(t *testing.T) {
-	m := loadManifests(t)
-	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
+	forEachOverlayInParallel(t, setEveryRequiredVariable)
+}
+
+func setEveryRequiredVariable(t *testing.T, o overlay, m *manifests) {
+	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
 		t.Run(sd.deployment.Name, func(t *testing.T) {
 			t.Parallel()
 			bin := entrypoint(t, buildImage(t, sd.artifact))
-			out, exited, err := runFor(t, bin, emptyEnvironment, 2*time.Second)
+			out, exited, err := runOnce(t, bin, emptyEnvironment, 2*time.Second)
 			if !exited {
 				assert.NotRegexp(t, configError, out)
 				t.Logf("%s requires nothing: it ran without a configuration", sd.deployment.Name)
@@ -333,14 +364,17 @@ func substitutedOnly(c corev1.Container, name string) bool {
 }
 
 func TestServiceDeployments_EnvironmentPassesTheServicesConfiguration(t *testing.T) {
-	m := loadManifests(t)
-	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
+	forEachOverlayInParallel(t, environmentPassesTheConfiguration)
+}
+
+func environmentPassesTheConfiguration(t *testing.T, o overlay, m *manifests) {
+	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
 		t.Run(sd.deployment.Name, func(t *testing.T) {
 			t.Parallel()
 			bin := entrypoint(t, buildImage(t, sd.artifact))
 			// MongoDB, NATS and Redis are not there: the services wait for
 			// them, or give up later than this.
-			out, exited, err := runFor(t, bin, deploymentEnv(t, sd), 2*time.Second)
+			out, exited, err := runOnce(t, bin, deploymentEnv(t, sd), 2*time.Second)
 			assert.NotRegexp(t, configError, out)
 			if exited {
 				var exit *exec.ExitError
@@ -357,8 +391,11 @@ func TestServiceDeployments_EnvironmentPassesTheServicesConfiguration(t *testing
 // variables take in through $(NAME), such as a password from a Secret
 // put into MONGO_URI, is there for them.
 func TestServiceDeployments_SetOnlyVariablesTheServiceReads(t *testing.T) {
-	m := loadManifests(t)
-	for _, sd := range serviceDeployments(t, m, readSkaffold(t)) {
+	forEachOverlay(t, setOnlyVariablesTheServiceReads)
+}
+
+func setOnlyVariablesTheServiceReads(t *testing.T, o overlay, m *manifests) {
+	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
 		t.Run(sd.deployment.Name, func(t *testing.T) {
 			raw, err := os.ReadFile(entrypoint(t, buildImage(t, sd.artifact)))
 			require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // namespace stands for the one skaffold deploys to, whatever its name.
@@ -51,6 +52,11 @@ func outsiders() []endpoint {
 		{name: "kube-dns", namespace: "kube-system", nsLabels: ns("kube-system"),
 			labels: map[string]string{"k8s-app": "kube-dns"}, ip: netip.MustParseAddr("10.244.9.2"),
 			ports: append(tcp(53), corev1.ContainerPort{ContainerPort: 53, Protocol: corev1.ProtocolUDP})},
+		// NGINX Gateway Fabric's control plane, which configures the
+		// Gateway's proxy.
+		{name: "gateway-controller", namespace: "nginx-gateway", nsLabels: ns("nginx-gateway"),
+			labels: map[string]string{"app.kubernetes.io/name": "nginx-gateway", "app.kubernetes.io/instance": "nginx-gateway"},
+			ip:     netip.MustParseAddr("10.244.9.6"), ports: tcp(8443, 9113)},
 		{name: "prometheus", namespace: "monitoring", nsLabels: ns("monitoring"),
 			labels: map[string]string{"app.kubernetes.io/name": "prometheus"}, ip: netip.MustParseAddr("10.244.9.3"), ports: tcp(9090)},
 		// A pod of another namespace wearing the labels of one of ours.
@@ -66,11 +72,51 @@ func outsiders() []endpoint {
 	}
 }
 
+// gatewayProxy is the pod that a Gateway API implementation runs for the
+// overlay's Gateway, in the namespace: labelled with the Gateway's name as
+// every in-cluster implementation must (GEP-1762), and with the Gateway's
+// infrastructure labels, listening on the listeners' ports.
+func gatewayProxy(t *testing.T, m *manifests) (endpoint, bool) {
+	t.Helper()
+	if len(m.gateways) == 0 {
+		return endpoint{}, false
+	}
+	require.Len(t, m.gateways, 1)
+	gw := m.gateways[0]
+	e := endpoint{name: "gateway", namespace: namespace, nsLabels: map[string]string{"kubernetes.io/metadata.name": namespace},
+		labels: map[string]string{gatewayv1.GatewayNameLabelKey: gw.Name}, ip: netip.MustParseAddr("10.244.1.200")}
+	if gw.Spec.Infrastructure != nil {
+		for k, v := range gw.Spec.Infrastructure.Labels {
+			e.labels[string(k)] = string(v)
+		}
+	}
+	seen := map[gatewayv1.PortNumber]bool{}
+	for _, l := range gw.Spec.Listeners {
+		if !seen[l.Port] {
+			seen[l.Port] = true
+			e.ports = append(e.ports, tcp(int32(l.Port))...)
+		}
+	}
+	return e, true
+}
+
+// acmeSolver is the pod cert-manager runs in the namespace to answer an
+// HTTP-01 challenge, while it obtains or renews a certificate.
+var acmeSolver = endpoint{name: "acme-solver", namespace: namespace, nsLabels: map[string]string{"kubernetes.io/metadata.name": namespace},
+	labels: map[string]string{"acme.cert-manager.io/http01-solver": "true"}, ip: netip.MustParseAddr("10.244.1.201"), ports: tcp(8089)}
+
 // endpoints returns the namespace's pods, one per workload and named by its
-// app label, and the outsiders.
-func endpoints(t *testing.T, m *manifests) []endpoint {
+// app label, the pods that controllers run there for the overlay (the
+// Gateway's proxy, cert-manager's solver), and the outsiders.
+func endpoints(t *testing.T, o overlay, m *manifests) []endpoint {
 	t.Helper()
 	var out []endpoint
+	if proxy, ok := gatewayProxy(t, m); ok {
+		out = append(out, proxy)
+	}
+	if o.certManager {
+		out = append(out, acmeSolver)
+	}
 	for i, w := range m.workloads {
 		e := endpoint{name: app(w), namespace: namespace, nsLabels: map[string]string{"kubernetes.io/metadata.name": namespace},
 			labels: w.Template.Labels, ip: netip.AddrFrom4([4]byte{10, 244, 1, byte(i + 1)})}
@@ -181,14 +227,38 @@ func flow(src, dst string, port int32, proto corev1.Protocol) string {
 	return fmt.Sprintf("%s → %s:%d/%s", src, dst, port, proto)
 }
 
-// expectedFlows are the connections the system needs, and the only ones
-// network-policies.yaml may allow.
-func expectedFlows() []string {
+// routed are the apps the way in routes to.
+var routed = []string{"auth", "tickets", "orders", "payments", "client"}
+
+// expectedFlows are the connections the system needs in an overlay, and
+// the only ones its NetworkPolicies may allow.
+func expectedFlows(o overlay) []string {
 	var want []string
-	for _, s := range []string{"auth", "tickets", "orders", "payments", "client"} {
-		want = append(want, flow("ingress-controller", s, 3000, corev1.ProtocolTCP))
+	if o.gateway {
+		// The proxy is a pod of the namespace, and the site's front door:
+		// anything outside the namespace may reach it, the client's pods
+		// too, and it reaches the routed services, the cluster's DNS and
+		// its control plane.
+		for _, e := range outsiders() {
+			if e.namespace != namespace {
+				want = append(want, flow(e.name, "gateway", 80, corev1.ProtocolTCP), flow(e.name, "gateway", 443, corev1.ProtocolTCP))
+			}
+		}
+		for _, s := range routed {
+			want = append(want, flow("gateway", s, 3000, corev1.ProtocolTCP))
+		}
+		want = append(want, flow("client", "gateway", 80, corev1.ProtocolTCP),
+			flow("gateway", "kube-dns", 53, corev1.ProtocolUDP), flow("gateway", "kube-dns", 53, corev1.ProtocolTCP),
+			flow("gateway", "gateway-controller", 8443, corev1.ProtocolTCP))
+	} else {
+		for _, s := range routed {
+			want = append(want, flow("ingress-controller", s, 3000, corev1.ProtocolTCP))
+		}
+		want = append(want, flow("client", "ingress-controller", 80, corev1.ProtocolTCP))
+		if o.certManager {
+			want = append(want, flow("ingress-controller", "acme-solver", 8089, corev1.ProtocolTCP))
+		}
 	}
-	want = append(want, flow("client", "ingress-controller", 80, corev1.ProtocolTCP))
 	for _, s := range []string{"auth", "tickets", "orders", "payments"} {
 		want = append(want, flow(s, s+"-mongo", 27017, corev1.ProtocolTCP))
 	}
@@ -201,33 +271,38 @@ func expectedFlows() []string {
 			flow(s, "kube-dns", 53, corev1.ProtocolUDP), flow(s, "kube-dns", 53, corev1.ProtocolTCP),
 			flow("prometheus", s, metricsPort, corev1.ProtocolTCP))
 	}
-	want = append(want, flow("payments", "internet", 443, corev1.ProtocolTCP), flow("payments", "internet6", 443, corev1.ProtocolTCP))
+	if o.stripeMock {
+		want = append(want, flow("payments", "stripe-mock", 12111, corev1.ProtocolTCP))
+	} else {
+		want = append(want, flow("payments", "internet", 443, corev1.ProtocolTCP), flow("payments", "internet6", 443, corev1.ProtocolTCP))
+	}
 	slices.Sort(want)
 	return want
 }
 
 func TestNetworkPolicies_AllowEveryNeededFlowAndNothingElse(t *testing.T) {
-	m := loadManifests(t)
-	require.NotEmpty(t, m.netpols)
-	eps := endpoints(t, m)
-	var got []string
-	for _, src := range eps {
-		for _, dst := range eps {
-			if src.name == dst.name || (!src.local() && !dst.local()) {
-				continue
-			}
-			for _, p := range dst.ports {
-				if allowed(t, m.netpols, src, dst, p) {
-					got = append(got, flow(src.name, dst.name, p.ContainerPort, p.Protocol))
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		require.NotEmpty(t, m.netpols)
+		eps := endpoints(t, o, m)
+		var got []string
+		for _, src := range eps {
+			for _, dst := range eps {
+				if src.name == dst.name || (!src.local() && !dst.local()) {
+					continue
+				}
+				for _, p := range dst.ports {
+					if allowed(t, m.netpols, src, dst, p) {
+						got = append(got, flow(src.name, dst.name, p.ContainerPort, p.Protocol))
+					}
 				}
 			}
 		}
-	}
-	slices.Sort(got)
-	want := expectedFlows()
-	assert.Empty(t, diff(got, want), "allowed but not needed")
-	assert.Empty(t, diff(want, got), "needed but not allowed")
-	t.Logf("allowed:\n%s", strings.Join(got, "\n"))
+		slices.Sort(got)
+		want := expectedFlows(o)
+		assert.Empty(t, diff(got, want), "allowed but not needed")
+		assert.Empty(t, diff(want, got), "needed but not allowed")
+		t.Logf("allowed:\n%s", strings.Join(got, "\n"))
+	})
 }
 
 // diff returns what a holds and b does not.
@@ -236,16 +311,18 @@ func diff(a, b []string) []string {
 }
 
 func TestNetworkPolicies_DenyEveryPodsIngressAndEgressByDefault(t *testing.T) {
-	var found []string
-	for _, np := range loadManifests(t).netpols {
-		everyPod := len(np.Spec.PodSelector.MatchLabels) == 0 && len(np.Spec.PodSelector.MatchExpressions) == 0
-		if everyPod && len(np.Spec.Ingress) == 0 && len(np.Spec.Egress) == 0 &&
-			slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) &&
-			slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
-			found = append(found, np.Name)
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		var found []string
+		for _, np := range m.netpols {
+			everyPod := len(np.Spec.PodSelector.MatchLabels) == 0 && len(np.Spec.PodSelector.MatchExpressions) == 0
+			if everyPod && len(np.Spec.Ingress) == 0 && len(np.Spec.Egress) == 0 &&
+				slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) &&
+				slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+				found = append(found, np.Name)
+			}
 		}
-	}
-	assert.Len(t, found, 1, "one policy selects every pod and allows nothing in or out")
+		assert.Len(t, found, 1, "one policy selects every pod and allows nothing in or out")
+	})
 }
 
 // The evaluation above must see what a cluster would: these cases check
@@ -298,8 +375,10 @@ func TestAllowed_ReadsPoliciesAsAClusterDoes(t *testing.T) {
 }
 
 func TestNATSService_ExposesOnlyTheClientPort(t *testing.T) {
-	s := loadManifests(t).serviceNamed("nats-srv")
-	require.NotNil(t, s)
-	require.Len(t, s.Spec.Ports, 1, "monitoring is for the probes")
-	assert.EqualValues(t, 4222, s.Spec.Ports[0].Port)
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		s := m.serviceNamed("nats-srv")
+		require.NotNil(t, s)
+		require.Len(t, s.Spec.Ports, 1, "monitoring is for the probes")
+		assert.EqualValues(t, 4222, s.Spec.Ports[0].Port)
+	})
 }

@@ -9,19 +9,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
 )
 
 // deploymentVar returns the value a Deployment's first container sets for
 // name, and whether it sets one.
 func deploymentVar(t *testing.T, m *manifests, deployment, name string) (string, bool) {
 	t.Helper()
-	var d *appsv1.Deployment
-	for _, dd := range m.deployments {
-		if dd.Name == deployment {
-			d = dd
-		}
-	}
+	d := m.deploymentNamed(deployment)
 	require.NotNil(t, d, "no Deployment %s", deployment)
 	require.NotEmpty(t, d.Spec.Template.Spec.Containers)
 	e, ok := envVar(d.Spec.Template.Spec.Containers[0], name)
@@ -35,8 +29,10 @@ func deploymentVar(t *testing.T, m *manifests, deployment, name string) (string,
 // the client), and the client forwards the browser's address that the
 // controller names to it.
 func TestSignInLimits_CountTheBrowserBehindTheIngressAndTheClient(t *testing.T) {
-	m := loadManifests(t)
+	forEachOverlay(t, signInLimits)
+}
 
+func signInLimits(t *testing.T, o overlay, m *manifests) {
 	limit, ok := deploymentVar(t, m, "auth-depl", "RATE_LIMIT")
 	assert.True(t, !ok || (limit != "" && limit != "0"), "auth-depl turns auth's limit off (RATE_LIMIT=%q)", limit)
 
@@ -68,8 +64,7 @@ func TestSignInLimits_CountTheBrowserBehindTheIngressAndTheClient(t *testing.T) 
 func TestKubernetesDoc_ConfiguresTheControllerToAppendToXForwardedFor(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "kubernetes.md"))
 	require.NoError(t, err)
-	m := loadManifests(t)
-	trusted, _ := deploymentVar(t, m, "auth-depl", "TRUSTED_PROXIES")
+	trusted, _ := deploymentVar(t, render(t, overlayNamed(t, "base")), "auth-depl", "TRUSTED_PROXIES")
 	for _, want := range []string{
 		"use-forwarded-headers",
 		"compute-full-forwarded-for",

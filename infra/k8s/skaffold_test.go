@@ -2,8 +2,10 @@ package k8s_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,20 +24,40 @@ const skaffoldAPIVersion = "skaffold/v4beta13"
 // skaffoldConfig is the part of skaffold.yaml the tests follow; the schema
 // checks the rest.
 type skaffoldConfig struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Build      struct {
-		Artifacts []artifact `json:"artifacts"`
-	} `json:"build"`
-	Manifests struct {
-		RawYaml   []string `json:"rawYaml"`
-		Kustomize *struct {
-			Paths []string `json:"paths"`
-		} `json:"kustomize"`
-	} `json:"manifests"`
-	Deploy struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Build      skaffoldBuild     `json:"build"`
+	Manifests  skaffoldManifests `json:"manifests"`
+	Deploy     struct {
 		Kubectl *struct{} `json:"kubectl"`
 	} `json:"deploy"`
+	Profiles []skaffoldProfile `json:"profiles"`
+}
+
+type skaffoldBuild struct {
+	Local *struct {
+		Push *bool `json:"push"`
+	} `json:"local"`
+	Artifacts []artifact `json:"artifacts"`
+}
+
+type skaffoldManifests struct {
+	RawYaml   []string `json:"rawYaml"`
+	Kustomize *struct {
+		Paths []string `json:"paths"`
+	} `json:"kustomize"`
+}
+
+// skaffoldProfile is a profile as these tests read it: it replaces the
+// build, the manifests or both. Profiles that patch, or that turn
+// themselves on, would deploy something the tests do not follow.
+type skaffoldProfile struct {
+	Name       string             `json:"name"`
+	Build      *skaffoldBuild     `json:"build"`
+	Manifests  *skaffoldManifests `json:"manifests"`
+	Deploy     json.RawMessage    `json:"deploy"`
+	Patches    json.RawMessage    `json:"patches"`
+	Activation json.RawMessage    `json:"activation"`
 }
 
 // artifact is an image skaffold builds.
@@ -54,6 +76,36 @@ func (a artifact) dockerfile() string {
 		name = a.Docker.Dockerfile
 	}
 	return filepath.Join(a.Context, name)
+}
+
+// skaffoldFor returns skaffold.yaml as the overlay's profile makes it: the
+// profile's build and manifests, where it has them, replace the top
+// level's. A profile here states each of them whole (the build with its
+// local settings and every artifact), so that reading it so is right
+// whichever way skaffold merges the fields of a section.
+func skaffoldFor(t *testing.T, o overlay) skaffoldConfig {
+	t.Helper()
+	c := readSkaffold(t)
+	profiles := c.Profiles
+	c.Profiles = nil
+	if o.profile == "" {
+		return c
+	}
+	i := slices.IndexFunc(profiles, func(p skaffoldProfile) bool { return p.Name == o.profile })
+	require.GreaterOrEqual(t, i, 0, "skaffold.yaml has no profile %s", o.profile)
+	p := profiles[i]
+	require.Empty(t, p.Patches, "profile %s: patches", p.Name)
+	require.Empty(t, p.Activation, "profile %s: activation", p.Name)
+	require.Empty(t, p.Deploy, "profile %s: deploy", p.Name)
+	if p.Build != nil {
+		require.NotNil(t, p.Build.Local, "profile %s states its build whole", p.Name)
+		require.NotEmpty(t, p.Build.Artifacts, "profile %s states its build whole", p.Name)
+		c.Build = *p.Build
+	}
+	if p.Manifests != nil {
+		c.Manifests = *p.Manifests
+	}
+	return c
 }
 
 func readSkaffold(t *testing.T) skaffoldConfig {
@@ -109,17 +161,47 @@ build:
 	assert.Error(t, err, "dockerfile belongs under docker:")
 }
 
-func TestSkaffold_DeploysTheManifestsTheseTestsRead(t *testing.T) {
+// skaffold deploys each overlay, and nothing but the overlays: dev
+// without a profile, the others by the profiles of their names.
+func TestSkaffold_DeploysEachOverlay(t *testing.T) {
 	c := readSkaffold(t)
-	assert.Empty(t, c.Manifests.RawYaml, "the manifests are rendered by kustomize only")
-	require.NotNil(t, c.Manifests.Kustomize)
-	require.Len(t, c.Manifests.Kustomize.Paths, 1)
-	dir, err := filepath.Abs(filepath.Join(repoRoot, c.Manifests.Kustomize.Paths[0]))
-	require.NoError(t, err)
+	assert.NotNil(t, c.Deploy.Kubectl, "deployed with kubectl")
+	names := []string{""}
+	for _, p := range c.Profiles {
+		names = append(names, p.Name)
+	}
+	deployedBy := map[string][]string{} // overlay folder → profiles
 	here, err := filepath.Abs(".")
 	require.NoError(t, err)
-	assert.Equal(t, here, dir, "skaffold renders this folder's kustomization.yaml")
-	assert.NotNil(t, c.Deploy.Kubectl, "deployed with kubectl")
+	for _, name := range names {
+		label := name
+		if label == "" {
+			label = "(no profile)"
+		}
+		sk := skaffoldFor(t, overlay{profile: name})
+		assert.Empty(t, sk.Manifests.RawYaml, "%s: the manifests are rendered by kustomize only", label)
+		if !assert.NotNil(t, sk.Manifests.Kustomize, label) || !assert.Len(t, sk.Manifests.Kustomize.Paths, 1, label) {
+			continue
+		}
+		abs, err := filepath.Abs(filepath.Join(repoRoot, sk.Manifests.Kustomize.Paths[0]))
+		require.NoError(t, err)
+		dir, err := filepath.Rel(here, abs)
+		require.NoError(t, err)
+		dir = filepath.ToSlash(dir)
+		deployedBy[dir] = append(deployedBy[dir], name)
+		i := slices.IndexFunc(overlays, func(o overlay) bool { return o.dir == dir })
+		if assert.GreaterOrEqual(t, i, 0, "%s deploys %s, which is no overlay these tests check", label, dir) {
+			assert.True(t, overlays[i].deployed, "%s deploys %s", label, dir)
+			assert.Equal(t, overlays[i].profile, name, "%s is deployed by profile %q", dir, overlays[i].profile)
+		}
+	}
+	for _, o := range overlays {
+		if o.deployed {
+			assert.Len(t, deployedBy[o.dir], 1, "%s is deployed by one profile", o.dir)
+		} else {
+			assert.Empty(t, deployedBy[o.dir], "%s is not deployed on its own", o.dir)
+		}
+	}
 }
 
 // imageRef splits an image reference into name and tag (or digest).
@@ -133,35 +215,45 @@ func imageRef(ref string) (name, tag string) {
 	return ref, ""
 }
 
+// skaffold builds the ticketing services' images and replaces their tags
+// in the manifests; every other image is pinned. An overlay that names
+// released images (prod) tags them with the release and names them in the
+// registry skaffold pushes to; the others leave the tag to skaffold.
 func TestSkaffold_HasAnArtifactForEveryImageTheManifestsDoNotPin(t *testing.T) {
-	c := readSkaffold(t)
-	m := loadManifests(t)
-	artifacts := map[string]artifact{}
-	for _, a := range c.Build.Artifacts {
-		_, dup := artifacts[a.Image]
-		assert.False(t, dup, "artifact %s twice", a.Image)
-		artifacts[a.Image] = a
-		assert.Equal(t, ".", a.Context, "%s: the context is the repository root, so that common/ is in it", a.Image)
-		require.NotNil(t, a.Docker, a.Image)
-		assert.FileExists(t, filepath.Join(repoRoot, a.dockerfile()))
-	}
-	used := map[string]bool{}
-	for _, d := range m.workloads {
-		for _, ctr := range allContainers(d.Template.Spec) {
-			name, tag := imageRef(ctr.Image)
-			if _, ok := artifacts[ctr.Image]; ok {
-				used[ctr.Image] = true
-				continue
-			}
-			assert.True(t, tag != "" && tag != "latest",
-				"%s/%s: image %s is neither built by skaffold nor pinned to a version", d.Name, ctr.Name, ctr.Image)
-			_, built := artifacts[name]
-			assert.False(t, built, "%s/%s: %s is built by skaffold; leave the tag to it", d.Name, ctr.Name, ctr.Image)
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		c := skaffoldFor(t, o)
+		if assert.NotNil(t, c.Build.Local, "built by the local Docker") && assert.NotNil(t, c.Build.Local.Push) {
+			assert.Equal(t, o.registry != "", *c.Build.Local.Push, "images are pushed exactly when they go to a registry")
 		}
-	}
-	for image := range artifacts {
-		assert.True(t, used[image], "artifact %s is deployed by nothing", image)
-	}
+		artifacts := map[string]artifact{}
+		for _, a := range c.Build.Artifacts {
+			_, dup := artifacts[a.Image]
+			assert.False(t, dup, "artifact %s twice", a.Image)
+			artifacts[a.Image] = a
+			assert.True(t, strings.HasPrefix(a.Image, o.registry+"ticketing/"), "%s: %s is named in %sticketing/", o, a.Image, o.registry)
+			_, tag := imageRef(a.Image)
+			assert.Empty(t, tag, "%s: skaffold tags the images it builds", a.Image)
+			assert.Equal(t, ".", a.Context, "%s: the context is the repository root, so that common/ is in it", a.Image)
+			require.NotNil(t, a.Docker, a.Image)
+			assert.FileExists(t, filepath.Join(repoRoot, a.dockerfile()))
+		}
+		used := map[string]bool{}
+		for _, d := range m.workloads {
+			for _, ctr := range allContainers(d.Template.Spec) {
+				name, tag := imageRef(ctr.Image)
+				if _, built := artifacts[name]; built {
+					used[name] = true
+					assert.Equal(t, o.releaseTag, tag, "%s/%s: %s is built by skaffold", d.Name, ctr.Name, ctr.Image)
+					continue
+				}
+				assert.True(t, tag != "" && tag != "latest",
+					"%s/%s: image %s is neither built by skaffold nor pinned to a version", d.Name, ctr.Name, ctr.Image)
+			}
+		}
+		for image := range artifacts {
+			assert.True(t, used[image], "artifact %s is deployed by nothing", image)
+		}
+	})
 }
 
 // serviceDeployment is a Deployment running an image skaffold builds: one of
@@ -182,8 +274,9 @@ func serviceDeployments(t *testing.T, m *manifests, c skaffoldConfig) []serviceD
 			continue
 		}
 		for _, ctr := range allContainers(d.Spec.Template.Spec) {
+			name, _ := imageRef(ctr.Image)
 			for _, a := range c.Build.Artifacts {
-				if ctr.Image == a.Image {
+				if name == a.Image {
 					out = append(out, serviceDeployment{workload: w, deployment: d, container: ctr, artifact: a})
 				}
 			}
