@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -40,11 +41,18 @@ type Inserter struct {
 }
 
 type insert struct {
-	ctx  context.Context
-	doc  any
-	err  error
-	done chan struct{}
+	ctx   context.Context
+	doc   any
+	state atomic.Int32 // queued, then sent (by the writer) or abandoned (by the caller)
+	err   error
+	done  chan struct{}
 }
+
+const (
+	queued int32 = iota
+	sent
+	abandoned
+)
 
 // NewInserter returns an Inserter into coll.
 func NewInserter(coll *mongo.Collection) *Inserter {
@@ -55,8 +63,11 @@ func NewInserter(coll *mongo.Collection) *Inserter {
 // same time, and returns its own outcome: nil, a write error of its own
 // (mongo.IsDuplicateKeyError holds for a duplicate key, as for
 // Collection.InsertOne), or the command's error. A caller whose ctx ends
-// gets ctx's error; its document may be written all the same if the
-// command holding it had been sent.
+// while its document waits gets ctx's error, and the document is not
+// written; once the document is in a command, the caller waits for that
+// command's outcome (insertTimeout at most), so that it always knows
+// whether its document was written: a caller told of an error must not
+// find its document stored, with an event in it, later.
 func (in *Inserter) InsertOne(ctx context.Context, doc any) error {
 	op := &insert{ctx: ctx, doc: doc, done: make(chan struct{})}
 	in.mu.Lock()
@@ -68,10 +79,13 @@ func (in *Inserter) InsertOne(ctx context.Context, doc any) error {
 	in.mu.Unlock()
 	select {
 	case <-op.done:
-		return op.err
 	case <-ctx.Done():
-		return ctx.Err()
+		if op.state.CompareAndSwap(queued, abandoned) {
+			return ctx.Err()
+		}
+		<-op.done // sent: its outcome is known soon
 	}
+	return op.err
 }
 
 // run writes the queue a batch at a time until it is empty.
@@ -92,15 +106,14 @@ func (in *Inserter) run() {
 }
 
 // write inserts a batch by one unordered insert command, leaving out the
-// documents whose callers have gone, and tells each caller its outcome.
+// documents whose callers have gone, and tells each remaining caller its
+// outcome.
 func (in *Inserter) write(batch []*insert) {
 	live := batch[:0:0]
 	for _, op := range batch {
-		if op.ctx.Err() != nil {
-			op.finish(op.ctx.Err())
-			continue
+		if op.state.CompareAndSwap(queued, sent) {
+			live = append(live, op)
 		}
-		live = append(live, op)
 	}
 	if len(live) == 0 {
 		return

@@ -179,3 +179,26 @@ func TestInserter_ManyConcurrentCallersAllLand(t *testing.T) {
 	assert.EqualValues(t, callers, n)
 	require.Eventually(t, func() bool { return in.Queued() == 0 }, time.Second, 10*time.Millisecond)
 }
+
+// A caller whose document is in a command when it gives up learns the
+// command's outcome: told nothing, it could not know that its document,
+// and any event in it, was stored.
+func TestInserter_ACallerThatGivesUpOnceSentWaitsForTheOutcome(t *testing.T) {
+	h := newHeldInserts(t)
+	in := mongodb.NewInserter(h.coll)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { first <- in.InsertOne(ctx, doc(bson.NewObjectID())) }()
+	<-h.arrived
+
+	cancel()
+	select {
+	case err := <-first:
+		t.Fatalf("returned %v while its command was still running", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	h.release()
+
+	require.NoError(t, <-first, "its document was written")
+	assert.EqualValues(t, 1, h.count(t))
+}
