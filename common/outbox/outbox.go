@@ -41,12 +41,18 @@ import (
 	"fmt"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"ticketing.dev/common/events"
 )
 
 // Field is the array field of an entity's document that holds its pending
 // messages, oldest first.
 const Field = "outbox"
+
+// Without is the projection that leaves the pending messages, which only
+// the relay reads, out of the documents a store loads.
+var Without = bson.D{{Key: Field, Value: 0}}
 
 // Message is one pending event stored inside its entity's document.
 type Message struct {

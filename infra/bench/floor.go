@@ -24,6 +24,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/crypto/scrypt"
 
+	"ticketing.dev/common/outbox"
 	"ticketing.dev/infra/load"
 )
 
@@ -222,13 +223,11 @@ func (f *floor) signIn(ctx context.Context, w, i int) error {
 	return err
 }
 
-var withoutOutbox = bson.D{{Key: "outbox", Value: 0}}
-
 // list is ticketdb.Available.
 func (f *floor) list(ctx context.Context, _, _ int) error {
 	cur, err := f.c.Database("tickets").Collection("tickets").Find(ctx,
 		bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}},
-		options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}}))
+		options.Find().SetProjection(outbox.Without).SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return err
 	}
@@ -242,7 +241,7 @@ func (f *floor) list(ctx context.Context, _, _ int) error {
 func (f *floor) listPage(ctx context.Context, _, _ int) error {
 	cur, err := f.c.Database("tickets").Collection("tickets").Find(ctx,
 		bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}},
-		options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(load.PageLimit+1))
+		options.Find().SetProjection(outbox.Without).SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(load.PageLimit+1))
 	if err != nil {
 		return err
 	}
@@ -255,7 +254,7 @@ func (f *floor) show(ctx context.Context, w, i int) error {
 	var doc bson.Raw
 	return f.c.Database("tickets").Collection("tickets").FindOne(ctx,
 		bson.D{{Key: "_id", Value: f.tickets[(w*31+i)%len(f.tickets)]}},
-		options.FindOne().SetProjection(withoutOutbox)).Decode(&doc)
+		options.FindOne().SetProjection(outbox.Without)).Decode(&doc)
 }
 
 // measure runs o with cfg.Users workers for cfg.Duration, and on until

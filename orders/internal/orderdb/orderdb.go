@@ -113,10 +113,6 @@ type claimDoc struct {
 	CreatedAt time.Time     `bson:"createdAt"`
 }
 
-// withoutOutbox is the projection of every read of orders: pending events
-// are the relay's business.
-var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
-
 // Store is an order.Store on a MongoDB database.
 type Store struct {
 	orders, tickets, claims *mongo.Collection
@@ -304,7 +300,7 @@ func (s *Store) insertClaim(ctx context.Context, ticket, orderID bson.ObjectID) 
 // cancelled without the claim being deleted, or its order was never stored.
 func (s *Store) stale(ctx context.Context, c claimDoc) (bool, error) {
 	var o orderDoc
-	err := s.orders.FindOne(ctx, bson.D{{Key: "_id", Value: c.OrderID}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&o)
+	err := s.orders.FindOne(ctx, bson.D{{Key: "_id", Value: c.OrderID}}, options.FindOne().SetProjection(outbox.Without)).Decode(&o)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return s.now().Sub(c.CreatedAt) > s.staleClaim, nil
@@ -361,7 +357,7 @@ func (s *Store) Order(ctx context.Context, id string) (order.View, error) {
 
 func (s *Store) order(ctx context.Context, id bson.ObjectID) (orderDoc, error) {
 	var o orderDoc
-	err := s.orders.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&o)
+	err := s.orders.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(outbox.Without)).Decode(&o)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return orderDoc{}, order.ErrNotFound
 	}
@@ -384,7 +380,7 @@ func (s *Store) OrdersOf(ctx context.Context, userID string, page order.Page) ([
 		}
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
 	}
-	opts := options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}})
+	opts := options.Find().SetProjection(outbox.Without).SetSort(bson.D{{Key: "_id", Value: 1}})
 	if page.Limit > 0 {
 		opts.SetLimit(int64(page.Limit) + 1)
 	}

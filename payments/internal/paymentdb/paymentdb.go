@@ -136,10 +136,6 @@ func (d paymentDoc) claim() payment.Claim {
 	return payment.Claim{ID: d.ID.Hex(), OrderID: d.OrderID, Token: d.Token, ClaimedAt: d.ClaimedAt.UTC()}
 }
 
-// withoutOutbox is the projection of every read of payments: pending
-// events are the relay's business.
-var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
-
 // Store is a payment.Store on a MongoDB database.
 type Store struct {
 	orders, payments *mongo.Collection
@@ -313,7 +309,7 @@ func (s *Store) Claim(ctx context.Context, c payment.Claim, staleBefore time.Tim
 // when there is no claim.
 func (s *Store) takeOver(ctx context.Context, c payment.Claim, staleBefore time.Time) (payment.Claim, error) {
 	var d paymentDoc
-	err := s.payments.FindOne(ctx, bson.D{{Key: "orderId", Value: c.OrderID}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&d)
+	err := s.payments.FindOne(ctx, bson.D{{Key: "orderId", Value: c.OrderID}}, options.FindOne().SetProjection(outbox.Without)).Decode(&d)
 	if err != nil {
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return payment.Claim{}, err
@@ -331,7 +327,7 @@ func (s *Store) takeOver(ctx context.Context, c payment.Claim, staleBefore time.
 	// taken it over since.
 	unlock := s.paymentLocks.Lock(d.ID.Hex())
 	defer unlock()
-	err = s.payments.FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&d)
+	err = s.payments.FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, options.FindOne().SetProjection(outbox.Without)).Decode(&d)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return payment.Claim{}, err
@@ -393,7 +389,7 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 		return p, nil
 	}
 	var d paymentDoc
-	err = s.payments.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&d)
+	err = s.payments.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(outbox.Without)).Decode(&d)
 	if err != nil {
 		return payment.Payment{}, fmt.Errorf("complete payment %s: find: %w", c.ID, err)
 	}

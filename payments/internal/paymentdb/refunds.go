@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
 	"ticketing.dev/payments/internal/payment"
 )
 
@@ -21,7 +22,7 @@ func (s *Store) PaymentOf(ctx context.Context, orderID string) (payment.Payment,
 		return payment.Payment{}, err
 	}
 	var d paymentDoc
-	err = s.payments.FindOne(ctx, bson.D{{Key: "orderId", Value: oid.Hex()}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&d)
+	err = s.payments.FindOne(ctx, bson.D{{Key: "orderId", Value: oid.Hex()}}, options.FindOne().SetProjection(outbox.Without)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return payment.Payment{}, payment.ErrPaymentNotFound
 	}
@@ -34,7 +35,7 @@ func (s *Store) PaymentOf(ctx context.Context, orderID string) (payment.Payment,
 // paymentByID reads a payment document by its id.
 func (s *Store) paymentByID(ctx context.Context, id bson.ObjectID) (paymentDoc, error) {
 	var d paymentDoc
-	err := s.payments.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&d)
+	err := s.payments.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(outbox.Without)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return paymentDoc{}, payment.ErrPaymentNotFound
 	}
@@ -75,7 +76,7 @@ func (s *Store) PendingClaims(ctx context.Context, claimedBefore time.Time, limi
 	cur, err := s.payments.Find(ctx, bson.D{
 		{Key: "status", Value: StatusPending},
 		{Key: "claimedAt", Value: bson.D{{Key: "$lt", Value: claimedBefore.UTC()}}},
-	}, options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "claimedAt", Value: 1}}).SetLimit(int64(limit)))
+	}, options.Find().SetProjection(outbox.Without).SetSort(bson.D{{Key: "claimedAt", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("find pending claims: %w", err)
 	}
@@ -205,7 +206,7 @@ func (s *Store) RefundsDue(ctx context.Context, staleBefore, cancelledAfter, can
 	cur, err := s.payments.Find(ctx, bson.D{
 		{Key: "status", Value: StatusRefunding},
 		{Key: "refundingAt", Value: bson.D{{Key: "$lt", Value: staleBefore.UTC()}}},
-	}, options.Find().SetProjection(withoutOutbox).SetLimit(int64(limit)))
+	}, options.Find().SetProjection(outbox.Without).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("find refunds left: %w", err)
 	}
@@ -234,7 +235,7 @@ func (s *Store) RefundsDue(ctx context.Context, staleBefore, cancelledAfter, can
 		cur, err = s.payments.Find(ctx, bson.D{
 			{Key: "orderId", Value: bson.D{{Key: "$in", Value: ids}}},
 			{Key: "status", Value: StatusSucceeded},
-		}, options.Find().SetProjection(withoutOutbox).SetLimit(int64(limit-len(docs))))
+		}, options.Find().SetProjection(outbox.Without).SetLimit(int64(limit-len(docs))))
 		if err != nil {
 			return nil, fmt.Errorf("find payments of cancelled orders: %w", err)
 		}

@@ -52,10 +52,6 @@ func (d document) ticket() ticket.Ticket {
 	}
 }
 
-// withoutOutbox keeps pending events, which only the relay reads, out of
-// the documents the store loads.
-var withoutOutbox = bson.D{{Key: outbox.Field, Value: 0}}
-
 // Store is a ticket.Store on a MongoDB collection.
 //
 // Every write of a ticket happens under the ticket's lock in locks, which
@@ -143,7 +139,7 @@ func (s *Store) Get(ctx context.Context, id string) (ticket.Ticket, error) {
 		return ticket.Ticket{}, ticket.ErrInvalidID
 	}
 	var doc document
-	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&doc)
+	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}, options.FindOne().SetProjection(outbox.Without)).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return ticket.Ticket{}, ticket.ErrNotFound
 	}
@@ -165,7 +161,7 @@ func (s *Store) Available(ctx context.Context, page ticket.Page) ([]ticket.Ticke
 		}
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
 	}
-	opts := options.Find().SetProjection(withoutOutbox).SetSort(bson.D{{Key: "_id", Value: 1}})
+	opts := options.Find().SetProjection(outbox.Without).SetSort(bson.D{{Key: "_id", Value: 1}})
 	if page.Limit > 0 {
 		opts.SetLimit(int64(page.Limit) + 1)
 	}
