@@ -52,24 +52,6 @@ const chargeTimeout = 500 * time.Millisecond
 // start is the time the app's clock starts at.
 var start = time.Date(2026, 11, 25, 14, 0, 0, 123_456_789, time.UTC)
 
-// clock is a clock that moves only when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // switchCharger charges through whichever real Stripe charger the test
 // points it at, so that one test can see Stripe decline a card and then
 // accept the next.
@@ -95,7 +77,7 @@ type app struct {
 	nats    *embedded.NATSStreaming
 	conn    *bus.Conn
 	store   *paymentdb.Store
-	clock   *clock
+	clock   *testkit.Clock
 	stripe  *stripetest.Server // the recording proxy in front of stripe-mock
 	charger *switchCharger
 	// reconciler runs rounds on demand; its metrics are in reg.
@@ -132,7 +114,7 @@ func newApp(t *testing.T) *app {
 		require.NoError(t, <-done)
 	})
 
-	a := &app{db: db, nats: n, conn: conn, store: store, clock: &clock{now: start}, charger: &switchCharger{}, reg: prometheus.NewRegistry()}
+	a := &app{db: db, nats: n, conn: conn, store: store, clock: testkit.NewClock(start), charger: &switchCharger{}, reg: prometheus.NewRegistry()}
 	a.stripe = stripetest.Proxy(t, testkit.StripeMock(t))
 	a.useStripe(t, a.stripe.URL)
 	settled, err := metrics.NewSettlement(a.reg)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,26 +31,6 @@ const Window = 15 * time.Minute
 // part, which the wire does not keep.
 var Start = time.Date(2026, 11, 25, 14, 0, 0, 123_456_789, time.UTC)
 
-// Clock is a clock that moves only when told to.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // Env is the orders service's domain and storage on a fresh database, with
 // its outbox relay publishing to a NATS Streaming server of its own.
 type Env struct {
@@ -60,7 +39,7 @@ type Env struct {
 	Conn     *bus.Conn
 	Store    *orderdb.Store
 	Orders   *order.Service
-	Clock    *Clock
+	Clock    *testkit.Clock
 	Sessions *session.Manager
 	// Locks are the orders' locks the store and the relay share; a test
 	// writing an order behind the store's back must hold them too, or
@@ -93,7 +72,7 @@ func New(t *testing.T, opts ...Option) *Env {
 	}
 	n := testkit.NATS(t)
 	conn := testkit.Bus(t, n)
-	clock := &Clock{now: Start}
+	clock := testkit.NewClock(Start)
 	locks := &keylock.Locks{}
 	log := testkit.Logger(t)
 	relay := outbox.NewRelay(o.db.Collection(orderdb.OrdersCollection), conn, locks, log)
