@@ -3,7 +3,10 @@ package k8s_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,7 +32,15 @@ type skaffoldConfig struct {
 	Build      skaffoldBuild     `json:"build"`
 	Manifests  skaffoldManifests `json:"manifests"`
 	Deploy     struct {
-		Kubectl *struct{} `json:"kubectl"`
+		Kubectl *struct {
+			Hooks struct {
+				Before []struct {
+					Host *struct {
+						Command []string `json:"command"`
+					} `json:"host"`
+				} `json:"before"`
+			} `json:"hooks"`
+		} `json:"kubectl"`
 	} `json:"deploy"`
 	Profiles []skaffoldProfile `json:"profiles"`
 }
@@ -283,4 +294,92 @@ func serviceDeployments(t *testing.T, m *manifests, c skaffoldConfig) []serviceD
 		}
 	}
 	return out
+}
+
+// fakeKubectl is a kubectl on PATH that knows the Secrets named in have,
+// and records every Secret created: name → keys and values.
+func fakeKubectl(t *testing.T, have ...string) (dir string, created func() map[string]map[string]string) {
+	t.Helper()
+	dir = t.TempDir()
+	log := filepath.Join(dir, "created")
+	script := "#!/bin/sh\n" +
+		"case \"$1 $2\" in\n" +
+		"\"get secret\") case \" " + strings.Join(have, " ") + " \" in *\" $3 \"*) exit 0;; esac; exit 1;;\n" +
+		"\"create secret\") shift 3; echo \"$*\" >> " + log + "; exit 0;;\n" +
+		"esac\necho \"unexpected kubectl $*\" >&2; exit 2\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kubectl"), []byte(script), 0o755))
+	return dir, func() map[string]map[string]string {
+		out := map[string]map[string]string{}
+		raw, err := os.ReadFile(log)
+		if errors.Is(err, os.ErrNotExist) {
+			return out
+		}
+		require.NoError(t, err)
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			fields := strings.Fields(line)
+			values := map[string]string{}
+			for _, f := range fields[1:] {
+				kv, ok := strings.CutPrefix(f, "--from-literal=")
+				require.True(t, ok, "kubectl create secret generic %s: %s", fields[0], f)
+				k, v, _ := strings.Cut(kv, "=")
+				values[k] = v
+			}
+			out[fields[0]] = values
+		}
+		return out
+	}
+}
+
+func runSecretsScript(t *testing.T, path string) string {
+	t.Helper()
+	cmd := exec.Command("sh", "infra/k8s/secrets.sh")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "PATH="+path+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return string(out)
+}
+
+// skaffold runs infra/k8s/secrets.sh before deploying, so that `skaffold
+// dev` needs no setup: it must make every Secret the guide tells operators
+// to create (but the real Stripe keys), with the same keys, and change
+// nothing that exists.
+func TestSecretsScript_MakesTheGuidesSecretsWhenMissing(t *testing.T) {
+	c := readSkaffold(t)
+	require.NotNil(t, c.Deploy.Kubectl)
+	var hooks [][]string
+	for _, h := range c.Deploy.Kubectl.Hooks.Before {
+		if h.Host != nil {
+			hooks = append(hooks, h.Host.Command)
+		}
+	}
+	assert.Contains(t, hooks, []string{"sh", "infra/k8s/secrets.sh"}, "skaffold runs the script before deploying")
+
+	documented := secretsInREADME(t)
+	delete(documented, "stripe-secret") // real keys: its owner's
+	dir, created := fakeKubectl(t)
+	runSecretsScript(t, dir)
+	made := created()
+	require.Len(t, made, len(documented), "made %v", made)
+	for name, keys := range documented {
+		values, ok := made[name]
+		if !assert.True(t, ok, "%s not made", name) {
+			continue
+		}
+		assert.ElementsMatch(t, keys, slices.Collect(maps.Keys(values)), name)
+		for k, v := range values {
+			if k == "MONGO_INITDB_ROOT_USERNAME" {
+				assert.Equal(t, strings.TrimSuffix(name, "-mongo-secret"), v)
+				continue
+			}
+			assert.Regexp(t, `^[0-9a-f]{48,}$`, v, "%s %s: random hex", name, k)
+		}
+	}
+	assert.Len(t, made["jwt-secret"]["JWT_KEY"], 96, "48 random bytes: JWT_KEY must be 32 bytes at least")
+
+	// Run again with everything there: nothing is touched.
+	have := slices.Collect(maps.Keys(documented))
+	dir, created = fakeKubectl(t, have...)
+	assert.Empty(t, runSecretsScript(t, dir))
+	assert.Empty(t, created())
 }
