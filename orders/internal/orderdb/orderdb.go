@@ -117,9 +117,9 @@ type claimDoc struct {
 type Store struct {
 	orders, tickets, claims *mongo.Collection
 	guard                   *mongodb.Guard
-	// replicas inserts ticket replicas: many arrive at once when sellers
-	// list tickets, and go into one command.
-	replicas *mongodb.Inserter
+	// The inserts of orders, of their claims and of ticket replicas: many
+	// arrive at once under load, and go into one command each.
+	orderInserts, claimInserts, replicas *mongodb.Inserter
 
 	// orderLocks serialise the writes of one order; they are shared with
 	// the outbox relay, which takes them to remove published events.
@@ -150,17 +150,19 @@ func WithClock(now func() time.Time) Option {
 // and stored its Stored, called after every write that stores an event,
 // under the document's lock. Call EnsureIndexes before serving.
 func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message), opts ...Option) *Store {
-	tickets := db.Collection(TicketsCollection)
+	orders, tickets, claims := db.Collection(OrdersCollection), db.Collection(TicketsCollection), db.Collection(ClaimsCollection)
 	s := &Store{
-		orders:     db.Collection(OrdersCollection),
-		guard:      mongodb.NewGuard(db),
-		tickets:    tickets,
-		replicas:   mongodb.NewInserter(tickets),
-		claims:     db.Collection(ClaimsCollection),
-		orderLocks: locks,
-		stored:     stored,
-		now:        time.Now,
-		staleClaim: DefaultStaleClaim,
+		orders:       orders,
+		guard:        mongodb.NewGuard(db),
+		tickets:      tickets,
+		claims:       claims,
+		orderInserts: mongodb.NewInserter(orders),
+		claimInserts: mongodb.NewInserter(claims),
+		replicas:     mongodb.NewInserter(tickets),
+		orderLocks:   locks,
+		stored:       stored,
+		now:          time.Now,
+		staleClaim:   DefaultStaleClaim,
 	}
 	for _, o := range opts {
 		o(s)
@@ -241,7 +243,7 @@ func (s *Store) Create(ctx context.Context, o order.Order, t order.Ticket) (orde
 		Outbox:    []outbox.Message{msg},
 	}
 	unlock := s.orderLocks.Lock(o.ID)
-	_, err = s.orders.InsertOne(ctx, doc)
+	err = s.orderInserts.InsertOne(ctx, doc)
 	if err == nil {
 		s.stored(id, msg)
 	}
@@ -289,7 +291,7 @@ func (s *Store) claim(ctx context.Context, ticket, orderID bson.ObjectID) error 
 }
 
 func (s *Store) insertClaim(ctx context.Context, ticket, orderID bson.ObjectID) error {
-	_, err := s.claims.InsertOne(ctx, claimDoc{TicketID: ticket, OrderID: orderID, CreatedAt: s.now().UTC()})
+	err := s.claimInserts.InsertOne(ctx, claimDoc{TicketID: ticket, OrderID: orderID, CreatedAt: s.now().UTC()})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("insert claim: %w", err)
 	}
