@@ -59,6 +59,16 @@ func newHeldInserts(t *testing.T) *heldInserts {
 	return h
 }
 
+// holdFirst inserts id through in, as the first insert command, and
+// returns once that command is held; the channel yields its outcome once
+// release is called.
+func (h *heldInserts) holdFirst(ctx context.Context, in *mongodb.Inserter, id bson.ObjectID) <-chan error {
+	first := make(chan error, 1)
+	go func() { first <- in.InsertOne(ctx, doc(id)) }()
+	<-h.arrived
+	return first
+}
+
 func (h *heldInserts) commandSizes() []int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -99,9 +109,7 @@ func TestInserter_AloneGoesAtOnceAndTheWaitingGoTogether(t *testing.T) {
 	ctx := context.Background()
 	h := newHeldInserts(t)
 	in := mongodb.NewInserter(h.coll)
-	first := make(chan error, 1)
-	go func() { first <- in.InsertOne(ctx, doc(bson.NewObjectID())) }()
-	<-h.arrived
+	first := h.holdFirst(ctx, in, bson.NewObjectID())
 
 	waiting := insertAll(ctx, t, in, bson.NewObjectID(), bson.NewObjectID(), bson.NewObjectID())
 	h.release()
@@ -119,9 +127,7 @@ func TestInserter_ADuplicateFailsOnlyItsOwnCaller(t *testing.T) {
 	h := newHeldInserts(t)
 	in := mongodb.NewInserter(h.coll)
 	taken := bson.NewObjectID()
-	first := make(chan error, 1)
-	go func() { first <- in.InsertOne(ctx, doc(taken)) }()
-	<-h.arrived
+	first := h.holdFirst(ctx, in, taken)
 
 	waiting := insertAll(ctx, t, in, bson.NewObjectID(), taken, bson.NewObjectID())
 	h.release()
@@ -138,9 +144,7 @@ func TestInserter_ACallerThatGivesUpWhileQueuedIsNotWritten(t *testing.T) {
 	ctx := context.Background()
 	h := newHeldInserts(t)
 	in := mongodb.NewInserter(h.coll)
-	first := make(chan error, 1)
-	go func() { first <- in.InsertOne(ctx, doc(bson.NewObjectID())) }()
-	<-h.arrived
+	first := h.holdFirst(ctx, in, bson.NewObjectID())
 
 	gone, cancel := context.WithCancel(ctx)
 	abandoned := insertAll(gone, t, in, bson.NewObjectID())
@@ -187,9 +191,7 @@ func TestInserter_ACallerThatGivesUpOnceSentWaitsForTheOutcome(t *testing.T) {
 	h := newHeldInserts(t)
 	in := mongodb.NewInserter(h.coll)
 	ctx, cancel := context.WithCancel(context.Background())
-	first := make(chan error, 1)
-	go func() { first <- in.InsertOne(ctx, doc(bson.NewObjectID())) }()
-	<-h.arrived
+	first := h.holdFirst(ctx, in, bson.NewObjectID())
 
 	cancel()
 	select {
