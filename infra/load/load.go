@@ -18,17 +18,6 @@ import (
 	"time"
 )
 
-// Steps are the steps Run knows, in the order it runs them: the reads come
-// before the steps that add tickets, so that the listing holds the seeded
-// number of tickets while it is measured.
-var Steps = []string{"signup", "signin", "list", "listpage", "show", "create", "order", "pay", "purchase", "lags", "expire"}
-
-// RowSteps are the steps that add rows, each with the collection it adds
-// one row to per successful request: "tickets", "orders" or "payments"
-// (a purchase adds one of each, and ends with the payment). Config.MinRows
-// applies to them.
-var RowSteps = map[string]string{"create": "tickets", "order": "orders", "pay": "payments", "purchase": "payments"}
-
 // PageLimit is the size of the page the listpage step reads.
 const PageLimit = 50
 
@@ -226,6 +215,9 @@ type runner struct {
 	meter     *meter // what every user asks of the API
 	seller    *user
 	users     []*user // signed up, one per worker
+	// tickets is the pool of the running step, if it uses one: set
+	// before its workers start.
+	tickets chan string
 
 	mu        sync.Mutex
 	lags      map[string][]time.Duration
@@ -304,8 +296,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, fmt.Errorf("load: before the steps: %w", err)
 		}
 	}
-	for _, name := range Steps {
-		if !slices.Contains(cfg.Steps, name) {
+	for _, s := range steps {
+		if !slices.Contains(cfg.Steps, s.name) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -314,9 +306,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if _, err := r.settle(ctx); err != nil {
 			return nil, err
 		}
-		res, err := r.step(ctx, name)
+		res, err := r.step(ctx, s)
 		if err != nil {
-			return nil, fmt.Errorf("load: %s: %w", name, err)
+			return nil, fmt.Errorf("load: %s: %w", s.name, err)
 		}
 		cfg.Progress("%s", progressLine(res))
 		rep.Steps = append(rep.Steps, res)
@@ -376,7 +368,7 @@ func (r *runner) prepare(ctx context.Context) error {
 			return fmt.Errorf("load: sign up user %d: %w", i, err)
 		}
 	}
-	if !slices.ContainsFunc(r.cfg.Steps, func(s string) bool { return s == "list" || s == "listpage" || s == "show" }) {
+	if !slices.ContainsFunc(steps, func(s stepDef) bool { return s.listing && slices.Contains(r.cfg.Steps, s.name) }) {
 		return nil
 	}
 	var listed []ticket
@@ -436,98 +428,6 @@ func (r *runner) createTickets(ctx context.Context, n int) ([]string, error) {
 // the step. It returns false when the step has nothing left to do.
 type iteration func(ctx context.Context, w int) (bool, error)
 
-// step prepares and runs one step.
-func (r *runner) step(ctx context.Context, name string) (StepResult, error) {
-	var it iteration
-	switch name {
-	case "signup":
-		it = func(ctx context.Context, _ int) (bool, error) {
-			return true, newUser(r.cfg.URL, r.transport, r.runID, r.meter).signUp(ctx)
-		}
-	case "signin":
-		it = func(ctx context.Context, w int) (bool, error) { return true, r.users[w].signIn(ctx) }
-	case "list":
-		it = func(ctx context.Context, w int) (bool, error) {
-			_, err := r.users[w].listTickets(ctx)
-			return true, err
-		}
-	case "listpage":
-		it = func(ctx context.Context, w int) (bool, error) {
-			n, err := r.users[w].listPage(ctx, PageLimit)
-			if err == nil && n > PageLimit {
-				err = fmt.Errorf("a page of %d tickets holds %d", PageLimit, n)
-			}
-			return true, err
-		}
-	case "show":
-		if len(r.ids) == 0 {
-			return StepResult{}, errors.New("no tickets to show")
-		}
-		// Each worker reads the tickets in turn from its own offset.
-		counters := make([]int, r.cfg.Users)
-		it = func(ctx context.Context, w int) (bool, error) {
-			counters[w]++
-			_, err := r.users[w].showTicket(ctx, r.ids[(w*len(r.ids)/r.cfg.Users+counters[w])%len(r.ids)])
-			return true, err
-		}
-	case "create":
-		it = func(ctx context.Context, w int) (bool, error) {
-			t, err := r.users[w].createTicket(ctx)
-			if err == nil {
-				r.mu.Lock()
-				r.available = append(r.available, t.ID)
-				r.mu.Unlock()
-			}
-			return true, err
-		}
-	case "order", "pay":
-		pool, err := r.pool(ctx, RowSteps[name])
-		if err != nil {
-			return StepResult{}, err
-		}
-		it = func(ctx context.Context, w int) (bool, error) {
-			var id string
-			select {
-			case id = <-pool:
-			default:
-				return false, nil // the pool is used up
-			}
-			o, err := r.users[w].createOrder(ctx, id)
-			if isStatus(err, http.StatusNotFound) {
-				// Not at the orders service yet: events of one channel
-				// are handled concurrently, so the pool's last ticket
-				// being orderable does not make every other one be.
-				pool <- id
-				time.Sleep(r.cfg.PollEvery)
-				return true, errSkip
-			}
-			if name == "order" || err != nil {
-				return true, err
-			}
-			// Only the payment is timed, not the order before it, and
-			// only its attempt once the payments service knows the
-			// order (OrderCreated reaches it by an event too).
-			var start time.Time
-			err = r.poll(ctx, func() (bool, error) {
-				start = time.Now()
-				err := r.users[w].pay(ctx, o.ID)
-				if isStatus(err, http.StatusNotFound) {
-					return false, nil
-				}
-				return err == nil, err
-			})
-			return true, errTimed{start: start, err: err}
-		}
-	case "purchase":
-		it = r.purchase("")
-	case "lags":
-		return r.run(ctx, name, 1, r.purchase(AtRest))
-	case "expire":
-		it = r.expire
-	}
-	return r.run(ctx, name, r.cfg.Users, it)
-}
-
 // errSkip is an iteration that neither counts nor fails.
 var errSkip = errors.New("skipped")
 
@@ -538,102 +438,6 @@ type errTimed struct {
 }
 
 func (e errTimed) Error() string { return e.err.Error() }
-
-// purchase returns the whole story: a ticket is put on sale, bought as soon
-// as the orders service knows it, shown locked, and paid. Its lags are
-// recorded under their names followed by suffix.
-func (r *runner) purchase(suffix string) iteration {
-	return func(ctx context.Context, w int) (bool, error) { return r.purchaseOnce(ctx, w, suffix) }
-}
-
-func (r *runner) purchaseOnce(ctx context.Context, w int, suffix string) (bool, error) {
-	u := r.users[w]
-	t, err := r.seller.createTicket(ctx)
-	if err != nil {
-		return true, err
-	}
-	created := time.Now()
-	var o order
-	err = r.poll(ctx, func() (bool, error) {
-		var err error
-		o, err = u.createOrder(ctx, t.ID)
-		if isStatus(err, http.StatusNotFound) {
-			return false, nil
-		}
-		return err == nil, err
-	})
-	if err != nil {
-		return true, fmt.Errorf("order: %w", err)
-	}
-	ordered := time.Now()
-	r.lag(LagOrderable+suffix, ordered.Sub(created))
-	// The buyer pays at once, as the order may expire; meanwhile the
-	// ticket is watched until it shows the order (it keeps showing it
-	// once the order is paid).
-	locked := make(chan error, 1)
-	go func() {
-		err := r.poll(ctx, func() (bool, error) {
-			t, err := u.showTicket(ctx, t.ID)
-			return err == nil && t.OrderID == o.ID, err
-		})
-		if err == nil {
-			r.lag(LagLocked+suffix, time.Since(ordered))
-		}
-		locked <- err
-	}()
-	// OrderCreated reaches the payments service by an event too.
-	payErr := r.poll(ctx, func() (bool, error) {
-		err := u.pay(ctx, o.ID)
-		if isStatus(err, http.StatusNotFound) {
-			return false, nil
-		}
-		return err == nil, err
-	})
-	if err := <-locked; err != nil {
-		return true, errors.Join(payErr, fmt.Errorf("ticket locked: %w", err))
-	}
-	return true, payErr
-}
-
-// expire orders a ticket, leaves the order unpaid and waits for it to be
-// cancelled once it expires.
-func (r *runner) expire(ctx context.Context, w int) (bool, error) {
-	u := r.users[w]
-	t, err := r.seller.createTicket(ctx)
-	if err != nil {
-		return true, err
-	}
-	var o order
-	err = r.poll(ctx, func() (bool, error) {
-		var err error
-		o, err = u.createOrder(ctx, t.ID)
-		if isStatus(err, http.StatusNotFound) {
-			return false, nil
-		}
-		return err == nil, err
-	})
-	if err != nil {
-		return true, fmt.Errorf("order: %w", err)
-	}
-	if wait := time.Until(o.ExpiresAt); wait > 0 {
-		select {
-		case <-ctx.Done():
-			return true, ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	// Polled more slowly than the other lags: an order expires after a
-	// window long enough for many workers to wait at once.
-	err = r.pollEvery(ctx, 5*r.cfg.PollEvery, func() (bool, error) {
-		o, err := u.showOrder(ctx, o.ID)
-		return err == nil && o.Status == "cancelled", err
-	})
-	if err != nil {
-		return true, fmt.Errorf("cancelled: %w", err)
-	}
-	r.lag(LagCancelled, time.Since(o.ExpiresAt))
-	return true, nil
-}
 
 // pollTimeout bounds every wait for an event.
 const pollTimeout = 60 * time.Second

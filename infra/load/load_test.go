@@ -27,6 +27,12 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
+func TestSteps_InRunOrderWithTheRowsTheyAdd(t *testing.T) {
+	assert.Equal(t, []string{"signup", "signin", "list", "listpage", "show", "create", "order", "pay", "purchase", "lags", "expire"}, load.Steps,
+		"the reads before the steps that add tickets; cmd/load's default -steps")
+	assert.Equal(t, map[string]string{"create": "tickets", "order": "orders", "pay": "payments", "purchase": "payments"}, load.RowSteps)
+}
+
 func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole stack")

@@ -14,11 +14,11 @@ import (
 	"ticketing.dev/auth/internal/hashgate"
 )
 
-// idle is short so that the tests wait little; they check what happens,
-// and in which order, not how fast.
-const idle = 20 * time.Millisecond
+// idle is auth's own: the tests run in a synctest bubble, where time is
+// fake, so they wait for nothing and can check each release to the instant.
+const idle = time.Second
 
-// burst runs n hashes of a few milliseconds each through g, at most
+// burst runs n hashes of a millisecond each through g, at most
 // concurrently at once.
 func burst(t *testing.T, g *hashgate.Gate, n, concurrently int) {
 	t.Helper()
@@ -39,68 +39,81 @@ func burst(t *testing.T, g *hashgate.Gate, n, concurrently int) {
 	wg.Wait()
 }
 
+// releasedAfter lets d pass and every goroutine of the bubble settle, then
+// returns how many releases there have been.
+func releasedAfter(d time.Duration, released *atomic.Int32) int32 {
+	time.Sleep(d)
+	synctest.Wait()
+	return released.Load()
+}
+
 func TestGate_ReleasesOncePerBurst(t *testing.T) {
-	var released atomic.Int32
-	g := hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
+	synctest.Test(t, func(t *testing.T) {
+		var released atomic.Int32
+		g := hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
 
-	burst(t, g, 20, 8)
-	require.Eventually(t, func() bool { return released.Load() == 1 }, 5*time.Second, time.Millisecond)
-	time.Sleep(5 * idle)
-	assert.EqualValues(t, 1, released.Load(), "one release for one burst, however many hashes")
+		burst(t, g, 20, 8)
+		require.Zero(t, releasedAfter(idle-time.Nanosecond, &released), "no release before the burst has been idle for idle")
+		require.EqualValues(t, 1, releasedAfter(time.Nanosecond, &released))
+		assert.EqualValues(t, 1, releasedAfter(5*idle, &released), "one release for one burst, however many hashes")
 
-	burst(t, g, 5, 5)
-	require.Eventually(t, func() bool { return released.Load() == 2 }, 5*time.Second, time.Millisecond)
-	time.Sleep(5 * idle)
-	assert.EqualValues(t, 2, released.Load(), "one more for the next burst")
+		burst(t, g, 5, 5)
+		require.EqualValues(t, 2, releasedAfter(idle, &released))
+		assert.EqualValues(t, 2, releasedAfter(5*idle, &released), "one more for the next burst")
+	})
 }
 
 func TestGate_NoReleaseWhileAHashRuns(t *testing.T) {
-	var released atomic.Int32
-	g := hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
-	first, err := g.Enter(context.Background())
-	require.NoError(t, err)
-	second, err := g.Enter(context.Background())
-	require.NoError(t, err)
+	synctest.Test(t, func(t *testing.T) {
+		var released atomic.Int32
+		g := hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
+		first, err := g.Enter(context.Background())
+		require.NoError(t, err)
+		second, err := g.Enter(context.Background())
+		require.NoError(t, err)
 
-	first()
-	time.Sleep(5 * idle)
-	assert.Zero(t, released.Load(), "the burst has not ended while a hash runs")
+		first()
+		assert.Zero(t, releasedAfter(5*idle, &released), "the burst has not ended while a hash runs")
 
-	second()
-	assert.Eventually(t, func() bool { return released.Load() == 1 }, 5*time.Second, time.Millisecond)
+		second()
+		assert.EqualValues(t, 1, releasedAfter(idle, &released))
+	})
 }
 
 func TestGate_NothingToReleaseWithoutHashes(t *testing.T) {
-	var released atomic.Int32
-	hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
-	time.Sleep(5 * idle)
-	assert.Zero(t, released.Load())
+	synctest.Test(t, func(t *testing.T) {
+		var released atomic.Int32
+		hashgate.New(2, time.Hour, idle, func() { released.Add(1) })
+		assert.Zero(t, releasedAfter(5*idle, &released))
+	})
 }
 
 func TestGate_AdmitsAtMostN(t *testing.T) {
-	g := hashgate.New(2, time.Hour, time.Hour, func() {})
-	var running, most atomic.Int32
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			leave, err := g.Enter(context.Background())
-			if !assert.NoError(t, err) {
-				return
-			}
-			n := running.Add(1)
-			for {
-				m := most.Load()
-				if n <= m || most.CompareAndSwap(m, n) {
-					break
+	synctest.Test(t, func(t *testing.T) {
+		g := hashgate.New(2, time.Hour, time.Hour, func() {})
+		var running, most atomic.Int32
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				leave, err := g.Enter(context.Background())
+				if !assert.NoError(t, err) {
+					return
 				}
-			}
-			time.Sleep(time.Millisecond)
-			running.Add(-1)
-			leave()
-		})
-	}
-	wg.Wait()
-	assert.EqualValues(t, 2, most.Load())
+				n := running.Add(1)
+				for {
+					m := most.Load()
+					if n <= m || most.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				time.Sleep(time.Millisecond)
+				running.Add(-1)
+				leave()
+			})
+		}
+		wg.Wait()
+		assert.EqualValues(t, 2, most.Load())
+	})
 }
 
 func TestGate_WaitEndsWithTheContext(t *testing.T) {
@@ -132,34 +145,36 @@ func TestGate_LeaveTwiceFreesOneTurn(t *testing.T) {
 }
 
 func TestGate_LoadCountsHashesRunningAndWaiting(t *testing.T) {
-	g := hashgate.New(1, time.Hour, time.Hour, func() {})
-	leave, err := g.Enter(context.Background())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	waited := make(chan error, 2)
-	for range 2 {
-		go func() {
-			_, err := g.Enter(ctx)
-			waited <- err
-		}()
-	}
+	synctest.Test(t, func(t *testing.T) {
+		g := hashgate.New(1, time.Hour, time.Hour, func() {})
+		leave, err := g.Enter(context.Background())
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		waited := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := g.Enter(ctx)
+				waited <- err
+			}()
+		}
 
-	require.Eventually(t, func() bool {
+		synctest.Wait()
 		waiting, running := g.Load()
-		return waiting == 2 && running == 1
-	}, 5*time.Second, time.Millisecond)
+		require.Equal(t, 2, waiting)
+		require.Equal(t, 1, running)
 
-	cancel()
-	for range 2 {
-		assert.Error(t, <-waited)
-	}
-	waiting, running := g.Load()
-	assert.Equal(t, 0, waiting, "a wait given up no longer counts")
-	assert.Equal(t, 1, running)
-	leave()
-	_, running = g.Load()
-	assert.Equal(t, 0, running)
+		cancel()
+		for range 2 {
+			assert.Error(t, <-waited)
+		}
+		waiting, running = g.Load()
+		assert.Equal(t, 0, waiting, "a wait given up no longer counts")
+		assert.Equal(t, 1, running)
+		leave()
+		_, running = g.Load()
+		assert.Equal(t, 0, running)
+	})
 }
 
 func TestGate_RefusesWhenNoTurnComesWithinTheWait(t *testing.T) {
