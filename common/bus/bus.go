@@ -1,13 +1,14 @@
-// Package bus carries events between services over NATS Streaming. It is
-// the only package that knows the transport: services see typed publishers
-// and listeners of the payloads in package events.
+// Package bus carries events between services over NATS Streaming or NATS
+// JetStream, as Config.Transport (BUS) chooses. It is the only package
+// that knows the transport: services see typed publishers and listeners of
+// the payloads in package events, and the same behaviour on either.
 //
-// Delivery follows the contract: durable queue subscriptions named after the
-// service, every available message delivered to a new group, manual acks
-// with a 5 s ack wait. A handler that returns nil acks its message; one
-// that returns an error, or panics, leaves it to be redelivered (a panic is
-// recovered and logged with its stack: a poison event does not stop the
-// service).
+// Delivery follows the contract: durable queue groups named after the
+// service, every available event delivered to a new group, manual acks
+// with a 5 s ack wait, at most MaxInflight unacknowledged events per
+// listener. A handler that returns nil acks its event; one that returns an
+// error, or panics, leaves it to be redelivered (a panic is recovered and
+// logged with its stack: a poison event does not stop the service).
 //
 // Poison events do not stay forever: given a dead-letter sink in
 // Config.DeadLetters, an event whose handler has failed on its
@@ -18,6 +19,13 @@
 // a sink, failed events are redelivered for as long as they fail, and an
 // undecodable payload is logged and acked, since redelivering it cannot
 // help. Package deadletter keeps dead letters in MongoDB and replays them.
+//
+// JetStream adds what NATS Streaming lacks: an event published with an id
+// (PublishID, as the outbox relay does) is stored once however often it is
+// published again within DuplicateWindow, and the request id in a
+// publisher's context (see package requestid) travels with the event to the
+// listeners' contexts and log lines, and to the events they publish in
+// turn.
 //
 // Given a registry in Config.Metrics, a connection counts by subject what
 // it publishes and what its listeners handle, with the outcome (see
@@ -33,19 +41,26 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/stan.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/metrics"
+	"ticketing.dev/common/requestid"
 )
 
-// Config names the NATS Streaming server and this client.
+// Config names the server and this client.
 type Config struct {
+	// Transport is STAN (also when empty) or JetStream.
+	Transport string
 	URL       string
+	// ClusterID is the NATS Streaming cluster; JetStream has none.
 	ClusterID string
 	// ClientID must be unique among connected clients; Kubernetes uses the pod name.
 	ClientID string
+	// Replicas is how many servers keep the JetStream stream (at least
+	// 1, the default; 3 in a 3-node cluster). Every service must give
+	// the same.
+	Replicas int
 	// User and Password are the client's credentials, when the server
 	// checks them (see Grant.Permissions). Empty, the client sends those
 	// in URL, if any.
@@ -76,6 +91,7 @@ const (
 	publishTimeout = 5 * time.Second
 	pingTimeout    = 2 * time.Second
 	maxBackoff     = 5 * time.Second
+	reconnectWait  = 250 * time.Millisecond
 )
 
 // ErrNotPermitted is reported by Publish when the server refuses the
@@ -84,17 +100,19 @@ var ErrNotPermitted = errors.New("bus: subject not permitted")
 
 // ErrConnectionLost is reported by Lost when the server has been unreachable
 // for too long; the service should stop and be restarted.
-var ErrConnectionLost = errors.New("bus: nats streaming connection lost")
+var ErrConnectionLost = errors.New("bus: connection lost")
 
-// Conn is a connection to NATS Streaming.
+// errClosed is reported by Listen on a closed connection.
+var errClosed = errors.New("bus: connection closed")
+
+// Conn is a connection to the bus.
 type Conn struct {
 	nc      *nats.Conn
-	sc      stan.Conn
+	tr      transport
 	log     *slog.Logger
 	metrics *metrics.Bus // nil records nothing
 
-	pubPrefix string // of the NATS subjects events are published on
-	refusals  refusals
+	refusals refusals
 
 	deadLetters   DeadLetterSink // nil keeps redelivering
 	maxDeliveries int
@@ -104,7 +122,7 @@ type Conn struct {
 	lostErr  error
 
 	mu         sync.Mutex
-	subs       []stan.Subscription
+	subs       []subscription
 	afterClose []func() // once the subscriptions are closed
 	closed     bool
 
@@ -116,7 +134,7 @@ type Conn struct {
 }
 
 // Connect dials the server, retrying with backoff until it answers or ctx
-// is done, so services may start before NATS Streaming does.
+// is done, so services may start before the server does.
 func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	if cfg.MaxDeliveries < 0 {
 		return nil, fmt.Errorf("bus: MaxDeliveries must be at least 1, got %d", cfg.MaxDeliveries)
@@ -132,10 +150,10 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	for {
 		c, err := dial(cfg, m, log)
 		if err == nil {
-			log.Info("connected to nats streaming", "url", cfg.URL, "cluster_id", cfg.ClusterID, "client_id", cfg.ClientID)
+			log.Info("connected to the bus", "transport", transportName(cfg), "url", cfg.URL, "cluster_id", cfg.ClusterID, "client_id", cfg.ClientID)
 			return c, nil
 		}
-		log.Warn("nats streaming not reachable, retrying", "url", cfg.URL, "err", err, "retry_in", backoff)
+		log.Warn("bus not reachable, retrying", "transport", transportName(cfg), "url", cfg.URL, "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("bus: connect to %s: %w", cfg.URL, errors.Join(ctx.Err(), err))
@@ -145,18 +163,39 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	}
 }
 
+func transportName(cfg Config) string {
+	if cfg.Transport == "" {
+		return STAN
+	}
+	return cfg.Transport
+}
+
 func dial(cfg Config, m *metrics.Bus, log *slog.Logger) (*Conn, error) {
 	c := &Conn{
 		log: log, metrics: m, lost: make(chan struct{}),
 		deadLetters: cfg.DeadLetters, maxDeliveries: cfg.MaxDeliveries,
-		pubPrefix: "_STAN.pub." + cfg.ClusterID + ".",
 	}
 	opts := []nats.Option{
 		nats.Name(cfg.ClientID),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectWait(reconnectWait),
 		nats.Timeout(2 * time.Second),
 		nats.ErrorHandler(c.asyncError),
+	}
+	if transportName(cfg) == JetStream {
+		// NATS Streaming has pings of its own that lose the session
+		// (see dialSTAN); on JetStream the NATS connection is all
+		// there is, so it gives up reconnecting after about LostAfter.
+		opts = append(opts,
+			nats.PingInterval(time.Duration(pingInterval)*time.Second),
+			nats.MaxPingsOutstanding(minPingMaxOut),
+			nats.MaxReconnects(int(lostAfter(cfg)/reconnectWait)),
+			nats.ClosedHandler(func(nc *nats.Conn) {
+				if !c.closing() {
+					c.markLost(fmt.Errorf("gave up reconnecting: %v", nc.LastError()))
+				}
+			}),
+		)
 	}
 	if cfg.User != "" {
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
@@ -166,31 +205,33 @@ func dial(cfg Config, m *metrics.Bus, log *slog.Logger) (*Conn, error) {
 		return nil, err
 	}
 	c.nc = nc
-	maxOut := pingMaxOut
-	if cfg.LostAfter > 0 {
-		maxOut = max(minPingMaxOut, int((cfg.LostAfter+time.Second-1)/time.Second))
-	}
-	sc, err := stan.Connect(cfg.ClusterID, cfg.ClientID,
-		stan.NatsConn(nc),
-		stan.ConnectWait(2*time.Second),
-		stan.PubAckWait(publishTimeout),
-		stan.Pings(pingInterval, maxOut),
-		stan.SetConnectionLostHandler(func(_ stan.Conn, err error) {
-			c.markLost(err)
-		}),
-	)
+	c.tr, err = newTransport(cfg, c)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	c.sc = sc
 	return c, nil
+}
+
+// lostAfter is about how long cfg lets the server stay unreachable.
+func lostAfter(cfg Config) time.Duration {
+	if cfg.LostAfter > 0 {
+		return max(cfg.LostAfter.Truncate(time.Second), minPingMaxOut*time.Second)
+	}
+	return pingMaxOut * time.Second
+}
+
+// closing reports whether Close has begun.
+func (c *Conn) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 func (c *Conn) markLost(err error) {
 	c.lostOnce.Do(func() {
 		c.lostErr = fmt.Errorf("%w: %w", ErrConnectionLost, err)
-		c.log.Error("nats streaming connection lost for good", "err", err)
+		c.log.Error("bus connection lost for good", "err", err)
 		close(c.lost)
 	})
 }
@@ -230,41 +271,41 @@ func (c *Conn) Ping(ctx context.Context) error {
 }
 
 // Publish sends data on subject and waits until the server has stored it.
-// The outbox relay calls it with payloads encoded by package events.
+// The request id in ctx (see package requestid) goes with it, on JetStream.
 func (c *Conn) Publish(ctx context.Context, subject string, data []byte) error {
-	err := c.publish(ctx, subject, data)
+	return c.PublishID(ctx, "", subject, data)
+}
+
+// PublishID is Publish of an event identified by id: on JetStream the
+// stream stores it once however often it is published under the same id
+// within DuplicateWindow. The outbox relay publishes so, with each
+// message's id, so that a message published again after a crash is not
+// delivered twice. An empty id identifies nothing.
+func (c *Conn) PublishID(ctx context.Context, id, subject string, data []byte) error {
+	err := c.publish(ctx, outgoing{id: id, subject: subject, data: data, requestID: requestid.From(ctx)})
 	c.metrics.Published(subject, err)
 	return err
 }
 
-func (c *Conn) publish(ctx context.Context, subject string, data []byte) error {
+func (c *Conn) publish(ctx context.Context, out outgoing) error {
 	// While disconnected, nats.go would buffer the message and send it on
 	// reconnect even after this call timed out, so every retry of the
 	// caller would add a duplicate. Fail at once instead.
 	if !c.nc.IsConnected() {
-		return fmt.Errorf("bus: publish %s: nats connection is %s", subject, c.nc.Status())
+		return fmt.Errorf("bus: publish %s: nats connection is %s", out.subject, c.nc.Status())
 	}
 	// A subject the server does not permit is dropped with no reply:
 	// without the server's error, seen by asyncError, the publish would
 	// wait for its ack until it timed out.
-	refused := c.refusals.wait(c.pubPrefix + subject)
-	defer c.refusals.done(c.pubPrefix+subject, refused)
-	acked := make(chan error, 1)
-	_, err := c.sc.PublishAsync(subject, data, func(_ string, err error) { acked <- err })
-	if err != nil {
-		return fmt.Errorf("bus: publish %s: %w", subject, err)
+	natsSubject := c.tr.natsSubject(out.subject)
+	refused := c.refusals.wait(natsSubject)
+	defer c.refusals.done(natsSubject, refused)
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := c.tr.publish(ctx, out, refused); err != nil {
+		return fmt.Errorf("bus: publish %s: %w", out.subject, err)
 	}
-	select {
-	case err := <-acked:
-		if err != nil {
-			return fmt.Errorf("bus: publish %s: %w", subject, err)
-		}
-		return nil
-	case err := <-refused:
-		return fmt.Errorf("bus: publish %s: %w: %w", subject, ErrNotPermitted, err)
-	case <-ctx.Done():
-		return fmt.Errorf("bus: publish %s: %w", subject, ctx.Err())
-	}
+	return nil
 }
 
 // Close stops deliveries, waits for handlers in flight, and closes the
@@ -285,7 +326,7 @@ func (c *Conn) Close() error {
 	c.deliveries.Unlock()
 	var errs []error
 	for _, s := range subs {
-		if err := s.Close(); err != nil && !errors.Is(err, stan.ErrConnectionClosed) {
+		if err := s.close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -295,7 +336,7 @@ func (c *Conn) Close() error {
 	// A lost connection has already ended its session on this side; asking
 	// the server to end it too would only wait out a timeout and fail.
 	if c.Err() == nil {
-		if err := c.sc.Close(); err != nil && !errors.Is(err, stan.ErrConnectionClosed) {
+		if err := c.tr.close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -318,11 +359,12 @@ func (c *Conn) handling(fn func()) {
 }
 
 // ConfigFrom returns the configuration of a service's connection as it read
-// it from the environment (NATS_URL, NATS_CLUSTER_ID, NATS_CLIENT_ID,
-// NATS_USER, NATS_PASSWORD, BUS_MAX_DELIVERIES). The service adds its
-// Metrics and DeadLetters.
+// it from the environment (BUS, NATS_URL, NATS_CLUSTER_ID, NATS_CLIENT_ID,
+// NATS_USER, NATS_PASSWORD, BUS_MAX_DELIVERIES, JETSTREAM_REPLICAS). The
+// service adds its Metrics and DeadLetters.
 func ConfigFrom(n config.NATS) Config {
 	return Config{
+		Transport: n.Transport, Replicas: n.Replicas,
 		URL: n.URL, ClusterID: n.ClusterID, ClientID: n.ClientID,
 		User: n.User, Password: n.Password, MaxDeliveries: n.MaxDeliveries,
 	}

@@ -14,6 +14,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 )
@@ -80,259 +81,270 @@ func connect(t *testing.T, cfg bus.Config) *bus.Conn {
 
 func TestPublisher_ListenerReceivesTypedEvent(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	conn := testkit.Bus(t, n)
-	got := make(chan events.TicketCreated, 1)
-	require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.TicketCreated) error {
-		got <- e
-		return nil
-	}).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		conn := testkit.Bus(t, n)
+		got := make(chan events.TicketCreated, 1)
+		require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.TicketCreated) error {
+			got <- e
+			return nil
+		}).Listen(t.Context()))
 
-	want := events.TicketCreated{ID: "t1", Title: "concert", Price: 1099, UserID: "u1"}
-	require.NoError(t, bus.NewPublisher[events.TicketCreated](conn).Publish(t.Context(), want))
-	select {
-	case e := <-got:
-		assert.Equal(t, want, e)
-	case <-time.After(5 * time.Second):
-		t.Fatal("event not delivered")
-	}
+		want := events.TicketCreated{ID: "t1", Title: "concert", Price: 1099, UserID: "u1"}
+		require.NoError(t, bus.NewPublisher[events.TicketCreated](conn).Publish(t.Context(), want))
+		select {
+		case e := <-got:
+			assert.Equal(t, want, e)
+		case <-time.After(5 * time.Second):
+			t.Fatal("event not delivered")
+		}
+	})
 }
 
 func TestListener_HandlerErrorLeadsToRedelivery(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	conn := testkit.Bus(t, n)
-	var (
-		mu       sync.Mutex
-		attempts []time.Time
-	)
-	handled := make(chan events.OrderCancelled, 1)
-	require.NoError(t, bus.NewListener(conn, "tickets-service", func(_ context.Context, e events.OrderCancelled) error {
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		conn := testkit.Bus(t, n)
+		var (
+			mu       sync.Mutex
+			attempts []time.Time
+		)
+		handled := make(chan events.OrderCancelled, 1)
+		require.NoError(t, bus.NewListener(conn, "tickets-service", func(_ context.Context, e events.OrderCancelled) error {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts = append(attempts, time.Now())
+			if len(attempts) == 1 {
+				return assert.AnError
+			}
+			handled <- e
+			return nil
+		}).WithAckWait(time.Second).Listen(t.Context()))
+
+		publishOrders(t, conn, "o1")
+		select {
+		case e := <-handled:
+			assert.Equal(t, "o1", e.ID)
+		case <-time.After(5 * time.Second):
+			t.Fatal("failed event not redelivered")
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		attempts = append(attempts, time.Now())
-		if len(attempts) == 1 {
-			return assert.AnError
-		}
-		handled <- e
-		return nil
-	}).WithAckWait(time.Second).Listen(t.Context()))
-
-	publishOrders(t, conn, "o1")
-	select {
-	case e := <-handled:
-		assert.Equal(t, "o1", e.ID)
-	case <-time.After(5 * time.Second):
-		t.Fatal("failed event not redelivered")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, attempts, 2)
-	assert.GreaterOrEqual(t, attempts[1].Sub(attempts[0]), 900*time.Millisecond, "redelivered before the ack wait")
+		require.Len(t, attempts, 2)
+		assert.GreaterOrEqual(t, attempts[1].Sub(attempts[0]), 900*time.Millisecond, "redelivered before the ack wait")
+	})
 }
 
 func TestListener_UndecodablePayloadIsAckedAndNotRedelivered(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	rec := &recorder{next: testkit.Logger(t).Handler(), state: &recorderState{}}
-	conn, err := bus.Connect(t.Context(), testkit.BusConfig(n), slog.New(rec))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		rec := &recorder{next: testkit.Logger(t).Handler(), state: &recorderState{}}
+		conn, err := bus.Connect(t.Context(), testkit.BusConfig(n), slog.New(rec))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = conn.Close() })
 
-	var got inbox[events.OrderCancelled]
-	require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
-		WithAckWait(time.Second).Listen(t.Context()))
+		var got inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
+			WithAckWait(time.Second).Listen(t.Context()))
 
-	require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
-	publishOrders(t, conn, "o1", "o2")
+		require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
+		publishOrders(t, conn, "o1", "o2")
 
-	testkit.Eventually(t, func() bool { return got.len() == 2 }, "good events after a bad one")
-	// An unacked message would have come back one ack wait after delivery.
-	time.Sleep(1500 * time.Millisecond)
-	assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
-	assert.Equal(t, 1, rec.state.count("dropping undecodable event"), "undecodable event delivered again")
+		testkit.Eventually(t, func() bool { return got.len() == 2 }, "good events after a bad one")
+		// An unacked message would have come back one ack wait after delivery.
+		time.Sleep(1500 * time.Millisecond)
+		assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
+		assert.Equal(t, 1, rec.state.count("dropping undecodable event"), "undecodable event delivered again")
+	})
 }
 
 func TestListener_RestartedSubscriberMissesNothing(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	pub := testkit.Bus(t, n)
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		pub := testkit.Bus(t, n)
 
-	var before inbox[events.OrderCancelled]
-	first := connect(t, testkit.BusConfig(n))
-	require.NoError(t, bus.NewListener(first, "payments-service", record(&before)).Listen(t.Context()))
-	publishOrders(t, pub, "o1")
-	testkit.Eventually(t, func() bool { return before.len() == 1 }, "first event")
-	require.NoError(t, first.Close())
+		var before inbox[events.OrderCancelled]
+		first := connect(t, testkit.BusConfig(n))
+		require.NoError(t, bus.NewListener(first, "payments-service", record(&before)).Listen(t.Context()))
+		publishOrders(t, pub, "o1")
+		testkit.Eventually(t, func() bool { return before.len() == 1 }, "first event")
+		require.NoError(t, first.Close())
 
-	publishOrders(t, pub, "o2", "o3")
+		publishOrders(t, pub, "o2", "o3")
 
-	var after inbox[events.OrderCancelled]
-	second := connect(t, testkit.BusConfig(n))
-	require.NoError(t, bus.NewListener(second, "payments-service", record(&after)).Listen(t.Context()))
-	testkit.Eventually(t, func() bool { return after.len() >= 2 }, "events published while away")
-	time.Sleep(200 * time.Millisecond)
-	assert.Equal(t, []string{"o2", "o3"}, orderIDs(after.events()), "missed or re-received events")
+		var after inbox[events.OrderCancelled]
+		second := connect(t, testkit.BusConfig(n))
+		require.NoError(t, bus.NewListener(second, "payments-service", record(&after)).Listen(t.Context()))
+		testkit.Eventually(t, func() bool { return after.len() >= 2 }, "events published while away")
+		time.Sleep(200 * time.Millisecond)
+		assert.Equal(t, []string{"o2", "o3"}, orderIDs(after.events()), "missed or re-received events")
+	})
 }
 
 func TestListener_QueueGroupMembersHandleEachEventOnce(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	pub := testkit.Bus(t, n)
-	var a, b inbox[events.OrderCancelled]
-	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", record(&a)).Listen(t.Context()))
-	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", record(&b)).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		pub := testkit.Bus(t, n)
+		var a, b inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", record(&a)).Listen(t.Context()))
+		require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", record(&b)).Listen(t.Context()))
 
-	var want []string
-	for i := range 50 {
-		want = append(want, string(rune('A'+i/26))+string(rune('a'+i%26)))
-	}
-	publishOrders(t, pub, want...)
+		var want []string
+		for i := range 50 {
+			want = append(want, string(rune('A'+i/26))+string(rune('a'+i%26)))
+		}
+		publishOrders(t, pub, want...)
 
-	testkit.Eventually(t, func() bool { return a.len()+b.len() >= 50 }, "all events handled")
-	time.Sleep(200 * time.Millisecond)
-	all := append(orderIDs(a.events()), orderIDs(b.events())...)
-	assert.ElementsMatch(t, want, all, "union of the members is not every event exactly once")
-	t.Logf("members handled %d and %d", a.len(), b.len())
+		testkit.Eventually(t, func() bool { return a.len()+b.len() >= 50 }, "all events handled")
+		time.Sleep(200 * time.Millisecond)
+		all := append(orderIDs(a.events()), orderIDs(b.events())...)
+		assert.ElementsMatch(t, want, all, "union of the members is not every event exactly once")
+		t.Logf("members handled %d and %d", a.len(), b.len())
+	})
 }
 
 func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	conn := connect(t, testkit.BusConfig(n))
-	started := make(chan struct{})
-	release := make(chan struct{})
-	var finished bool
-	require.NoError(t, bus.NewListener(conn, "orders-service", func(context.Context, events.OrderCancelled) error {
-		close(started)
-		<-release
-		finished = true // read after Close returns; -race checks the ordering
-		return nil
-	}).WithAckWait(time.Second).Listen(t.Context()))
-	publishOrders(t, testkit.Bus(t, n), "o1")
-	<-started
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		conn := connect(t, testkit.BusConfig(n))
+		started := make(chan struct{})
+		release := make(chan struct{})
+		var finished bool
+		require.NoError(t, bus.NewListener(conn, "orders-service", func(context.Context, events.OrderCancelled) error {
+			close(started)
+			<-release
+			finished = true // read after Close returns; -race checks the ordering
+			return nil
+		}).WithAckWait(time.Second).Listen(t.Context()))
+		publishOrders(t, testkit.Bus(t, n), "o1")
+		<-started
 
-	closed := make(chan error, 1)
-	go func() { closed <- conn.Close() }()
-	select {
-	case <-closed:
-		t.Fatal("Close returned while a handler was running")
-	case <-time.After(200 * time.Millisecond):
-	}
-	close(release)
-	select {
-	case err := <-closed:
-		require.NoError(t, err)
-		assert.True(t, finished)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not return after the handler finished")
-	}
+		closed := make(chan error, 1)
+		go func() { closed <- conn.Close() }()
+		select {
+		case <-closed:
+			t.Fatal("Close returned while a handler was running")
+		case <-time.After(200 * time.Millisecond):
+		}
+		close(release)
+		select {
+		case err := <-closed:
+			require.NoError(t, err)
+			assert.True(t, finished)
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not return after the handler finished")
+		}
 
-	// The handler's ack reached the server: the group's next member is
-	// not handed the event again once the ack wait is over.
-	again := &inbox[events.OrderCancelled]{}
-	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
-		WithAckWait(time.Second).Listen(t.Context()))
-	time.Sleep(2500 * time.Millisecond)
-	assert.Zero(t, again.len(), "the event handled during Close was redelivered")
+		// The handler's ack reached the server: the group's next member is
+		// not handed the event again once the ack wait is over.
+		again := &inbox[events.OrderCancelled]{}
+		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
+			WithAckWait(time.Second).Listen(t.Context()))
+		time.Sleep(2500 * time.Millisecond)
+		assert.Zero(t, again.len(), "the event handled during Close was redelivered")
+	})
 }
 
 func TestConnect_RetriesUntilServerAppears(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	n.Stop()
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		n.Stop()
 
-	type result struct {
-		conn *bus.Conn
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		c, err := bus.Connect(ctx, testkit.BusConfig(n), testkit.Logger(t))
-		done <- result{c, err}
-	}()
-	time.Sleep(300 * time.Millisecond)
-	require.NoError(t, n.Start())
+		type result struct {
+			conn *bus.Conn
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			c, err := bus.Connect(ctx, testkit.BusConfig(n), testkit.Logger(t))
+			done <- result{c, err}
+		}()
+		time.Sleep(300 * time.Millisecond)
+		require.NoError(t, n.Start())
 
-	r := <-done
-	require.NoError(t, r.err)
-	t.Cleanup(func() { _ = r.conn.Close() })
-	require.NoError(t, r.conn.Ping(t.Context()))
-	publishOrders(t, r.conn, "o1")
+		r := <-done
+		require.NoError(t, r.err)
+		t.Cleanup(func() { _ = r.conn.Close() })
+		require.NoError(t, r.conn.Ping(t.Context()))
+		publishOrders(t, r.conn, "o1")
+	})
 }
 
 func TestConnect_ReturnsContextErrorWhenServerNeverAppears(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	n.Stop()
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		n.Stop()
 
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	c, err := bus.Connect(ctx, testkit.BusConfig(n), testkit.Logger(t))
-	assert.Nil(t, c)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 3*time.Second, "Connect outlived its context")
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		c, err := bus.Connect(ctx, testkit.BusConfig(n), testkit.Logger(t))
+		assert.Nil(t, c)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, time.Since(start), 3*time.Second, "Connect outlived its context")
+	})
 }
 
 func TestConn_LostClosesWhenServerNeverComesBack(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	cfg := testkit.BusConfig(n)
-	cfg.LostAfter = 2 * time.Second // the default 10 s would dominate the suite
-	conn := connect(t, cfg)
-	require.NoError(t, conn.Ping(t.Context()))
-	assert.NoError(t, conn.Err())
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		cfg := testkit.BusConfig(n)
+		cfg.LostAfter = 2 * time.Second // the default 10 s would dominate the suite
+		conn := connect(t, cfg)
+		require.NoError(t, conn.Ping(t.Context()))
+		assert.NoError(t, conn.Err())
 
-	start := time.Now()
-	n.Stop()
-	select {
-	case <-conn.Lost():
-		t.Logf("lost after %v", time.Since(start))
-		require.ErrorIs(t, conn.Err(), bus.ErrConnectionLost)
-		assert.Error(t, conn.Ping(t.Context()))
-	case <-time.After(15 * time.Second):
-		t.Fatal("Lost not closed")
-	}
-	start = time.Now()
-	assert.NoError(t, conn.Close())
-	t.Logf("closed in %v", time.Since(start))
+		start := time.Now()
+		n.Stop()
+		select {
+		case <-conn.Lost():
+			t.Logf("lost after %v", time.Since(start))
+			require.ErrorIs(t, conn.Err(), bus.ErrConnectionLost)
+			assert.Error(t, conn.Ping(t.Context()))
+		case <-time.After(15 * time.Second):
+			t.Fatal("Lost not closed")
+		}
+		start = time.Now()
+		assert.NoError(t, conn.Close())
+		t.Logf("closed in %v", time.Since(start))
+	})
 }
 
 func TestConn_PublishFailsFastWhileDisconnected(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	cfg := testkit.BusConfig(n)
-	cfg.LostAfter = 30 * time.Second
-	conn := connect(t, cfg)
-	n.Stop()
-	testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) != nil }, "disconnect noticed")
-	start := time.Now()
-	err := bus.NewPublisher[events.OrderCancelled](conn).Publish(t.Context(), events.OrderCancelled{ID: "o1"})
-	require.Error(t, err)
-	assert.Less(t, time.Since(start), time.Second, "no wait for a publish timeout, and nothing buffered to send twice")
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		cfg := testkit.BusConfig(n)
+		cfg.LostAfter = 30 * time.Second
+		conn := connect(t, cfg)
+		n.Stop()
+		testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) != nil }, "disconnect noticed")
+		start := time.Now()
+		err := bus.NewPublisher[events.OrderCancelled](conn).Publish(t.Context(), events.OrderCancelled{ID: "o1"})
+		require.Error(t, err)
+		assert.Less(t, time.Since(start), time.Second, "no wait for a publish timeout, and nothing buffered to send twice")
+	})
 }
 
 func TestConn_SurvivesServerRestart(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	cfg := testkit.BusConfig(n)
-	cfg.LostAfter = 2 * time.Second
-	conn := connect(t, cfg)
-	var got inbox[events.OrderCancelled]
-	require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		cfg := testkit.BusConfig(n)
+		cfg.LostAfter = 2 * time.Second
+		conn := connect(t, cfg)
+		var got inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).Listen(t.Context()))
 
-	n.Stop()
-	time.Sleep(500 * time.Millisecond)
-	require.NoError(t, n.Start())
+		n.Stop()
+		time.Sleep(500 * time.Millisecond)
+		require.NoError(t, n.Start())
 
-	// Publishing fails fast while the client reconnects; it recovers by itself.
-	testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) == nil }, "reconnected")
-	publishOrders(t, conn, "o1")
-	testkit.Eventually(t, func() bool { return got.len() == 1 }, "event after restart")
-	assert.NoError(t, conn.Err())
+		// Publishing fails fast while the client reconnects; it recovers by itself.
+		testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) == nil }, "reconnected")
+		publishOrders(t, conn, "o1")
+		testkit.Eventually(t, func() bool { return got.len() == 1 }, "event after restart")
+		assert.NoError(t, conn.Err())
+	})
 }
 
 func TestTestkit_DBIsFreshAndWritable(t *testing.T) {
@@ -401,112 +413,115 @@ func TestListener_SlowHandlerWorksOffABacklogWithoutRedeliveries(t *testing.T) {
 	// The backlog takes twice the ack wait to handle; each event is handed
 	// over only shortly before its turn, so none outlives its ack wait.
 	const backlog, each = 80, 25 * time.Millisecond
-	n := testkit.NATS(t)
-	ids := make([]string, backlog)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("o%d", i)
-	}
-	publishOrders(t, testkit.Bus(t, n), ids...)
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		ids := make([]string, backlog)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("o%d", i)
+		}
+		publishOrders(t, testkit.Bus(t, n), ids...)
 
-	got := &inbox[events.OrderCancelled]{}
-	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service",
-		func(ctx context.Context, e events.OrderCancelled) error {
-			time.Sleep(each)
-			return record(got)(ctx, e)
-		}).WithAckWait(time.Second).Listen(t.Context()))
+		got := &inbox[events.OrderCancelled]{}
+		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service",
+			func(ctx context.Context, e events.OrderCancelled) error {
+				time.Sleep(each)
+				return record(got)(ctx, e)
+			}).WithAckWait(time.Second).Listen(t.Context()))
 
-	testkit.Eventually(t, func() bool { return got.len() >= backlog }, "%d events handled", backlog)
-	time.Sleep(1500 * time.Millisecond) // past another ack wait
-	assert.Equal(t, ids, orderIDs(got.events()), "events redelivered or out of order")
+		testkit.Eventually(t, func() bool { return got.len() >= backlog }, "%d events handled", backlog)
+		time.Sleep(1500 * time.Millisecond) // past another ack wait
+		assert.Equal(t, ids, orderIDs(got.events()), "events redelivered or out of order")
+	})
 }
 
 func TestListener_WorkersKeepEachKeysOrderAndLetOtherKeysPass(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	pub := bus.NewPublisher[events.OrderCancelled](testkit.Bus(t, n))
-	for v := range int64(20) {
-		for _, ticket := range []string{"slow", "t1", "t2", "t3"} {
-			e := events.OrderCancelled{ID: fmt.Sprintf("%s-%d", ticket, v), Version: v, Ticket: events.TicketRef{ID: ticket}}
-			require.NoError(t, pub.Publish(t.Context(), e))
-		}
-	}
-
-	// The first event of ticket "slow" is held until an event of another
-	// ticket is handled: only workers let one pass it. (Of three other
-	// tickets, at least one has a worker that is not slow's.)
-	release := make(chan struct{})
-	passed := false
-	var mu sync.Mutex
-	byTicket := map[string][]int64{}
-	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "tickets-service",
-		func(_ context.Context, e events.OrderCancelled) error {
-			if e.ID == "slow-0" {
-				select {
-				case <-release:
-				case <-time.After(5 * time.Second):
-					t.Error("no other ticket's event passed the held one")
-				}
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		pub := bus.NewPublisher[events.OrderCancelled](testkit.Bus(t, n))
+		for v := range int64(20) {
+			for _, ticket := range []string{"slow", "t1", "t2", "t3"} {
+				e := events.OrderCancelled{ID: fmt.Sprintf("%s-%d", ticket, v), Version: v, Ticket: events.TicketRef{ID: ticket}}
+				require.NoError(t, pub.Publish(t.Context(), e))
 			}
+		}
+
+		// The first event of ticket "slow" is held until an event of another
+		// ticket is handled: only workers let one pass it. (Of three other
+		// tickets, at least one has a worker that is not slow's.)
+		release := make(chan struct{})
+		passed := false
+		var mu sync.Mutex
+		byTicket := map[string][]int64{}
+		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "tickets-service",
+			func(_ context.Context, e events.OrderCancelled) error {
+				if e.ID == "slow-0" {
+					select {
+					case <-release:
+					case <-time.After(5 * time.Second):
+						t.Error("no other ticket's event passed the held one")
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				byTicket[e.Ticket.ID] = append(byTicket[e.Ticket.ID], e.Version)
+				if e.Ticket.ID != "slow" && !passed {
+					passed = true
+					close(release)
+				}
+				return nil
+			}).WithWorkers(4, func(e events.OrderCancelled) string { return e.Ticket.ID }).Listen(t.Context()))
+
+		testkit.Eventually(t, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			byTicket[e.Ticket.ID] = append(byTicket[e.Ticket.ID], e.Version)
-			if e.Ticket.ID != "slow" && !passed {
-				passed = true
-				close(release)
-			}
-			return nil
-		}).WithWorkers(4, func(e events.OrderCancelled) string { return e.Ticket.ID }).Listen(t.Context()))
-
-	testkit.Eventually(t, func() bool {
+			return len(byTicket["slow"]) == 20
+		}, "every event handled")
 		mu.Lock()
 		defer mu.Unlock()
-		return len(byTicket["slow"]) == 20
-	}, "every event handled")
-	mu.Lock()
-	defer mu.Unlock()
-	versions := make([]int64, 20)
-	for i := range versions {
-		versions[i] = int64(i)
-	}
-	for _, ticket := range []string{"slow", "t1", "t2", "t3"} {
-		assert.Equal(t, versions, byTicket[ticket], "ticket %s: events lost, repeated or out of order", ticket)
-	}
+		versions := make([]int64, 20)
+		for i := range versions {
+			versions[i] = int64(i)
+		}
+		for _, ticket := range []string{"slow", "t1", "t2", "t3"} {
+			assert.Equal(t, versions, byTicket[ticket], "ticket %s: events lost, repeated or out of order", ticket)
+		}
+	})
 }
 
 func TestConn_CloseWaitsForWorkersInFlightAndLeavesTheirQueuesToTheGroup(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	publishOrders(t, testkit.Bus(t, n), "o1", "o2", "o3")
-	conn := connect(t, testkit.BusConfig(n))
-	started := make(chan struct{})
-	release := make(chan struct{})
-	handled := &inbox[events.OrderCancelled]{}
-	require.NoError(t, bus.NewListener(conn, "orders-service", func(ctx context.Context, e events.OrderCancelled) error {
-		if e.ID == "o1" {
-			close(started)
-			<-release
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		publishOrders(t, testkit.Bus(t, n), "o1", "o2", "o3")
+		conn := connect(t, testkit.BusConfig(n))
+		started := make(chan struct{})
+		release := make(chan struct{})
+		handled := &inbox[events.OrderCancelled]{}
+		require.NoError(t, bus.NewListener(conn, "orders-service", func(ctx context.Context, e events.OrderCancelled) error {
+			if e.ID == "o1" {
+				close(started)
+				<-release
+			}
+			return record(handled)(ctx, e)
+		}).WithAckWait(time.Second).WithWorkers(2, func(events.OrderCancelled) string { return "one key" }).Listen(t.Context()))
+		<-started
+
+		closed := make(chan error, 1)
+		go func() { closed <- conn.Close() }()
+		select {
+		case <-closed:
+			t.Fatal("Close returned while a handler was running")
+		case <-time.After(200 * time.Millisecond):
 		}
-		return record(handled)(ctx, e)
-	}).WithAckWait(time.Second).WithWorkers(2, func(events.OrderCancelled) string { return "one key" }).Listen(t.Context()))
-	<-started
+		close(release)
+		require.NoError(t, <-closed)
+		assert.Equal(t, []string{"o1"}, orderIDs(handled.events()), "handled after Close began")
 
-	closed := make(chan error, 1)
-	go func() { closed <- conn.Close() }()
-	select {
-	case <-closed:
-		t.Fatal("Close returned while a handler was running")
-	case <-time.After(200 * time.Millisecond):
-	}
-	close(release)
-	require.NoError(t, <-closed)
-	assert.Equal(t, []string{"o1"}, orderIDs(handled.events()), "handled after Close began")
-
-	// o1 was acknowledged; o2 and o3, queued behind it, go to the group's
-	// next member.
-	again := &inbox[events.OrderCancelled]{}
-	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
-		WithAckWait(time.Second).Listen(t.Context()))
-	testkit.Eventually(t, func() bool { return again.len() >= 2 }, "the queued events delivered again")
-	time.Sleep(1500 * time.Millisecond)
-	assert.Equal(t, []string{"o2", "o3"}, orderIDs(again.events()))
+		// o1 was acknowledged; o2 and o3, queued behind it, go to the group's
+		// next member.
+		again := &inbox[events.OrderCancelled]{}
+		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
+			WithAckWait(time.Second).Listen(t.Context()))
+		testkit.Eventually(t, func() bool { return again.len() >= 2 }, "the queued events delivered again")
+		time.Sleep(1500 * time.Millisecond)
+		assert.Equal(t, []string{"o2", "o3"}, orderIDs(again.events()))
+	})
 }

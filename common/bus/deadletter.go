@@ -8,8 +8,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/nats-io/stan.go"
-
 	"ticketing.dev/common/config"
 )
 
@@ -60,10 +58,11 @@ type DeadLetter struct {
 	// or the panic).
 	Err string
 	// Deliveries is how many times the server had delivered the event to
-	// the group, this one included. The server counts redeliveries in
+	// the group, this one included. NATS Streaming counts redeliveries in
 	// memory: after it restarts, the count starts again.
 	Deliveries int
-	// Sequence is the event's sequence number on its subject's channel.
+	// Sequence is the event's sequence number on its subject's channel
+	// (NATS Streaming) or in the stream (JetStream).
 	Sequence uint64
 	// Published is when the server stored the event.
 	Published time.Time
@@ -87,43 +86,43 @@ type DeadLetterSink interface {
 // delivered again, until it has been delivered c.maxDeliveries times or err
 // is permanent; then it is stored in the dead-letter sink and
 // acknowledged. Without a sink every failed event is delivered again.
-func (c *Conn) settle(ctx context.Context, log *slog.Logger, m *stan.Msg, subject, group string, err error) {
-	deliveries := int(m.RedeliveryCount) + 1
+func (c *Conn) settle(ctx context.Context, log *slog.Logger, m *message, subject, group string, err error) {
+	deliveries := m.deliveries
 	permanent := errors.Is(err, ErrPermanent)
 	if c.deadLetters == nil || (deliveries < c.maxDeliveries && !permanent) {
-		log.Warn("event not handled; it will be redelivered", "seq", m.Sequence, "deliveries", deliveries, "err", err)
+		log.Warn("event not handled; it will be redelivered", "seq", m.seq, "deliveries", deliveries, "err", err)
 		return
 	}
 	d := DeadLetter{
 		Subject:    subject,
 		Group:      group,
-		Data:       m.Data,
+		Data:       m.data,
 		Err:        err.Error(),
 		Deliveries: deliveries,
-		Sequence:   m.Sequence,
-		Published:  time.Unix(0, m.Timestamp).UTC(),
+		Sequence:   m.seq,
+		Published:  m.published,
 		At:         time.Now().UTC(),
 	}
 	putCtx, cancel := context.WithTimeout(ctx, deadLetterTimeout)
 	defer cancel()
 	if perr := c.deadLetters.Put(putCtx, d); perr != nil {
 		log.Error("dead letter not stored; the event will be redelivered",
-			"seq", m.Sequence, "deliveries", deliveries, "err", err, "sink_err", perr)
+			"seq", m.seq, "deliveries", deliveries, "err", err, "sink_err", perr)
 		return
 	}
 	ack(log, m)
 	c.metrics.DeadLettered(subject, group)
 	log.Error("event given up on and stored as a dead letter",
-		"seq", m.Sequence, "deliveries", deliveries, "permanent", permanent, "err", err, "data", truncate(m.Data, 512))
+		"seq", m.seq, "deliveries", deliveries, "permanent", permanent, "err", err, "data", truncate(m.data, 512))
 }
 
 // guard runs fn and turns its panic into an error, logging the stack, so
 // that a poison event neither kills the service nor stops its delivery
 // goroutine; the event is then settled like any failed one.
-func guard(log *slog.Logger, m *stan.Msg, fn func() error) (err error) {
+func guard(log *slog.Logger, m *message, fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("handler panicked", "seq", m.Sequence, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			log.Error("handler panicked", "seq", m.seq, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			err = fmt.Errorf("bus: handler panicked: %v", r)
 		}
 	}()

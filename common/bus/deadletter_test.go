@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/metrics/metricstest"
@@ -97,30 +98,31 @@ func TestListener_PanickingHandlerIsRecoveredAndTheNextDeliveryHandled(t *testin
 	for _, workers := range []int{1, bus.Workers} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
 			t.Parallel()
-			n := testkit.NATS(t)
-			state := &recorderState{}
-			conn, err := bus.Connect(t.Context(), testkit.BusConfig(n), slog.New(&recorder{next: testkit.Logger(t).Handler(), state: state}))
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = conn.Close() })
+			testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+				state := &recorderState{}
+				conn, err := bus.Connect(t.Context(), testkit.BusConfig(n), slog.New(&recorder{next: testkit.Logger(t).Handler(), state: state}))
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = conn.Close() })
 
-			var tries attempts
-			var got inbox[events.OrderCancelled]
-			require.NoError(t, bus.NewListener(conn, "tickets-service", func(ctx context.Context, e events.OrderCancelled) error {
-				if tries.add(e.ID) == 1 && e.ID == "o1" {
-					panic(fmt.Errorf("no ticket for order %s", e.ID))
-				}
-				return record(&got)(ctx, e)
-			}).WithAckWait(time.Second).WithWorkers(workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
+				var tries attempts
+				var got inbox[events.OrderCancelled]
+				require.NoError(t, bus.NewListener(conn, "tickets-service", func(ctx context.Context, e events.OrderCancelled) error {
+					if tries.add(e.ID) == 1 && e.ID == "o1" {
+						panic(fmt.Errorf("no ticket for order %s", e.ID))
+					}
+					return record(&got)(ctx, e)
+				}).WithAckWait(time.Second).WithWorkers(workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
 
-			publishOrders(t, conn, "o1", "o2")
+				publishOrders(t, conn, "o1", "o2")
 
-			testkit.Eventually(t, func() bool { return got.len() == 2 }, "both events handled, o1 on its redelivery")
-			assert.ElementsMatch(t, []string{"o1", "o2"}, orderIDs(got.events()))
-			assert.Equal(t, 2, tries.of("o1"), "o1 panicked once, then was handled")
-			assert.Equal(t, 1, state.count("handler panicked"))
-			assert.NoError(t, conn.Err(), "the connection lives on")
-			publishOrders(t, conn, "o3")
-			testkit.Eventually(t, func() bool { return got.len() == 3 }, "events after the panic")
+				testkit.Eventually(t, func() bool { return got.len() == 2 }, "both events handled, o1 on its redelivery")
+				assert.ElementsMatch(t, []string{"o1", "o2"}, orderIDs(got.events()))
+				assert.Equal(t, 2, tries.of("o1"), "o1 panicked once, then was handled")
+				assert.Equal(t, 1, state.count("handler panicked"))
+				assert.NoError(t, conn.Err(), "the connection lives on")
+				publishOrders(t, conn, "o3")
+				testkit.Eventually(t, func() bool { return got.len() == 3 }, "events after the panic")
+			})
 		})
 	}
 }
@@ -128,157 +130,163 @@ func TestListener_PanickingHandlerIsRecoveredAndTheNextDeliveryHandled(t *testin
 func TestListener_AlwaysFailingEventIsDeadLetteredAfterMaxDeliveriesWhileOthersFlow(t *testing.T) {
 	t.Parallel()
 	const maxDeliveries = 3
-	n := testkit.NATS(t)
-	s := newSink()
-	conn, reg, state := deadLetterBus(t, testkit.BusConfig(n), s, maxDeliveries)
-	var tries attempts
-	var got inbox[events.OrderCancelled]
-	require.NoError(t, bus.NewListener(conn, "tickets-service", func(ctx context.Context, e events.OrderCancelled) error {
-		tries.add(e.ID)
-		if e.ID == "poison" {
-			return fmt.Errorf("ticket %s: %w", e.Ticket.ID, assert.AnError)
-		}
-		return record(&got)(ctx, e)
-	}).WithAckWait(time.Second).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		s := newSink()
+		conn, reg, state := deadLetterBus(t, testkit.BusConfig(n), s, maxDeliveries)
+		var tries attempts
+		var got inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", func(ctx context.Context, e events.OrderCancelled) error {
+			tries.add(e.ID)
+			if e.ID == "poison" {
+				return fmt.Errorf("ticket %s: %w", e.Ticket.ID, assert.AnError)
+			}
+			return record(&got)(ctx, e)
+		}).WithAckWait(time.Second).Listen(t.Context()))
 
-	publishOrders(t, conn, "poison", "o1", "o2")
-	testkit.Eventually(t, func() bool { return got.len() == 2 }, "the events behind the poison handled")
-	assert.Empty(t, s.stored, "dead-lettered before its deliveries were over")
+		publishOrders(t, conn, "poison", "o1", "o2")
+		testkit.Eventually(t, func() bool { return got.len() == 2 }, "the events behind the poison handled")
+		assert.Empty(t, s.stored, "dead-lettered before its deliveries were over")
 
-	d := s.next(t)
-	assert.Equal(t, maxDeliveries, tries.of("poison"), "handler calls before the dead letter")
-	assert.Equal(t, string(events.SubjectOrderCancelled), d.Subject)
-	assert.Equal(t, "tickets-service", d.Group)
-	assert.JSONEq(t, `{"id":"poison","version":0,"ticket":{"id":"t"}}`, string(d.Data))
-	assert.Contains(t, d.Err, assert.AnError.Error())
-	assert.Equal(t, maxDeliveries, d.Deliveries)
-	assert.Equal(t, uint64(1), d.Sequence)
-	assert.WithinDuration(t, time.Now(), d.Published, time.Minute)
-	assert.False(t, d.At.Before(d.Published))
+		d := s.next(t)
+		assert.Equal(t, maxDeliveries, tries.of("poison"), "handler calls before the dead letter")
+		assert.Equal(t, string(events.SubjectOrderCancelled), d.Subject)
+		assert.Equal(t, "tickets-service", d.Group)
+		assert.JSONEq(t, `{"id":"poison","version":0,"ticket":{"id":"t"}}`, string(d.Data))
+		assert.Contains(t, d.Err, assert.AnError.Error())
+		assert.Equal(t, maxDeliveries, d.Deliveries)
+		assert.Equal(t, uint64(1), d.Sequence)
+		assert.WithinDuration(t, time.Now(), d.Published, time.Minute)
+		assert.False(t, d.At.Before(d.Published))
 
-	// It was acknowledged: nothing comes back one ack wait later. Only
-	// waiting shows that something does not happen.
-	time.Sleep(1500 * time.Millisecond)
-	assert.Equal(t, maxDeliveries, tries.of("poison"), "delivered again after it was dead-lettered")
-	assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
-	assert.Equal(t, 1, state.count("event given up on and stored as a dead letter"))
+		// It was acknowledged: nothing comes back one ack wait later. Only
+		// waiting shows that something does not happen.
+		time.Sleep(1500 * time.Millisecond)
+		assert.Equal(t, maxDeliveries, tries.of("poison"), "delivered again after it was dead-lettered")
+		assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
+		assert.Equal(t, 1, state.count("event given up on and stored as a dead letter"))
 
-	samples := metricstest.Gather(t, reg)
-	subject := string(events.SubjectOrderCancelled)
-	assert.Equal(t, 1.0, samples.Value(metrics.BusDeadLettered, prometheus.Labels{"subject": subject, "group": "tickets-service"}))
-	assert.Equal(t, float64(maxDeliveries), samples.Value(metrics.BusHandled, prometheus.Labels{"subject": subject, "outcome": metrics.OutcomeFailed}))
-	assert.Equal(t, 2.0, samples.Value(metrics.BusHandled, prometheus.Labels{"subject": subject, "outcome": metrics.OutcomeAcked}))
+		samples := metricstest.Gather(t, reg)
+		subject := string(events.SubjectOrderCancelled)
+		assert.Equal(t, 1.0, samples.Value(metrics.BusDeadLettered, prometheus.Labels{"subject": subject, "group": "tickets-service"}))
+		assert.Equal(t, float64(maxDeliveries), samples.Value(metrics.BusHandled, prometheus.Labels{"subject": subject, "outcome": metrics.OutcomeFailed}))
+		assert.Equal(t, 2.0, samples.Value(metrics.BusHandled, prometheus.Labels{"subject": subject, "outcome": metrics.OutcomeAcked}))
+	})
 }
 
 func TestListener_PermanentErrorIsDeadLetteredAtOnce(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	s := newSink()
-	conn, reg, _ := deadLetterBus(t, testkit.BusConfig(n), s, 0) // the default limit, 10
-	var tries attempts
-	require.NoError(t, bus.NewListener(conn, "payments-service", func(_ context.Context, e events.OrderCancelled) error {
-		tries.add(e.ID)
-		return bus.Permanent(fmt.Errorf("order id %q is malformed", e.ID))
-	}).WithAckWait(time.Second).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		s := newSink()
+		conn, reg, _ := deadLetterBus(t, testkit.BusConfig(n), s, 0) // the default limit, 10
+		var tries attempts
+		require.NoError(t, bus.NewListener(conn, "payments-service", func(_ context.Context, e events.OrderCancelled) error {
+			tries.add(e.ID)
+			return bus.Permanent(fmt.Errorf("order id %q is malformed", e.ID))
+		}).WithAckWait(time.Second).Listen(t.Context()))
 
-	publishOrders(t, conn, "not-an-id")
+		publishOrders(t, conn, "not-an-id")
 
-	d := s.next(t)
-	assert.Equal(t, 1, d.Deliveries)
-	assert.Equal(t, `order id "not-an-id" is malformed`, d.Err)
-	assert.Equal(t, "payments-service", d.Group)
-	time.Sleep(1500 * time.Millisecond) // past the ack wait: only waiting shows it is not redelivered
-	assert.Equal(t, 1, tries.of("not-an-id"))
-	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.BusDeadLettered,
-		prometheus.Labels{"subject": string(events.SubjectOrderCancelled), "group": "payments-service"}))
+		d := s.next(t)
+		assert.Equal(t, 1, d.Deliveries)
+		assert.Equal(t, `order id "not-an-id" is malformed`, d.Err)
+		assert.Equal(t, "payments-service", d.Group)
+		time.Sleep(1500 * time.Millisecond) // past the ack wait: only waiting shows it is not redelivered
+		assert.Equal(t, 1, tries.of("not-an-id"))
+		assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.BusDeadLettered,
+			prometheus.Labels{"subject": string(events.SubjectOrderCancelled), "group": "payments-service"}))
+	})
 }
 
 func TestListener_PanicsAreDeadLetteredLikeErrors(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	s := newSink()
-	conn, _, state := deadLetterBus(t, testkit.BusConfig(n), s, 2)
-	var tries attempts
-	require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.OrderCancelled) error {
-		tries.add(e.ID)
-		panic("cannot handle " + e.ID)
-	}).WithAckWait(time.Second).WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		s := newSink()
+		conn, _, state := deadLetterBus(t, testkit.BusConfig(n), s, 2)
+		var tries attempts
+		require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.OrderCancelled) error {
+			tries.add(e.ID)
+			panic("cannot handle " + e.ID)
+		}).WithAckWait(time.Second).WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
 
-	publishOrders(t, conn, "o1")
+		publishOrders(t, conn, "o1")
 
-	d := s.next(t)
-	assert.Equal(t, 2, d.Deliveries)
-	assert.Equal(t, 2, tries.of("o1"))
-	assert.Contains(t, d.Err, "handler panicked: cannot handle o1")
-	assert.Equal(t, 2, state.count("handler panicked"))
+		d := s.next(t)
+		assert.Equal(t, 2, d.Deliveries)
+		assert.Equal(t, 2, tries.of("o1"))
+		assert.Contains(t, d.Err, "handler panicked: cannot handle o1")
+		assert.Equal(t, 2, state.count("handler panicked"))
+	})
 }
 
 func TestListener_FailingSinkLeavesTheEventUnacked(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	s := newSink()
-	var failures atomic.Int32
-	failures.Store(2)
-	s.fail = func() bool { return failures.Add(-1) >= 0 } // the first two puts fail
-	conn, reg, state := deadLetterBus(t, testkit.BusConfig(n), s, 1)
-	var tries attempts
-	require.NoError(t, bus.NewListener(conn, "tickets-service", func(_ context.Context, e events.OrderCancelled) error {
-		tries.add(e.ID)
-		return assert.AnError
-	}).WithAckWait(time.Second).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		s := newSink()
+		var failures atomic.Int32
+		failures.Store(2)
+		s.fail = func() bool { return failures.Add(-1) >= 0 } // the first two puts fail
+		conn, reg, state := deadLetterBus(t, testkit.BusConfig(n), s, 1)
+		var tries attempts
+		require.NoError(t, bus.NewListener(conn, "tickets-service", func(_ context.Context, e events.OrderCancelled) error {
+			tries.add(e.ID)
+			return assert.AnError
+		}).WithAckWait(time.Second).Listen(t.Context()))
 
-	publishOrders(t, conn, "o1")
+		publishOrders(t, conn, "o1")
 
-	d := s.next(t)
-	assert.Equal(t, 3, tries.of("o1"), "delivered again after each failed put")
-	assert.Equal(t, 3, d.Deliveries)
-	assert.Equal(t, 2, state.count("dead letter not stored; the event will be redelivered"))
-	time.Sleep(1500 * time.Millisecond) // past the ack wait: only waiting shows it is not redelivered
-	assert.Equal(t, 3, tries.of("o1"))
-	assert.EqualValues(t, 3, s.puts.Load())
-	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.BusDeadLettered, nil), "counted once, when stored")
+		d := s.next(t)
+		assert.Equal(t, 3, tries.of("o1"), "delivered again after each failed put")
+		assert.Equal(t, 3, d.Deliveries)
+		assert.Equal(t, 2, state.count("dead letter not stored; the event will be redelivered"))
+		time.Sleep(1500 * time.Millisecond) // past the ack wait: only waiting shows it is not redelivered
+		assert.Equal(t, 3, tries.of("o1"))
+		assert.EqualValues(t, 3, s.puts.Load())
+		assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.BusDeadLettered, nil), "counted once, when stored")
+	})
 }
 
 func TestListener_UndecodablePayloadIsDeadLetteredAtOnceWithASink(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	s := newSink()
-	conn, reg, _ := deadLetterBus(t, testkit.BusConfig(n), s, 5)
-	var got inbox[events.OrderCancelled]
-	require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
-		WithAckWait(time.Second).WithWorkers(2, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		s := newSink()
+		conn, reg, _ := deadLetterBus(t, testkit.BusConfig(n), s, 5)
+		var got inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
+			WithAckWait(time.Second).WithWorkers(2, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
 
-	require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
-	publishOrders(t, conn, "o1")
+		require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
+		publishOrders(t, conn, "o1")
 
-	d := s.next(t)
-	assert.Equal(t, "not json", string(d.Data))
-	assert.Equal(t, 1, d.Deliveries)
-	assert.Contains(t, d.Err, "undecodable")
-	testkit.Eventually(t, func() bool { return got.len() == 1 }, "the good event after the bad one")
-	samples := metricstest.Gather(t, reg)
-	subject := string(events.SubjectOrderCancelled)
-	assert.Equal(t, 1.0, samples.Value(metrics.BusHandled, prometheus.Labels{"subject": subject, "outcome": metrics.OutcomeUndecodable}))
-	assert.Equal(t, 1.0, samples.Value(metrics.BusDeadLettered, prometheus.Labels{"subject": subject, "group": "tickets-service"}))
+		d := s.next(t)
+		assert.Equal(t, "not json", string(d.Data))
+		assert.Equal(t, 1, d.Deliveries)
+		assert.Contains(t, d.Err, "undecodable")
+		testkit.Eventually(t, func() bool { return got.len() == 1 }, "the good event after the bad one")
+		samples := metricstest.Gather(t, reg)
+		subject := string(events.SubjectOrderCancelled)
+		assert.Equal(t, 1.0, samples.Value(metrics.BusHandled, prometheus.Labels{"subject": subject, "outcome": metrics.OutcomeUndecodable}))
+		assert.Equal(t, 1.0, samples.Value(metrics.BusDeadLettered, prometheus.Labels{"subject": subject, "group": "tickets-service"}))
+	})
 }
 
 func TestListener_WithoutASinkFailedEventsOutliveTheLimit(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	cfg := testkit.BusConfig(n)
-	cfg.MaxDeliveries = 1
-	conn := connect(t, cfg)
-	var tries attempts
-	require.NoError(t, bus.NewListener(conn, "tickets-service", func(_ context.Context, e events.OrderCancelled) error {
-		if tries.add(e.ID) < 3 {
-			return bus.Permanent(assert.AnError)
-		}
-		return nil
-	}).WithAckWait(time.Second).Listen(t.Context()))
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		cfg := testkit.BusConfig(n)
+		cfg.MaxDeliveries = 1
+		conn := connect(t, cfg)
+		var tries attempts
+		require.NoError(t, bus.NewListener(conn, "tickets-service", func(_ context.Context, e events.OrderCancelled) error {
+			if tries.add(e.ID) < 3 {
+				return bus.Permanent(assert.AnError)
+			}
+			return nil
+		}).WithAckWait(time.Second).Listen(t.Context()))
 
-	publishOrders(t, conn, "o1")
+		publishOrders(t, conn, "o1")
 
-	testkit.Eventually(t, func() bool { return tries.of("o1") == 3 }, "delivered until handled")
+		testkit.Eventually(t, func() bool { return tries.of("o1") == 3 }, "delivered until handled")
+	})
 }
 
 func TestConnect_RefusesANegativeDeliveryLimit(t *testing.T) {

@@ -7,10 +7,13 @@ import (
 )
 
 // Grant is what a user of the bus may do: publish the subjects in Publish
-// and consume those in Consume.
+// and consume those in Consume, in queue group Group.
 type Grant struct {
 	Publish []events.Subject
 	Consume []events.Subject
+	// Group is the user's durable queue group, such as orders-service;
+	// on JetStream it names the user's consumers (ConsumerName).
+	Group string
 }
 
 // ServiceGrants returns each service's grant, by its name, which is also
@@ -20,19 +23,23 @@ type Grant struct {
 func ServiceGrants() map[string]Grant {
 	return map[string]Grant{
 		"tickets": {
+			Group:   "tickets-service",
 			Publish: []events.Subject{events.SubjectTicketCreated, events.SubjectTicketUpdated},
 			Consume: []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled},
 		},
 		"orders": {
+			Group:   "orders-service",
 			Publish: []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled},
 			Consume: []events.Subject{events.SubjectTicketCreated, events.SubjectTicketUpdated,
 				events.SubjectExpirationComplete, events.SubjectPaymentCreated},
 		},
 		"expiration": {
+			Group:   "expiration-service",
 			Publish: []events.Subject{events.SubjectExpirationComplete},
 			Consume: []events.Subject{events.SubjectOrderCreated},
 		},
 		"payments": {
+			Group:   "payments-service",
 			Publish: []events.Subject{events.SubjectPaymentCreated},
 			Consume: []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled},
 		},
@@ -108,6 +115,58 @@ func (g Grant) Permissions(clusterID string) Permissions {
 	}
 	if len(g.Consume) > 0 {
 		p.Publish = append(p.Publish, "_STAN.sub."+clusterID, "_STAN.subclose."+clusterID)
+	}
+	return p
+}
+
+// PermissionsOn returns g's NATS subjects on a server of transport:
+// Permissions(clusterID) for NATS Streaming, JetStreamPermissions for
+// JetStream.
+func (g Grant) PermissionsOn(transport, clusterID string) Permissions {
+	if transport == JetStream {
+		return g.JetStreamPermissions()
+	}
+	return g.Permissions(clusterID)
+}
+
+// JetStreamPermissions returns the NATS subjects a JetStream client needs
+// for g, as nats-server v2.15 and nats.go's jetstream package name them:
+//
+//   - publish each subject in Publish, which the stream takes, with the
+//     server's acknowledgement on an inbox of the client's.
+//   - publish $JS.API.STREAM.INFO, .CREATE and .UPDATE of the stream, so
+//     that every service can make sure of it (see Connect).
+//   - for each subject in Consume, publish $JS.API.CONSUMER.CREATE of the
+//     group's consumer of it with the subject as its filter (the server
+//     checks the request's filter against the subject), its .INFO and
+//     .MSG.NEXT (pulling), and its acks, $JS.ACK.<stream>.<consumer>.>.
+//   - subscribe _INBOX.>, where replies and deliveries arrive.
+//
+// Unlike NATS Streaming's, these bind consumption as well as publishing:
+// a consumer is created only on the subject in its name, and a client
+// pulls from no consumer but its own.
+func (g Grant) JetStreamPermissions() Permissions {
+	api := "$JS.API."
+	p := Permissions{
+		Publish: []string{
+			api + "INFO",
+			api + "STREAM.INFO." + Stream,
+			api + "STREAM.CREATE." + Stream,
+			api + "STREAM.UPDATE." + Stream,
+		},
+		Subscribe: []string{"_INBOX.>"},
+	}
+	for _, s := range g.Publish {
+		p.Publish = append(p.Publish, string(s))
+	}
+	for _, s := range g.Consume {
+		c := ConsumerName(g.Group, s)
+		p.Publish = append(p.Publish,
+			api+"CONSUMER.CREATE."+Stream+"."+c+"."+string(s),
+			api+"CONSUMER.INFO."+Stream+"."+c,
+			api+"CONSUMER.MSG.NEXT."+Stream+"."+c,
+			"$JS.ACK."+Stream+"."+c+".>",
+		)
 	}
 	return p
 }

@@ -21,68 +21,86 @@ import (
 // operator is the user of the secured server's operator (bus.OperatorGrant).
 const operator = "operator"
 
-// securedNATS starts a server that admits only the services, each with its
-// grant's permissions, and the operator.
-func securedNATS(t *testing.T) *embedded.NATSStreaming {
+// securedBus starts a server of transport that admits only the services,
+// each with its grant's permissions, and the operator.
+func securedBus(t *testing.T, transport string) embedded.Bus {
 	t.Helper()
 	grants := bus.ServiceGrants()
 	grants[operator] = bus.OperatorGrant()
 	var users []embedded.NATSUser
 	for name, g := range grants {
-		p := g.Permissions("ticketing")
+		p := g.PermissionsOn(transport, "ticketing")
 		users = append(users, embedded.NATSUser{Name: name, Password: password(name), Publish: p.Publish, Subscribe: p.Subscribe})
 	}
-	n, err := embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: t.TempDir(), Users: users})
+	cfg := embedded.NATSConfig{StoreDir: t.TempDir(), Users: users}
+	var (
+		n   embedded.Bus
+		err error
+	)
+	if transport == bus.JetStream {
+		n, err = embedded.StartJetStream(cfg)
+	} else {
+		n, err = embedded.StartNATSStreaming(cfg)
+	}
 	require.NoError(t, err)
 	t.Cleanup(n.Stop)
 	return n
 }
 
+// eachSecuredBus runs test on a secured server of each transport.
+func eachSecuredBus(t *testing.T, test func(t *testing.T, n embedded.Bus)) {
+	for _, tr := range bus.Transports() {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			test(t, securedBus(t, tr))
+		})
+	}
+}
+
 func password(user string) string { return "pw-of-" + user }
 
 // connectAs connects to n with user's credentials.
-func connectAs(t *testing.T, n *embedded.NATSStreaming, user string) *bus.Conn {
+func connectAs(t *testing.T, n embedded.Bus, user string) *bus.Conn {
 	t.Helper()
 	cfg := testkit.BusConfig(n)
 	cfg.User, cfg.Password = user, password(user)
 	return connect(t, cfg)
 }
 
-var allSubjects = []events.Subject{
-	events.SubjectTicketCreated, events.SubjectTicketUpdated, events.SubjectOrderCreated,
-	events.SubjectOrderCancelled, events.SubjectExpirationComplete, events.SubjectPaymentCreated,
-}
+var allSubjects = events.Subjects()
 
 func TestPermissions_EachServicePublishesOnlyItsOwnSubjects(t *testing.T) {
 	t.Parallel()
-	n := securedNATS(t)
-	for name, g := range bus.ServiceGrants() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			conn := connectAs(t, n, name)
-			for _, s := range allSubjects {
-				start := time.Now()
-				err := conn.Publish(t.Context(), string(s), []byte(`{}`))
-				if slices.Contains(g.Publish, s) {
-					assert.NoError(t, err, "%s publishes %s", name, s)
-					continue
+	eachSecuredBus(t, func(t *testing.T, n embedded.Bus) {
+		for name, g := range bus.ServiceGrants() {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				conn := connectAs(t, n, name)
+				for _, s := range allSubjects {
+					start := time.Now()
+					err := conn.Publish(t.Context(), string(s), []byte(`{}`))
+					if slices.Contains(g.Publish, s) {
+						assert.NoError(t, err, "%s publishes %s", name, s)
+						continue
+					}
+					assert.ErrorIs(t, err, bus.ErrNotPermitted, "%s publishes %s", name, s)
+					assert.Less(t, time.Since(start), 2*time.Second, "refused at once, not after the ack wait")
 				}
-				assert.ErrorIs(t, err, bus.ErrNotPermitted, "%s publishes %s", name, s)
-				assert.Less(t, time.Since(start), 2*time.Second, "refused at once, not after the ack wait")
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func TestPermissions_OperatorPublishesEverySubjectButConsumesNone(t *testing.T) {
 	t.Parallel()
-	n := securedNATS(t)
-	conn := connectAs(t, n, operator)
-	for _, s := range allSubjects {
-		assert.NoError(t, conn.Publish(t.Context(), string(s), []byte(`{}`)), s)
-	}
-	err := bus.NewListener(conn, "operator", func(context.Context, events.PaymentCreated) error { return nil }).Listen(t.Context())
-	assert.Error(t, err, "the subscription request is refused")
+	eachSecuredBus(t, func(t *testing.T, n embedded.Bus) {
+		conn := connectAs(t, n, operator)
+		for _, s := range allSubjects {
+			assert.NoError(t, conn.Publish(t.Context(), string(s), []byte(`{}`)), s)
+		}
+		err := bus.NewListener(conn, "operator", func(context.Context, events.PaymentCreated) error { return nil }).Listen(t.Context())
+		assert.Error(t, err, "the subscription request is refused")
+	})
 }
 
 // A free ticket: tickets' credentials publish payment:created, which
@@ -90,52 +108,68 @@ func TestPermissions_OperatorPublishesEverySubjectButConsumesNone(t *testing.T) 
 // gets only what payments publishes.
 func TestPermissions_APaymentFromTicketsIsRefusedAndOneFromPaymentsDelivered(t *testing.T) {
 	t.Parallel()
-	n := securedNATS(t)
-	got := make(chan events.PaymentCreated, 2)
-	require.NoError(t, bus.NewListener(connectAs(t, n, "orders"), "orders-service", func(_ context.Context, e events.PaymentCreated) error {
-		got <- e
-		return nil
-	}).Listen(t.Context()))
+	eachSecuredBus(t, func(t *testing.T, n embedded.Bus) {
+		got := make(chan events.PaymentCreated, 2)
+		require.NoError(t, bus.NewListener(connectAs(t, n, "orders"), "orders-service", func(_ context.Context, e events.PaymentCreated) error {
+			got <- e
+			return nil
+		}).Listen(t.Context()))
 
-	forged := events.PaymentCreated{ID: "forged", OrderID: "o1", StripeID: "none"}
-	err := bus.NewPublisher[events.PaymentCreated](connectAs(t, n, "tickets")).Publish(t.Context(), forged)
-	require.ErrorIs(t, err, bus.ErrNotPermitted)
-	paid := events.PaymentCreated{ID: "p1", OrderID: "o1", StripeID: "ch_1"}
-	require.NoError(t, bus.NewPublisher[events.PaymentCreated](connectAs(t, n, "payments")).Publish(t.Context(), paid))
+		forged := events.PaymentCreated{ID: "forged", OrderID: "o1", StripeID: "none"}
+		err := bus.NewPublisher[events.PaymentCreated](connectAs(t, n, "tickets")).Publish(t.Context(), forged)
+		require.ErrorIs(t, err, bus.ErrNotPermitted)
+		paid := events.PaymentCreated{ID: "p1", OrderID: "o1", StripeID: "ch_1"}
+		require.NoError(t, bus.NewPublisher[events.PaymentCreated](connectAs(t, n, "payments")).Publish(t.Context(), paid))
 
-	select {
-	case e := <-got:
-		assert.Equal(t, paid, e)
-	case <-time.After(5 * time.Second):
-		t.Fatal("payments' event not delivered")
-	}
-	select {
-	case e := <-got:
-		t.Fatalf("delivered %+v too", e)
-	case <-time.After(200 * time.Millisecond):
-	}
+		select {
+		case e := <-got:
+			assert.Equal(t, paid, e)
+		case <-time.After(5 * time.Second):
+			t.Fatal("payments' event not delivered")
+		}
+		select {
+		case e := <-got:
+			t.Fatalf("delivered %+v too", e)
+		case <-time.After(200 * time.Millisecond):
+		}
+	})
 }
 
 func TestPermissions_ClientsWithoutValidCredentialsAreRefused(t *testing.T) {
 	t.Parallel()
-	n := securedNATS(t)
-	for name, cfg := range map[string]bus.Config{
-		"no credentials": testkit.BusConfig(n),
-		"wrong password": func() bus.Config {
-			c := testkit.BusConfig(n)
-			c.User, c.Password = "payments", password("tickets")
-			return c
-		}(),
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-			defer cancel()
-			_, err := bus.Connect(ctx, cfg, testkit.Logger(t))
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), "Authorization Violation")
-		})
-	}
+	eachSecuredBus(t, func(t *testing.T, n embedded.Bus) {
+		for name, cfg := range map[string]bus.Config{
+			"no credentials": testkit.BusConfig(n),
+			"wrong password": func() bus.Config {
+				c := testkit.BusConfig(n)
+				c.User, c.Password = "payments", password("tickets")
+				return c
+			}(),
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+				defer cancel()
+				_, err := bus.Connect(ctx, cfg, testkit.Logger(t))
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "Authorization Violation")
+			})
+		}
+	})
+}
+
+// On JetStream a service consumes only the subjects of its grant: its
+// consumer of any other is refused, by name and by filter.
+func TestPermissions_OnJetStreamAServiceConsumesOnlyItsOwnSubjects(t *testing.T) {
+	t.Parallel()
+	n := securedBus(t, bus.JetStream)
+	require.NotContains(t, bus.ServiceGrants()["expiration"].Consume, events.SubjectPaymentCreated)
+	conn := connectAs(t, n, "expiration")
+	err := bus.NewListener(conn, "expiration-service", func(context.Context, events.PaymentCreated) error { return nil }).Listen(t.Context())
+	assert.ErrorIs(t, err, bus.ErrNotPermitted, "expiration's consumer of payment:created")
+	err = bus.NewListener(conn, "orders-service", func(context.Context, events.PaymentCreated) error { return nil }).Listen(t.Context())
+	assert.ErrorIs(t, err, bus.ErrNotPermitted, "expiration taking orders' consumer of payment:created")
+	require.NoError(t, bus.NewListener(conn, "expiration-service", func(context.Context, events.OrderCreated) error { return nil }).Listen(t.Context()))
 }
 
 // The two tests below pin what NATS permissions cannot do for NATS
@@ -147,7 +181,7 @@ func TestPermissions_ClientsWithoutValidCredentialsAreRefused(t *testing.T) {
 // client's inbox: the NATS server cannot tell one channel from another.
 func TestPermissions_CannotKeepAConsumerToItsOwnSubjects(t *testing.T) {
 	t.Parallel()
-	n := securedNATS(t)
+	n := securedBus(t, bus.STAN)
 	require.NotContains(t, bus.ServiceGrants()["expiration"].Consume, events.SubjectPaymentCreated)
 	got := make(chan events.PaymentCreated, 1)
 	require.NoError(t, bus.NewListener(connectAs(t, n, "expiration"), "expiration-service", func(_ context.Context, e events.PaymentCreated) error {
@@ -170,7 +204,7 @@ func TestPermissions_CannotKeepAConsumerToItsOwnSubjects(t *testing.T) {
 // writes the protocol by hand publishes on any channel.
 func TestPermissions_CannotStopAPayloadNamingAnotherChannel(t *testing.T) {
 	t.Parallel()
-	n := securedNATS(t)
+	n := securedBus(t, bus.STAN)
 	got := make(chan events.PaymentCreated, 1)
 	require.NoError(t, bus.NewListener(connectAs(t, n, "orders"), "orders-service", func(_ context.Context, e events.PaymentCreated) error {
 		got <- e

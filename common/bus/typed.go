@@ -9,9 +9,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/nats-io/stan.go"
-
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/requestid"
 )
 
 // Publisher publishes events of one type on their subject.
@@ -108,9 +107,9 @@ func (l *Listener[E]) Listen(ctx context.Context) error {
 	l.conn.mu.Lock()
 	defer l.conn.mu.Unlock()
 	if l.conn.closed {
-		return fmt.Errorf("bus: listen %s: %w", subject, stan.ErrConnectionClosed)
+		return fmt.Errorf("bus: listen %s: %w", subject, errClosed)
 	}
-	receive := func(m *stan.Msg) {
+	receive := func(m *message) {
 		l.conn.handling(func() {
 			if e, ok := l.decode(base, log, m); ok {
 				l.apply(base, log, m, e)
@@ -120,13 +119,7 @@ func (l *Listener[E]) Listen(ctx context.Context) error {
 	if l.workers > 1 {
 		receive = l.dispatch(base, log)
 	}
-	sub, err := l.conn.sc.QueueSubscribe(subject, l.group, receive,
-		stan.DurableName(l.group),
-		stan.DeliverAllAvailable(),
-		stan.SetManualAckMode(),
-		stan.AckWait(l.ackWait),
-		stan.MaxInflight(MaxInflight),
-	)
+	sub, err := l.conn.tr.subscribe(ctx, subject, l.group, l.ackWait, receive)
 	if err != nil {
 		return fmt.Errorf("bus: listen %s: %w", subject, err)
 	}
@@ -136,7 +129,7 @@ func (l *Listener[E]) Listen(ctx context.Context) error {
 
 // delivery is an event and the message that brought it.
 type delivery[E events.Event] struct {
-	m *stan.Msg
+	m *message
 	e E
 }
 
@@ -144,7 +137,7 @@ type delivery[E events.Event] struct {
 // returns what hands each message to the queue of its key. The workers stop
 // once the connection is closed; what is left in their queues is not
 // acknowledged, and so delivered again to the group.
-func (l *Listener[E]) dispatch(ctx context.Context, log *slog.Logger) func(*stan.Msg) {
+func (l *Listener[E]) dispatch(ctx context.Context, log *slog.Logger) func(*message) {
 	done := make(chan struct{})
 	l.conn.afterClose = append(l.conn.afterClose, func() { close(done) })
 	queues := make([]chan delivery[E], l.workers)
@@ -162,7 +155,7 @@ func (l *Listener[E]) dispatch(ctx context.Context, log *slog.Logger) func(*stan
 			}
 		}()
 	}
-	return func(m *stan.Msg) {
+	return func(m *message) {
 		var (
 			e  E
 			ok bool
@@ -183,10 +176,10 @@ func (l *Listener[E]) dispatch(ctx context.Context, log *slog.Logger) func(*stan
 // keyOf returns e's key for WithWorkers. Should the key function panic,
 // the event goes to the first worker: the panic is logged, and the
 // delivery goroutine, which serves the whole subscription, lives on.
-func (l *Listener[E]) keyOf(log *slog.Logger, m *stan.Msg, e E) (key string) {
+func (l *Listener[E]) keyOf(log *slog.Logger, m *message, e E) (key string) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("worker key function panicked", "seq", m.Sequence, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			log.Error("worker key function panicked", "seq", m.seq, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			key = ""
 		}
 	}()
@@ -196,17 +189,17 @@ func (l *Listener[E]) keyOf(log *slog.Logger, m *stan.Msg, e E) (key string) {
 // decode returns m's event. An undecodable one cannot be helped by
 // delivering it again: with a dead-letter sink it goes there at once,
 // without one it is logged and acknowledged.
-func (l *Listener[E]) decode(ctx context.Context, log *slog.Logger, m *stan.Msg) (E, bool) {
+func (l *Listener[E]) decode(ctx context.Context, log *slog.Logger, m *message) (E, bool) {
 	subject := string(l.Subject())
-	l.conn.metrics.Delivered(subject, m.Redelivered)
+	l.conn.metrics.Delivered(subject, m.redelivered())
 	var e E
-	if err := json.Unmarshal(m.Data, &e); err != nil {
+	if err := json.Unmarshal(m.data, &e); err != nil {
 		l.conn.metrics.Undecodable(subject)
 		if l.conn.deadLetters != nil {
 			l.conn.settle(ctx, log, m, subject, l.group, Permanent(fmt.Errorf("bus: undecodable %s payload: %w", subject, err)))
 			return e, false
 		}
-		log.Error("dropping undecodable event", "seq", m.Sequence, "err", err, "data", truncate(m.Data, 512))
+		log.Error("dropping undecodable event", "seq", m.seq, "err", err, "data", truncate(m.data, 512))
 		ack(log, m)
 		return e, false
 	}
@@ -214,9 +207,15 @@ func (l *Listener[E]) decode(ctx context.Context, log *slog.Logger, m *stan.Msg)
 }
 
 // apply handles e and acknowledges m once the handler has succeeded; a
-// failed event is settled by the connection's dead-letter rule.
-func (l *Listener[E]) apply(ctx context.Context, log *slog.Logger, m *stan.Msg, e E) {
+// failed event is settled by the connection's dead-letter rule. The
+// handler's context carries the request id that came with the event, and
+// the log lines about it name it.
+func (l *Listener[E]) apply(ctx context.Context, log *slog.Logger, m *message, e E) {
 	subject := string(l.Subject())
+	if m.requestID != "" {
+		ctx = requestid.With(ctx, m.requestID)
+		log = log.With("request_id", m.requestID)
+	}
 	start := time.Now()
 	err := guard(log, m, func() error {
 		chaosHook(m)
@@ -230,8 +229,8 @@ func (l *Listener[E]) apply(ctx context.Context, log *slog.Logger, m *stan.Msg, 
 	ack(log, m)
 }
 
-func ack(log *slog.Logger, m *stan.Msg) {
-	if err := m.Ack(); err != nil {
+func ack(log *slog.Logger, m *message) {
+	if err := m.ack(); err != nil {
 		log.Warn("ack failed; the event will be redelivered", "err", err)
 	}
 }

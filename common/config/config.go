@@ -237,11 +237,17 @@ func ReadDebugAddr(e *Env) string {
 // DefaultMaxDeliveries is BUS_MAX_DELIVERIES when it is unset.
 const DefaultMaxDeliveries = 10
 
-// NATS is the configuration of a service's NATS Streaming connection.
+// NATS is the configuration of a service's connection to the bus.
 type NATS struct {
+	// Transport is "stan" (NATS Streaming, the default) or "jetstream"
+	// (see package bus).
+	Transport string
 	URL       string
+	// ClusterID is the NATS Streaming cluster; JetStream has none.
 	ClusterID string
 	ClientID  string
+	// Replicas is how many JetStream servers keep the stream.
+	Replicas int
 	// User and Password are the service's credentials on the NATS server,
 	// which lets each user publish only its own subjects (see package
 	// bus); both empty connect without credentials, as to a server of
@@ -254,18 +260,28 @@ type NATS struct {
 	MaxDeliveries int
 }
 
-// ReadNATS reads NATS_URL, NATS_CLUSTER_ID and NATS_CLIENT_ID, all
-// required; NATS_USER and NATS_PASSWORD, both or neither; and
-// BUS_MAX_DELIVERIES, an integer of at least 1 (default
-// DefaultMaxDeliveries).
+// ReadNATS reads BUS, "stan" (the default) or "jetstream"; NATS_URL and
+// NATS_CLIENT_ID, required; NATS_CLUSTER_ID, required with stan;
+// NATS_USER and NATS_PASSWORD, both or neither; BUS_MAX_DELIVERIES, an
+// integer of at least 1 (default DefaultMaxDeliveries); and
+// JETSTREAM_REPLICAS, an integer of at least 1 (default 1).
 func ReadNATS(e *Env) NATS {
 	n := NATS{
+		Transport:     e.String("BUS", "stan"),
 		URL:           e.Required("NATS_URL"),
-		ClusterID:     e.Required("NATS_CLUSTER_ID"),
 		ClientID:      e.Required("NATS_CLIENT_ID"),
 		User:          e.String("NATS_USER", ""),
 		Password:      e.String("NATS_PASSWORD", ""),
 		MaxDeliveries: e.PositiveInt("BUS_MAX_DELIVERIES", DefaultMaxDeliveries),
+		Replicas:      e.PositiveInt("JETSTREAM_REPLICAS", 1),
+	}
+	switch n.Transport {
+	case "stan":
+		n.ClusterID = e.Required("NATS_CLUSTER_ID")
+	case "jetstream":
+		n.ClusterID = e.String("NATS_CLUSTER_ID", "")
+	default:
+		e.errs = append(e.errs, fmt.Errorf("BUS must be stan or jetstream, got %q", n.Transport))
 	}
 	switch {
 	case n.User != "" && n.Password == "":

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,6 +37,60 @@ func TestReadNATS_Credentials(t *testing.T) {
 			require.NoError(t, e.Err())
 			assert.Equal(t, tt.user, got.User)
 			assert.Equal(t, tt.password, got.Password)
+		})
+	}
+}
+
+func TestReadNATS_Transport(t *testing.T) {
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		want    config.NATS
+		wantErr string
+	}{
+		{
+			name: "stan by default, with its cluster",
+			vars: map[string]string{"NATS_CLUSTER_ID": "ticketing"},
+			want: config.NATS{Transport: "stan", ClusterID: "ticketing", Replicas: 1},
+		},
+		{
+			name:    "stan needs its cluster",
+			vars:    map[string]string{"BUS": "stan"},
+			wantErr: "NATS_CLUSTER_ID must be defined",
+		},
+		{
+			name: "jetstream needs no cluster, and takes its replicas",
+			vars: map[string]string{"BUS": "jetstream", "JETSTREAM_REPLICAS": "3"},
+			want: config.NATS{Transport: "jetstream", Replicas: 3},
+		},
+		{
+			name:    "an unknown transport",
+			vars:    map[string]string{"BUS": "kafka", "NATS_CLUSTER_ID": "ticketing"},
+			wantErr: `BUS must be stan or jetstream, got "kafka"`,
+		},
+		{
+			name:    "no replicas",
+			vars:    map[string]string{"BUS": "jetstream", "JETSTREAM_REPLICAS": "0"},
+			wantErr: "JETSTREAM_REPLICAS",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{"NATS_URL": "nats://nats-srv:4222", "NATS_CLIENT_ID": "tickets-abc"}
+			maps.Copy(vars, tt.vars)
+			e := env(vars)
+
+			got := config.ReadNATS(e)
+
+			if tt.wantErr != "" {
+				require.Error(t, e.Err())
+				assert.Contains(t, e.Err().Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, e.Err())
+			assert.Equal(t, tt.want.Transport, got.Transport)
+			assert.Equal(t, tt.want.ClusterID, got.ClusterID)
+			assert.Equal(t, tt.want.Replicas, got.Replicas)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 // Package embedded runs the servers the services depend on inside the
-// current process: a MongoDB-compatible FerretDB and a NATS Streaming
-// server. Tests and the local stack use it; the services never do.
+// current process: a MongoDB-compatible FerretDB, and a NATS Streaming
+// server or a NATS server with JetStream (see Bus). Tests and the local
+// stack use it; the services never do.
 package embedded
 
 import (

@@ -1,9 +1,11 @@
 // Package events is the wire contract between the services: every subject on
-// NATS Streaming and the one payload type that travels on it. The JSON is the
+// the bus (a NATS Streaming channel, or a subject of the JetStream stream)
+// and the one payload type that travels on it. The JSON is the
 // same as the original Node.js app's, so services of either can share a bus.
 package events
 
-// Subject names a NATS Streaming channel.
+// Subject names a NATS Streaming channel, or a subject of the JetStream
+// stream.
 type Subject string
 
 // The subjects on the wire.
@@ -15,6 +17,14 @@ const (
 	SubjectExpirationComplete Subject = "expiration:complete"
 	SubjectPaymentCreated     Subject = "payment:created"
 )
+
+// Subjects returns every subject on the wire.
+func Subjects() []Subject {
+	return []Subject{
+		SubjectTicketCreated, SubjectTicketUpdated, SubjectOrderCreated,
+		SubjectOrderCancelled, SubjectExpirationComplete, SubjectPaymentCreated,
+	}
+}
 
 // Event is implemented by every payload type; it ties the type to its subject
 // so that publishers and listeners are typed by payload alone.

@@ -77,14 +77,14 @@ type gated struct {
 	order   []string // the payloads in the order they were published
 }
 
-func (p *gated) Publish(ctx context.Context, subject string, data []byte) error {
+func (p *gated) PublishID(ctx context.Context, id, subject string, data []byte) error {
 	first := false
 	p.once.Do(func() { first = true })
 	if first {
 		close(p.started)
 		<-p.open
 	}
-	if err := p.next.Publish(ctx, subject, data); err != nil {
+	if err := p.next.PublishID(ctx, id, subject, data); err != nil {
 		return err
 	}
 	p.mu.Lock()

@@ -44,6 +44,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/requestid"
 )
 
 // Field is the array field of an entity's document that holds its pending
@@ -62,19 +63,29 @@ type Message struct {
 	// At is when the message was made, for the age of the oldest pending
 	// event; messages stored before it existed have none.
 	At time.Time `bson:"at,omitempty"`
+	// RequestID is the request that caused the event, if any, so that it
+	// travels with the event (see package requestid).
+	RequestID string `bson:"requestId,omitempty"`
 }
 
-// New returns the pending message that will publish e.
-func New[E events.Event](e E) (Message, error) {
+// New returns the pending message that will publish e, caused by the
+// request that ctx names, if any.
+func New[E events.Event](ctx context.Context, e E) (Message, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return Message{}, fmt.Errorf("outbox: encode %s: %w", e.Subject(), err)
 	}
-	return Message{ID: rand.Text(), Subject: string(e.Subject()), Data: data, At: time.Now().UTC().Truncate(time.Millisecond)}, nil
+	return Message{
+		ID: rand.Text(), Subject: string(e.Subject()), Data: data,
+		At: time.Now().UTC().Truncate(time.Millisecond), RequestID: requestid.From(ctx),
+	}, nil
 }
 
 // Publisher is what the relay publishes through; *bus.Conn satisfies it.
-// Publish must return only once the message is stored by the server.
+// PublishID must return only once the message is stored by the server; the
+// relay gives each message's ID, which a server that de-duplicates (NATS
+// JetStream) uses to store a message published again after a crash once.
+// The relay's context carries the message's request id (package requestid).
 type Publisher interface {
-	Publish(ctx context.Context, subject string, data []byte) error
+	PublishID(ctx context.Context, id, subject string, data []byte) error
 }

@@ -36,7 +36,7 @@ type ticket struct {
 
 func message[E events.Event](t testing.TB, e E) outbox.Message {
 	t.Helper()
-	m, err := outbox.New(e)
+	m, err := outbox.New(context.Background(), e)
 	require.NoError(t, err)
 	return m
 }
@@ -203,7 +203,7 @@ type failing struct {
 	failOn map[int]bool
 }
 
-func (p *failing) Publish(ctx context.Context, subject string, data []byte) error {
+func (p *failing) PublishID(ctx context.Context, id, subject string, data []byte) error {
 	p.mu.Lock()
 	p.calls++
 	fail := p.failOn[p.calls]
@@ -211,7 +211,7 @@ func (p *failing) Publish(ctx context.Context, subject string, data []byte) erro
 	if fail {
 		return errors.New("injected publish failure")
 	}
-	return p.next.Publish(ctx, subject, data)
+	return p.next.PublishID(ctx, id, subject, data)
 }
 
 func TestRelay_RetriesFailedPublishWithoutLaterEventsOvertaking(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/requestid"
 )
 
 // DefaultPollInterval is how often a relay first looks in the collection
@@ -390,7 +391,7 @@ func (r *Relay) publishDocs(ctx context.Context, docs [][]*entry, published func
 		wg.Go(func() {
 			defer func() { <-sem }()
 			for _, e := range doc {
-				if err := r.pub.Publish(ctx, e.msg.Subject, e.msg.Data); err != nil {
+				if err := r.pub.PublishID(requestid.With(ctx, e.msg.RequestID), e.msg.ID, e.msg.Subject, e.msg.Data); err != nil {
 					errMu.Lock()
 					if first == nil {
 						first = fmt.Errorf("outbox: document %s: publish %s: %w", e.key, e.msg.ID, err)

@@ -105,9 +105,48 @@ func NATS(t testing.TB) *embedded.NATSStreaming {
 	return n
 }
 
+// BusServer starts a bus server of the transport given, bus.STAN or
+// bus.JetStream, for the test alone, with a file store so that it can be
+// stopped and started again without losing events or durable queue
+// groups. It is stopped when the test ends.
+func BusServer(t testing.TB, transport string) embedded.Bus {
+	t.Helper()
+	var (
+		n   embedded.Bus
+		err error
+	)
+	switch transport {
+	case bus.STAN:
+		n, err = embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: t.TempDir()})
+	case bus.JetStream:
+		n, err = embedded.StartJetStream(embedded.NATSConfig{StoreDir: t.TempDir()})
+	default:
+		err = fmt.Errorf("unknown transport %q", transport)
+	}
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// EachTransport runs test once per transport, as a subtest named after
+// it, each with a server of its own: the behaviour suite of the bus holds
+// on both.
+func EachTransport(t *testing.T, test func(t *testing.T, n embedded.Bus)) {
+	t.Helper()
+	for _, tr := range bus.Transports() {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			test(t, BusServer(t, tr))
+		})
+	}
+}
+
 // BusConfig returns a configuration for a new client of n.
-func BusConfig(n *embedded.NATSStreaming) bus.Config {
+func BusConfig(n embedded.Bus) bus.Config {
 	return bus.Config{
+		Transport: n.Transport(),
 		URL:       n.URL(),
 		ClusterID: n.ClusterID(),
 		ClientID:  fmt.Sprintf("test-%d-%d", os.Getpid(), clientSeq.Add(1)),
@@ -115,7 +154,7 @@ func BusConfig(n *embedded.NATSStreaming) bus.Config {
 }
 
 // Bus connects a new client to n, closed when the test ends.
-func Bus(t testing.TB, n *embedded.NATSStreaming) *bus.Conn {
+func Bus(t testing.TB, n embedded.Bus) *bus.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

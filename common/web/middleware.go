@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"ticketing.dev/common/metrics"
+	"ticketing.dev/common/requestid"
 )
 
 type ctxKey int
@@ -34,7 +35,7 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 }
 
 // RequestIDHeader carries the request id between gateway, services and logs.
-const RequestIDHeader = "X-Request-Id"
+const RequestIDHeader = requestid.Header
 
 // RouterOption configures NewRouter.
 type RouterOption func(*routerConfig)
@@ -66,7 +67,9 @@ func NewRouter(log *slog.Logger, opts ...RouterOption) *chi.Mux {
 }
 
 // requestLog gives each request an id (kept from the gateway when it sent a
-// sane one), a logger carrying it, and one access log line.
+// sane one), a logger carrying it, and one access log line. The context
+// carries the id too, into the events the request causes (package
+// requestid).
 func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +81,7 @@ func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
 			l := log.With("request_id", id)
 			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 			start := time.Now()
-			next.ServeHTTP(rec, r.WithContext(WithLogger(r.Context(), l)))
+			next.ServeHTTP(rec, r.WithContext(WithLogger(requestid.With(r.Context(), id), l)))
 			l.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),

@@ -226,7 +226,7 @@ func (s *Store) Create(ctx context.Context, o order.Order, t order.Ticket) (orde
 	}
 	id := bson.NewObjectID()
 	o.ID, o.TicketID, o.Version = id.Hex(), t.ID, 0
-	msg, err := outbox.New(o.CreatedEvent(t))
+	msg, err := outbox.New(ctx, o.CreatedEvent(t))
 	if err != nil {
 		return order.Order{}, err
 	}
@@ -486,7 +486,7 @@ func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.O
 		cancelled := next == events.StatusCancelled
 		var msg outbox.Message
 		if cancelled {
-			if msg, err = outbox.New(changed.CancelledEvent()); err != nil {
+			if msg, err = outbox.New(ctx, changed.CancelledEvent()); err != nil {
 				return o, err
 			}
 			update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: outbox.Field, Value: msg}}})

@@ -368,7 +368,7 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 		return payment.Payment{}, err
 	}
 	p := payment.Payment{ID: c.ID, OrderID: c.OrderID, StripeID: stripeID, Status: payment.StatusSucceeded}
-	msg, err := outbox.New(p.CreatedEvent())
+	msg, err := outbox.New(ctx, p.CreatedEvent())
 	if err != nil {
 		return payment.Payment{}, err
 	}

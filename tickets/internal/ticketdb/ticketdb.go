@@ -107,7 +107,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 func (s *Store) Insert(ctx context.Context, t ticket.Ticket) (ticket.Ticket, error) {
 	id := bson.NewObjectID()
 	t.ID, t.Version, t.OrderID, t.ReleasedOrderIDs = id.Hex(), 0, "", nil
-	msg, err := outbox.New(t.Created())
+	msg, err := outbox.New(ctx, t.Created())
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("insert ticket: %w", err)
 	}
@@ -216,7 +216,7 @@ func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 	}
 	read := t.Version
 	t.ID, t.Version = oid.Hex(), read+1
-	msg, err := outbox.New(t.Updated())
+	msg, err := outbox.New(ctx, t.Updated())
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("update ticket: %w", err)
 	}

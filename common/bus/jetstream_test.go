@@ -1,0 +1,82 @@
+package bus_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/requestid"
+	"ticketing.dev/common/testkit"
+)
+
+// An event published twice under one id, as a relay does when it crashes
+// between the publish and the removal, is delivered once on JetStream,
+// which de-duplicates by Nats-Msg-Id; NATS Streaming has no such thing
+// and delivers both, which the consumers' version rule absorbs.
+func TestConn_PublishIDIsDeliveredOnceOnJetStream(t *testing.T) {
+	t.Parallel()
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		conn := testkit.Bus(t, n)
+		var got inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).Listen(t.Context()))
+
+		data := []byte(`{"id":"o1","version":0,"ticket":{"id":"t1"}}`)
+		subject := string(events.SubjectOrderCancelled)
+		require.NoError(t, conn.PublishID(t.Context(), "msg-1", subject, data))
+		require.NoError(t, conn.PublishID(t.Context(), "msg-1", subject, data))
+		publishOrders(t, conn, "o2") // a marker: once it is in, so is what came before
+
+		want := 3
+		if n.Transport() == bus.JetStream {
+			want = 2
+		}
+		testkit.Eventually(t, func() bool { return got.len() >= want }, "events delivered")
+		time.Sleep(200 * time.Millisecond) // a second copy would follow at once
+		assert.Len(t, got.events(), want)
+	})
+}
+
+// On JetStream the request id of the publisher's context reaches the
+// handler's; NATS Streaming has no headers to carry it.
+func TestListener_HandlerContextCarriesThePublishersRequestID(t *testing.T) {
+	t.Parallel()
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		conn := testkit.Bus(t, n)
+		seen := make(chan [2]string, 2) // ticket id, request id
+		require.NoError(t, bus.NewListener(conn, "orders-service", func(ctx context.Context, e events.TicketCreated) error {
+			seen <- [2]string{e.ID, requestid.From(ctx)}
+			return nil
+		}).WithWorkers(bus.Workers, func(e events.TicketCreated) string { return e.ID }).Listen(t.Context()))
+
+		pub := bus.NewPublisher[events.TicketCreated](conn)
+		require.NoError(t, pub.Publish(requestid.With(t.Context(), "req-42"), events.TicketCreated{ID: "t1"}))
+		require.NoError(t, pub.Publish(t.Context(), events.TicketCreated{ID: "t2"}))
+
+		want := map[string]string{"t1": "req-42", "t2": ""}
+		if n.Transport() == bus.STAN {
+			want["t1"] = ""
+		}
+		got := map[string]string{}
+		for range want {
+			select {
+			case s := <-seen:
+				got[s[0]] = s[1]
+			case <-time.After(5 * time.Second):
+				t.Fatal("event not delivered")
+			}
+		}
+		assert.Equal(t, want, got)
+	})
+}
+
+// Every consumer of the JetStream stream is a durable one named after its
+// queue group and subject, keeping its place across connections.
+func TestConsumerName_NamesTheGroupAndSubject(t *testing.T) {
+	assert.Equal(t, "orders-service_ticket-created", bus.ConsumerName("orders-service", events.SubjectTicketCreated))
+}
