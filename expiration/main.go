@@ -212,7 +212,7 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	rescuing := lifecycle.Go(ctx, task.NewRescuer(rdb, expired, log, task.WithRescueMetrics(lateness)).Run)
 	defer lifecycle.Close(&err, rescuing.Stop)
 
-	if err := listener.Listen(ctx, conn, task.NewScheduler(rdb), log); err != nil {
+	if err := listener.New(task.NewScheduler(rdb), log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
 		return err
 	}
 

@@ -122,17 +122,7 @@ func newApp(t *testing.T) *app {
 	payments := payment.NewService(store, a.charger, payment.WithClock(a.clock.Now), payment.WithObserver(settled))
 	a.reconciler = reconciler.New(payments, time.Hour, log, settled)
 
-	h := listener.New(payments, log)
-	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCreated) error {
-		err := h.OrderCreated(ctx, e)
-		a.record(e.Subject(), e.ID, err)
-		return err
-	}).WithAckWait(ackWait).Listen(context.Background()))
-	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCancelled) error {
-		err := h.OrderCancelled(ctx, e)
-		a.record(e.Subject(), e.ID, err)
-		return err
-	}).WithAckWait(ackWait).Listen(context.Background()))
+	require.NoError(t, listener.Subscribe(context.Background(), conn, ackWait, recording{listener.New(payments, log), a}))
 
 	srv := httptest.NewServer(httpapi.Routes(httpapi.Deps{
 		Payments: payments,
@@ -150,10 +140,26 @@ func (a *app) useStripe(t *testing.T, url string) {
 	a.charger.current.Store(charger.New(stripeKey, testkit.Logger(t), charger.WithBaseURL(url), charger.WithTimeout(chargeTimeout)))
 }
 
-func (a *app) record(subject events.Subject, orderID string, err error) {
+// recording is the service's handlers, recording what each returns.
+type recording struct {
+	*listener.Handlers
+	a *app
+}
+
+func (r recording) OrderCreated(ctx context.Context, e events.OrderCreated) error {
+	return r.a.record(e.Subject(), e.ID, r.Handlers.OrderCreated(ctx, e))
+}
+
+func (r recording) OrderCancelled(ctx context.Context, e events.OrderCancelled) error {
+	return r.a.record(e.Subject(), e.ID, r.Handlers.OrderCancelled(ctx, e))
+}
+
+// record records what a handler returned, and returns it.
+func (a *app) record(subject events.Subject, orderID string, err error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.results = append(a.results, result{subject, orderID, err})
+	return err
 }
 
 // resultsFor returns what the handlers returned for the order's events.

@@ -65,26 +65,32 @@ func startListening(t *testing.T) *listening {
 	})
 
 	l := &listening{tickets: ticket.NewService(store, 0), store: store, nats: n, conn: conn}
-	created := listener.OrderCreated(l.tickets, log)
-	cancelled := listener.OrderCancelled(l.tickets, log)
-	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCreated) error {
-		err := created(ctx, e)
-		l.record(e.Subject(), e.ID, err)
-		return err
-	}).WithAckWait(ackWait).Listen(context.Background()))
-	require.NoError(t, bus.NewListener(conn, listener.Group, func(ctx context.Context, e events.OrderCancelled) error {
-		err := cancelled(ctx, e)
-		l.record(e.Subject(), e.ID, err)
-		return err
-	}).WithAckWait(ackWait).Listen(context.Background()))
+	h := recording{listener.New(l.tickets, log), l}
+	require.NoError(t, listener.Subscribe(context.Background(), conn, ackWait, h))
 	l.updated = observe[events.TicketUpdated](t, n)
 	return l
 }
 
-func (l *listening) record(s events.Subject, orderID string, err error) {
+// recording is the service's handlers, recording what each returns.
+type recording struct {
+	*listener.Handlers
+	l *listening
+}
+
+func (r recording) OrderCreated(ctx context.Context, e events.OrderCreated) error {
+	return r.l.record(e.Subject(), e.ID, r.Handlers.OrderCreated(ctx, e))
+}
+
+func (r recording) OrderCancelled(ctx context.Context, e events.OrderCancelled) error {
+	return r.l.record(e.Subject(), e.ID, r.Handlers.OrderCancelled(ctx, e))
+}
+
+// record records what a handler returned, and returns it.
+func (l *listening) record(s events.Subject, orderID string, err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.results = append(l.results, result{s, orderID, err})
+	return err
 }
 
 // resultsOf returns the results of handling the order's events of subject s.

@@ -119,7 +119,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	relaying := lifecycle.Go(ctx, relay.Run)
 	defer lifecycle.Close(&err, relaying.Stop)
 
-	if err := listener.Listen(ctx, conn, tickets, log); err != nil {
+	if err := listener.New(tickets, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
 		return err
 	}
 

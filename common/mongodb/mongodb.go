@@ -72,11 +72,35 @@ func Ping(db *mongo.Database) func(ctx context.Context) error {
 // ErrBadID is returned for an id that is not a 24-digit hex ObjectID.
 var ErrBadID = errors.New("mongodb: malformed id")
 
-// ObjectID parses an id from the API or an event.
+// ObjectID parses an id from the API or an event. Ids are strings there:
+// a filter built from what it returns can only ever be an equality, never
+// an operator smuggled in as an id.
 func ObjectID(id string) (bson.ObjectID, error) {
 	oid, err := bson.ObjectIDFromHex(id)
 	if err != nil {
 		return bson.ObjectID{}, fmt.Errorf("%w: %q", ErrBadID, id)
 	}
 	return oid, nil
+}
+
+// ParseID is ObjectID for a store whose domain has an error of its own for
+// a malformed id, one a client is shown: the error wraps both invalid and
+// ErrBadID, so that the client's message stays the domain's while every
+// store's malformed id is ErrBadID.
+func ParseID(id string, invalid error) (bson.ObjectID, error) {
+	oid, err := ObjectID(id)
+	if err != nil {
+		return bson.ObjectID{}, fmt.Errorf("%w: %w", invalid, err)
+	}
+	return oid, nil
+}
+
+// CheckID fails, wrapping ErrBadID, when id is no ObjectID; the error calls
+// it what's id ("ticket", "order"). An event naming such an id can never
+// apply: listeners check an event's ids before they handle it.
+func CheckID(what, id string) error {
+	if _, err := bson.ObjectIDFromHex(id); err != nil {
+		return fmt.Errorf("malformed %s id %q: %w", what, id, ErrBadID)
+	}
+	return nil
 }

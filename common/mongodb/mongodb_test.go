@@ -2,6 +2,8 @@ package mongodb_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -35,4 +37,24 @@ func TestObjectID(t *testing.T) {
 	assert.Equal(t, "507f1f77bcf86cd799439011", oid.Hex())
 	_, err = mongodb.ObjectID("nope")
 	assert.ErrorIs(t, err, mongodb.ErrBadID)
+}
+
+func TestParseID_MalformedIsBothTheDomainsErrorAndErrBadID(t *testing.T) {
+	invalid := errors.New("Order id must be valid")
+	oid, err := mongodb.ParseID("507f1f77bcf86cd799439011", invalid)
+	require.NoError(t, err)
+	assert.Equal(t, "507f1f77bcf86cd799439011", oid.Hex())
+
+	_, err = mongodb.ParseID("nope", invalid)
+	assert.ErrorIs(t, err, invalid)
+	assert.ErrorIs(t, err, mongodb.ErrBadID)
+}
+
+func TestCheckID_NamesTheMalformedID(t *testing.T) {
+	assert.NoError(t, mongodb.CheckID("ticket", "507f1f77bcf86cd799439011"))
+	for _, id := range []string{"", "nope", `{"$gt":""}`, "507f1f77bcf86cd79943901"} {
+		err := mongodb.CheckID("ticket", id)
+		assert.ErrorIs(t, err, mongodb.ErrBadID, id)
+		assert.ErrorContains(t, err, fmt.Sprintf("malformed ticket id %q", id))
+	}
 }

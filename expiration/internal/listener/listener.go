@@ -2,25 +2,55 @@
 // file per subject consumed. A handler returns nil, and so acknowledges its
 // event, only once Redis has stored the task; it returns an error, so that
 // NATS Streaming delivers the event again, when Redis did not.
+//
+// The service keeps no dead letters (it has no database): an event that
+// can never apply is logged and acknowledged, as the bus does with an
+// undecodable one when it has no dead-letter sink, rather than marked
+// bus.Permanent, which without a sink would be delivered again for ever.
 package listener
 
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
 	"ticketing.dev/expiration/internal/task"
 )
 
-// Group is the durable queue group, and durable name, of the service's
-// subscriptions.
+// Group is the expiration service's durable queue group: every instance of
+// the service shares it, so each event is handled by one of them.
 const Group = "expiration-service"
 
-// Listen subscribes the handlers of every consumed subject. Events are
-// handled until conn is closed.
-func Listen(ctx context.Context, conn *bus.Conn, tasks *task.Scheduler, log *slog.Logger) error {
-	return bus.NewListener(conn, Group, OrderCreated(tasks, log)).
-		WithWorkers(bus.Workers, func(e events.OrderCreated) string { return e.ID }).
-		Listen(ctx)
+// Handlers handle the events of each subject.
+type Handlers struct {
+	tasks *task.Scheduler
+	log   *slog.Logger
+}
+
+// New returns the handlers, which schedule tasks through tasks and log
+// what they schedule and drop to log.
+func New(tasks *task.Scheduler, log *slog.Logger) *Handlers {
+	return &Handlers{tasks: tasks, log: log}
+}
+
+// Subjects is a handler for each subject the service consumes: *Handlers,
+// or in tests a wrapper of it that watches what each handler returns.
+type Subjects interface {
+	OrderCreated(ctx context.Context, e events.OrderCreated) error
+}
+
+// Listen subscribes every handler to its subject in Group, redelivering
+// unacked events after ackWait (bus.DefaultAckWait in production).
+func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
+	return Subscribe(ctx, conn, ackWait, h)
+}
+
+// Subscribe is Listen for the handlers hs.
+func Subscribe(ctx context.Context, conn *bus.Conn, ackWait time.Duration, hs Subjects) error {
+	return bus.ListenAll(ctx,
+		bus.NewListener(conn, Group, hs.OrderCreated).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.OrderCreated) string { return e.ID }),
+	)
 }

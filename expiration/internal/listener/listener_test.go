@@ -37,7 +37,7 @@ func TestOrderCreated_RedeliveredEventSchedulesOnceAndExpiresOnce(t *testing.T) 
 	rdb := redisClient(t, testkit.RedisServer(t))
 	log := testkit.Logger(t)
 	service := testkit.Bus(t, n)
-	require.NoError(t, listener.Listen(t.Context(), service, task.NewScheduler(rdb), log))
+	require.NoError(t, listener.New(task.NewScheduler(rdb), log).Listen(t.Context(), service, time.Second))
 	worker := task.NewServer(rdb, log)
 	require.NoError(t, worker.Start(task.NewHandler(bus.NewPublisher[events.ExpirationComplete](service), log)))
 	t.Cleanup(worker.Shutdown)
@@ -82,7 +82,7 @@ func TestOrderCreated_RedeliveredEventSchedulesOnceAndExpiresOnce(t *testing.T) 
 }
 
 func TestOrderCreated_FailsSoTheEventIsRedeliveredWhileRedisIsUnreachable(t *testing.T) {
-	handle := listener.OrderCreated(task.NewScheduler(redisClient(t, closedAddr(t))), testkit.Logger(t))
+	handle := listener.New(task.NewScheduler(redisClient(t, closedAddr(t))), testkit.Logger(t)).OrderCreated
 
 	err := handle(t.Context(), orderCreated("order-1", time.Now().Add(time.Minute)))
 
@@ -91,7 +91,7 @@ func TestOrderCreated_FailsSoTheEventIsRedeliveredWhileRedisIsUnreachable(t *tes
 
 func TestOrderCreated_AcksWithoutSchedulingWhenOrderIDOrExpiresAtIsMissing(t *testing.T) {
 	rdb := redisClient(t, testkit.MiniRedis(t))
-	handle := listener.OrderCreated(task.NewScheduler(rdb), testkit.Logger(t))
+	handle := listener.New(task.NewScheduler(rdb), testkit.Logger(t)).OrderCreated
 	tests := map[string]events.OrderCreated{
 		"no order id":  orderCreated("", time.Now().Add(time.Minute)),
 		"no expiresAt": {ID: "order-1", Status: "created"},

@@ -6,6 +6,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/orders/internal/order"
 )
 
@@ -23,10 +24,14 @@ import (
 // An expiration for an unknown order goes to the dead letters at once:
 // order:created, from which expiration schedules its job, is only ever
 // published after the order is stored, so the order cannot turn up later
-// and redelivering would only repeat the failure.
+// and redelivering would only repeat the failure. So does one with a
+// malformed id.
 func (h *Handlers) ExpirationComplete(ctx context.Context, e events.ExpirationComplete) error {
+	if err := mongodb.CheckID("order", e.OrderID); err != nil {
+		return bus.Permanent(err)
+	}
 	_, err := h.orders.Expire(ctx, e.OrderID)
-	if errors.Is(err, order.ErrNotFound) || unusable(err) {
+	if errors.Is(err, order.ErrNotFound) {
 		return bus.Permanent(err)
 	}
 	return err

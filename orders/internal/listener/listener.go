@@ -1,13 +1,12 @@
 // Package listener consumes the events the orders service listens to, one
 // file per subject. A handler returns nil — and its event is acked — only
 // once its writes, and the events they cause, are stored; it returns an
-// error to have the event delivered again later.
+// error to have the event delivered again later, and a permanent one
+// (bus.Permanent), for the dead letters at once, when it never can apply.
 package listener
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -32,38 +31,32 @@ func New(orders *order.Service, log *slog.Logger) *Handlers {
 	return &Handlers{orders: orders, log: log}
 }
 
+// Subjects is a handler for each subject the service consumes: *Handlers,
+// or in tests a wrapper of it that watches what each handler returns.
+type Subjects interface {
+	TicketCreated(ctx context.Context, e events.TicketCreated) error
+	TicketUpdated(ctx context.Context, e events.TicketUpdated) error
+	ExpirationComplete(ctx context.Context, e events.ExpirationComplete) error
+	PaymentCreated(ctx context.Context, e events.PaymentCreated) error
+}
+
 // Listen subscribes every handler to its subject in Group, redelivering
 // unacked events after ackWait (bus.DefaultAckWait in production).
 func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
-	listeners := []interface{ Listen(context.Context) error }{
-		bus.NewListener(conn, Group, h.TicketCreated).WithAckWait(ackWait).
+	return Subscribe(ctx, conn, ackWait, h)
+}
+
+// Subscribe is Listen for the handlers hs. The events of one ticket, and
+// those of one order, are applied one after the other, in order.
+func Subscribe(ctx context.Context, conn *bus.Conn, ackWait time.Duration, hs Subjects) error {
+	return bus.ListenAll(ctx,
+		bus.NewListener(conn, Group, hs.TicketCreated).WithAckWait(ackWait).
 			WithWorkers(bus.Workers, func(e events.TicketCreated) string { return e.ID }),
-		bus.NewListener(conn, Group, h.TicketUpdated).WithAckWait(ackWait).
+		bus.NewListener(conn, Group, hs.TicketUpdated).WithAckWait(ackWait).
 			WithWorkers(bus.Workers, func(e events.TicketUpdated) string { return e.ID }),
-		bus.NewListener(conn, Group, h.ExpirationComplete).WithAckWait(ackWait).
+		bus.NewListener(conn, Group, hs.ExpirationComplete).WithAckWait(ackWait).
 			WithWorkers(bus.Workers, func(e events.ExpirationComplete) string { return e.OrderID }),
-		bus.NewListener(conn, Group, h.PaymentCreated).WithAckWait(ackWait).
+		bus.NewListener(conn, Group, hs.PaymentCreated).WithAckWait(ackWait).
 			WithWorkers(bus.Workers, func(e events.PaymentCreated) string { return e.OrderID }),
-	}
-	for _, l := range listeners {
-		if err := l.Listen(ctx); err != nil {
-			return fmt.Errorf("listen: %w", err)
-		}
-	}
-	return nil
-}
-
-// unusable reports whether err means the event can never be applied, so
-// that redelivering it cannot help: it names an id that is no ObjectID.
-func unusable(err error) bool {
-	return errors.Is(err, order.ErrInvalidID)
-}
-
-// permanentIfUnusable marks err for the dead letters at once when it is
-// unusable; other errors are delivered again.
-func permanentIfUnusable(err error) error {
-	if unusable(err) {
-		return bus.Permanent(err)
-	}
-	return err
+	)
 }

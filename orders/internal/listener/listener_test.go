@@ -264,13 +264,10 @@ func TestExpirationComplete_EarlyIsRedeliveredAndCancelsOnceDue(t *testing.T) {
 	env, h := setup(t)
 	v := placed(t, env)
 	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
-	// The handler as Listen subscribes it, reporting what it returned.
+	// The handlers as Listen subscribes them, reporting expiration:complete's
+	// results.
 	handled := make(chan error, 100)
-	require.NoError(t, bus.NewListener(env.Conn, listener.Group, func(ctx context.Context, e events.ExpirationComplete) error {
-		err := h.ExpirationComplete(ctx, e)
-		handled <- err
-		return err
-	}).WithAckWait(time.Second).Listen(t.Context()))
+	require.NoError(t, listener.Subscribe(t.Context(), env.Conn, time.Second, reporting{h, handled}))
 
 	require.NoError(t, bus.NewPublisher[events.ExpirationComplete](env.Conn).Publish(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
 
@@ -286,6 +283,18 @@ func TestExpirationComplete_EarlyIsRedeliveredAndCancelsOnceDue(t *testing.T) {
 	assert.EqualValues(t, 1, got.Version)
 	assert.Equal(t, events.OrderCancelled{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}, cancelled.Next(t))
 	cancelled.None(t, 300*time.Millisecond)
+}
+
+// reporting is the handlers, reporting what ExpirationComplete returns.
+type reporting struct {
+	*listener.Handlers
+	handled chan<- error
+}
+
+func (r reporting) ExpirationComplete(ctx context.Context, e events.ExpirationComplete) error {
+	err := r.Handlers.ExpirationComplete(ctx, e)
+	r.handled <- err
+	return err
 }
 
 // next waits for the next handler result on ch.

@@ -3,7 +3,9 @@ package listener
 import (
 	"context"
 
+	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/orders/internal/order"
 )
 
@@ -11,5 +13,8 @@ import (
 // event already applied changes nothing and is acked; one with a malformed
 // id goes to the dead letters at once.
 func (h *Handlers) TicketCreated(ctx context.Context, e events.TicketCreated) error {
-	return permanentIfUnusable(h.orders.AddTicket(ctx, order.Ticket{ID: e.ID, Title: e.Title, Price: e.Price, Version: e.Version}))
+	if err := mongodb.CheckID("ticket", e.ID); err != nil {
+		return bus.Permanent(err)
+	}
+	return h.orders.AddTicket(ctx, order.Ticket{ID: e.ID, Title: e.Title, Price: e.Price, Version: e.Version})
 }

@@ -3,7 +3,9 @@ package listener
 import (
 	"context"
 
+	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/orders/internal/order"
 )
 
@@ -15,5 +17,8 @@ import (
 // never come). A version already applied is acked; an event with a
 // malformed id goes to the dead letters at once.
 func (h *Handlers) TicketUpdated(ctx context.Context, e events.TicketUpdated) error {
-	return permanentIfUnusable(h.orders.UpdateTicket(ctx, order.Ticket{ID: e.ID, Title: e.Title, Price: e.Price, Version: e.Version}))
+	if err := mongodb.CheckID("ticket", e.ID); err != nil {
+		return bus.Permanent(err)
+	}
+	return h.orders.UpdateTicket(ctx, order.Ticket{ID: e.ID, Title: e.Title, Price: e.Price, Version: e.Version})
 }

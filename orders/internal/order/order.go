@@ -55,8 +55,8 @@ var (
 	// ErrCompleted is the cancellation of a paid order.
 	ErrCompleted = errs.New(errs.Invalid, "Cannot cancel a completed order")
 	// ErrInvalidID is an id that is not a MongoDB ObjectID in hex. Clients
-	// meet it for an order id in a path; an event naming such an id meets it
-	// too, and is dropped.
+	// meet it for an order id in a path; the store's also wraps
+	// mongodb.ErrBadID, the one malformed id of every store.
 	ErrInvalidID = errs.New(errs.Invalid, "Order id must be valid")
 
 	// ErrPaidAfterCancel is a payment for an order that was already

@@ -206,21 +206,11 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 // does not exist.
 const codeIndexNotFound = 27
 
-// objectID parses an id from the API or an event; ids are strings there,
-// so a filter built from one can only ever be an equality.
-func objectID(id string) (bson.ObjectID, error) {
-	oid, err := bson.ObjectIDFromHex(id)
-	if err != nil {
-		return bson.ObjectID{}, fmt.Errorf("%w: %q", order.ErrInvalidID, id)
-	}
-	return oid, nil
-}
-
 // Create claims t for o, then stores o under a new id with its
 // order:created event. If the order cannot be stored, the claim is given up
 // again.
 func (s *Store) Create(ctx context.Context, o order.Order, t order.Ticket) (order.Order, error) {
-	tid, err := objectID(t.ID)
+	tid, err := mongodb.ParseID(t.ID, order.ErrInvalidID)
 	if err != nil {
 		return order.Order{}, err
 	}
@@ -342,7 +332,7 @@ func (s *Store) releaseClaim(ctx context.Context, ticket, orderID bson.ObjectID)
 
 // Order returns the order with its ticket.
 func (s *Store) Order(ctx context.Context, id string) (order.View, error) {
-	oid, err := objectID(id)
+	oid, err := mongodb.ParseID(id, order.ErrInvalidID)
 	if err != nil {
 		return order.View{}, err
 	}
@@ -376,7 +366,7 @@ func (s *Store) order(ctx context.Context, id bson.ObjectID) (orderDoc, error) {
 func (s *Store) OrdersOf(ctx context.Context, userID string, page order.Page) ([]order.View, bool, error) {
 	filter := bson.D{{Key: "userId", Value: userID}}
 	if page.After != "" {
-		after, err := objectID(page.After)
+		after, err := mongodb.ParseID(page.After, order.ErrInvalidID)
 		if err != nil {
 			return nil, false, err
 		}
@@ -455,7 +445,7 @@ func view(o orderDoc, tickets map[bson.ObjectID]ticketDoc) (order.View, error) {
 // filtering on the version read so that a write by another process in
 // between is noticed and the rule applied again to what it wrote.
 func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.Order, error) {
-	oid, err := objectID(id)
+	oid, err := mongodb.ParseID(id, order.ErrInvalidID)
 	if err != nil {
 		return order.Order{}, err
 	}
@@ -539,7 +529,7 @@ func (s *Store) Overdue(ctx context.Context, t time.Time, limit int) ([]string, 
 
 // Ticket returns the replica of a ticket.
 func (s *Store) Ticket(ctx context.Context, id string) (order.Ticket, error) {
-	tid, err := objectID(id)
+	tid, err := mongodb.ParseID(id, order.ErrInvalidID)
 	if err != nil {
 		return order.Ticket{}, err
 	}
@@ -556,7 +546,7 @@ func (s *Store) Ticket(ctx context.Context, id string) (order.Ticket, error) {
 
 // AddTicket inserts a new replica; a duplicate key means it is there already.
 func (s *Store) AddTicket(ctx context.Context, t order.Ticket) error {
-	tid, err := objectID(t.ID)
+	tid, err := mongodb.ParseID(t.ID, order.ErrInvalidID)
 	if err != nil {
 		return err
 	}
@@ -570,7 +560,7 @@ func (s *Store) AddTicket(ctx context.Context, t order.Ticket) error {
 // UpdateTicket applies version t.Version when the replica holds the one
 // before it.
 func (s *Store) UpdateTicket(ctx context.Context, t order.Ticket) error {
-	tid, err := objectID(t.ID)
+	tid, err := mongodb.ParseID(t.ID, order.ErrInvalidID)
 	if err != nil {
 		return err
 	}

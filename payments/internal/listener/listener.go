@@ -1,13 +1,12 @@
 // Package listener consumes the events the payments service listens to, one
 // file per subject. A handler returns nil — and its event is acked — only
 // once its write is stored; it returns an error to have the event delivered
-// again later.
+// again later, and a permanent one (bus.Permanent), for the dead letters at
+// once, when it never can apply.
 package listener
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -32,34 +31,26 @@ func New(payments *payment.Service, log *slog.Logger) *Handlers {
 	return &Handlers{payments: payments, log: log}
 }
 
+// Subjects is a handler for each subject the service consumes: *Handlers,
+// or in tests a wrapper of it that watches what each handler returns.
+type Subjects interface {
+	OrderCreated(ctx context.Context, e events.OrderCreated) error
+	OrderCancelled(ctx context.Context, e events.OrderCancelled) error
+}
+
 // Listen subscribes every handler to its subject in Group, redelivering
 // unacked events after ackWait (bus.DefaultAckWait in production).
 func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
-	listeners := []interface{ Listen(context.Context) error }{
-		bus.NewListener(conn, Group, h.OrderCreated).WithAckWait(ackWait).
+	return Subscribe(ctx, conn, ackWait, h)
+}
+
+// Subscribe is Listen for the handlers hs. The events of one order are
+// applied one after the other, in order.
+func Subscribe(ctx context.Context, conn *bus.Conn, ackWait time.Duration, hs Subjects) error {
+	return bus.ListenAll(ctx,
+		bus.NewListener(conn, Group, hs.OrderCreated).WithAckWait(ackWait).
 			WithWorkers(bus.Workers, func(e events.OrderCreated) string { return e.ID }),
-		bus.NewListener(conn, Group, h.OrderCancelled).WithAckWait(ackWait).
+		bus.NewListener(conn, Group, hs.OrderCancelled).WithAckWait(ackWait).
 			WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.ID }),
-	}
-	for _, l := range listeners {
-		if err := l.Listen(ctx); err != nil {
-			return fmt.Errorf("listen: %w", err)
-		}
-	}
-	return nil
-}
-
-// unusable reports whether err means the event can never be applied, so
-// that redelivering it cannot help: it names an id that is no ObjectID.
-func unusable(err error) bool {
-	return errors.Is(err, payment.ErrMalformedID)
-}
-
-// permanentIfUnusable marks err for the dead letters at once when it is
-// unusable; other errors are delivered again.
-func permanentIfUnusable(err error) error {
-	if unusable(err) {
-		return bus.Permanent(err)
-	}
-	return err
+	)
 }

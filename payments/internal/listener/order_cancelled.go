@@ -3,7 +3,9 @@ package listener
 import (
 	"context"
 
+	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
 )
 
 // OrderCancelled marks the replica of an order cancelled, then refunds its
@@ -15,5 +17,8 @@ import (
 // already applied is acked without effect; one with a malformed id goes to
 // the dead letters at once.
 func (h *Handlers) OrderCancelled(ctx context.Context, e events.OrderCancelled) error {
-	return permanentIfUnusable(h.payments.CancelOrder(ctx, e.ID, e.Version))
+	if err := mongodb.CheckID("order", e.ID); err != nil {
+		return bus.Permanent(err)
+	}
+	return h.payments.CancelOrder(ctx, e.ID, e.Version)
 }

@@ -6,6 +6,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/payments/internal/payment"
 )
 
@@ -14,10 +15,13 @@ import (
 // without effect. An event that can never apply — a malformed id, or no
 // buyer — goes to the dead letters at once.
 func (h *Handlers) OrderCreated(ctx context.Context, e events.OrderCreated) error {
+	if err := mongodb.CheckID("order", e.ID); err != nil {
+		return bus.Permanent(err)
+	}
 	if e.UserID == "" || !e.Status.Valid() {
 		return bus.Permanent(fmt.Errorf("order:created %s without a buyer (%q) or with an unknown status %q", e.ID, e.UserID, e.Status))
 	}
-	err := h.payments.AddOrder(ctx, payment.Order{
+	return h.payments.AddOrder(ctx, payment.Order{
 		ID:        e.ID,
 		UserID:    e.UserID,
 		Status:    e.Status,
@@ -25,5 +29,4 @@ func (h *Handlers) OrderCreated(ctx context.Context, e events.OrderCreated) erro
 		Version:   e.Version,
 		ExpiresAt: e.ExpiresAt.Time,
 	})
-	return permanentIfUnusable(err)
 }

@@ -151,7 +151,9 @@ var (
 	// ErrPaymentInProgress is a payment for an order that another request
 	// is charging right now.
 	ErrPaymentInProgress = errs.New(errs.Invalid, "A payment for this order is already in progress")
-	// ErrMalformedID is an id that is not a MongoDB ObjectID in hex.
+	// ErrMalformedID is an id that is not a MongoDB ObjectID in hex; the
+	// store's also wraps mongodb.ErrBadID, the one malformed id of every
+	// store.
 	ErrMalformedID = errs.New(errs.Invalid, "Malformed id")
 	// ErrTooLittleTime is a payment for an order whose lock runs out before
 	// a charge could be sure to finish: started, it could only end in a

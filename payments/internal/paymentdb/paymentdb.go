@@ -181,19 +181,9 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// objectID parses an id from the API or an event; ids are strings there,
-// so a filter built from one can only ever be an equality.
-func objectID(id string) (bson.ObjectID, error) {
-	oid, err := bson.ObjectIDFromHex(id)
-	if err != nil {
-		return bson.ObjectID{}, fmt.Errorf("%w: %q", payment.ErrMalformedID, id)
-	}
-	return oid, nil
-}
-
 // Order returns the replica of an order.
 func (s *Store) Order(ctx context.Context, id string) (payment.Order, error) {
-	oid, err := objectID(id)
+	oid, err := mongodb.ParseID(id, payment.ErrMalformedID)
 	if err != nil {
 		return payment.Order{}, err
 	}
@@ -215,7 +205,7 @@ func (s *Store) order(ctx context.Context, id bson.ObjectID) (payment.Order, err
 // AddOrder inserts a new replica; a duplicate key means it is there
 // already.
 func (s *Store) AddOrder(ctx context.Context, o payment.Order) error {
-	oid, err := objectID(o.ID)
+	oid, err := mongodb.ParseID(o.ID, payment.ErrMalformedID)
 	if err != nil {
 		return err
 	}
@@ -236,7 +226,7 @@ func (s *Store) AddOrder(ctx context.Context, o payment.Order) error {
 // CancelOrder applies the cancellation of version `version` when the
 // replica holds the version before it.
 func (s *Store) CancelOrder(ctx context.Context, id string, version int64, at time.Time) error {
-	oid, err := objectID(id)
+	oid, err := mongodb.ParseID(id, payment.ErrMalformedID)
 	if err != nil {
 		return err
 	}
@@ -272,7 +262,7 @@ func (s *Store) CancelOrder(ctx context.Context, id string, version int64, at ti
 // Claim inserts a pending payment for c.OrderID, or looks at the one that
 // is there already.
 func (s *Store) Claim(ctx context.Context, c payment.Claim, staleBefore time.Time) (payment.Claim, error) {
-	oid, err := objectID(c.OrderID)
+	oid, err := mongodb.ParseID(c.OrderID, payment.ErrMalformedID)
 	if err != nil {
 		return payment.Claim{}, err
 	}
@@ -363,7 +353,7 @@ func stale(d paymentDoc, staleBefore time.Time) bool {
 // every holder charges under the claim's one idempotency key, so whichever
 // completes it records the one charge Stripe made.
 func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) (payment.Payment, error) {
-	id, err := objectID(c.ID)
+	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
 	if err != nil {
 		return payment.Payment{}, err
 	}
@@ -401,7 +391,7 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 
 // Release deletes the claim if it is still pending and still c's.
 func (s *Store) Release(ctx context.Context, c payment.Claim) error {
-	id, err := objectID(c.ID)
+	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
 	if err != nil {
 		return err
 	}
@@ -416,7 +406,7 @@ func (s *Store) Release(ctx context.Context, c payment.Claim) error {
 // Abandon marks the claim, if it is still pending and still c's, as one
 // the next attempt takes over at once.
 func (s *Store) Abandon(ctx context.Context, c payment.Claim) error {
-	id, err := objectID(c.ID)
+	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
 	if err != nil {
 		return err
 	}

@@ -11,13 +11,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/payments/internal/payment"
 )
 
 // PaymentOf returns the payment or claim of an order.
 func (s *Store) PaymentOf(ctx context.Context, orderID string) (payment.Payment, error) {
-	oid, err := objectID(orderID)
+	oid, err := mongodb.ParseID(orderID, payment.ErrMalformedID)
 	if err != nil {
 		return payment.Payment{}, err
 	}
@@ -48,7 +49,7 @@ func (s *Store) paymentByID(ctx context.Context, id bson.ObjectID) (paymentDoc, 
 // Retake takes over the claim if it is still pending and still as c was
 // listed.
 func (s *Store) Retake(ctx context.Context, c payment.Claim, at time.Time) (payment.Claim, error) {
-	id, err := objectID(c.ID)
+	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
 	if err != nil {
 		return payment.Claim{}, err
 	}
@@ -95,7 +96,7 @@ func (s *Store) PendingClaims(ctx context.Context, claimedBefore time.Time, limi
 // one update that stores no event. Like Complete, it filters on the
 // status only: every holder of the claim charged under its one key.
 func (s *Store) RefundDue(ctx context.Context, c payment.Claim, stripeID string, at time.Time) (payment.RefundClaim, error) {
-	id, err := objectID(c.ID)
+	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
 	if err != nil {
 		return payment.RefundClaim{}, err
 	}
@@ -124,7 +125,7 @@ func (s *Store) RefundDue(ctx context.Context, c payment.Claim, stripeID string,
 // ClaimRefund moves a succeeded payment to refunding, or takes over a
 // refund left refunding since before staleBefore.
 func (s *Store) ClaimRefund(ctx context.Context, paymentID string, at, staleBefore time.Time) (payment.RefundClaim, error) {
-	id, err := objectID(paymentID)
+	id, err := mongodb.ParseID(paymentID, payment.ErrMalformedID)
 	if err != nil {
 		return payment.RefundClaim{}, err
 	}
@@ -163,7 +164,7 @@ func (s *Store) ClaimRefund(ctx context.Context, paymentID string, at, staleBefo
 // holder refunds under the payment's one refund key, so whichever records
 // it records the one refund Stripe made.
 func (s *Store) Refunded(ctx context.Context, r payment.RefundClaim, refundID string, at time.Time) (payment.Payment, error) {
-	id, err := objectID(r.PaymentID)
+	id, err := mongodb.ParseID(r.PaymentID, payment.ErrMalformedID)
 	if err != nil {
 		return payment.Payment{}, err
 	}

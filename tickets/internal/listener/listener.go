@@ -2,44 +2,56 @@
 // subject consumed. Each handler returns nil, and so acknowledges its event,
 // only once its write and the event announcing it are stored; it returns
 // an error, so that NATS Streaming delivers the event again, when the event
-// cannot be applied yet.
+// cannot be applied yet, and a permanent one (bus.Permanent), for the dead
+// letters at once, when it never can be.
 package listener
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"time"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/web"
 	"ticketing.dev/tickets/internal/ticket"
 )
 
-// Group is the durable queue group, and durable name, of the service's
-// subscriptions.
+// Group is the tickets service's durable queue group: every instance of
+// the service shares it, so each event is handled by one of them.
 const Group = "tickets-service"
 
-// Listen subscribes the handlers of every consumed subject. Events are
-// handled until conn is closed.
-func Listen(ctx context.Context, conn *bus.Conn, tickets *ticket.Service, log *slog.Logger) error {
-	// Events of one ticket are applied one after the other, in order.
-	if err := bus.NewListener(conn, Group, OrderCreated(tickets, log)).
-		WithWorkers(bus.Workers, func(e events.OrderCreated) string { return e.Ticket.ID }).
-		Listen(ctx); err != nil {
-		return err
-	}
-	return bus.NewListener(conn, Group, OrderCancelled(tickets, log)).
-		WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.Ticket.ID }).
-		Listen(ctx)
+// Handlers handle the events of each subject.
+type Handlers struct {
+	tickets *ticket.Service
+	log     *slog.Logger
 }
 
-// checkIDs fails, for the dead letters at once, when an event does not name
-// its ticket and order such that applying it could ever succeed: delivering
-// it again cannot help.
-func checkIDs(ticketID, orderID string) error {
-	if web.ValidID(ticketID) && orderID != "" {
-		return nil
-	}
-	return bus.Permanent(fmt.Errorf("malformed ticket id %q or order id %q", ticketID, orderID))
+// New returns the handlers, which apply events through tickets and log
+// what they change to log.
+func New(tickets *ticket.Service, log *slog.Logger) *Handlers {
+	return &Handlers{tickets: tickets, log: log}
+}
+
+// Subjects is a handler for each subject the service consumes: *Handlers,
+// or in tests a wrapper of it that watches what each handler returns.
+type Subjects interface {
+	OrderCreated(ctx context.Context, e events.OrderCreated) error
+	OrderCancelled(ctx context.Context, e events.OrderCancelled) error
+}
+
+// Listen subscribes every handler to its subject in Group, redelivering
+// unacked events after ackWait (bus.DefaultAckWait in production).
+func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
+	return Subscribe(ctx, conn, ackWait, h)
+}
+
+// Subscribe is Listen for the handlers hs. The events of one ticket are
+// applied one after the other, in order.
+func Subscribe(ctx context.Context, conn *bus.Conn, ackWait time.Duration, hs Subjects) error {
+	return bus.ListenAll(ctx,
+		bus.NewListener(conn, Group, hs.OrderCreated).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.OrderCreated) string { return e.Ticket.ID }),
+		bus.NewListener(conn, Group, hs.OrderCancelled).WithAckWait(ackWait).
+			WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.Ticket.ID }),
+	)
 }

@@ -2,29 +2,28 @@ package listener
 
 import (
 	"context"
-	"log/slog"
+	"errors"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
-	"ticketing.dev/tickets/internal/ticket"
+	"ticketing.dev/common/mongodb"
 )
 
-// OrderCreated returns the handler of order:created: the order locks its
-// ticket, and ticket:updated announces the lock with the order's id.
+// OrderCreated locks the order's ticket, and ticket:updated announces the
+// lock with the order's id.
 //
 // A redelivery for an order that holds or has released the ticket is
 // acknowledged without effect. For a ticket another order still holds, it
-// fails: that order's order:cancelled has yet to be applied.
-func OrderCreated(tickets *ticket.Service, log *slog.Logger) bus.Handler[events.OrderCreated] {
-	return func(ctx context.Context, e events.OrderCreated) error {
-		if err := checkIDs(e.Ticket.ID, e.ID); err != nil {
-			return err
-		}
-		changed, err := tickets.Reserve(ctx, e.Ticket.ID, e.ID)
-		if err != nil {
-			return err
-		}
-		log.InfoContext(ctx, "ticket reserved", "ticket_id", e.Ticket.ID, "order_id", e.ID, "changed", changed)
-		return nil
+// fails: that order's order:cancelled has yet to be applied. An event with
+// a malformed id goes to the dead letters at once.
+func (h *Handlers) OrderCreated(ctx context.Context, e events.OrderCreated) error {
+	if err := errors.Join(mongodb.CheckID("ticket", e.Ticket.ID), mongodb.CheckID("order", e.ID)); err != nil {
+		return bus.Permanent(err)
 	}
+	changed, err := h.tickets.Reserve(ctx, e.Ticket.ID, e.ID)
+	if err != nil {
+		return err
+	}
+	h.log.InfoContext(ctx, "ticket reserved", "ticket_id", e.Ticket.ID, "order_id", e.ID, "changed", changed)
+	return nil
 }

@@ -39,7 +39,9 @@ const MaxReleased = 20
 var (
 	// ErrNotFound is an unknown ticket.
 	ErrNotFound = errs.New(errs.NotFound, "Ticket not found")
-	// ErrInvalidID is a ticket id that is not an ObjectID in hex.
+	// ErrInvalidID is a ticket id that is not an ObjectID in hex; the
+	// store's also wraps mongodb.ErrBadID, the one malformed id of every
+	// store.
 	ErrInvalidID = errs.New(errs.Invalid, "Ticket id must be valid")
 	// ErrNotOwner is an edit by someone other than the seller.
 	ErrNotOwner = errs.New(errs.Unauthorized, "Not authorized")

@@ -134,9 +134,9 @@ func (s *Store) Insert(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 // Get returns the ticket with the id, ticket.ErrNotFound, or
 // ticket.ErrInvalidID when id is no ObjectID.
 func (s *Store) Get(ctx context.Context, id string) (ticket.Ticket, error) {
-	oid, err := mongodb.ObjectID(id)
+	oid, err := mongodb.ParseID(id, ticket.ErrInvalidID)
 	if err != nil {
-		return ticket.Ticket{}, ticket.ErrInvalidID
+		return ticket.Ticket{}, err
 	}
 	var doc document
 	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}, options.FindOne().SetProjection(outbox.Without)).Decode(&doc)
@@ -155,9 +155,9 @@ func (s *Store) Get(ctx context.Context, id string) (ticket.Ticket, error) {
 func (s *Store) Available(ctx context.Context, page ticket.Page) ([]ticket.Ticket, bool, error) {
 	filter := bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
 	if page.After != "" {
-		after, err := mongodb.ObjectID(page.After)
+		after, err := mongodb.ParseID(page.After, ticket.ErrInvalidID)
 		if err != nil {
-			return nil, false, fmt.Errorf("find available tickets: %w", ticket.ErrInvalidID)
+			return nil, false, fmt.Errorf("find available tickets: %w", err)
 		}
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
 	}
@@ -210,9 +210,9 @@ func (s *Store) CountForSale(ctx context.Context, userID string, upTo int) (int,
 // the stored version is still t.Version. Otherwise it fails with
 // ticket.ErrConflict, or ticket.ErrNotFound when the ticket is gone.
 func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, error) {
-	oid, err := mongodb.ObjectID(t.ID)
+	oid, err := mongodb.ParseID(t.ID, ticket.ErrInvalidID)
 	if err != nil {
-		return ticket.Ticket{}, ticket.ErrInvalidID
+		return ticket.Ticket{}, err
 	}
 	read := t.Version
 	t.ID, t.Version = oid.Hex(), read+1
