@@ -23,6 +23,7 @@ import (
 	"ticketing.dev/client/internal/pages"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/metrics"
+	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/web"
 )
 
@@ -92,7 +93,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "client")
+	log := slog.New(requestid.LogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))).With("service", "client")
 	reg := metrics.NewRegistry()
 	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
 	if err != nil {

@@ -14,12 +14,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/requestid"
 )
 
 // Logger returns the JSON logger a service writes to stdout, every line
-// naming the service.
+// naming the service, and the request (request_id) when logged with the
+// context of a request or of an event it caused (package requestid).
 func Logger(w io.Writer, level slog.Level, name string) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", name)
+	return slog.New(requestid.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))).With("service", name)
 }
 
 // disconnectTimeout bounds the wait for MongoDB at shutdown.

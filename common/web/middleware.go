@@ -67,9 +67,9 @@ func NewRouter(log *slog.Logger, opts ...RouterOption) *chi.Mux {
 }
 
 // requestLog gives each request an id (kept from the gateway when it sent a
-// sane one), a logger carrying it, and one access log line. The context
-// carries the id too, into the events the request causes (package
-// requestid).
+// sane one) in its context, and one access log line. The id reaches every
+// line logged with the request's context (requestid.LogHandler, which the
+// services' loggers have) and the events the request causes.
 func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,11 +78,11 @@ func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
 				id = newID()
 			}
 			w.Header().Set(RequestIDHeader, id)
-			l := log.With("request_id", id)
+			ctx := requestid.With(r.Context(), id)
 			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 			start := time.Now()
-			next.ServeHTTP(rec, r.WithContext(WithLogger(requestid.With(r.Context(), id), l)))
-			l.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			next.ServeHTTP(rec, r.WithContext(WithLogger(ctx, log)))
+			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status),

@@ -214,8 +214,7 @@ func orderLeftToExpire(ctx context.Context, t *testing.T, l *load, probe *user, 
 // once they are looked into — and says how many it found.
 func poison(ctx context.Context, t *testing.T, dbs audit.Databases) func() int {
 	t.Helper()
-	url, cluster := stk.NATS()
-	conn, err := bus.Connect(ctx, bus.Config{URL: url, ClusterID: cluster, ClientID: "chaos-poison"}, slog.New(slog.DiscardHandler))
+	conn, err := bus.Connect(ctx, stk.Bus("chaos-poison"), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer func() { _ = conn.Close() }()
 	const data = `{"id":"poison","version":1,"ticket":{"id":"poison"}}`

@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 		ExpirationWindow: window.String(),
 		ExpiryGrace:      grace.String(),
 		RateLimit:        "0",
+		// make test runs the chaos run on each transport (BUS).
+		Bus: os.Getenv("BUS"),
 		// The kill-under-load runs list thousands of tickets per seller.
 		MaxUnsoldTickets: "0",
 		// A marked event's first delivery panics (bus.ChaosPanicMarker).

@@ -33,8 +33,10 @@ func TestMain(m *testing.M) {
 		GatewayAddr:      "127.0.0.1:0",
 		ExpirationWindow: window.String(),
 		RateLimit:        "0",
-		LogLevel:         "warn",
-		Out:              &syncWriter{w: &out},
+		// make test runs the stories on each transport (BUS).
+		Bus:      os.Getenv("BUS"),
+		LogLevel: "warn",
+		Out:      &syncWriter{w: &out},
 	})
 	cancel()
 	if err != nil {

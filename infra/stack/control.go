@@ -2,11 +2,12 @@ package stack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"sync"
 	"time"
+
+	"ticketing.dev/common/bus"
 )
 
 // Supervision of services that exit on their own (Config.Restart).
@@ -195,34 +196,39 @@ func (s *Stack) Restart(ctx context.Context, name string) error {
 	return nil
 }
 
-// StopNATS stops the embedded NATS Streaming server. Its channels, durable
-// subscriptions and clients stay in its file store for StartNATS.
+// StopNATS stops the embedded bus server. Its channels or stream, durable
+// queue groups and clients stay in its file store for StartNATS.
 func (s *Stack) StopNATS() {
-	s.status("nats streaming: stopping")
+	s.status("%s: stopping", busName(s.cfg.Bus))
 	s.nats.Stop()
 }
 
-// StartNATS starts NATS Streaming again on the same port and store.
+// StartNATS starts the bus server again on the same port and store.
 func (s *Stack) StartNATS() error {
 	s.mu.Lock()
 	stopping := s.stopping
 	s.mu.Unlock()
 	if stopping {
-		return errors.New("stack: start nats streaming: the stack is stopping")
+		return fmt.Errorf("stack: start %s: the stack is stopping", busName(s.cfg.Bus))
 	}
 	if err := s.nats.Start(); err != nil {
 		return fmt.Errorf("stack: %w", err)
 	}
-	s.status("nats streaming: started again at %s", s.nats.URL())
+	s.status("%s: started again at %s", busName(s.cfg.Bus), s.nats.URL())
 	return nil
 }
 
-// NATS returns NATS Streaming's URL, with the credentials of a user who may
-// publish every event but consume none (bus.OperatorGrant), and its cluster
-// id, for tests that publish events by hand.
-func (s *Stack) NATS() (url, clusterID string) { return s.operatorURL(), s.nats.ClusterID() }
+// Bus returns the configuration of a client of the stack's bus named
+// clientID, with the credentials of a user who may publish every event but
+// consume none (bus.OperatorGrant), for tests that publish events by hand.
+func (s *Stack) Bus(clientID string) bus.Config {
+	return bus.Config{
+		Transport: s.nats.Transport(), URL: s.operatorURL(),
+		ClusterID: s.nats.ClusterID(), ClientID: clientID,
+	}
+}
 
-// RestartNATS stops NATS Streaming and starts it again at once.
+// RestartNATS stops the bus server and starts it again at once.
 func (s *Stack) RestartNATS() error {
 	s.StopNATS()
 	return s.StartNATS()

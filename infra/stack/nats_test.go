@@ -18,7 +18,13 @@ import (
 )
 
 func TestNATSUsers_AServiceUserPerGrantAndTheOperatorEachWithItsOwnPassword(t *testing.T) {
-	users, passwords := natsUsers()
+	for _, transport := range bus.Transports() {
+		t.Run(transport, func(t *testing.T) { testNATSUsers(t, transport) })
+	}
+}
+
+func testNATSUsers(t *testing.T, transport string) {
+	users, passwords := natsUsers(transport)
 	want := append(slices.Collect(maps.Keys(bus.ServiceGrants())), operatorUser)
 	var names []string
 	seen := map[string]bool{}
@@ -32,29 +38,42 @@ func TestNATSUsers_AServiceUserPerGrantAndTheOperatorEachWithItsOwnPassword(t *t
 		if !ok {
 			grant = bus.OperatorGrant()
 		}
-		p := grant.Permissions(clusterID)
+		p := grant.PermissionsOn(transport, clusterID)
 		assert.Equal(t, p.Publish, u.Publish, u.Name)
 		assert.Equal(t, p.Subscribe, u.Subscribe, u.Name)
 	}
 	assert.ElementsMatch(t, want, names)
 }
 
-// The chaos tests publish with the URL NATS returns, whose credentials
-// are the operator's.
-func TestNATS_URLCarriesTheOperatorsCredentials(t *testing.T) {
-	users, passwords := natsUsers()
-	n, err := embedded.StartNATSStreaming(embedded.NATSConfig{ClusterID: clusterID, Users: users})
-	require.NoError(t, err)
-	defer n.Stop()
-	s := &Stack{nats: n, natsPasswords: passwords}
+// The chaos tests publish with the configuration Bus returns, whose
+// credentials are the operator's.
+func TestBus_CarriesTheOperatorsCredentials(t *testing.T) {
+	for _, transport := range bus.Transports() {
+		t.Run(transport, func(t *testing.T) {
+			users, passwords := natsUsers(transport)
+			cfg := embedded.NATSConfig{ClusterID: clusterID, Users: users, StoreDir: t.TempDir()}
+			var (
+				n   embedded.Bus
+				err error
+			)
+			if transport == bus.JetStream {
+				n, err = embedded.StartJetStream(cfg)
+			} else {
+				n, err = embedded.StartNATSStreaming(cfg)
+			}
+			require.NoError(t, err)
+			defer n.Stop()
+			s := &Stack{nats: n, natsPasswords: passwords}
 
-	url, cluster := s.NATS()
-	assert.Equal(t, clusterID, cluster)
-	assert.False(t, strings.Contains(n.URL(), "@"), "the server's own URL has no credentials")
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	conn, err := bus.Connect(ctx, bus.Config{URL: url, ClusterID: cluster, ClientID: "stack-test"}, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	defer func() { _ = conn.Close() }()
-	assert.NoError(t, conn.Publish(ctx, string(events.SubjectOrderCancelled), []byte(`{}`)))
+			cfg2 := s.Bus("stack-test")
+			assert.Equal(t, transport, cfg2.Transport)
+			assert.False(t, strings.Contains(n.URL(), "@"), "the server's own URL has no credentials")
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			conn, err := bus.Connect(ctx, cfg2, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			defer func() { _ = conn.Close() }()
+			assert.NoError(t, conn.Publish(ctx, string(events.SubjectOrderCancelled), []byte(`{}`)))
+		})
+	}
 }

@@ -1,5 +1,5 @@
 // Package stack runs the whole system on one machine with nothing installed
-// but Go: embedded NATS Streaming and FerretDB, Redis (a real redis-server
+// but Go: an embedded NATS Streaming (or NATS JetStream) and FerretDB, Redis (a real redis-server
 // when there is one, else an embedded one), stripe-mock, every service as
 // its own process configured as in Kubernetes, and a gateway routing like
 // the ingress. `make run` and the end-to-end tests use it, and the chaos
@@ -27,7 +27,9 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"golang.org/x/sync/errgroup"
 
+	"ticketing.dev/common/bus"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/infra/gateway"
 )
@@ -56,6 +58,9 @@ type Config struct {
 	// MaxUnsoldTickets is passed to tickets (MAX_UNSOLD_TICKETS) when set;
 	// "0" lets load runs list thousands of tickets per seller.
 	MaxUnsoldTickets string
+	// Bus is the event bus, as BUS names it: "stan" (NATS Streaming, the
+	// default) or "jetstream"; every service is configured for it.
+	Bus string
 	// Backend is FerretDB's: "sqlite" (default) or "postgresql", on a
 	// PostgreSQL the stack starts in its data folder.
 	Backend string
@@ -88,7 +93,7 @@ type Stack struct {
 	cfg     Config
 	out     *out
 	tmpDir  string
-	nats    *embedded.NATSStreaming
+	nats    embedded.Bus
 	ferret  *embedded.FerretDB
 	mini    *miniredis.Miniredis
 	redis   redisServer // when redis-server runs rather than mini
@@ -118,7 +123,10 @@ type Stack struct {
 
 // Start builds the services and starts every component, returning once
 // each answers its readiness check. On failure it stops what it started and
-// names the component that failed.
+// names the component that failed. The steps: the data folder, the build,
+// the infrastructure (bus, database, Redis and stripe-mock, started
+// together), the services (started together, each awaited on its own),
+// and the gateway.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.GatewayAddr == "" {
 		cfg.GatewayAddr = "127.0.0.1:8080"
@@ -128,6 +136,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
+	}
+	cfg.Bus = cmp.Or(cfg.Bus, bus.STAN)
+	if !slices.Contains(bus.Transports(), cfg.Bus) {
+		return nil, fmt.Errorf("bus: unknown transport %q (stan or jetstream)", cfg.Bus)
 	}
 	s := &Stack{
 		cfg:      cfg,
@@ -144,66 +156,138 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}()
 
-	dataDir := cfg.DataDir
-	if dataDir == "" {
-		if s.tmpDir, err = os.MkdirTemp("", "ticketing-stack-"); err != nil {
-			return nil, err
-		}
-		dataDir = s.tmpDir
-		s.status("data lives for this run only (set DATA_DIR to keep it)")
-	} else {
-		if dataDir, err = filepath.Abs(dataDir); err != nil {
-			return nil, err
-		}
-		s.status("data is kept in %s", dataDir)
+	dataDir, err := s.dataDir()
+	if err != nil {
+		return nil, err
 	}
 	binDir := filepath.Join(dataDir, "bin")
-
 	s.status("building services")
 	if err := build(ctx, cfg.Root, binDir, cfg.BuildTags); err != nil {
 		return nil, err
 	}
-
-	// Infrastructure.
-	var users []embedded.NATSUser
-	users, s.natsPasswords = natsUsers()
-	if s.nats, err = embedded.StartNATSStreaming(embedded.NATSConfig{
-		ClusterID: clusterID, StoreDir: filepath.Join(dataDir, "nats"), Users: users,
-	}); err != nil {
-		return nil, fmt.Errorf("nats streaming: %w", err)
-	}
-	s.status("nats streaming: %s, a user per service (replay dead letters as the operator: -nats %s)", s.nats.URL(), s.operatorURL())
-	fcfg := embedded.FerretDBConfig{Dir: filepath.Join(dataDir, "ferretdb")}
-	switch cfg.Backend {
-	case "", "sqlite":
-		s.status("ferretdb: sqlite backend in %s", fcfg.Dir)
-	case "postgresql":
-		if fcfg.PostgreSQLURL, err = s.startPostgres(ctx, filepath.Join(dataDir, "postgresql"), dataDir != s.tmpDir); err != nil {
-			return nil, fmt.Errorf("postgresql: %w", err)
-		}
-		s.status("ferretdb: postgresql backend at %s", fcfg.PostgreSQLURL)
-	default:
-		return nil, fmt.Errorf("ferretdb: unknown backend %q (sqlite or postgresql)", cfg.Backend)
-	}
-	if s.ferret, err = embedded.StartFerretDB(fcfg); err != nil {
-		return nil, fmt.Errorf("ferretdb: %w", err)
-	}
-	s.status("mongodb: %s, a database per service (audit it: go run ./infra/cmd/audit -mongo %s)", s.MongoURI(), s.MongoURI())
-	redisAddr, err := s.startRedis(ctx, filepath.Join(dataDir, "redis"), dataDir != s.tmpDir)
+	infra, err := s.startInfra(ctx, dataDir, binDir)
 	if err != nil {
 		return nil, err
 	}
-	stripeURL, err := s.startStripeMock(ctx, binDir)
-	if err != nil {
-		return nil, err
-	}
-
-	// Services, each on a free port, started together and awaited together.
 	gatewayLn, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: listen on %s: %w", cfg.GatewayAddr, err)
 	}
 	s.URL = "http://" + gatewayLn.Addr().String()
+	upstreams, err := s.startServices(ctx, binDir, infra)
+	if err != nil {
+		gatewayLn.Close()
+		return nil, err
+	}
+	s.serveGateway(gatewayLn, upstreams)
+	s.mu.Lock()
+	s.supervising = true
+	s.mu.Unlock()
+	return s, nil
+}
+
+// dataDir returns the folder of the run's data: Config.DataDir, kept, or a
+// temporary one removed at Stop.
+func (s *Stack) dataDir() (string, error) {
+	if s.cfg.DataDir == "" {
+		dir, err := os.MkdirTemp("", "ticketing-stack-")
+		if err != nil {
+			return "", err
+		}
+		s.tmpDir = dir
+		s.status("data lives for this run only (set DATA_DIR to keep it)")
+		return dir, nil
+	}
+	dir, err := filepath.Abs(s.cfg.DataDir)
+	if err != nil {
+		return "", err
+	}
+	s.status("data is kept in %s", dir)
+	return dir, nil
+}
+
+// infra is where the services find the infrastructure.
+type infra struct {
+	redisAddr, stripeURL string
+}
+
+// startInfra starts the bus, the database, Redis and stripe-mock together,
+// and returns once each is up, or with the first failure.
+func (s *Stack) startInfra(ctx context.Context, dataDir, binDir string) (infra, error) {
+	var in infra
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.startBus(dataDir) })
+	g.Go(func() error { return s.startMongo(gctx, dataDir) })
+	g.Go(func() (err error) {
+		in.redisAddr, err = s.startRedis(gctx, filepath.Join(dataDir, "redis"), dataDir != s.tmpDir)
+		return err
+	})
+	g.Go(func() (err error) {
+		in.stripeURL, err = s.startStripeMock(gctx, binDir)
+		return err
+	})
+	return in, g.Wait()
+}
+
+// startBus starts the bus server of Config.Bus, admitting each service
+// with its own user and permissions, as in Kubernetes.
+func (s *Stack) startBus(dataDir string) error {
+	var users []embedded.NATSUser
+	users, s.natsPasswords = natsUsers(s.cfg.Bus)
+	cfg := embedded.NATSConfig{ClusterID: clusterID, Users: users}
+	var err error
+	if s.cfg.Bus == bus.JetStream {
+		cfg.StoreDir = filepath.Join(dataDir, "jetstream")
+		s.nats, err = embedded.StartJetStream(cfg)
+	} else {
+		cfg.StoreDir = filepath.Join(dataDir, "nats")
+		s.nats, err = embedded.StartNATSStreaming(cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", busName(s.cfg.Bus), err)
+	}
+	s.status("%s: %s, a user per service (replay dead letters as the operator: -nats %s)", busName(s.cfg.Bus), s.nats.URL(), s.operatorURL())
+	return nil
+}
+
+// busName is how the status lines name the bus of transport.
+func busName(transport string) string {
+	if transport == bus.JetStream {
+		return "nats jetstream"
+	}
+	return "nats streaming"
+}
+
+// startMongo starts FerretDB on the backend of Config.Backend.
+func (s *Stack) startMongo(ctx context.Context, dataDir string) error {
+	fcfg := embedded.FerretDBConfig{Dir: filepath.Join(dataDir, "ferretdb")}
+	switch s.cfg.Backend {
+	case "", "sqlite":
+		s.status("ferretdb: sqlite backend in %s", fcfg.Dir)
+	case "postgresql":
+		var err error
+		if fcfg.PostgreSQLURL, err = s.startPostgres(ctx, filepath.Join(dataDir, "postgresql"), dataDir != s.tmpDir); err != nil {
+			return fmt.Errorf("postgresql: %w", err)
+		}
+		s.status("ferretdb: postgresql backend at %s", fcfg.PostgreSQLURL)
+	default:
+		return fmt.Errorf("ferretdb: unknown backend %q (sqlite or postgresql)", s.cfg.Backend)
+	}
+	f, err := embedded.StartFerretDB(fcfg)
+	if err != nil {
+		return fmt.Errorf("ferretdb: %w", err)
+	}
+	s.ferret = f
+	s.status("mongodb: %s, a database per service (audit it: go run ./infra/cmd/audit -mongo %s)", s.MongoURI(), s.MongoURI())
+	return nil
+}
+
+// startServices starts every service on a free port, together, and waits
+// for each to be ready, each on its own, so that every one's ready time is
+// measured from its own start rather than after the others'; the first
+// failure ends the other waits. It returns the services' addresses by
+// name, for the gateway.
+func (s *Stack) startServices(ctx context.Context, binDir string, in infra) (map[string]string, error) {
 	jwtKey := newJWTKey()
 	upstreams := make(map[string]string, len(Services))
 	ready := make(map[string]string, len(Services))
@@ -216,10 +300,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		svc := &service{
 			name:     name,
 			bin:      filepath.Join(binDir, name),
-			env:      s.serviceEnv(name, port, jwtKey, redisAddr, stripeURL),
+			env:      s.serviceEnv(name, port, jwtKey, in.redisAddr, in.stripeURL),
 			readyURL: "http://" + addr + "/readyz",
 		}
-		if cfg.Debug {
+		if s.cfg.Debug {
 			debugPort, err := freePort()
 			if err != nil {
 				return nil, err
@@ -236,42 +320,22 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		upstreams[name] = addr
 		ready[name] = svc.readyURL
 	}
-	// Awaited each on its own, so that every one's ready time is measured
-	// from its own start rather than after the others'; the first failure
-	// ends the other waits.
-	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
-	waitCtx, cancelWaits := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	for _, p := range s.children() {
 		if url, ok := ready[p.name]; ok {
-			wg.Go(func() {
-				if err := p.waitReady(waitCtx, url, cfg.ReadyTimeout); err != nil {
-					errMu.Lock()
-					firstErr = cmp.Or(firstErr, err)
-					errMu.Unlock()
-					cancelWaits()
-				}
-			})
+			g.Go(func() error { return p.waitReady(gctx, url, s.cfg.ReadyTimeout) })
 		}
 	}
-	wg.Wait()
-	cancelWaits()
-	if firstErr != nil {
-		return nil, firstErr
-	}
+	return upstreams, g.Wait()
+}
 
+// serveGateway routes ln's requests to the services, as the ingress does.
+func (s *Stack) serveGateway(ln net.Listener, upstreams map[string]string) {
 	s.gateway = &http.Server{
 		Handler:           gateway.New(upstreams, slog.New(slog.NewJSONHandler(&prefixWriter{o: s.out, prefix: "gateway    | "}, &slog.HandlerOptions{Level: s.logLevel()}))),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
-	go func() { _ = s.gateway.Serve(gatewayLn) }()
-	s.mu.Lock()
-	s.supervising = true
-	s.mu.Unlock()
-	return s, nil
+	go func() { _ = s.gateway.Serve(ln) }()
 }
 
 func (s *Stack) status(format string, args ...any) {
@@ -367,6 +431,7 @@ func (s *Stack) serviceEnv(name string, port int, jwtKey, redisAddr, stripeURL s
 	env := baseEnv(port, orDefault(s.cfg.LogLevel, "info"))
 	mongo := func() string { return "MONGO_URI=" + strings.TrimSuffix(s.ferret.URI(), "/") + "/" + name }
 	nats := []string{
+		"BUS=" + s.cfg.Bus,
 		"NATS_URL=" + s.nats.URL(),
 		"NATS_CLUSTER_ID=" + s.nats.ClusterID(),
 		"NATS_CLIENT_ID=" + name + "-" + strconv.Itoa(os.Getpid()),

@@ -1,13 +1,14 @@
 // Command stack runs the whole ticketing system locally — `make run`.
 //
 // Environment: GATEWAY_ADDR (default 127.0.0.1:8080), DATA_DIR (keep data
-// across runs), FERRETDB_BACKEND (sqlite, the default, or postgresql),
+// across runs), BUS (stan, NATS Streaming, the default; or jetstream),
+// FERRETDB_BACKEND (sqlite, the default, or postgresql),
 // EXPIRATION_WINDOW and EXPIRY_GRACE (passed to orders; a short window also
 // shortens payments' charge timeout), MAX_UNSOLD_TICKETS (passed to
 // tickets), RATE_LIMIT (passed to auth),
 // LOG_LEVEL (passed to every service), PPROF (true: every service serves
 // its profiles on a loopback port of its own, printed at start; so does the
-// stack itself, where FerretDB, NATS Streaming and the gateway run).
+// stack itself, where FerretDB, the bus server and the gateway run).
 package main
 
 import (
@@ -48,7 +49,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		Debug:       env.Bool("PPROF", false),
 		Out:         stdout,
 		// As Kubernetes would: a service that exits, for instance after
-		// losing NATS Streaming for good, is started again.
+		// losing the bus for good, is started again.
 		Restart: true,
 	}
 	if getenv("EXPIRATION_WINDOW") != "" {
@@ -59,6 +60,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		cfg.ExpiryGrace = env.Duration("EXPIRY_GRACE", 0).String()
 	}
 	cfg.Backend = env.String("FERRETDB_BACKEND", "sqlite")
+	cfg.Bus = env.String("BUS", "stan")
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -74,7 +76,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	defer s.Stop()
 	if cfg.Debug {
-		// FerretDB, NATS Streaming and the gateway run in this process:
+		// FerretDB, the bus server and the gateway run in this process:
 		// their profiles are the stack's own (the address is logged).
 		log := slog.New(slog.NewTextHandler(stdout, nil)).With("process", "stack")
 		stopDebug, err := web.Debug("127.0.0.1:0", nil, log)
