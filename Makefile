@@ -136,13 +136,19 @@ unit: deps
 # times slower under it, so that the load runs would measure the detector.
 # The services they kill are separate processes, built without it anyway,
 # and every package of ours they use is race-tested in its own package.
+# The chaos run goes again on JetStream (BUS=jetstream), its server
+# restarted mid-run as NATS Streaming's is.
 chaos: deps
 	set -o pipefail; $(GO) test -count=1 -v ./infra/chaos/ 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)'
+	set -o pipefail; BUS=jetstream $(GO) test -count=1 -v -run '^TestChaos_KilledServices' ./infra/chaos/ 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)'
 
 # The end-to-end and browser stories, verbose so that the output names the
 # folder of the browser screenshots; only the run/pause lines are left out.
+# The stories go again on JetStream (BUS=jetstream); the browser and
+# document tests, which do not depend on the bus, run once.
 e2e: deps
 	set -o pipefail; $(GO) test -race -count=1 -v ./infra/e2e/ 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)'
+	set -o pipefail; BUS=jetstream $(GO) test -race -count=1 -v -run '^TestStory_' ./infra/e2e/ 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)'
 
 # A short run of each target on top of its seed corpus (testdata/fuzz); new
 # inputs found are kept in Go's cache, failing ones in testdata/fuzz. Inputs

@@ -3,7 +3,9 @@
 // every step and runs the load tool, once with 100 tickets listed and
 // once, on another fresh stack, with 10,000, and writes a Markdown report
 // with PNG charts into a folder of its own under results/. `make bench`
-// runs it.
+// runs it. With -transports stan,jetstream (the default) each backend also
+// gets a cell on NATS JetStream measuring the steps whose figures are the
+// events' (purchase, lags, expire), reported beside NATS Streaming's.
 //
 // Every step runs long enough to reach a steady state: -duration at least,
 // and the steps that add rows on until their collection holds -min-rows
@@ -46,6 +48,8 @@ func main() {
 // Cell is one measurement on one fresh stack.
 type Cell struct {
 	Backend string
+	// Bus is the stack's transport, as BUS names it.
+	Bus     string
 	Tickets int
 	// Err says why the cell could not be measured.
 	Err string `json:",omitempty"`
@@ -96,6 +100,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	minRows := fs.Int("min-rows", 10000, "run each step that adds rows (create, order, pay, purchase), and its floor, until its collection holds this many (0: off)")
 	maxDuration := fs.Duration("max-duration", 3*time.Minute, "how long a step or floor runs at most, however far from -min-rows")
 	backends := fs.String("backends", "sqlite,postgresql", "FerretDB backends to measure")
+	transports := fs.String("transports", "stan,jetstream", "event buses to measure: stan measures every step, each other only the event steps ("+strings.Join(eventSteps, ",")+")")
 	big := fs.Int("big", 10000, "tickets listed in the second cell of each backend (0: skip it)")
 	pool := fs.Int("pool", 400, "tickets set aside for the order and pay steps at least (more when -min-rows needs more)")
 	pprof := fs.Bool("pprof", false, "save CPU profiles of every service taken during the load, and heap profiles after it, into the run's folder")
@@ -121,15 +126,30 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if *big > 0 {
 			sizes = append(sizes, *big)
 		}
-		for _, n := range sizes {
-			logf("%s, %d tickets: starting a fresh stack", backend, n)
+		type plan struct {
+			bus string
+			n   int
+		}
+		var plans []plan
+		for _, tr := range strings.Split(*transports, ",") {
+			if tr != "stan" {
+				plans = append(plans, plan{tr, 100})
+				continue
+			}
+			for _, n := range sizes {
+				plans = append(plans, plan{tr, n})
+			}
+		}
+		for _, pl := range plans {
+			name := cellName(backend, pl.bus, pl.n)
+			logf("%s: starting a fresh stack", name)
 			var prof *profiler
 			if *pprof {
-				prof = &profiler{dir: filepath.Join(dir, fmt.Sprintf("pprof-%s-%d", backend, n)), chunk: *pprofChunk, logf: logf}
+				prof = &profiler{dir: filepath.Join(dir, "pprof-"+name), chunk: *pprofChunk, logf: logf}
 			}
-			c := cell(ctx, absRoot, dir, backend, n, set, prof, logf)
+			c := cell(ctx, absRoot, dir, backend, pl.bus, pl.n, set, prof, logf)
 			if c.Err != "" {
-				logf("%s, %d tickets: %s", backend, n, c.Err)
+				logf("%s: %s", name, c.Err)
 			} else {
 				c.Load.WriteText(stdout)
 			}
@@ -157,14 +177,27 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // settleTimeout bounds each wait for the events of a step to be handled.
 const settleTimeout = 90 * time.Second
 
-// cell starts a fresh stack on backend, seeds n tickets, measures the
-// floor and runs the load, and stops the stack; the stack's log goes into
-// dir. Every service serves its debug listener, where the load reads its
-// metrics; with prof, it profiles every service during the load too.
-func cell(ctx context.Context, root, dir, backend string, n int, set settings, prof *profiler, logf func(string, ...any)) Cell {
-	c := Cell{Backend: backend, Tickets: n}
+// eventSteps are the steps a cell on a bus other than NATS Streaming
+// measures: those whose figures are the events' lags.
+var eventSteps = []string{"purchase", "lags", "expire"}
+
+// cellName names a cell in file names and the log: backend-100, or
+// backend-jetstream-100 on another bus than NATS Streaming.
+func cellName(backend, bus string, n int) string {
+	if bus == "" || bus == "stan" {
+		return fmt.Sprintf("%s-%d", backend, n)
+	}
+	return fmt.Sprintf("%s-%s-%d", backend, bus, n)
+}
+
+// cell starts a fresh stack on backend and bus, seeds n tickets, measures
+// the floor and runs the load, and stops the stack; the stack's log goes
+// into dir. Every service serves its debug listener, where the load reads
+// its metrics; with prof, it profiles every service during the load too.
+func cell(ctx context.Context, root, dir, backend, bus string, n int, set settings, prof *profiler, logf func(string, ...any)) Cell {
+	c := Cell{Backend: backend, Bus: bus, Tickets: n}
 	// The stack's own log, for the errors behind a failed request.
-	logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("stack-%s-%d.log", backend, n)))
+	logFile, err := os.Create(filepath.Join(dir, "stack-"+cellName(backend, bus, n)+".log"))
 	if err != nil {
 		c.Err = err.Error()
 		return c
@@ -177,6 +210,7 @@ func cell(ctx context.Context, root, dir, backend string, n int, set settings, p
 		RateLimit:        "1000000", // sign-up and sign-in are measured, not limited
 		MaxUnsoldTickets: "0",       // 16 sellers list 10,000 tickets
 		Backend:          backend,
+		Bus:              bus,
 		LogLevel:         "warn",
 		Out:              logFile,
 		Debug:            true,
@@ -224,7 +258,10 @@ func cell(ctx context.Context, root, dir, backend string, n int, set settings, p
 	}
 	steps := load.Steps
 	floorSteps := append([]string{"scrypt"}, load.Steps...)
-	if n != 100 {
+	switch {
+	case bus != "stan":
+		steps, floorSteps = eventSteps, nil // the database's floor is the same on either bus
+	case n != 100:
 		steps, floorSteps = []string{"list", "listpage"}, []string{"list", "listpage"}
 	}
 	c.Load, err = load.Run(ctx, load.Config{
@@ -241,14 +278,16 @@ func cell(ctx context.Context, root, dir, backend string, n int, set settings, p
 				return err
 			}
 			logf("settled %v after seeding", time.Since(start).Round(time.Millisecond))
-			logf("floor: %v", floorSteps)
-			floor, err := bench.Floor(ctx, s.MongoURI(), floorSteps, bench.FloorConfig{
-				Users: set.users, Duration: set.duration, MinRows: set.minRows, MaxDuration: set.maxDur,
-			})
-			for _, f := range floor {
-				logf("floor %-8s %8.1f req/s  p50 %s  errors %d", f.Name, f.RPS, load.Ms(f.P50), f.Errors)
+			var err error
+			if len(floorSteps) > 0 {
+				logf("floor: %v", floorSteps)
+				c.Floor, err = bench.Floor(ctx, s.MongoURI(), floorSteps, bench.FloorConfig{
+					Users: set.users, Duration: set.duration, MinRows: set.minRows, MaxDuration: set.maxDur,
+				})
+				for _, f := range c.Floor {
+					logf("floor %-8s %8.1f req/s  p50 %s  errors %d", f.Name, f.RPS, load.Ms(f.P50), f.Errors)
+				}
 			}
-			c.Floor = floor
 			if err == nil && prof != nil {
 				stopProfiling = prof.start(ctx, s.DebugAddrs())
 			}

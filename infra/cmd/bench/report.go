@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,9 +56,10 @@ func writeReport(dir string, r Run) error {
 		"Its budget is the sum of the budgets of the calls it made (polls and retries included) and of its orders that expired; "+
 		"a step is over budget when its commands per request exceed the budget by more than %.0f %%.", load.CommandsMetric, bench.Tolerance*100)
 	writeBudgets(p)
+	writeLagsByBus(p, r.Cells)
 	for _, c := range r.Cells {
 		p("")
-		p("## %s, %d tickets listed", c.Backend, c.Tickets)
+		p("## %s", cellTitle(c))
 		p("")
 		if c.Err != "" {
 			p("Not measured: `%s`", strings.ReplaceAll(firstLine(c.Err), "`", "'"))
@@ -130,7 +133,7 @@ func writeReport(dir string, r Run) error {
 				p("| %s | %s | %s | %v | %s |", pr.Name, load.MiB(pr.IdleRSS), load.MiB(pr.PeakRSS), pr.CPU.Round(10*time.Millisecond), verdict(pr.IdleRSS < maxIdleRSS))
 			}
 		}
-		base := fmt.Sprintf("%s-%d", c.Backend, c.Tickets)
+		base := cellName(c.Backend, c.Bus, c.Tickets)
 		if c.Tickets == 100 && len(c.Floor) > 0 {
 			if err := charts(dir, base, c); err != nil {
 				return err
@@ -216,11 +219,11 @@ func charts(dir, base string, c Cell) error {
 		rps = append(rps, s.RPS/f.RPS)
 		p50 = append(p50, float64(s.P50)/float64(f.P50))
 	}
-	if err := bars(filepath.Join(dir, base+"-rps.png"), c.Backend+": req/s ÷ floor's (target ≥ 0.8)", "ratio", names,
+	if err := bars(filepath.Join(dir, base+"-rps.png"), cellLabel(c)+": req/s ÷ floor's (target ≥ 0.8)", "ratio", names,
 		"endpoint ÷ floor", rps); err != nil {
 		return err
 	}
-	if err := bars(filepath.Join(dir, base+"-p50.png"), c.Backend+": p50 ÷ floor's (target ≤ 1.25)", "ratio", names,
+	if err := bars(filepath.Join(dir, base+"-p50.png"), cellLabel(c)+": p50 ÷ floor's (target ≤ 1.25)", "ratio", names,
 		"endpoint ÷ floor", p50); err != nil {
 		return err
 	}
@@ -230,7 +233,7 @@ func charts(dir, base string, c Cell) error {
 		svc = append(svc, pr.Name)
 		rss = append(rss, float64(pr.IdleRSS)/(1<<20))
 	}
-	return bars(filepath.Join(dir, base+"-rss.png"), c.Backend+": idle RSS per service (target < 20)", "MiB", svc,
+	return bars(filepath.Join(dir, base+"-rss.png"), cellLabel(c)+": idle RSS per service (target < 20)", "MiB", svc,
 		"idle RSS", rss)
 }
 
@@ -256,4 +259,66 @@ func bars(file, title, unit string, names []string, legend string, values plotte
 		return fmt.Errorf("chart %s: %w", file, err)
 	}
 	return nil
+}
+
+// cellLabel names a cell's backend, and its bus when not NATS Streaming.
+func cellLabel(c Cell) string {
+	if c.Bus != "" && c.Bus != "stan" {
+		return c.Backend + " on " + c.Bus
+	}
+	return c.Backend
+}
+
+// cellTitle is a cell's heading.
+func cellTitle(c Cell) string {
+	return fmt.Sprintf("%s, %d tickets listed", cellLabel(c), c.Tickets)
+}
+
+// writeLagsByBus sets the event lags of the cells of 100 tickets side by
+// side, a column per backend and bus, when there is more than one bus.
+func writeLagsByBus(p func(string, ...any), cells []Cell) {
+	var cols []Cell
+	buses := map[string]bool{}
+	for _, c := range cells {
+		if c.Tickets == 100 && c.Load != nil && len(c.Load.Lags) > 0 {
+			cols = append(cols, c)
+			buses[cmp.Or(c.Bus, "stan")] = true
+		}
+	}
+	if len(buses) < 2 {
+		return
+	}
+	p("")
+	p("## Event lags by bus")
+	p("")
+	p("The same steps on NATS Streaming and on NATS JetStream, each cell a fresh stack: p50 / p99 of each lag.")
+	p("")
+	head, sep := "| event lag |", "|---|"
+	for _, c := range cols {
+		head += fmt.Sprintf(" %s, %s |", c.Backend, cmp.Or(c.Bus, "stan"))
+		sep += "---:|"
+	}
+	p("%s", head)
+	p("%s", sep)
+	var names []string
+	for _, c := range cols {
+		for _, l := range c.Load.Lags {
+			if !slices.Contains(names, l.Name) {
+				names = append(names, l.Name)
+			}
+		}
+	}
+	for _, name := range names {
+		row := "| " + name + " |"
+		for _, c := range cols {
+			i := slices.IndexFunc(c.Load.Lags, func(l load.LagResult) bool { return l.Name == name })
+			if i < 0 {
+				row += " – |"
+				continue
+			}
+			l := c.Load.Lags[i]
+			row += fmt.Sprintf(" %s / %s |", load.Ms(l.P50), load.Ms(l.P99))
+		}
+		p("%s", row)
+	}
 }

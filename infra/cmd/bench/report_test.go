@@ -83,6 +83,7 @@ func TestWriteReport_StepsSecondBySecondAndTheirBudget(t *testing.T) {
 	assert.Contains(t, md, "MongoDB commands per request: n/a (`tickets: GET http://127.0.0.1:1/metrics: 404 Not Found`); the budget is 1.00.")
 	assert.Contains(t, md, "**expire** — an unpaid order expires")
 	assert.Contains(t, md, "| show | 20s |  | 0s | 200 | 2.00 ms | 1.00 |  | n/a | 1.00 |  | n/a |")
+	assert.NotContains(t, md, "Event lags by bus", "one bus: nothing to set side by side")
 	for _, png := range []string{"sqlite-100-step-create.png", "sqlite-100-step-show.png", "sqlite-100-rps.png"} {
 		info, err := os.Stat(filepath.Join(dir, png))
 		if assert.NoError(t, err, png) {
@@ -102,4 +103,28 @@ func TestSeriesChart_NothingWithoutAFullSecond(t *testing.T) {
 func TestCounted(t *testing.T) {
 	assert.Equal(t, []string{"a (3 times)", "b"}, counted([]string{"a", "b", "a", "a"}))
 	assert.Empty(t, counted(nil))
+}
+
+func TestWriteReport_LagsOfEachBusSideBySide(t *testing.T) {
+	dir := t.TempDir()
+	lags := func(p50, p99 time.Duration) *load.Report {
+		return &load.Report{Users: 16, Duration: 20 * time.Second, Tickets: 100, Lags: []load.LagResult{
+			{Name: load.LagOrderable, Samples: 100, P50: p50, P90: p99, P99: p99, Max: p99},
+		}}
+	}
+	r := Run{Started: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), Host: "test", Users: 16, Duration: 20 * time.Second,
+		Cells: []Cell{
+			{Backend: "sqlite", Bus: "stan", Tickets: 100, Load: lags(10*time.Millisecond, 25*time.Millisecond)},
+			{Backend: "sqlite", Bus: "jetstream", Tickets: 100, Load: lags(8*time.Millisecond, 20*time.Millisecond)},
+		}}
+
+	require.NoError(t, writeReport(dir, r))
+
+	raw, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	md := string(raw)
+	assert.Contains(t, md, "## Event lags by bus")
+	assert.Contains(t, md, "| event lag | sqlite, stan | sqlite, jetstream |")
+	assert.Contains(t, md, "| ticket created → orderable | 10.00 ms / 25.00 ms | 8.00 ms / 20.00 ms |")
+	assert.Contains(t, md, "## sqlite on jetstream, 100 tickets listed")
 }

@@ -63,7 +63,7 @@ func writeSteadiness(p func(string, ...any), c Cell, floors map[string]bench.Flo
 func writeStepDetails(p func(string, ...any), dir, base string, c Cell, floors map[string]bench.FloorResult) error {
 	for _, s := range c.Load.Steps {
 		p("")
-		p("### %s: %s", c.Backend, s.Name)
+		p("### %s: %s", cellLabel(c), s.Name)
 		p("")
 		var floor *bench.FloorResult
 		if f, ok := floors[s.Name]; ok {
@@ -97,7 +97,7 @@ func writeStepDetails(p func(string, ...any), dir, base string, c Cell, floors m
 			p("%s.", fl)
 		}
 		file := fmt.Sprintf("%s-step-%s.png", base, s.Name)
-		drawn, err := seriesChart(filepath.Join(dir, file), fmt.Sprintf("%s, %s: second by second", c.Backend, s.Name), s.Series, floor)
+		drawn, err := seriesChart(filepath.Join(dir, file), fmt.Sprintf("%s, %s: second by second", cellLabel(c), s.Name), s.Series, floor)
 		if err != nil {
 			return err
 		}
