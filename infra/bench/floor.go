@@ -11,6 +11,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -194,9 +195,21 @@ func ids(ctx context.Context, c *mongo.Collection) ([]bson.ObjectID, error) {
 }
 
 // hash is the password hash of sign-up and sign-in: scrypt at the cost
-// auth uses (N=16384, r=8, p=1, 64-byte key).
-func hash() ([]byte, error) {
-	return scrypt.Key([]byte("password-of-load"), []byte(rand.Text()[:16]), 1<<14, 8, 1, 64)
+// auth uses (N=16384, r=8, p=1, 64-byte key), encoded as auth stores it.
+func hash() (string, error) {
+	salt := []byte(rand.Text()[:16])
+	key, err := scrypt.Key([]byte("password-of-load"), salt, 1<<14, 8, 1, 64)
+	if err != nil {
+		return "", err
+	}
+	return encodeHash(salt, key), nil
+}
+
+// encodeHash is the form auth stores a hash in (user.HashPassword):
+// scrypt$ln=14,r=8,p=1$<salt>$<key>, base64 without padding.
+func encodeHash(salt, key []byte) string {
+	b64 := base64.RawStdEncoding
+	return "scrypt$ln=14,r=8,p=1$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key)
 }
 
 // signUp is userdb.Insert, into a collection with the same unique index,

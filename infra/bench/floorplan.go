@@ -64,9 +64,11 @@ var pendingIndex = mongo.IndexModel{
 	Options: options.Index().SetName("outbox_pending").SetSparse(true),
 }
 
-// pending is an outbox array of one message of size bytes of JSON.
+// pending is an outbox array of one message of size bytes of JSON, with
+// the fields outbox.New gives it.
 func pending(subject string, size int) bson.A {
-	return bson.A{bson.D{{Key: "id", Value: rand.Text()}, {Key: "subject", Value: subject}, {Key: "data", Value: make([]byte, size)}}}
+	return bson.A{bson.D{{Key: "id", Value: rand.Text()}, {Key: "subject", Value: subject}, {Key: "data", Value: make([]byte, size)},
+		{Key: "at", Value: time.Now().UTC().Truncate(time.Millisecond)}}}
 }
 
 var someUser = bson.NewObjectID().Hex()
@@ -78,10 +80,14 @@ var floorCollections = []floorCollection{
 	{service: "auth", name: "users",
 		indexes: []mongo.IndexModel{{Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique")}},
 		doc: func(id bson.ObjectID) bson.D {
-			return bson.D{{Key: "_id", Value: id}, {Key: "email", Value: id.Hex() + "@example.com"}, {Key: "password", Value: make([]byte, 64)}}
+			return bson.D{{Key: "_id", Value: id}, {Key: "email", Value: id.Hex() + "@example.com"}, {Key: "password", Value: encodeHash(make([]byte, 16), make([]byte, 64))}}
 		}},
 	{service: "tickets", name: "tickets",
-		indexes: []mongo.IndexModel{{Keys: bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("orderId_id")}, pendingIndex},
+		indexes: []mongo.IndexModel{
+			{Keys: bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("orderId_id")},
+			{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "orderId", Value: 1}}, Options: options.Index().SetName("userId_orderId")},
+			pendingIndex,
+		},
 		doc: func(id bson.ObjectID) bson.D {
 			return bson.D{{Key: "_id", Value: id}, {Key: "title", Value: "load test concert"}, {Key: "price", Value: int64(2000)},
 				{Key: "userId", Value: someUser}, {Key: "version", Value: int64(0)}, {Key: "outbox", Value: pending("ticket:created", 130)}}
@@ -95,7 +101,11 @@ var floorCollections = []floorCollection{
 			return bson.D{{Key: "_id", Value: id}, {Key: "orderId", Value: bson.NewObjectID()}, {Key: "createdAt", Value: time.Now()}}
 		}},
 	{service: "orders", name: "orders",
-		indexes: []mongo.IndexModel{{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("userId_id")}, pendingIndex},
+		indexes: []mongo.IndexModel{
+			{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("userId_id")},
+			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "expiresAt", Value: 1}}, Options: options.Index().SetName("status_expiresAt")},
+			pendingIndex,
+		},
 		doc: func(id bson.ObjectID) bson.D {
 			return bson.D{{Key: "_id", Value: id}, {Key: "userId", Value: someUser}, {Key: "status", Value: "created"},
 				{Key: "expiresAt", Value: time.Now().Add(15 * time.Minute)}, {Key: "ticketId", Value: bson.NewObjectID()},
