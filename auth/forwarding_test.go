@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -131,31 +130,11 @@ func distinct(statuses []int) []int {
 // the test ends, and returns its URL once it is ready.
 func startAuth(t *testing.T, vars map[string]string) string {
 	t.Helper()
-	port := testkit.FreePort(t)
-	env := map[string]string{
-		"PORT":          port,
-		"JWT_KEY":       "jwt-key-" + rand.Text(),
-		"MONGO_URI":     testkit.MongoURI(t),
-		"COOKIE_SECURE": "false",
-		"LOG_LEVEL":     "warn",
-	}
-	for k, v := range vars {
-		env[k] = v
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &testkit.Buffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, envOf(env), out) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-		if t.Failed() {
-			t.Logf("auth's log:\n%s", out)
-		}
-	})
-	base := "http://127.0.0.1:" + port
-	testkit.Eventually(t, func() bool { return ready(base + "/readyz") }, "auth ready")
-	return base
+	env := testkit.ServiceEnv(testkit.MongoURI(t), nil, map[string]string{
+		"JWT_KEY":   "jwt-key-" + rand.Text(),
+		"LOG_LEVEL": "warn",
+	}, vars)
+	return testkit.StartService(t, run, env).URL
 }
 
 // buildClient builds the web client's binary, as its image does.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,31 +22,13 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	jwtKey := "jwt-key-" + rand.Text()
 	password := "Pw" + rand.Text()[:20]
 	wrongPassword := "Wrong" + rand.Text()[:20]
-	port := testkit.FreePort(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	out := &testkit.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, envOf(map[string]string{
-			"PORT":            port,
-			"JWT_KEY":         jwtKey,
-			"MONGO_URI":       testkit.MongoURI(t),
-			"COOKIE_SECURE":   "false",
-			"LOG_LEVEL":       "debug",
-			"RATE_LIMIT":      "6",
-			"TRUSTED_PROXIES": "127.0.0.1/32",
-		}), out)
-	}()
-	base := "http://127.0.0.1:" + port
-	testkit.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "auth ready")
+	svc := testkit.StartService(t, run, testkit.ServiceEnv(testkit.MongoURI(t), nil, map[string]string{
+		"JWT_KEY":         jwtKey,
+		"RATE_LIMIT":      "6",
+		"TRUSTED_PROXIES": "127.0.0.1/32",
+	}), testkit.Stdout(out))
+	base := svc.URL
 
 	call := func(method, path, body, cookie string) *http.Response {
 		t.Helper()
@@ -84,13 +64,7 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	assert.Equal(t, http.StatusOK, call(http.MethodPost, "/api/users/signout", "", cookie).StatusCode)
 	assert.Equal(t, http.StatusTooManyRequests, call(http.MethodPost, "/api/users/signin", creds("logs@test.com", password), "").StatusCode)
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return")
-	}
+	require.NoError(t, svc.StopAndWait(t))
 	testkit.AssertSecretsNotLogged(t, out.String(), map[string]string{
 		"JWT_KEY":        jwtKey,
 		"password":       password,

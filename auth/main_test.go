@@ -29,10 +29,6 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // testJWTKey is a JWT_KEY of the length the services demand.
 const testJWTKey = "auth-test-jwt-key-of-at-least-32-bytes"
 
-func envOf(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
-
 func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 	tests := []struct {
 		name string
@@ -58,7 +54,7 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
 
-			err := run(ctx, envOf(tt.env), &out)
+			err := run(ctx, testkit.Getenv(tt.env), &out)
 
 			require.Error(t, err)
 			for _, w := range tt.want {
@@ -71,34 +67,9 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 
 func TestRun_ServesUntilCancelledThenShutsDownGracefully(t *testing.T) {
 	uri := testkit.MongoURI(t)
-	port := testkit.FreePort(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	out := &testkit.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, envOf(map[string]string{
-			"PORT":          port,
-			"JWT_KEY":       testJWTKey,
-			"MONGO_URI":     uri,
-			"COOKIE_SECURE": "false",
-		}), out)
-	}()
-	base := "http://127.0.0.1:" + port
-
-	testkit.Eventually(t, func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, out)
-		default:
-		}
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "auth to answer /healthz")
+	svc := testkit.StartService(t, run, testkit.ServiceEnv(uri, nil, map[string]string{"JWT_KEY": testJWTKey}), testkit.Stdout(out))
+	base, port := svc.URL, svc.Env["PORT"]
 
 	resp, err := http.Get(base + "/readyz")
 	require.NoError(t, err)
@@ -135,7 +106,7 @@ func TestRun_ServesUntilCancelledThenShutsDownGracefully(t *testing.T) {
 	// connection as active; an idle one would rightly be closed.
 	time.Sleep(100 * time.Millisecond)
 
-	cancel()
+	svc.Stop()
 	testkit.Eventually(t, func() bool {
 		c, err := net.Dial("tcp", "127.0.0.1:"+port)
 		if err != nil {
@@ -152,12 +123,7 @@ func TestRun_ServesUntilCancelledThenShutsDownGracefully(t *testing.T) {
 	late.Body.Close()
 	assert.Equal(t, http.StatusCreated, late.StatusCode)
 
-	select {
-	case err := <-done:
-		assert.NoError(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
-	}
+	assert.NoError(t, svc.Wait(t, 30*time.Second))
 	assertJSONLogs(t, out.String())
 }
 
@@ -197,37 +163,20 @@ func assertJSONLogs(t *testing.T, logs string) {
 // before its MongoDB; it waits instead of exiting into a crash loop.
 func TestRun_WaitsForADatabaseThatStartsLater(t *testing.T) {
 	dbAddr := "127.0.0.1:" + testkit.FreePort(t)
-	port := testkit.FreePort(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	out := &testkit.Buffer{}
-	done := make(chan error, 1)
+	// The database starts a second after the service, which meanwhile
+	// must neither give up nor claim to be ready.
+	started := make(chan error, 1)
 	go func() {
-		done <- run(ctx, envOf(map[string]string{
-			"PORT":      port,
-			"JWT_KEY":   testJWTKey,
-			"MONGO_URI": "mongodb://" + dbAddr + "/auth",
-		}), out)
+		time.Sleep(time.Second)
+		f, err := embedded.StartFerretDB(embedded.FerretDBConfig{Addr: dbAddr, Dir: t.TempDir()})
+		if err == nil {
+			t.Cleanup(f.Stop)
+		}
+		started <- err
 	}()
 
-	time.Sleep(time.Second)
-	select {
-	case err := <-done:
-		t.Fatalf("run gave up on the database: %v\n%s", err, out)
-	default:
-	}
-	f, err := embedded.StartFerretDB(embedded.FerretDBConfig{Addr: dbAddr, Dir: t.TempDir()})
-	require.NoError(t, err)
-	defer f.Stop()
+	svc := testkit.StartService(t, run, map[string]string{"JWT_KEY": testJWTKey, "MONGO_URI": "mongodb://" + dbAddr + "/auth"})
 
-	testkit.Eventually(t, func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + port + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "auth ready once its database is up")
-	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, <-started)
+	require.NoError(t, svc.StopAndWait(t))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,32 +18,13 @@ import (
 // Prometheus scrapes it from DEBUG_ADDR: its requests by route, its
 // MongoDB commands by collection, and the load of its scrypt gate.
 func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
-	port, debugAddr := testkit.FreePort(t), "127.0.0.1:"+testkit.FreePort(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	out := &testkit.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, envOf(map[string]string{
-			"PORT":          port,
-			"JWT_KEY":       testJWTKey,
-			"MONGO_URI":     testkit.MongoURI(t),
-			"COOKIE_SECURE": "false",
-			"DEBUG_ADDR":    debugAddr,
-		}), out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
-	base, url := "http://127.0.0.1:"+port, "http://"+debugAddr+"/metrics"
-	testkit.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "auth ready")
+	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	svc := testkit.StartService(t, run, testkit.ServiceEnv(testkit.MongoURI(t), nil, map[string]string{
+		"JWT_KEY":    testJWTKey,
+		"LOG_LEVEL":  "info",
+		"DEBUG_ADDR": debugAddr,
+	}))
+	base, url := svc.URL, "http://"+debugAddr+"/metrics"
 	before := metricstest.Scrape(t, url)
 
 	post := func(path, body string) int {

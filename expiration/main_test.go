@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -28,10 +29,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
-
-func envOf(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
 
 // natsEnv is the NATS part of a complete environment.
 var natsEnv = map[string]string{
@@ -73,7 +70,7 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 			var out bytes.Buffer
 			start := time.Now()
 
-			err := run(t.Context(), envOf(tt.env), &out)
+			err := run(t.Context(), testkit.Getenv(tt.env), &out)
 
 			require.Error(t, err)
 			assert.True(t, strings.HasPrefix(err.Error(), "configuration: "), err.Error())
@@ -99,7 +96,7 @@ func TestReadSettings_FindsRedisFromEitherVariable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := readSettings(envOf(with(natsEnv, "REDIS_HOST", tt.host, "REDIS_URL", tt.url)))
+			s, err := readSettings(testkit.Getenv(with(natsEnv, "REDIS_HOST", tt.host, "REDIS_URL", tt.url)))
 			require.NoError(t, err)
 			assert.Equal(t, tt.addr, s.Redis.Addr)
 			assert.Equal(t, tt.db, s.Redis.DB)
@@ -113,7 +110,7 @@ func TestRun_ServesHealthAndTurnsOrderCreatedIntoExpirationComplete(t *testing.T
 	expired := observe(t, testkit.Bus(t, n))
 	svc := startRun(t, n, "REDIS_HOST", testkit.RedisServer(t))
 
-	resp, err := http.Get(svc.base + "/readyz")
+	resp, err := http.Get(svc.URL + "/readyz")
 	require.NoError(t, err)
 	var ready map[string]string
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
@@ -125,7 +122,7 @@ func TestRun_ServesHealthAndTurnsOrderCreatedIntoExpirationComplete(t *testing.T
 	testkit.Eventually(t, func() bool { return len(expired.of(e.ID)) > 0 }, "expiration:complete")
 	assert.False(t, expired.of(e.ID)[0].Before(e.ExpiresAt.Time), "expired early")
 
-	require.NoError(t, svc.stop(t))
+	require.NoError(t, svc.StopAndWait(t))
 	assert.Len(t, expired.of(e.ID), 1)
 	assertJSONLogs(t, svc.out.String())
 }
@@ -142,7 +139,7 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	before := metricstest.Scrape(t, url)
 
 	e := publishOrder(t, n, "order-metrics", time.Now().Add(1500*time.Millisecond))
-	resp, err := http.Get(svc.base + "/readyz")
+	resp, err := http.Get(svc.URL + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	testkit.Eventually(t, func() bool { return len(expired.of(e.ID)) > 0 }, "expiration:complete")
@@ -157,7 +154,7 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	rises(metrics.HTTPRequests, prometheus.Labels{"route": "/readyz", "method": "GET", "code": "200"})
 	lateness := metricstest.Scrape(t, url)[metrics.ExpirationLateness].GetMetric()[0].GetHistogram()
 	assert.Less(t, lateness.GetSampleSum(), 5.0, "one expiration, seconds late at most")
-	require.NoError(t, svc.stop(t))
+	require.NoError(t, svc.StopAndWait(t))
 }
 
 // A task in flight when the service stops finishes; one due later stays in
@@ -181,13 +178,13 @@ func TestRun_ShutdownLosesNoTask(t *testing.T) {
 	}, "both tasks to be scheduled")
 
 	time.Sleep(time.Until(second.Add(600 * time.Millisecond)))
-	require.NoError(t, first.stop(t))
+	require.NoError(t, first.StopAndWait(t))
 	assert.True(t, loggedExpiry(t, first.out.String(), inFlight.ID), "the first process finishes the task in flight")
 	assert.False(t, loggedExpiry(t, first.out.String(), later.ID), "the first process does not run the later task")
 
 	next := startRun(t, n, "REDIS_URL", "redis://"+addr+"/0")
 	testkit.Eventually(t, func() bool { return len(expired.of(later.ID)) > 0 }, "the later expiration")
-	require.NoError(t, next.stop(t))
+	require.NoError(t, next.StopAndWait(t))
 
 	for _, e := range []events.OrderCreated{inFlight, later} {
 		got := expired.of(e.ID)
@@ -200,29 +197,20 @@ func TestRun_ShutdownLosesNoTask(t *testing.T) {
 func TestRun_StopsWithAnErrorWhenNATSIsLostForGood(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
-	cfg, err := readSettings(envOf(map[string]string{
-		"PORT":            testkit.FreePort(t),
-		"NATS_URL":        n.URL(),
-		"NATS_CLUSTER_ID": n.ClusterID(),
-		"NATS_CLIENT_ID":  "expiration-lost",
-		"REDIS_HOST":      testkit.MiniRedis(t),
-	}))
-	require.NoError(t, err)
-	cfg.lostAfter = 2 * time.Second // the default 10 s would dominate the suite
-	done := make(chan error, 1)
-	go func() { done <- serve(t.Context(), cfg, &testkit.Buffer{}) }()
-	_, port, err := net.SplitHostPort(cfg.ListenAddr)
-	require.NoError(t, err)
-	waitHealthy(t, "http://127.0.0.1:"+port, done)
+	// The default 10 s before giving the bus up would dominate the suite.
+	lostSoon := func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+		cfg, err := readSettings(getenv)
+		if err != nil {
+			return err
+		}
+		cfg.lostAfter = 2 * time.Second
+		return serve(ctx, cfg, stdout)
+	}
+	svc := startRunning(t, lostSoon, with(testkit.BusEnv(n), "REDIS_HOST", testkit.MiniRedis(t)))
 
 	n.Stop()
 
-	select {
-	case err := <-done:
-		assert.ErrorIs(t, err, bus.ErrConnectionLost)
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not stop after NATS Streaming was lost")
-	}
+	assert.ErrorIs(t, svc.Wait(t, 20*time.Second), bus.ErrConnectionLost)
 }
 
 func TestRun_StartsWithoutRedisButIsNotReady(t *testing.T) {
@@ -230,7 +218,7 @@ func TestRun_StartsWithoutRedisButIsNotReady(t *testing.T) {
 	n := testkit.NATS(t)
 	svc := startRun(t, n, "REDIS_HOST", closedAddr(t))
 
-	resp, err := http.Get(svc.base + "/readyz")
+	resp, err := http.Get(svc.URL + "/readyz")
 	require.NoError(t, err)
 	var ready map[string]string
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
@@ -238,75 +226,33 @@ func TestRun_StartsWithoutRedisButIsNotReady(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, map[string]string{"redis": "unavailable", "nats": "ok"}, ready)
 
-	require.NoError(t, svc.stop(t))
+	require.NoError(t, svc.StopAndWait(t))
 	assert.Contains(t, svc.out.String(), "redis not reachable yet")
 }
 
-// service is a run in the background.
+// service is a run in the background, its logs in out.
 type service struct {
-	base   string
-	out    *testkit.Buffer
-	cancel context.CancelFunc
-	done   chan error
+	*testkit.Service
+	out *testkit.Buffer
 }
 
 // startRun starts run against n and the Redis named by redisVar (REDIS_HOST
 // or REDIS_URL), with the variables and values of extra added, and waits
-// until it answers /healthz.
-func startRun(t *testing.T, n *embedded.NATSStreaming, redisVar, redisValue string, extra ...string) *service {
+// until it answers /healthz: /readyz waits for Redis, which some tests
+// keep away.
+func startRun(t *testing.T, n embedded.Bus, redisVar, redisValue string, extra ...string) *service {
 	t.Helper()
-	port := testkit.FreePort(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	svc := &service{base: "http://127.0.0.1:" + port, out: &testkit.Buffer{}, cancel: cancel, done: make(chan error, 1)}
-	env := with(map[string]string{
-		"PORT":            port,
-		"NATS_URL":        n.URL(),
-		"NATS_CLUSTER_ID": n.ClusterID(),
-		"NATS_CLIENT_ID":  "expiration-" + port,
-		redisVar:          redisValue,
-	}, extra...)
-	go func() { svc.done <- run(ctx, envOf(env), svc.out) }()
-	t.Cleanup(func() {
-		cancel()
-		<-svc.done
-	})
-	waitHealthy(t, svc.base, svc.done)
-	return svc
+	return startRunning(t, run, with(testkit.BusEnv(n), append([]string{redisVar, redisValue}, extra...)...))
 }
 
-// stop cancels the run and returns what it returned.
-func (s *service) stop(t *testing.T) error {
+func startRunning(t *testing.T, run testkit.Run, env map[string]string) *service {
 	t.Helper()
-	s.cancel()
-	select {
-	case err := <-s.done:
-		s.done <- err // for the cleanup
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
-		return nil
-	}
-}
-
-func waitHealthy(t *testing.T, base string, done chan error) {
-	t.Helper()
-	testkit.Eventually(t, func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v", err)
-		default:
-		}
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "the service to answer /healthz")
+	out := &testkit.Buffer{}
+	return &service{Service: testkit.StartService(t, run, env, testkit.Stdout(out), testkit.ReadyPath("/healthz")), out: out}
 }
 
 // publishOrder publishes order:created as the orders service would.
-func publishOrder(t *testing.T, n *embedded.NATSStreaming, id string, expiresAt time.Time) events.OrderCreated {
+func publishOrder(t *testing.T, n embedded.Bus, id string, expiresAt time.Time) events.OrderCreated {
 	t.Helper()
 	e := events.OrderCreated{
 		ID:        id,

@@ -45,7 +45,7 @@ func TestRun_LogsNoSecret(t *testing.T) {
 
 	call := func(method, path, body string, c *http.Cookie) int {
 		t.Helper()
-		req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
 		req.AddCookie(c)
@@ -65,8 +65,8 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, call(http.MethodDelete, "/api/orders/6b06f206db0ebb1c9087ba33", "", cookie))
 	assert.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/api/orders", "", webtest.ForgedSessions(t, []byte(key), user)[0].Cookie))
 
-	s.stop()
-	require.NoError(t, s.wait(t, 30*time.Second))
+	s.Stop()
+	require.NoError(t, s.Wait(t, 30*time.Second))
 	testkit.AssertSecretsNotLogged(t, out.String(), map[string]string{
 		"JWT_KEY":        key,
 		"session cookie": cookie.Value,

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/session"
 	"ticketing.dev/common/testkit"
 )
 
@@ -35,20 +32,20 @@ func TestRun_BadConfigurationIsRefusedNamingIt(t *testing.T) {
 	tests := []struct {
 		name, variable, value, want string
 	}{
-		{"JWT_KEY of 31 bytes", "JWT_KEY", jwtKey[:31], "JWT_KEY must be at least 32 bytes"},
+		{"JWT_KEY of 31 bytes", "JWT_KEY", testkit.JWTKey[:31], "JWT_KEY must be at least 32 bytes"},
 		{"EXPIRATION_WINDOW not a duration", "EXPIRATION_WINDOW", "soon", "EXPIRATION_WINDOW"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := map[string]string{
-				"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+				"JWT_KEY": testkit.JWTKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
 				"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
 			}
 			env[tt.variable] = tt.value
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
 
-			err := run(ctx, func(k string) string { return env[k] }, io.Discard)
+			err := run(ctx, testkit.Getenv(env), io.Discard)
 
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
@@ -61,11 +58,11 @@ func TestRun_BadExpiryGraceIsRefused(t *testing.T) {
 	for _, grace := range []string{"soon", "0", "-1m", "500ms"} {
 		t.Run(grace, func(t *testing.T) {
 			env := map[string]string{
-				"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+				"JWT_KEY": testkit.JWTKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
 				"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
 				"EXPIRY_GRACE": grace,
 			}
-			err := run(t.Context(), func(k string) string { return env[k] }, io.Discard)
+			err := run(t.Context(), testkit.Getenv(env), io.Discard)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "EXPIRY_GRACE")
 		})
@@ -74,92 +71,46 @@ func TestRun_BadExpiryGraceIsRefused(t *testing.T) {
 
 func TestReadSettings_ExpiryGraceDefaultsToAMinute(t *testing.T) {
 	env := map[string]string{
-		"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
+		"JWT_KEY": testkit.JWTKey, "MONGO_URI": "mongodb://127.0.0.1:1/orders",
 		"NATS_URL": "nats://127.0.0.1:1", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "orders-1",
 	}
-	cfg, err := readSettings(func(k string) string { return env[k] })
+	cfg, err := readSettings(testkit.Getenv(env))
 	require.NoError(t, err)
 	assert.Equal(t, time.Minute, cfg.ExpiryGrace)
 
 	env["EXPIRY_GRACE"] = "90s"
-	cfg, err = readSettings(func(k string) string { return env[k] })
+	cfg, err = readSettings(testkit.Getenv(env))
 	require.NoError(t, err)
 	assert.Equal(t, 90*time.Second, cfg.ExpiryGrace)
 }
 
-const jwtKey = "main-test-jwt-key-of-at-least-32-bytes"
-
 // service is the orders service started by run, as a process would be.
 type service struct {
-	url  string
-	nats *embedded.NATSStreaming
-	stop context.CancelFunc
-	done chan struct{} // closed when run has returned err
-	err  error
-}
-
-// wait returns run's error once it has returned.
-func (s *service) wait(t *testing.T, timeout time.Duration) error {
-	t.Helper()
-	select {
-	case <-s.done:
-		return s.err
-	case <-time.After(timeout):
-		t.Fatalf("run did not return within %s", timeout)
-		return nil
-	}
+	*testkit.Service
+	nats embedded.Bus
 }
 
 func start(t *testing.T) *service {
 	t.Helper()
-	return startWith(t, t.Output(), nil)
+	return startWith(t, nil, nil)
 }
 
-// startWith runs the service with its stdout going to stdout and the
-// variables of override replacing the defaults.
+// startWith runs the service with its stdout going to stdout (the test's
+// log when nil) and the variables of override replacing the defaults.
 func startWith(t *testing.T, stdout io.Writer, override map[string]string) *service {
 	t.Helper()
 	n := testkit.NATS(t)
-	port := testkit.FreePort(t)
-	cfg := testkit.BusConfig(n)
-	env := map[string]string{
-		"PORT":              port,
-		"JWT_KEY":           jwtKey,
-		"MONGO_URI":         testkit.MongoURI(t),
-		"NATS_URL":          cfg.URL,
-		"NATS_CLUSTER_ID":   cfg.ClusterID,
-		"NATS_CLIENT_ID":    cfg.ClientID,
-		"COOKIE_SECURE":     "false",
-		"EXPIRATION_WINDOW": "2m",
-		"LOG_LEVEL":         "debug",
+	env := testkit.ServiceEnv(testkit.MongoURI(t), n, map[string]string{"EXPIRATION_WINDOW": "2m"}, override)
+	var opts []testkit.ServiceOption
+	if stdout != nil {
+		opts = append(opts, testkit.Stdout(stdout))
 	}
-	maps.Copy(env, override)
-	ctx, stop := context.WithCancel(context.Background())
-	s := &service{url: "http://127.0.0.1:" + port, nats: n, stop: stop, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		s.err = run(ctx, func(k string) string { return env[k] }, stdout)
-	}()
-	t.Cleanup(func() {
-		stop()
-		_ = s.wait(t, 30*time.Second)
-	})
-	testkit.Eventually(t, func() bool {
-		res, err := http.Get(s.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, "service never ready")
-	return s
+	return &service{Service: testkit.StartService(t, run, env, opts...), nats: n}
 }
 
 func cookie(t *testing.T, userID string) string {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	require.NoError(t, session.NewManager([]byte(jwtKey), time.Hour, false).SignIn(rec, userID, userID+"@test.dev"))
-	c := rec.Result().Cookies()[0]
+	c := testkit.SignIn(t, userID)
 	return c.Name + "=" + c.Value
 }
 
@@ -182,7 +133,7 @@ func TestRun_PlacesOrdersForTicketsLearnedFromEvents(t *testing.T) {
 
 	var res *http.Response
 	testkit.Eventually(t, func() bool {
-		req, err := http.NewRequest(http.MethodPost, s.url+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Cookie", cookie(t, "6b06f206db0ebb1c9087ba21"))
@@ -213,8 +164,8 @@ func TestRun_PlacesOrdersForTicketsLearnedFromEvents(t *testing.T) {
 		t.Fatal("order:created never published")
 	}
 
-	s.stop()
-	assert.NoError(t, s.wait(t, 30*time.Second))
+	s.Stop()
+	assert.NoError(t, s.Wait(t, 30*time.Second))
 }
 
 // TestRun_StopsWhenTheNATSConnectionIsLost checks that a service whose bus
@@ -226,5 +177,5 @@ func TestRun_StopsWhenTheNATSConnectionIsLost(t *testing.T) {
 
 	s.nats.Stop()
 
-	assert.ErrorIs(t, s.wait(t, 40*time.Second), bus.ErrConnectionLost)
+	assert.ErrorIs(t, s.Wait(t, 40*time.Second), bus.ErrConnectionLost)
 }

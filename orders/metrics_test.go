@@ -26,7 +26,7 @@ import (
 func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	t.Parallel()
 	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
-	s := startWith(t, t.Output(), map[string]string{"DEBUG_ADDR": debugAddr})
+	s := startWith(t, nil, map[string]string{"DEBUG_ADDR": debugAddr})
 	url := "http://" + debugAddr + "/metrics"
 	before := metricstest.Scrape(t, url)
 	conn := testkit.Bus(t, s.nats)
@@ -39,7 +39,7 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	}
 	rises(metrics.BusHandled, prometheus.Labels{"subject": string(events.SubjectTicketCreated), "outcome": metrics.OutcomeAcked})
 
-	req, err := http.NewRequest(http.MethodPost, s.url+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Cookie", cookie(t, "6b06f206db0ebb1c9087ba31"))
@@ -47,7 +47,7 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusCreated, res.StatusCode)
-	res, err = http.Get(s.url + "/api/orders/6b06f206db0ebb1c9087ba32")
+	res, err = http.Get(s.URL + "/api/orders/6b06f206db0ebb1c9087ba32")
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
@@ -66,7 +66,7 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 func TestRun_SweepsAnOrderWhoseExpirationNeverCame(t *testing.T) {
 	t.Parallel()
 	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
-	s := startWith(t, t.Output(), map[string]string{
+	s := startWith(t, nil, map[string]string{
 		"DEBUG_ADDR":        debugAddr,
 		"EXPIRATION_WINDOW": "1s",
 		"EXPIRY_GRACE":      "1s",
@@ -85,7 +85,7 @@ func TestRun_SweepsAnOrderWhoseExpirationNeverCame(t *testing.T) {
 
 	var orderID string
 	testkit.Eventually(t, func() bool {
-		req, err := http.NewRequest(http.MethodPost, s.url+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Cookie", cookie(t, "6b06f206db0ebb1c9087ba41"))

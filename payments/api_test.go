@@ -22,7 +22,7 @@ import (
 func TestPay_OrderThatDoesNotExistIs404(t *testing.T) {
 	a := newApp(t)
 
-	r := a.payFor(t, signIn(t, newID()), newID(), "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, newID()), newID(), "tok_visa")
 
 	assert.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
 	assert.Empty(t, a.stripe.Charges())
@@ -32,7 +32,7 @@ func TestPay_SomeoneElsesOrderIs401(t *testing.T) {
 	a := newApp(t)
 	o := a.created(t, a.order(newID(), 2000))
 
-	r := a.payFor(t, signIn(t, newID()), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, newID()), o.ID, "tok_visa")
 
 	assert.Equal(t, http.StatusUnauthorized, r.status, "%s", r.body)
 	assert.Equal(t, "Not authorized", r.message(t))
@@ -46,7 +46,7 @@ func TestPay_CancelledOrderIs400(t *testing.T) {
 	o := a.created(t, a.order(buyer, 2000))
 	a.cancelled(t, o)
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, "Cannot pay for a cancelled order", r.message(t))
@@ -61,7 +61,7 @@ func TestPay_ChargesThePriceInCentsAndRecordsThePayment(t *testing.T) {
 	require.NoError(t, err)
 	o := a.created(t, a.order(buyer, price))
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	id := r.id(t)
@@ -84,18 +84,18 @@ func TestPay_ChargesThePriceInCentsAndRecordsThePayment(t *testing.T) {
 
 func TestPay_PublishesPaymentCreated(t *testing.T) {
 	a := newApp(t)
-	created := observe[events.PaymentCreated](t, a.nats)
+	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	e := next(t, created)
+	e := testkit.Next(t, created)
 	docs := a.payments(t)
 	require.Len(t, docs, 1)
 	assert.Equal(t, events.PaymentCreated{ID: r.id(t), OrderID: o.ID, StripeID: docs[0].StripeID}, e)
-	quiet(t, created, 200*time.Millisecond)
+	testkit.Quiet(t, created, 200*time.Millisecond)
 	testkit.Eventually(t, func() bool { return len(a.payments(t)[0].Outbox) == 0 }, "the published event never left the outbox")
 }
 
@@ -103,9 +103,9 @@ func TestPay_PaidOrderCannotBePaidAgain(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	require.Equal(t, http.StatusCreated, a.payFor(t, signIn(t, buyer), o.ID, "tok_visa").status)
+	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_mastercard")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_mastercard")
 
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, "Order has already been paid", r.message(t))
@@ -117,9 +117,9 @@ func TestPay_OrderIDInUpperCaseIsTheSameOrder(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	require.Equal(t, http.StatusCreated, a.payFor(t, signIn(t, buyer), o.ID, "tok_visa").status)
+	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
 
-	r := a.payFor(t, signIn(t, buyer), strings.ToUpper(o.ID), "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), strings.ToUpper(o.ID), "tok_visa")
 
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, "Order has already been paid", r.message(t))
@@ -128,10 +128,10 @@ func TestPay_OrderIDInUpperCaseIsTheSameOrder(t *testing.T) {
 
 func TestPay_ConcurrentPaymentsOfOneOrderChargeOnce(t *testing.T) {
 	a := newApp(t)
-	created := observe[events.PaymentCreated](t, a.nats)
+	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	cookie := signIn(t, buyer)
+	cookie := testkit.SignIn(t, buyer)
 	const racers = 5
 
 	var wg sync.WaitGroup
@@ -155,8 +155,8 @@ func TestPay_ConcurrentPaymentsOfOneOrderChargeOnce(t *testing.T) {
 	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusBadRequest: racers - 1}, statuses)
 	assert.Len(t, a.stripe.Charges(), 1, "exactly one charge reaches Stripe")
 	assert.Len(t, a.payments(t), 1)
-	next(t, created)
-	quiet(t, created, 300*time.Millisecond)
+	testkit.Next(t, created)
+	testkit.Quiet(t, created, 300*time.Millisecond)
 }
 
 func TestPay_OrderPastItsExpiryIsRefusedBeforeItsCancellationArrives(t *testing.T) {
@@ -165,7 +165,7 @@ func TestPay_OrderPastItsExpiryIsRefusedBeforeItsCancellationArrives(t *testing.
 	o := a.created(t, a.order(buyer, 1500))
 	a.clock.Advance(15 * time.Minute) // exactly expiresAt: the lock has run out
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, "Cannot pay for a cancelled order", r.message(t))
@@ -177,23 +177,23 @@ func TestPay_OrderPastItsExpiryIsRefusedBeforeItsCancellationArrives(t *testing.
 
 func TestPay_DeclinedCardIs400WithStripesMessageAndRecordsNothing(t *testing.T) {
 	a := newApp(t)
-	created := observe[events.PaymentCreated](t, a.nats)
+	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
 	declining := stripetest.Answering(t, http.StatusPaymentRequired, stripetest.CardDeclined)
 	a.useStripe(t, declining.URL)
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_chargeDeclined")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_chargeDeclined")
 
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, "Your card was declined.", r.message(t))
 	assert.Empty(t, a.payments(t))
-	quiet(t, created, 300*time.Millisecond)
+	testkit.Quiet(t, created, 300*time.Millisecond)
 
 	// The buyer tries another card, which Stripe accepts. It is charged
 	// under a key of its own: Stripe would replay the decline for the old.
 	a.useStripe(t, a.stripe.URL)
-	r = a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r = a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	charges := a.stripe.Charges()
@@ -201,29 +201,29 @@ func TestPay_DeclinedCardIs400WithStripesMessageAndRecordsNothing(t *testing.T) 
 	assert.Equal(t, "tok_visa", charges[0].Source)
 	require.Len(t, declining.Charges(), 1)
 	assert.NotEqual(t, declining.Charges()[0].IdempotencyKey, charges[0].IdempotencyKey)
-	assert.Equal(t, r.id(t), next(t, created).ID)
+	assert.Equal(t, r.id(t), testkit.Next(t, created).ID)
 }
 
 func TestPay_UnreachableStripeIs502AndRecordsNothing(t *testing.T) {
 	a := newApp(t)
-	created := observe[events.PaymentCreated](t, a.nats)
+	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
 	a.useStripe(t, stripetest.Unreachable(t))
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	assert.Equal(t, http.StatusBadGateway, r.status, "%s", r.body)
 	assert.Equal(t, payment.ErrStripeUnavailable.Message, r.message(t))
 	assert.Empty(t, a.payments(t))
-	quiet(t, created, 300*time.Millisecond)
+	testkit.Quiet(t, created, 300*time.Millisecond)
 
 	a.useStripe(t, a.stripe.URL)
-	r = a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r = a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	assert.Len(t, a.stripe.Charges(), 1)
-	assert.Equal(t, r.id(t), next(t, created).ID)
+	assert.Equal(t, r.id(t), testkit.Next(t, created).ID)
 }
 
 func TestPay_StripeServerErrorIs502AndRecordsNothing(t *testing.T) {
@@ -232,7 +232,7 @@ func TestPay_StripeServerErrorIs502AndRecordsNothing(t *testing.T) {
 	o := a.created(t, a.order(buyer, 1500))
 	a.useStripe(t, stripetest.Answering(t, http.StatusInternalServerError, stripetest.APIError).URL)
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	assert.Equal(t, http.StatusBadGateway, r.status, "%s", r.body)
 	assert.Empty(t, a.payments(t))
@@ -244,29 +244,29 @@ func TestPay_StripeServerErrorIs502AndRecordsNothing(t *testing.T) {
 // made, if any, rather than making a second one.
 func TestPay_UnansweredChargeIsRepeatedByTheNextAttempt(t *testing.T) {
 	a := newApp(t)
-	created := observe[events.PaymentCreated](t, a.nats)
+	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
 	silent := stripetest.Silent(t, 10*time.Second)
 	a.useStripe(t, silent.URL)
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	assert.Equal(t, http.StatusBadGateway, r.status, "%s", r.body)
-	quiet(t, created, 200*time.Millisecond)
+	testkit.Quiet(t, created, 200*time.Millisecond)
 	docs := a.payments(t)
 	require.Len(t, docs, 1, "the claim is kept for the next attempt")
 	assert.Equal(t, paymentdb.StatusPending, docs[0].Status)
 	assert.True(t, docs[0].Abandoned)
 
 	a.useStripe(t, a.stripe.URL)
-	r = a.payFor(t, signIn(t, buyer), o.ID, "tok_mastercard")
+	r = a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_mastercard")
 
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	assert.Equal(t, docs[0].ID.Hex(), r.id(t))
 	require.Len(t, silent.Charges(), 1)
 	assert.Equal(t, silent.Charges(), a.stripe.Charges(), "the very same request: same key, same token")
-	assert.Equal(t, r.id(t), next(t, created).ID)
+	assert.Equal(t, r.id(t), testkit.Next(t, created).ID)
 }
 
 func TestPay_ClaimLeftByACrashIsTakenOverOnceStale(t *testing.T) {
@@ -277,13 +277,13 @@ func TestPay_ClaimLeftByACrashIsTakenOverOnceStale(t *testing.T) {
 	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
 	require.NoError(t, err)
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_mastercard")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_mastercard")
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, payment.ErrPaymentInProgress.Message, r.message(t), "a fresh claim may still be charging")
 	assert.Empty(t, a.stripe.Charges())
 
 	a.clock.Advance(payment.DefaultStaleClaim + time.Second)
-	r = a.payFor(t, signIn(t, buyer), o.ID, "tok_mastercard")
+	r = a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_mastercard")
 
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	assert.Equal(t, left.ID, r.id(t))
@@ -298,7 +298,7 @@ func TestPay_ConcurrentTakeoversOfAStaleClaimChargeOnce(t *testing.T) {
 	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
 	require.NoError(t, err)
 	a.clock.Advance(payment.DefaultStaleClaim + time.Second)
-	cookie := signIn(t, buyer)
+	cookie := testkit.SignIn(t, buyer)
 	const racers = 5
 
 	var wg sync.WaitGroup
@@ -355,7 +355,7 @@ func TestPay_InvalidRequestsAre400NamingTheirFields(t *testing.T) {
 		{"huge token", `{"token":"` + strings.Repeat("t", 300) + `","orderId":"` + o.ID + `"}`, []string{"token"}},
 		{"not json", `token=tok_visa`, []string{""}},
 	}
-	cookie := signIn(t, buyer)
+	cookie := testkit.SignIn(t, buyer)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := a.pay(t, cookie, tt.body)

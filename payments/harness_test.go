@@ -38,8 +38,6 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
-var jwtKey = []byte("test-jwt-key-of-at-least-32-bytes")
-
 const stripeKey = "sk_test_123"
 
 // ackWait is the shortest the bus allows, so that redeliveries come soon.
@@ -68,13 +66,13 @@ func (s *switchCharger) Refund(ctx context.Context, chargeID, key string) (strin
 }
 
 // app is the payments service wired as run wires it, on a fresh database
-// and a NATS Streaming server of its own, with a clock the test moves, a
+// and a bus server of its own, with a clock the test moves, a
 // short ack wait, and the API served over real HTTP. Its Stripe is the real
 // stripe-mock behind a recording proxy, until the test points it elsewhere.
 type app struct {
 	url     string
 	db      *mongo.Database
-	nats    *embedded.NATSStreaming
+	nats    embedded.Bus
 	conn    *bus.Conn
 	store   *paymentdb.Store
 	clock   *testkit.Clock
@@ -126,7 +124,7 @@ func newApp(t *testing.T) *app {
 
 	srv := httptest.NewServer(httpapi.Routes(httpapi.Deps{
 		Payments: payments,
-		Sessions: session.NewManager(jwtKey, time.Hour, false),
+		Sessions: session.NewManager([]byte(testkit.JWTKey), time.Hour, false),
 		Log:      log,
 	}))
 	t.Cleanup(srv.Close)
@@ -178,7 +176,7 @@ func (a *app) resultsFor(orderID string) []result {
 // publish sends e over conn as the orders service would.
 func publish[E events.Event](t *testing.T, conn *bus.Conn, e E) {
 	t.Helper()
-	require.NoError(t, bus.NewPublisher[E](conn).Publish(context.Background(), e))
+	testkit.Publish(t, conn, e)
 }
 
 // newOrder is an order:created for a new order of userID at price, placed
@@ -361,58 +359,5 @@ func send(method, url string, cookie *http.Cookie, h webtest.Headers) (response,
 	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
 
-// signIn returns a session cookie for userID, as the auth service sets it.
-func signIn(t *testing.T, userID string) *http.Cookie {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	require.NoError(t, session.NewManager(jwtKey, time.Hour, false).SignIn(rec, userID, userID+"@test.dev"))
-	cookies := rec.Result().Cookies()
-	require.Len(t, cookies, 1)
-	return cookies[0]
-}
-
 // newID returns an id as the services hand them out.
 func newID() string { return bson.NewObjectID().Hex() }
-
-// observerSeq names each observer's queue group apart.
-var observerSeq atomic.Int64
-
-// observe returns every event of type E published on n, in the order NATS
-// Streaming delivers them.
-func observe[E events.Event](t *testing.T, n *embedded.NATSStreaming) <-chan E {
-	t.Helper()
-	conn := testkit.Bus(t, n)
-	ch := make(chan E, 1024)
-	group := fmt.Sprint("test-observer-", observerSeq.Add(1))
-	require.NoError(t, bus.NewListener(conn, group, func(_ context.Context, e E) error {
-		select {
-		case ch <- e:
-		default:
-		}
-		return nil
-	}).Listen(context.Background()))
-	return ch
-}
-
-// next returns the next event from ch, failing the test after 10 s.
-func next[E events.Event](t *testing.T, ch <-chan E) E {
-	t.Helper()
-	select {
-	case e := <-ch:
-		return e
-	case <-time.After(10 * time.Second):
-		var zero E
-		t.Fatalf("no %s event within 10 s", zero.Subject())
-		return zero
-	}
-}
-
-// quiet asserts that ch delivers nothing within d.
-func quiet[E events.Event](t *testing.T, ch <-chan E, d time.Duration) {
-	t.Helper()
-	select {
-	case e := <-ch:
-		t.Errorf("unexpected %s event: %+v", e.Subject(), e)
-	case <-time.After(d):
-	}
-}

@@ -29,8 +29,8 @@ func newHostileApp(t *testing.T) *hostileApp {
 	a := newApp(t)
 	h := &hostileApp{app: a, buyer: newID()}
 	h.order = a.created(t, a.order(h.buyer, 2000))
-	h.paid = observe[events.PaymentCreated](t, a.nats)
-	h.genuine = signIn(t, h.buyer)
+	h.paid = testkit.Observe[events.PaymentCreated](t, a.nats)
+	h.genuine = testkit.SignIn(t, h.buyer)
 	h.fields = []webtest.Field{{Name: "token", Valid: `"tok_visa"`}, {Name: "orderId", Valid: `"` + h.order.ID + `"`}}
 	return h
 }
@@ -42,10 +42,10 @@ func (h *hostileApp) assertNothingWritten(t *testing.T, before any) {
 	t.Helper()
 	assert.Equal(t, before, testkit.Snapshot(t, h.db), "the database is as it was")
 	assert.Empty(t, h.stripe.Charges(), "Stripe was not called")
-	quiet(t, h.paid, 300*time.Millisecond)
+	testkit.Quiet(t, h.paid, 300*time.Millisecond)
 	r := h.pay(t, h.genuine, webtest.Object(h.fields, nil))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	assert.Equal(t, h.order.ID, next(t, h.paid).OrderID, "the first payment since the hostile requests")
+	assert.Equal(t, h.order.ID, testkit.Next(t, h.paid).OrderID, "the first payment since the hostile requests")
 }
 
 func TestHostileBodies_AreClientErrorsAndWriteNothing(t *testing.T) {
@@ -85,7 +85,7 @@ func TestHostileBodies_AreClientErrorsAndWriteNothing(t *testing.T) {
 func TestForgedSessions_AreNotAuthorizedAndWriteNothing(t *testing.T) {
 	h := newHostileApp(t)
 	before := testkit.Snapshot(t, h.db)
-	for _, f := range webtest.ForgedSessions(t, jwtKey, h.buyer) {
+	for _, f := range webtest.ForgedSessions(t, []byte(testkit.JWTKey), h.buyer) {
 		t.Run(f.Name, func(t *testing.T) {
 			r := h.pay(t, f.Cookie, webtest.Object(h.fields, nil))
 			webtest.AssertErrorResponse(t, r.status, r.header, r.body, http.StatusUnauthorized)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -61,28 +60,11 @@ func TestRun_LogsNoSecret(t *testing.T) {
 		}
 	}))
 	t.Cleanup(stripe.Close)
-	port := testkit.FreePort(t)
-	cfg := testkit.BusConfig(n)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	out := &testkit.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, envOf(map[string]string{
-			"PORT": port, "JWT_KEY": jwt, "MONGO_URI": testkit.MongoURI(t),
-			"NATS_URL": cfg.URL, "NATS_CLUSTER_ID": cfg.ClusterID, "NATS_CLIENT_ID": cfg.ClientID,
-			"COOKIE_SECURE": "false", "LOG_LEVEL": "debug", "STRIPE_KEY": stripeKey, "STRIPE_API_BASE": stripe.URL,
-		}), out)
-	}()
-	base := "http://127.0.0.1:" + port
-	testkit.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "payments ready")
+	svc := testkit.StartService(t, run, testkit.ServiceEnv(testkit.MongoURI(t), n, map[string]string{
+		"JWT_KEY": jwt, "STRIPE_KEY": stripeKey, "STRIPE_API_BASE": stripe.URL,
+	}), testkit.Stdout(out))
+	base := svc.URL
 
 	buyer := newID()
 	rec := httptest.NewRecorder()
@@ -119,13 +101,7 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return")
-	}
+	require.NoError(t, svc.StopAndWait(t))
 	testkit.AssertSecretsNotLogged(t, out.String(), map[string]string{
 		"JWT_KEY":        jwt,
 		"STRIPE_KEY":     stripeKey,

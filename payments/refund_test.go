@@ -59,14 +59,14 @@ func (a *app) refundedOnce(t *testing.T, trigger string) paymentDoc {
 // then succeeds is refunded, once, and never announced.
 func TestPay_CancelledWhileChargingIsRefundedOnce(t *testing.T) {
 	a := newApp(t)
-	created := observe[events.PaymentCreated](t, a.nats)
+	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 2000))
 	arrived, release := a.stripe.HoldCharges()
 	defer release()
 	paid := make(chan response, 1)
 	go func() {
-		r, err := post(a.url+"/api/payments", signIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
+		r, err := post(a.url+"/api/payments", testkit.SignIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
 		assert.NoError(t, err)
 		paid <- r
 	}()
@@ -89,7 +89,7 @@ func TestPay_CancelledWhileChargingIsRefundedOnce(t *testing.T) {
 	assert.Equal(t, a.clock.Now().Truncate(time.Millisecond), d.RefundedAt.UTC())
 	assert.Empty(t, d.Outbox, "no payment:created for a refunded charge")
 	assert.Len(t, a.stripe.Charges(), 1)
-	quiet(t, created, 300*time.Millisecond)
+	testkit.Quiet(t, created, 300*time.Millisecond)
 }
 
 // TestPay_OrderExpiringWhileChargingIsRefunded covers a lock that runs out
@@ -103,7 +103,7 @@ func TestPay_OrderExpiringWhileChargingIsRefunded(t *testing.T) {
 	defer release()
 	paid := make(chan response, 1)
 	go func() {
-		r, err := post(a.url+"/api/payments", signIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
+		r, err := post(a.url+"/api/payments", testkit.SignIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
 		assert.NoError(t, err)
 		paid <- r
 	}()
@@ -121,7 +121,7 @@ func TestOrderCancelled_AfterPaymentRefundsOnceAndItsRedeliveryDoesNot(t *testin
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 2000))
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 
 	a.cancelled(t, o)
@@ -148,7 +148,7 @@ func TestOrderCancelled_RefundStripeFailedIsNotAckedAndTheReconcilerFinishesIt(t
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 2000))
-	require.Equal(t, http.StatusCreated, a.payFor(t, signIn(t, buyer), o.ID, "tok_visa").status)
+	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
 	failing := stripetest.Answering(t, http.StatusInternalServerError, stripetest.APIError)
 	a.useStripe(t, failing.URL)
 
@@ -173,7 +173,7 @@ func TestOrderCancelled_RefundStripeFailedIsNotAckedAndTheReconcilerFinishesIt(t
 
 func TestReconciler_CompletesAClaimLeftPendingOnAPayableOrder(t *testing.T) {
 	a := newApp(t)
-	created := observe[events.PaymentCreated](t, a.nats)
+	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	o := a.created(t, a.order(newID(), 1500))
 	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
 	require.NoError(t, err)
@@ -187,7 +187,7 @@ func TestReconciler_CompletesAClaimLeftPendingOnAPayableOrder(t *testing.T) {
 	assert.Equal(t, []stripetest.Charge{{Amount: "1500", Currency: "usd", Source: "tok_visa", IdempotencyKey: left.IdempotencyKey()}}, a.stripe.Charges())
 	d := a.onlyPayment(t)
 	assert.Equal(t, paymentdb.StatusSucceeded, d.Status)
-	assert.Equal(t, events.PaymentCreated{ID: left.ID, OrderID: o.ID, StripeID: d.StripeID}, next(t, created))
+	assert.Equal(t, events.PaymentCreated{ID: left.ID, OrderID: o.ID, StripeID: d.StripeID}, testkit.Next(t, created))
 	assert.Empty(t, a.stripe.Refunds())
 	assert.Equal(t, 1.0, metricstest.Gather(t, a.reg).Value(metrics.PaymentsReconciled,
 		prometheus.Labels{"kind": payment.KindClaim, "result": payment.ResultCompleted}))
@@ -195,7 +195,7 @@ func TestReconciler_CompletesAClaimLeftPendingOnAPayableOrder(t *testing.T) {
 
 func TestReconciler_RefundsAClaimLeftPendingOnACancelledOrder(t *testing.T) {
 	a := newApp(t)
-	created := observe[events.PaymentCreated](t, a.nats)
+	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	o := a.created(t, a.order(newID(), 1500))
 	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
 	require.NoError(t, err)
@@ -213,7 +213,7 @@ func TestReconciler_RefundsAClaimLeftPendingOnACancelledOrder(t *testing.T) {
 	assert.Equal(t, left.IdempotencyKey(), a.stripe.Charges()[0].IdempotencyKey)
 	d := a.refundedOnce(t, payment.TriggerReconciler)
 	assert.Equal(t, left.ID, d.ID.Hex())
-	quiet(t, created, 300*time.Millisecond)
+	testkit.Quiet(t, created, 300*time.Millisecond)
 }
 
 // TestReconciler_ReleasesAClaimUnderWhichNothingWasCharged: Stripe refuses
@@ -238,7 +238,7 @@ func TestReconciler_ReleasesAClaimUnderWhichNothingWasCharged(t *testing.T) {
 	assert.Empty(t, a.payments(t))
 
 	a.useStripe(t, a.stripe.URL)
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 	assert.Equal(t, http.StatusCreated, r.status, "the order can be paid again: %s", r.body)
 }
 
@@ -266,7 +266,7 @@ func TestReconciler_RefundsAPaymentWhoseCancellationWasLearntButNotActedOn(t *te
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	require.NoError(t, a.store.CancelOrder(t.Context(), o.ID, o.Version+1, a.clock.Now()))
 
@@ -285,7 +285,7 @@ func TestReconciler_FinishesARefundItsHolderLeft(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	_, err := a.store.ClaimRefund(t.Context(), r.id(t), a.clock.Now(), a.clock.Now())
 	require.NoError(t, err)
@@ -307,7 +307,7 @@ func TestPay_TooLittleTimeLeftIs400AndWritesNothing(t *testing.T) {
 	before := testkit.Snapshot(t, a.db)
 	a.clock.Advance(15*time.Minute - settleAge + time.Millisecond)
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, "Too little time is left to pay for this order", r.message(t))
@@ -319,10 +319,10 @@ func TestPay_TooLittleTimeLeftOnAPaidOrderIsAlreadyPaid(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	require.Equal(t, http.StatusCreated, a.payFor(t, signIn(t, buyer), o.ID, "tok_visa").status)
+	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
 	a.clock.Advance(15*time.Minute - time.Second)
 
-	r := a.payFor(t, signIn(t, buyer), o.ID, "tok_visa")
+	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, "Order has already been paid", r.message(t))
@@ -331,7 +331,7 @@ func TestPay_TooLittleTimeLeftOnAPaidOrderIsAlreadyPaid(t *testing.T) {
 func TestShowPayment_ToItsBuyerWithItsRefund(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
-	cookie := signIn(t, buyer)
+	cookie := testkit.SignIn(t, buyer)
 	price, err := events.ParseMoney("20.50")
 	require.NoError(t, err)
 	o := a.created(t, a.order(buyer, price))
@@ -359,9 +359,9 @@ func TestShowPayment_IsOnlyForItsBuyer(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	require.Equal(t, http.StatusCreated, a.payFor(t, signIn(t, buyer), o.ID, "tok_visa").status)
+	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
 
-	other := a.get(t, signIn(t, newID()), "/api/payments/"+o.ID)
+	other := a.get(t, testkit.SignIn(t, newID()), "/api/payments/"+o.ID)
 	assert.Equal(t, http.StatusNotFound, other.status, "another user's payment does not exist for them")
 	assert.Equal(t, "Not Found", other.message(t))
 
@@ -369,6 +369,6 @@ func TestShowPayment_IsOnlyForItsBuyer(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, anonymous.status)
 	assert.Equal(t, "Not authorized", anonymous.message(t))
 
-	assert.Equal(t, http.StatusNotFound, a.get(t, signIn(t, buyer), "/api/payments/"+newID()).status, "unknown order")
-	assert.Equal(t, http.StatusBadRequest, a.get(t, signIn(t, buyer), "/api/payments/not-an-id").status)
+	assert.Equal(t, http.StatusNotFound, a.get(t, testkit.SignIn(t, buyer), "/api/payments/"+newID()).status, "unknown order")
+	assert.Equal(t, http.StatusBadRequest, a.get(t, testkit.SignIn(t, buyer), "/api/payments/not-an-id").status)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -25,15 +24,11 @@ import (
 	"ticketing.dev/payments/internal/stripetest"
 )
 
-func envOf(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
-
 // fullEnv is a complete configuration whose servers do not exist; tests
 // delete or change one variable.
 func fullEnv() map[string]string {
 	return map[string]string{
-		"JWT_KEY":         string(jwtKey),
+		"JWT_KEY":         testkit.JWTKey,
 		"MONGO_URI":       "mongodb://127.0.0.1:1/payments",
 		"NATS_URL":        "nats://127.0.0.1:1",
 		"NATS_CLUSTER_ID": "ticketing",
@@ -50,7 +45,7 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 	}{
 		{"nothing set", func(e map[string]string) { clear(e) },
 			[]string{"JWT_KEY", "MONGO_URI", "NATS_URL", "NATS_CLUSTER_ID", "NATS_CLIENT_ID", "STRIPE_KEY"}},
-		{"JWT_KEY of 31 bytes", func(e map[string]string) { e["JWT_KEY"] = string(jwtKey[:31]) }, []string{"JWT_KEY must be at least 32 bytes"}},
+		{"JWT_KEY of 31 bytes", func(e map[string]string) { e["JWT_KEY"] = testkit.JWTKey[:31] }, []string{"JWT_KEY must be at least 32 bytes"}},
 		{"no STRIPE_KEY", func(e map[string]string) { delete(e, "STRIPE_KEY") }, []string{"STRIPE_KEY must be defined"}},
 		{"blank STRIPE_KEY", func(e map[string]string) { e["STRIPE_KEY"] = "  " }, []string{"STRIPE_KEY must be defined"}},
 		{"STRIPE_API_BASE not a URL", func(e map[string]string) { e["STRIPE_API_BASE"] = "localhost:12111" }, []string{"STRIPE_API_BASE"}},
@@ -70,7 +65,7 @@ func TestRun_FailsAtOnceNamingMissingOrBadConfiguration(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
 
-			err := run(ctx, envOf(env), io.Discard)
+			err := run(ctx, testkit.Getenv(env), io.Discard)
 
 			require.Error(t, err)
 			for _, w := range tt.want {
@@ -91,20 +86,20 @@ func TestRun_ServesPaymentsThenShutsDownCleanly(t *testing.T) {
 	svc := startRun(t, n, stripe.URL, nil)
 	assert.Equal(t, http.StatusOK, svc.get("/readyz"))
 
-	published := observe[events.PaymentCreated](t, n)
+	published := testkit.Observe[events.PaymentCreated](t, n)
 	buyer := newID()
 	o := newOrder(buyer, 2099, time.Now())
 	r := svc.pay(t, n, buyer, o)
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	e := next(t, published)
+	e := testkit.Next(t, published)
 	assert.Equal(t, r.id(t), e.ID)
 	assert.Equal(t, o.ID, e.OrderID)
 	assert.True(t, strings.HasPrefix(e.StripeID, "ch_"), e.StripeID)
 	require.Len(t, stripe.Charges(), 1)
 	assert.Equal(t, "2099", stripe.Charges()[0].Amount)
 
-	assert.NoError(t, svc.stop(t))
-	_, err := net.DialTimeout("tcp", strings.TrimPrefix(svc.base, "http://"), time.Second)
+	assert.NoError(t, svc.StopAndWait(t))
+	_, err := net.DialTimeout("tcp", strings.TrimPrefix(svc.URL, "http://"), time.Second)
 	assert.Error(t, err, "no longer listening")
 	assertJSONLogs(t, svc.out.String())
 }
@@ -139,65 +134,29 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	assert.True(t, metricstest.Scrape(t, url).Has(metrics.OutboxPending, prometheus.Labels{"collection": "payments"}))
 }
 
-// runningService is run in the background, as a process of the service.
+// runningService is run in the background, as a process of the service,
+// its logs in out.
 type runningService struct {
-	base   string
-	out    *testkit.Buffer
-	cancel context.CancelFunc
-	done   chan error
+	*testkit.Service
+	out *testkit.Buffer
 }
 
 // startRun runs the service against n and the Stripe at stripeURL, with
 // the variables of extra added, and waits until it answers /healthz.
-func startRun(t *testing.T, n *embedded.NATSStreaming, stripeURL string, extra map[string]string) *runningService {
+func startRun(t *testing.T, n embedded.Bus, stripeURL string, extra map[string]string) *runningService {
 	t.Helper()
-	port := testkit.FreePort(t)
-	cfg := testkit.BusConfig(n)
-	env := map[string]string{
-		"PORT":            port,
-		"JWT_KEY":         string(jwtKey),
-		"MONGO_URI":       testkit.MongoURI(t),
-		"NATS_URL":        cfg.URL,
-		"NATS_CLUSTER_ID": cfg.ClusterID,
-		"NATS_CLIENT_ID":  cfg.ClientID,
-		"COOKIE_SECURE":   "false",
-		"LOG_LEVEL":       "debug",
+	env := testkit.ServiceEnv(testkit.MongoURI(t), n, map[string]string{
 		"STRIPE_KEY":      stripeKey,
 		"STRIPE_API_BASE": stripeURL,
-	}
-	maps.Copy(env, extra)
-	ctx, cancel := context.WithCancel(context.Background())
-	svc := &runningService{base: "http://127.0.0.1:" + port, out: &testkit.Buffer{}, cancel: cancel, done: make(chan error, 1)}
-	go func() { svc.done <- run(ctx, envOf(env), svc.out) }()
-	t.Cleanup(func() { _ = svc.stop(t) })
-	testkit.Eventually(t, func() bool {
-		select {
-		case err := <-svc.done:
-			t.Fatalf("run returned early: %v\n%s", err, svc.out)
-		default:
-		}
-		return svc.get("/healthz") == http.StatusOK
-	}, "payments to answer /healthz")
-	return svc
-}
-
-// stop cancels the run and returns what it returned.
-func (s *runningService) stop(t *testing.T) error {
-	t.Helper()
-	s.cancel()
-	select {
-	case err := <-s.done:
-		s.done <- err // for the next stop
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
-		return nil
-	}
+	}, extra)
+	out := &testkit.Buffer{}
+	svc := testkit.StartService(t, run, env, testkit.Stdout(out), testkit.ReadyPath("/healthz"))
+	return &runningService{Service: svc, out: out}
 }
 
 // get returns the status of a GET of path, 0 when there was no answer.
 func (s *runningService) get(path string) int {
-	resp, err := http.Get(s.base + path)
+	resp, err := http.Get(s.URL + path)
 	if err != nil {
 		return 0
 	}
@@ -207,13 +166,13 @@ func (s *runningService) get(path string) int {
 
 // pay publishes o's order:created on n, as orders would, and pays for it
 // as buyer once the replica holds the order.
-func (s *runningService) pay(t *testing.T, n *embedded.NATSStreaming, buyer string, o events.OrderCreated) response {
+func (s *runningService) pay(t *testing.T, n embedded.Bus, buyer string, o events.OrderCreated) response {
 	t.Helper()
 	publish(t, testkit.Bus(t, n), o)
 	var r response
 	testkit.Eventually(t, func() bool {
 		var err error
-		r, err = post(s.base+"/api/payments", signIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
+		r, err = post(s.URL+"/api/payments", testkit.SignIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
 		require.NoError(t, err)
 		return r.status != http.StatusNotFound // order:created not applied yet
 	}, "order never reached the replica")

@@ -36,14 +36,14 @@ func TestCreate_SignedOutIs401(t *testing.T) {
 func TestCreate_SignedInIsNot401(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	r := s.do(t, http.MethodPost, "/api/tickets", `{}`, signIn(t, newUserID()))
+	r := s.do(t, http.MethodPost, "/api/tickets", `{}`, testkit.SignIn(t, newUserID()))
 	assert.NotEqual(t, http.StatusUnauthorized, r.status)
 }
 
 func TestCreate_InvalidTitleIs400(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	for _, body := range []string{`{"title":"","price":10}`, `{"price":10}`, `{"title":"   ","price":10}`} {
 		r := s.do(t, http.MethodPost, "/api/tickets", body, cookie)
 		assert.Equal(t, http.StatusBadRequest, r.status, body)
@@ -54,7 +54,7 @@ func TestCreate_InvalidTitleIs400(t *testing.T) {
 func TestCreate_InvalidPriceIs400(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	for _, body := range []string{`{"title":"concert","price":-10}`, `{"title":"concert"}`, `{"title":"concert","price":0}`} {
 		r := s.do(t, http.MethodPost, "/api/tickets", body, cookie)
 		assert.Equal(t, http.StatusBadRequest, r.status, body)
@@ -65,7 +65,7 @@ func TestCreate_InvalidPriceIs400(t *testing.T) {
 func TestCreate_ReportsEveryInvalidField(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	r := s.do(t, http.MethodPost, "/api/tickets", ``, signIn(t, newUserID()))
+	r := s.do(t, http.MethodPost, "/api/tickets", ``, testkit.SignIn(t, newUserID()))
 	assert.Equal(t, http.StatusBadRequest, r.status)
 	assert.Equal(t, []struct{ Message, Field string }{
 		{ticket.MsgTitleRequired, "title"},
@@ -81,7 +81,7 @@ func TestCreate_ValidInputCreatesATicket(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 
-	r := s.do(t, http.MethodPost, "/api/tickets", `{"title":"concert","price":20}`, signIn(t, user))
+	r := s.do(t, http.MethodPost, "/api/tickets", `{"title":"concert","price":20}`, testkit.SignIn(t, user))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	tk := r.ticket(t)
 	assert.Equal(t, "concert", tk.Title)
@@ -102,11 +102,11 @@ func TestCreate_ValidInputCreatesATicket(t *testing.T) {
 func TestCreate_PublishesTicketCreated(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	created := observe[events.TicketCreated](t, s.nats)
+	created := testkit.Observe[events.TicketCreated](t, s.nats)
 	user := newUserID()
-	tk := s.create(t, signIn(t, user), "concert", "20")
+	tk := s.create(t, testkit.SignIn(t, user), "concert", "20")
 
-	e := next(t, created)
+	e := testkit.Next(t, created)
 	assert.Equal(t, events.TicketCreated{ID: tk.ID, Version: 0, Title: "concert", Price: 2000, UserID: user}, e)
 	eventuallyPublished(t, s, tk.ID)
 }
@@ -114,7 +114,7 @@ func TestCreate_PublishesTicketCreated(t *testing.T) {
 func TestCreate_OperatorObjectsAndWrongTypesAre400(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	cases := []struct{ body, field string }{
 		{`{"title":{"$gt":""},"price":10}`, "title"},
 		{`{"title":["concert"],"price":10}`, "title"},
@@ -143,9 +143,9 @@ func TestCreate_OperatorObjectsAndWrongTypesAre400(t *testing.T) {
 func TestPrice_RoundTripsExactly(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	created := observe[events.TicketCreated](t, s.nats)
-	updated := observe[events.TicketUpdated](t, s.nats)
-	cookie := signIn(t, newUserID())
+	created := testkit.Observe[events.TicketCreated](t, s.nats)
+	updated := testkit.Observe[events.TicketUpdated](t, s.nats)
+	cookie := testkit.SignIn(t, newUserID())
 
 	r := s.do(t, http.MethodPost, "/api/tickets", `{"title":"concert","price":10.99}`, cookie)
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
@@ -154,12 +154,12 @@ func TestPrice_RoundTripsExactly(t *testing.T) {
 	assert.Equal(t, int64(1099), s.stored(t, id).Price)
 	show := s.do(t, http.MethodGet, "/api/tickets/"+id, "", nil)
 	assert.Contains(t, string(show.body), `"price":10.99,`)
-	assert.Equal(t, events.Money(1099), next(t, created).Price)
+	assert.Equal(t, events.Money(1099), testkit.Next(t, created).Price)
 
 	r = s.do(t, http.MethodPut, "/api/tickets/"+id, `{"title":"concert","price":"20.05"}`, cookie)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Contains(t, string(r.body), `"price":20.05,`)
-	assert.Equal(t, events.Money(2005), next(t, updated).Price)
+	assert.Equal(t, events.Money(2005), testkit.Next(t, updated).Price)
 
 	for _, price := range []string{`10.999`, `"10.999"`, `0.001`} {
 		r = s.do(t, http.MethodPost, "/api/tickets", `{"title":"concert","price":`+price+`}`, cookie)
@@ -176,7 +176,7 @@ func TestPrice_RoundTripsExactly(t *testing.T) {
 func TestUpdate_UnknownIDIs404(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	r := s.do(t, http.MethodPut, "/api/tickets/"+bson.NewObjectID().Hex(), `{"title":"concert","price":20}`, signIn(t, newUserID()))
+	r := s.do(t, http.MethodPut, "/api/tickets/"+bson.NewObjectID().Hex(), `{"title":"concert","price":20}`, testkit.SignIn(t, newUserID()))
 	assert.Equal(t, http.StatusNotFound, r.status)
 	assert.JSONEq(t, `{"errors":[{"message":"Ticket not found"}]}`, string(r.body))
 }
@@ -184,7 +184,7 @@ func TestUpdate_UnknownIDIs404(t *testing.T) {
 func TestUpdate_SignedOutIs401(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	tk := s.create(t, signIn(t, newUserID()), "concert", "20")
+	tk := s.create(t, testkit.SignIn(t, newUserID()), "concert", "20")
 	r := s.do(t, http.MethodPut, "/api/tickets/"+tk.ID, `{"title":"changed","price":30}`, nil)
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.Equal(t, "concert", s.stored(t, tk.ID).Title)
@@ -193,8 +193,8 @@ func TestUpdate_SignedOutIs401(t *testing.T) {
 func TestUpdate_NotTheOwnerIs401(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	tk := s.create(t, signIn(t, newUserID()), "concert", "20")
-	r := s.do(t, http.MethodPut, "/api/tickets/"+tk.ID, `{"title":"changed","price":1000}`, signIn(t, newUserID()))
+	tk := s.create(t, testkit.SignIn(t, newUserID()), "concert", "20")
+	r := s.do(t, http.MethodPut, "/api/tickets/"+tk.ID, `{"title":"changed","price":1000}`, testkit.SignIn(t, newUserID()))
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.JSONEq(t, `{"errors":[{"message":"Not authorized"}]}`, string(r.body))
 	doc := s.stored(t, tk.ID)
@@ -206,7 +206,7 @@ func TestUpdate_NotTheOwnerIs401(t *testing.T) {
 func TestUpdate_InvalidTitleOrPriceIs400(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	tk := s.create(t, cookie, "concert", "20")
 	cases := []struct{ body, field string }{
 		{`{"title":"","price":20}`, "title"},
@@ -230,7 +230,7 @@ func TestUpdate_ValidInputUpdatesTheTicket(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
 	user := newUserID()
-	cookie := signIn(t, user)
+	cookie := testkit.SignIn(t, user)
 	tk := s.create(t, cookie, "concert", "20")
 
 	r := s.do(t, http.MethodPut, "/api/tickets/"+tk.ID, `{"title":"new title","price":100}`, cookie)
@@ -245,20 +245,20 @@ func TestUpdate_ValidInputUpdatesTheTicket(t *testing.T) {
 func TestUpdate_PublishesTicketUpdated(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	updated := observe[events.TicketUpdated](t, s.nats)
+	updated := testkit.Observe[events.TicketUpdated](t, s.nats)
 	user := newUserID()
-	cookie := signIn(t, user)
+	cookie := testkit.SignIn(t, user)
 	tk := s.create(t, cookie, "concert", "20")
 
 	r := s.do(t, http.MethodPut, "/api/tickets/"+tk.ID, `{"title":"new title","price":100}`, cookie)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "new title", Price: 10000, UserID: user}, next(t, updated))
+	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "new title", Price: 10000, UserID: user}, testkit.Next(t, updated))
 }
 
 func TestUpdate_ReservedTicketIsRefused(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	tk := s.create(t, cookie, "concert", "20")
 	reserve(t, s, tk.ID, bson.NewObjectID().Hex())
 
@@ -273,8 +273,8 @@ func TestUpdate_ReservedTicketIsRefused(t *testing.T) {
 func TestUpdate_ChecksInTheContractsOrder(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	owner := signIn(t, newUserID())
-	stranger := signIn(t, newUserID())
+	owner := testkit.SignIn(t, newUserID())
+	stranger := testkit.SignIn(t, newUserID())
 	tk := s.create(t, owner, "concert", "20")
 	reserve(t, s, tk.ID, bson.NewObjectID().Hex())
 	unknown := bson.NewObjectID().Hex()
@@ -312,7 +312,7 @@ func TestShow_ReturnsTheTicket(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
 	user := newUserID()
-	tk := s.create(t, signIn(t, user), "concert", "20")
+	tk := s.create(t, testkit.SignIn(t, user), "concert", "20")
 	r := s.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", nil)
 	require.Equal(t, http.StatusOK, r.status)
 	assert.Equal(t, ticketBody{ID: tk.ID, Title: "concert", Price: 2000, UserID: user}, r.ticket(t))
@@ -321,7 +321,7 @@ func TestShow_ReturnsTheTicket(t *testing.T) {
 func TestShow_MalformedIDIs400NeverA500(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	for _, id := range []string{"abc", "123", "zzzzzzzzzzzzzzzzzzzzzzzz", "507f1f77bcf86cd7994390111", "%7B%22%24gt%22%3A%22%22%7D", "null", strings.Repeat("a", 300)} {
 		r := s.do(t, http.MethodGet, "/api/tickets/"+id, "", nil)
 		assert.Equal(t, http.StatusBadRequest, r.status, id)
@@ -341,7 +341,7 @@ func TestList_ListsTheTicketsForSale(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	assert.Equal(t, "[]\n", string(r.body), "an empty list is [], never null")
 
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	a := s.create(t, cookie, "one", "10")
 	b := s.create(t, cookie, "two", "20")
 	c := s.create(t, cookie, "three", "30")

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,7 +23,6 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/session"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web/webtest"
 	"ticketing.dev/tickets/internal/ticketdb"
@@ -50,134 +46,32 @@ func TestMain(m *testing.M) {
 	testkit.Main(m)
 }
 
-var jwtKey = []byte("test-jwt-key-of-at-least-32-bytes")
-
-// env is the environment of one service process.
-type env map[string]string
-
-func (e env) get(name string) string { return e[name] }
-
-func (e env) list() []string {
-	out := make([]string, 0, len(e))
-	for k, v := range e {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
-// newEnv configures a service on mongoURI and n, listening on a free port
-// under a NATS client id of its own.
-func newEnv(t *testing.T, mongoURI string, n *embedded.NATSStreaming) env {
-	t.Helper()
-	return env{
-		"PORT":            testkit.FreePort(t),
-		"JWT_KEY":         string(jwtKey),
-		"MONGO_URI":       mongoURI,
-		"COOKIE_SECURE":   "false",
-		"LOG_LEVEL":       "debug",
-		"NATS_URL":        n.URL(),
-		"NATS_CLUSTER_ID": n.ClusterID(),
-		"NATS_CLIENT_ID":  testkit.BusConfig(n).ClientID,
-	}
-}
-
 // service is one running tickets service and what a test needs around it.
 type service struct {
-	url  string
-	nats *embedded.NATSStreaming
+	*testkit.Service
+	nats embedded.Bus
 	db   *mongo.Database
-	// done is closed when run returns, err is what it returned.
-	done chan struct{}
-	err  error
-	stop context.CancelFunc
 
 	connOnce sync.Once
 	conn     *bus.Conn // publishes other services' events
 }
 
 // startService runs the service in this process with its own database and
-// NATS Streaming server, and stops it when the test ends.
+// bus server, and stops it when the test ends.
 func startService(t *testing.T) *service {
 	t.Helper()
 	n := testkit.NATS(t)
-	return startServiceOn(t, newEnv(t, testkit.MongoURI(t), n), n)
+	return startServiceOn(t, testkit.ServiceEnv(testkit.MongoURI(t), n), n)
 }
 
-// startServiceOn runs the service in this process with e, whose NATS
+// startServiceOn runs the service in this process with env, whose bus
 // server is n, and waits until it is ready.
-func startServiceOn(t *testing.T, e env, n *embedded.NATSStreaming) *service {
+func startServiceOn(t *testing.T, env map[string]string, n embedded.Bus, opts ...testkit.ServiceOption) *service {
 	t.Helper()
-	return startServiceLogging(t, e, n, t.Output())
-}
-
-// startServiceLogging is startServiceOn with the service's stdout going to
-// stdout until the test ends.
-func startServiceLogging(t *testing.T, e env, n *embedded.NATSStreaming, stdout io.Writer) *service {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &service{
-		url:  "http://127.0.0.1:" + e["PORT"],
-		nats: n,
-		db:   database(t, e["MONGO_URI"]),
-		done: make(chan struct{}),
-		stop: cancel,
-	}
-	out := &testOutput{w: stdout}
-	go func() {
-		defer close(s.done)
-		s.err = run(ctx, e.get, out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-s.done:
-		case <-time.After(30 * time.Second):
-			t.Error("service did not stop within 30 s")
-		}
-		out.close()
-	})
-	s.waitReady(t)
-	return s
-}
-
-func (s *service) waitReady(t *testing.T) {
-	t.Helper()
-	waitReady(t, s.url, func() error {
-		select {
-		case <-s.done:
-			return fmt.Errorf("service stopped while starting: %w", s.err)
-		default:
-			return nil
-		}
-	})
-}
-
-// waitReady waits until the service at url answers /readyz with 200,
-// failing the test if exited reports that it stopped.
-func waitReady(t *testing.T, url string, exited func() error) {
-	t.Helper()
-	testkit.Eventually(t, func() bool {
-		if err := exited(); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "service at %s ready", url)
-}
-
-// wait waits up to d for run to return and returns its result.
-func (s *service) wait(t *testing.T, d time.Duration) error {
-	t.Helper()
-	select {
-	case <-s.done:
-		return s.err
-	case <-time.After(d):
-		t.Fatalf("service still running after %s", d)
-		return nil
+	return &service{
+		Service: testkit.StartService(t, run, env, opts...),
+		nats:    n,
+		db:      database(t, env["MONGO_URI"]),
 	}
 }
 
@@ -188,38 +82,6 @@ func database(t *testing.T, uri string) *mongo.Database {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	return db
-}
-
-// testOutput writes a service's logs into the test's, until the test ends.
-type testOutput struct {
-	mu   sync.Mutex
-	w    io.Writer
-	done bool
-}
-
-func (o *testOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.done {
-		return len(p), nil
-	}
-	return o.w.Write(p)
-}
-
-func (o *testOutput) close() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.done = true
-}
-
-// signIn returns a session cookie for userID, as the auth service sets it.
-func signIn(t *testing.T, userID string) *http.Cookie {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	require.NoError(t, session.NewManager(jwtKey, time.Hour, false).SignIn(rec, userID, userID+"@test.dev"))
-	cookies := rec.Result().Cookies()
-	require.Len(t, cookies, 1)
-	return cookies[0]
 }
 
 // newUserID returns a user id as auth hands them out.
@@ -284,7 +146,7 @@ func (s *service) doWith(t *testing.T, method, path string, h webtest.Headers, c
 func (s *service) tryWith(method, path, body string, cookie *http.Cookie, h *webtest.Headers) (response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.url+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		return response{}, err
 	}
@@ -331,59 +193,10 @@ func (s *service) stored(t *testing.T, id string) stored {
 	return doc
 }
 
-// observerSeq names each observer's queue group apart, so that two
-// observers of one subject both see every event.
-var observerSeq atomic.Int64
-
-// observe returns every event of type E published on n from now on and
-// before, in the order NATS Streaming delivers them.
-func observe[E events.Event](t *testing.T, n *embedded.NATSStreaming) <-chan E {
-	t.Helper()
-	conn := testkit.Bus(t, n)
-	ch := make(chan E, 1024)
-	group := fmt.Sprint("test-observer-", observerSeq.Add(1))
-	require.NoError(t, bus.NewListener(conn, group, func(_ context.Context, e E) error {
-		select {
-		case ch <- e:
-		default: // a test that reads so few events does not care about the rest
-		}
-		return nil
-	}).Listen(context.Background()))
-	return ch
-}
-
-// next returns the next event from ch, failing the test after 15 s.
-func next[E events.Event](t *testing.T, ch <-chan E) E {
-	t.Helper()
-	select {
-	case e := <-ch:
-		return e
-	case <-time.After(15 * time.Second):
-		var zero E
-		// A missing event means a relay or a listener is stuck or gave up;
-		// where every goroutine stands tells which.
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Logf("goroutines:\n%s", buf)
-		t.Fatalf("no %s event within 15 s", zero.Subject())
-		return zero
-	}
-}
-
-// quiet asserts that ch delivers nothing more within d.
-func quiet[E events.Event](t *testing.T, ch <-chan E, d time.Duration) {
-	t.Helper()
-	select {
-	case e := <-ch:
-		t.Errorf("unexpected %s event: %+v", e.Subject(), e)
-	case <-time.After(d):
-	}
-}
-
 // publish sends e as another service would.
 func publish[E events.Event](t *testing.T, s *service, e E) {
 	t.Helper()
-	require.NoError(t, bus.NewPublisher[E](s.publisher(t)).Publish(context.Background(), e))
+	testkit.Publish(t, s.publisher(t), e)
 }
 
 // publisher returns the connection that other services' events are

@@ -42,19 +42,19 @@ func startHostileRun(t *testing.T) *hostileRun {
 
 // startHostileRunWith is startHostileRun with the service's environment
 // changed by vars.
-func startHostileRunWith(t *testing.T, vars env) *hostileRun {
+func startHostileRunWith(t *testing.T, vars map[string]string) *hostileRun {
 	t.Helper()
 	n := testkit.NATS(t)
-	e := newEnv(t, testkit.MongoURI(t), n)
+	e := testkit.ServiceEnv(testkit.MongoURI(t), n)
 	for k, v := range vars {
 		e[k] = v
 	}
 	s := startServiceOn(t, e, n)
-	h := &hostileRun{s: s, owner: signIn(t, newUserID())}
-	h.created = observe[events.TicketCreated](t, s.nats)
-	h.updated = observe[events.TicketUpdated](t, s.nats)
+	h := &hostileRun{s: s, owner: testkit.SignIn(t, newUserID())}
+	h.created = testkit.Observe[events.TicketCreated](t, s.nats)
+	h.updated = testkit.Observe[events.TicketUpdated](t, s.nats)
 	h.ticket = s.create(t, h.owner, "concert", "20")
-	next(t, h.created)
+	testkit.Next(t, h.created)
 	eventuallyPublished(t, s, h.ticket.ID)
 	h.before = testkit.Snapshot(t, s.db)
 	return h
@@ -74,11 +74,11 @@ func (h *hostileRun) assertNothingWritten(t *testing.T) {
 // edit is, so that the silence was not the observers'.
 func (h *hostileRun) assertNoEvents(t *testing.T) {
 	t.Helper()
-	quiet(t, h.created, 300*time.Millisecond)
-	quiet(t, h.updated, 0)
+	testkit.Quiet(t, h.created, 300*time.Millisecond)
+	testkit.Quiet(t, h.updated, 0)
 	r := h.s.do(t, http.MethodPut, "/api/tickets/"+h.ticket.ID, webtest.Object(ticketFields, nil), h.owner)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	assert.Equal(t, int64(1), next(t, h.updated).Version, "the first event since the hostile requests")
+	assert.Equal(t, int64(1), testkit.Next(t, h.updated).Version, "the first event since the hostile requests")
 }
 
 func (h *hostileRun) assertError(t *testing.T, r response, status int) {
@@ -129,7 +129,7 @@ func TestHostileBodies_AreClientErrorsAndWriteNothing(t *testing.T) {
 // the seller may still edit the ticket they have (assertNoEvents does).
 func TestSellerAtTheLimit_CreateIs400AndWritesNothing(t *testing.T) {
 	t.Parallel()
-	h := startHostileRunWith(t, env{"MAX_UNSOLD_TICKETS": "1"})
+	h := startHostileRunWith(t, map[string]string{"MAX_UNSOLD_TICKETS": "1"})
 	want := []struct{ Message, Field string }{{Message: fmt.Sprintf(ticket.MsgTooManyForSale, 1)}}
 	for _, c := range []struct{ name, body string }{
 		{"a valid ticket", webtest.Object(ticketFields, nil)},
@@ -183,7 +183,7 @@ func TestForgedSessions_AreNotAuthorizedAndWriteNothing(t *testing.T) {
 	h := startHostileRun(t)
 	list := h.s.do(t, http.MethodGet, "/api/tickets", "", nil)
 	show := h.s.do(t, http.MethodGet, "/api/tickets/"+h.ticket.ID, "", nil)
-	for _, f := range webtest.ForgedSessions(t, jwtKey, h.ticket.UserID) {
+	for _, f := range webtest.ForgedSessions(t, []byte(testkit.JWTKey), h.ticket.UserID) {
 		t.Run(f.Name, func(t *testing.T) {
 			h.assertError(t, h.s.do(t, http.MethodPost, "/api/tickets", webtest.Object(ticketFields, nil), f.Cookie), http.StatusUnauthorized)
 			h.assertError(t, h.s.do(t, http.MethodPut, "/api/tickets/"+h.ticket.ID, webtest.Object(ticketFields, nil), f.Cookie), http.StatusUnauthorized)

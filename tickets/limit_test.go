@@ -23,7 +23,7 @@ import (
 func startLimitedService(t *testing.T, maxForSale int) *service {
 	t.Helper()
 	n := testkit.NATS(t)
-	e := newEnv(t, testkit.MongoURI(t), n)
+	e := testkit.ServiceEnv(testkit.MongoURI(t), n)
 	e["MAX_UNSOLD_TICKETS"] = fmt.Sprint(maxForSale)
 	return startServiceOn(t, e, n)
 }
@@ -40,7 +40,7 @@ func TestCreate_ReservedTicketsDoNotCountTowardsTheLimit(t *testing.T) {
 	t.Parallel()
 	s := startLimitedService(t, 2)
 	seller := newUserID()
-	cookie := signIn(t, seller)
+	cookie := testkit.SignIn(t, seller)
 	first := s.create(t, cookie, "first", "10")
 	s.create(t, cookie, "second", "10")
 
@@ -48,7 +48,7 @@ func TestCreate_ReservedTicketsDoNotCountTowardsTheLimit(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	assert.Equal(t, []struct{ Message, Field string }{{Message: fmt.Sprintf(ticket.MsgTooManyForSale, 2)}}, r.errors(t))
 
-	other := signIn(t, newUserID())
+	other := testkit.SignIn(t, newUserID())
 	s.create(t, other, "another seller's", "10")
 
 	// An order holds the first ticket: the seller has one for sale.
@@ -72,7 +72,7 @@ func TestCreate_RacingCreatesStopAtTheLimit(t *testing.T) {
 	const limit, racers = 4, 16
 	s := startLimitedService(t, limit)
 	seller := newUserID()
-	cookie := signIn(t, seller)
+	cookie := testkit.SignIn(t, seller)
 	s.create(t, cookie, "listed before the race", "10")
 
 	statuses := make([]int, racers)
@@ -108,8 +108,8 @@ func TestCreate_RacingCreatesStopAtTheLimit(t *testing.T) {
 
 func TestRun_RefusesAMalformedTicketLimit(t *testing.T) {
 	for _, v := range []string{"-1", "many", "1.5"} {
-		e := env{
-			"JWT_KEY":            string(jwtKey),
+		e := map[string]string{
+			"JWT_KEY":            testkit.JWTKey,
 			"MONGO_URI":          "mongodb://127.0.0.1:1/tickets",
 			"NATS_URL":           "nats://127.0.0.1:1",
 			"NATS_CLUSTER_ID":    "ticketing",
@@ -117,7 +117,7 @@ func TestRun_RefusesAMalformedTicketLimit(t *testing.T) {
 			"MAX_UNSOLD_TICKETS": v,
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		err := run(ctx, e.get, &testOutput{w: t.Output()})
+		err := run(ctx, testkit.Getenv(e), testkit.Output(t))
 		cancel()
 		require.Error(t, err, v)
 		assert.Contains(t, err.Error(), "MAX_UNSOLD_TICKETS", v)

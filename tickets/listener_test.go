@@ -32,7 +32,7 @@ const ackWait = time.Second
 type listening struct {
 	tickets *ticket.Service
 	store   *ticketdb.Store
-	nats    *embedded.NATSStreaming
+	nats    embedded.Bus
 	conn    *bus.Conn
 	updated <-chan events.TicketUpdated
 
@@ -67,7 +67,7 @@ func startListening(t *testing.T) *listening {
 	l := &listening{tickets: ticket.NewService(store, 0), store: store, nats: n, conn: conn}
 	h := recording{listener.New(l.tickets, log), l}
 	require.NoError(t, listener.Subscribe(context.Background(), conn, ackWait, h))
-	l.updated = observe[events.TicketUpdated](t, n)
+	l.updated = testkit.Observe[events.TicketUpdated](t, n)
 	return l
 }
 
@@ -160,7 +160,7 @@ func TestOrderCreated_ReservesTheTicketAcksAndPublishes(t *testing.T) {
 	got := l.get(t, tk.ID)
 	assert.Equal(t, order, got.OrderID)
 	assert.Equal(t, int64(1), got.Version)
-	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "concert", Price: 2000, UserID: tk.UserID, OrderID: order}, next(t, l.updated))
+	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "concert", Price: 2000, UserID: tk.UserID, OrderID: order}, testkit.Next(t, l.updated))
 
 	time.Sleep(ackWait + 500*time.Millisecond)
 	assert.Len(t, l.resultsOf(events.SubjectOrderCreated, order), 1, "acknowledged: not delivered again")
@@ -180,8 +180,8 @@ func TestOrderCancelled_ReleasesTheTicketAcksAndPublishes(t *testing.T) {
 	got := l.get(t, tk.ID)
 	assert.Empty(t, got.OrderID)
 	assert.Equal(t, int64(2), got.Version)
-	assert.Equal(t, order, next(t, l.updated).OrderID)
-	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 2, Title: "concert", Price: 2000, UserID: tk.UserID}, next(t, l.updated))
+	assert.Equal(t, order, testkit.Next(t, l.updated).OrderID)
+	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 2, Title: "concert", Price: 2000, UserID: tk.UserID}, testkit.Next(t, l.updated))
 }
 
 func TestOrderCreated_RedeliveryDoesNotRaiseTheVersionTwice(t *testing.T) {
@@ -197,8 +197,8 @@ func TestOrderCreated_RedeliveryDoesNotRaiseTheVersionTwice(t *testing.T) {
 	got := l.get(t, tk.ID)
 	assert.Equal(t, order, got.OrderID)
 	assert.Equal(t, int64(1), got.Version)
-	assert.Equal(t, int64(1), next(t, l.updated).Version)
-	quiet(t, l.updated, 300*time.Millisecond)
+	assert.Equal(t, int64(1), testkit.Next(t, l.updated).Version)
+	testkit.Quiet(t, l.updated, 300*time.Millisecond)
 }
 
 func TestOrderCancelled_RedeliveryChangesNothing(t *testing.T) {
@@ -219,9 +219,9 @@ func TestOrderCancelled_RedeliveryChangesNothing(t *testing.T) {
 	assert.Empty(t, got.OrderID, "a released order does not lock the ticket again")
 	assert.Equal(t, int64(2), got.Version)
 	assert.Equal(t, []string{order}, got.ReleasedOrderIDs)
-	assert.Equal(t, int64(1), next(t, l.updated).Version)
-	assert.Equal(t, int64(2), next(t, l.updated).Version)
-	quiet(t, l.updated, 300*time.Millisecond)
+	assert.Equal(t, int64(1), testkit.Next(t, l.updated).Version)
+	assert.Equal(t, int64(2), testkit.Next(t, l.updated).Version)
+	testkit.Quiet(t, l.updated, 300*time.Millisecond)
 }
 
 func TestOrderCancelled_BeforeItsOrderCreatedWaitsForIt(t *testing.T) {
@@ -246,7 +246,7 @@ func TestOrderCancelled_BeforeItsOrderCreatedWaitsForIt(t *testing.T) {
 	got := l.get(t, tk.ID)
 	assert.Empty(t, got.OrderID)
 	assert.Equal(t, int64(2), got.Version)
-	first, second := next(t, l.updated), next(t, l.updated)
+	first, second := testkit.Next(t, l.updated), testkit.Next(t, l.updated)
 	assert.Equal(t, int64(1), first.Version)
 	assert.Equal(t, order, first.OrderID)
 	assert.Equal(t, int64(2), second.Version)
@@ -271,7 +271,7 @@ func TestOrderCreated_TicketHeldByAnotherOrderWaitsForItsCancellation(t *testing
 	got := l.get(t, tk.ID)
 	assert.Equal(t, int64(3), got.Version)
 	for want := int64(1); want <= 3; want++ {
-		assert.Equal(t, want, next(t, l.updated).Version)
+		assert.Equal(t, want, testkit.Next(t, l.updated).Version)
 	}
 }
 

@@ -24,10 +24,10 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	t.Parallel()
 	key := "jwt-key-" + rand.Text()
 	n := testkit.NATS(t)
-	e := newEnv(t, testkit.MongoURI(t), n)
+	e := testkit.ServiceEnv(testkit.MongoURI(t), n)
 	e["JWT_KEY"] = key
 	out := &testkit.Buffer{}
-	s := startServiceLogging(t, e, n, out)
+	s := startServiceOn(t, e, n, testkit.Stdout(out))
 
 	rec := httptest.NewRecorder()
 	user := newUserID()
@@ -46,8 +46,8 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	reserve(t, s, id, newUserID())
 	eventuallyPublished(t, s, id)
 
-	s.stop()
-	require.NoError(t, s.wait(t, 30*time.Second))
+	s.Stop()
+	require.NoError(t, s.Wait(t, 30*time.Second))
 	testkit.AssertSecretsNotLogged(t, out.String(), map[string]string{
 		"JWT_KEY":        key,
 		"session cookie": cookie.Value,

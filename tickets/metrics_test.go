@@ -22,13 +22,13 @@ import (
 func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
-	e := newEnv(t, testkit.MongoURI(t), n)
+	e := testkit.ServiceEnv(testkit.MongoURI(t), n)
 	e["DEBUG_ADDR"] = "127.0.0.1:" + testkit.FreePort(t)
 	s := startServiceOn(t, e, n)
 	url := "http://" + e["DEBUG_ADDR"] + "/metrics"
 	before := metricstest.Scrape(t, url)
 
-	tk := s.create(t, signIn(t, newUserID()), "concert", "20")
+	tk := s.create(t, testkit.SignIn(t, newUserID()), "concert", "20")
 	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", nil).status)
 	assert.Equal(t, http.StatusNotFound, s.do(t, http.MethodGet, "/api/nothing/"+tk.ID, "", nil).status)
 	publish(t, s, events.OrderCreated{

@@ -59,7 +59,7 @@ func (s *service) pages(t *testing.T, path string) [][]string {
 // listForSale creates n tickets and waits until their events are relayed.
 func (s *service) listForSale(t *testing.T, n int) {
 	t.Helper()
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	for i := range n {
 		tk := s.create(t, cookie, fmt.Sprint("ticket ", i), "10")
 		eventuallyPublished(t, s, tk.ID)

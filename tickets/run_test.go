@@ -22,9 +22,9 @@ import (
 )
 
 // fullRunEnv is a complete configuration whose servers do not exist.
-func fullRunEnv() env {
-	return env{
-		"JWT_KEY":         string(jwtKey),
+func fullRunEnv() map[string]string {
+	return map[string]string{
+		"JWT_KEY":         testkit.JWTKey,
 		"MONGO_URI":       "mongodb://127.0.0.1:1/tickets",
 		"NATS_URL":        "nats://127.0.0.1:1",
 		"NATS_CLUSTER_ID": "ticketing",
@@ -36,7 +36,7 @@ func TestRun_MissingConfigurationStopsStartUpNamingIt(t *testing.T) {
 	full := fullRunEnv()
 	for name := range full {
 		t.Run(name, func(t *testing.T) {
-			e := env{}
+			e := map[string]string{}
 			for k, v := range full {
 				if k != name {
 					e[k] = v
@@ -44,7 +44,7 @@ func TestRun_MissingConfigurationStopsStartUpNamingIt(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
-			err := run(ctx, e.get, &testOutput{w: t.Output()})
+			err := run(ctx, testkit.Getenv(e), testkit.Output(t))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), name+" must be defined")
 			assert.NoError(t, ctx.Err(), "stopped at once, without trying to connect")
@@ -56,7 +56,7 @@ func TestRun_BadConfigurationStopsStartUpNamingIt(t *testing.T) {
 	tests := []struct {
 		name, variable, value, want string
 	}{
-		{"JWT_KEY of 31 bytes", "JWT_KEY", string(jwtKey[:31]), "JWT_KEY must be at least 32 bytes"},
+		{"JWT_KEY of 31 bytes", "JWT_KEY", testkit.JWTKey[:31], "JWT_KEY must be at least 32 bytes"},
 		{"LOG_LEVEL unknown", "LOG_LEVEL", "loud", "LOG_LEVEL must be debug, info, warn or error"},
 	}
 	for _, tt := range tests {
@@ -66,7 +66,7 @@ func TestRun_BadConfigurationStopsStartUpNamingIt(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
 
-			err := run(ctx, e.get, &testOutput{w: t.Output()})
+			err := run(ctx, testkit.Getenv(e), testkit.Output(t))
 
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
@@ -88,8 +88,8 @@ func TestRun_HealthAndReadiness(t *testing.T) {
 func TestRun_StopsGracefullyWhenTheContextEnds(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	s.stop()
-	assert.NoError(t, s.wait(t, 30*time.Second))
+	s.Stop()
+	assert.NoError(t, s.Wait(t, 30*time.Second))
 }
 
 // A service that can no longer hear orders must stop, to be restarted,
@@ -103,7 +103,7 @@ func TestRun_StopsWithAnErrorWhenNATSIsLostForGood(t *testing.T) {
 		r, err := s.try(http.MethodGet, "/readyz", "", nil)
 		return err == nil && r.status == http.StatusServiceUnavailable
 	}, "readyz reports NATS down")
-	err := s.wait(t, 30*time.Second)
+	err := s.Wait(t, 30*time.Second)
 	assert.ErrorIs(t, err, bus.ErrConnectionLost)
 }
 
@@ -113,9 +113,9 @@ func TestRun_StopsWithAnErrorWhenNATSIsLostForGood(t *testing.T) {
 func TestRun_ConcurrentEditAndReservationLoseNothing(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	updated := observe[events.TicketUpdated](t, s.nats)
+	updated := testkit.Observe[events.TicketUpdated](t, s.nats)
 	orders := s.publisher(t)
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 
 	const rounds = 20
 	type outcome struct {
@@ -187,7 +187,7 @@ func TestRun_ConcurrentEditAndReservationLoseNothing(t *testing.T) {
 	}
 	last := map[string]events.TicketUpdated{}
 	for range want {
-		e := next(t, updated)
+		e := testkit.Next(t, updated)
 		prev, seen := last[e.ID]
 		if seen {
 			assert.Equal(t, prev.Version+1, e.Version, "ticket %s announced out of order", e.ID)
@@ -218,7 +218,7 @@ func TestRun_NATSDownWritesSucceedAndEventsFollowInOrder(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
 	user := newUserID()
-	cookie := signIn(t, user)
+	cookie := testkit.SignIn(t, user)
 	s.nats.Stop()
 
 	tk := s.create(t, cookie, "concert", "20")
@@ -227,12 +227,12 @@ func TestRun_NATSDownWritesSucceedAndEventsFollowInOrder(t *testing.T) {
 	assert.Len(t, s.stored(t, tk.ID).Outbox, 2, "both events wait in the ticket's outbox")
 
 	require.NoError(t, s.nats.Start())
-	created := observe[events.TicketCreated](t, s.nats)
-	updated := observe[events.TicketUpdated](t, s.nats)
-	assert.Equal(t, events.TicketCreated{ID: tk.ID, Version: 0, Title: "concert", Price: 2000, UserID: user}, next(t, created))
-	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "concert", Price: 2550, UserID: user}, next(t, updated))
+	created := testkit.Observe[events.TicketCreated](t, s.nats)
+	updated := testkit.Observe[events.TicketUpdated](t, s.nats)
+	assert.Equal(t, events.TicketCreated{ID: tk.ID, Version: 0, Title: "concert", Price: 2000, UserID: user}, testkit.Next(t, created))
+	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "concert", Price: 2550, UserID: user}, testkit.Next(t, updated))
 	eventuallyPublished(t, s, tk.ID)
-	s.waitReady(t)
+	s.WaitReady(t)
 }
 
 // A process killed after storing a ticket but before publishing its event
@@ -241,12 +241,15 @@ func TestRun_KilledBetweenWriteAndPublishLosesNothing(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
 	uri := testkit.MongoURI(t)
-	e := newEnv(t, uri, n)
+	e := testkit.ServiceEnv(uri, n)
 
+	e["PORT"] = testkit.FreePort(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), e.list()...), childEnv+"=1")
-	out := &testOutput{w: t.Output()}
-	t.Cleanup(out.close)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	for k, v := range e {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := testkit.Output(t)
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	exited := make(chan struct{})
@@ -259,8 +262,8 @@ func TestRun_KilledBetweenWriteAndPublishLosesNothing(t *testing.T) {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	child := &service{url: "http://127.0.0.1:" + e["PORT"], nats: n, db: database(t, uri)}
-	waitReady(t, child.url, func() error {
+	child := &service{Service: &testkit.Service{URL: "http://127.0.0.1:" + e["PORT"]}, nats: n, db: database(t, uri)}
+	testkit.WaitReady(t, child.URL+"/readyz", func() error {
 		select {
 		case <-exited:
 			return fmt.Errorf("service process exited while starting: %v", exitErr)
@@ -271,16 +274,16 @@ func TestRun_KilledBetweenWriteAndPublishLosesNothing(t *testing.T) {
 
 	n.Stop()
 	user := newUserID()
-	tk := child.create(t, signIn(t, user), "concert", "10.99")
+	tk := child.create(t, testkit.SignIn(t, user), "concert", "10.99")
 	require.Len(t, child.stored(t, tk.ID).Outbox, 1, "the event is pending")
 	require.NoError(t, cmd.Process.Kill())
 	<-exited
 	assert.Len(t, child.stored(t, tk.ID).Outbox, 1, "and still is after the crash")
 
 	require.NoError(t, n.Start())
-	created := observe[events.TicketCreated](t, n)
-	s := startServiceOn(t, newEnv(t, uri, n), n)
-	assert.Equal(t, events.TicketCreated{ID: tk.ID, Version: 0, Title: "concert", Price: 1099, UserID: user}, next(t, created))
+	created := testkit.Observe[events.TicketCreated](t, n)
+	s := startServiceOn(t, testkit.ServiceEnv(uri, n), n)
+	assert.Equal(t, events.TicketCreated{ID: tk.ID, Version: 0, Title: "concert", Price: 1099, UserID: user}, testkit.Next(t, created))
 	eventuallyPublished(t, s, tk.ID)
 }
 
@@ -290,7 +293,7 @@ func TestRun_KilledBetweenWriteAndPublishLosesNothing(t *testing.T) {
 func TestRun_ConcurrentEditsByTheOwnerAreAllApplied(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	cookie := signIn(t, newUserID())
+	cookie := testkit.SignIn(t, newUserID())
 	tk := s.create(t, cookie, "concert", "20")
 
 	const editors = 3

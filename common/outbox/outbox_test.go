@@ -85,7 +85,7 @@ type inbox[E events.Event] struct {
 
 // listen subscribes a new client of n in a queue group of its own, which
 // is delivered everything ever published on E's subject.
-func listen[E events.Event](t *testing.T, n *embedded.NATSStreaming) *inbox[E] {
+func listen[E events.Event](t *testing.T, n embedded.Bus) *inbox[E] {
 	t.Helper()
 	b := &inbox[E]{}
 	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "probe", func(_ context.Context, e E) error {

@@ -1,9 +1,11 @@
 // Package testkit gives integration tests the real servers the services use,
-// embedded in the test process: FerretDB for MongoDB and NATS Streaming.
+// embedded in the test process: FerretDB for MongoDB and NATS Streaming or
+// JetStream, and starts the services themselves through their run functions
+// (StartService).
 //
 // A test package calls Main from TestMain; its tests then ask for a fresh
-// database with DB and a fresh NATS Streaming server with NATS. Everything
-// started is stopped when the test or the package ends.
+// database with DB and a fresh bus server with NATS. Everything started is
+// stopped when the test or the package ends.
 package testkit
 
 import (
@@ -92,17 +94,23 @@ func DB(t testing.TB) *mongo.Database {
 	return db
 }
 
-// NATS starts a NATS Streaming server of its own for the test, with a file
-// store so that it can be stopped and started again without losing
-// messages or durable subscriptions. It is stopped when the test ends.
-func NATS(t testing.TB) *embedded.NATSStreaming {
+// NATS starts a bus server of its own for the test, of the transport the
+// test process's BUS variable names (bus.STAN unless it says bus.JetStream),
+// so that one suite runs on either: `BUS=jetstream go test ./...`. It has a
+// file store, so that it can be stopped and started again without losing
+// events or durable queue groups, and is stopped when the test ends.
+func NATS(t testing.TB) embedded.Bus {
 	t.Helper()
-	n, err := embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("testkit: %v", err)
+	return BusServer(t, Transport())
+}
+
+// Transport is the transport the test process's BUS variable names:
+// bus.STAN when it is unset.
+func Transport() string {
+	if tr := os.Getenv("BUS"); tr != "" {
+		return tr
 	}
-	t.Cleanup(n.Stop)
-	return n
+	return bus.STAN
 }
 
 // BusServer starts a bus server of the transport given, bus.STAN or
@@ -166,17 +174,35 @@ func Bus(t testing.TB, n embedded.Bus) *bus.Conn {
 	return c
 }
 
+// BusEnv is the environment that points a service at n: BUS, NATS_URL,
+// NATS_CLUSTER_ID and a NATS_CLIENT_ID no other client of n has.
+func BusEnv(n embedded.Bus) map[string]string {
+	cfg := BusConfig(n)
+	return map[string]string{
+		"BUS":             cfg.Transport,
+		"NATS_URL":        cfg.URL,
+		"NATS_CLUSTER_ID": cfg.ClusterID,
+		"NATS_CLIENT_ID":  cfg.ClientID,
+	}
+}
+
 // Logger returns a logger that writes into the test's log, shown only
 // when the test fails or runs with -v. Lines logged by goroutines that
 // outlive the test are dropped instead of failing it.
 func Logger(t testing.TB) *slog.Logger {
-	w := &testWriter{w: t.Output()}
+	return slog.New(slog.NewTextHandler(quietAfter(t, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// quietAfter returns a writer to w that drops what is written once the
+// test has ended.
+func quietAfter(t testing.TB, w io.Writer) io.Writer {
+	tw := &testWriter{w: w}
 	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.done = true
+		tw.mu.Lock()
+		defer tw.mu.Unlock()
+		tw.done = true
 	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return tw
 }
 
 type testWriter struct {

@@ -32,10 +32,10 @@ const Window = 15 * time.Minute
 var Start = time.Date(2026, 11, 25, 14, 0, 0, 123_456_789, time.UTC)
 
 // Env is the orders service's domain and storage on a fresh database, with
-// its outbox relay publishing to a NATS Streaming server of its own.
+// its outbox relay publishing to a bus server of its own (testkit.NATS).
 type Env struct {
 	DB       *mongo.Database
-	NATS     *embedded.NATSStreaming
+	NATS     embedded.Bus
 	Conn     *bus.Conn
 	Store    *orderdb.Store
 	Orders   *order.Service
