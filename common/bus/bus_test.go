@@ -21,6 +21,18 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
+// ackWait is the ack wait the tests give their listeners: short, so that a
+// redelivery shows within a test.
+const ackWait = time.Second
+
+// pastAckWait is how long a test watches for a redelivery that must not
+// come: the ack wait, and a margin for the server's redelivery timer and the
+// delivery itself. Only waiting shows that something does not happen.
+const pastAckWait = ackWait + 500*time.Millisecond
+
+// tick is how often a test that watches for something looks.
+const tick = 10 * time.Millisecond
+
 // inbox records the events a handler receives.
 type inbox[E any] struct {
 	mu  sync.Mutex
@@ -118,7 +130,7 @@ func TestListener_HandlerErrorLeadsToRedelivery(t *testing.T) {
 			}
 			handled <- e
 			return nil
-		}).WithAckWait(time.Second).Listen(t.Context()))
+		}).WithAckWait(ackWait).Listen(t.Context()))
 
 		publishOrders(t, conn, "o1")
 		select {
@@ -144,14 +156,16 @@ func TestListener_UndecodablePayloadIsAckedAndNotRedelivered(t *testing.T) {
 
 		var got inbox[events.OrderCancelled]
 		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
-			WithAckWait(time.Second).Listen(t.Context()))
+			WithAckWait(ackWait).Listen(t.Context()))
 
 		require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
 		publishOrders(t, conn, "o1", "o2")
 
 		testkit.Eventually(t, func() bool { return got.len() == 2 }, "good events after a bad one")
-		// An unacked message would have come back one ack wait after delivery.
-		time.Sleep(1500 * time.Millisecond)
+		// An unacked message would come back one ack wait after delivery.
+		assert.Never(t, func() bool {
+			return got.len() > 2 || rec.state.count("dropping undecodable event") > 1
+		}, pastAckWait, tick, "an event delivered again")
 		assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
 		assert.Equal(t, 1, rec.state.count("dropping undecodable event"), "undecodable event delivered again")
 	})
@@ -174,9 +188,11 @@ func TestListener_RestartedSubscriberMissesNothing(t *testing.T) {
 		var after inbox[events.OrderCancelled]
 		second := connect(t, testkit.BusConfig(n))
 		require.NoError(t, bus.NewListener(second, "payments-service", record(&after)).Listen(t.Context()))
-		testkit.Eventually(t, func() bool { return after.len() >= 2 }, "events published while away")
-		time.Sleep(200 * time.Millisecond)
-		assert.Equal(t, []string{"o2", "o3"}, orderIDs(after.events()), "missed or re-received events")
+		// A marker: a subscriber gets its events in order, so once the
+		// marker is in, so is every copy of what came before.
+		publishOrders(t, pub, "marker")
+		testkit.Eventually(t, func() bool { return slices.Contains(orderIDs(after.events()), "marker") }, "events published while away")
+		assert.Equal(t, []string{"o2", "o3", "marker"}, orderIDs(after.events()), "missed or re-received events")
 	})
 }
 
@@ -195,7 +211,10 @@ func TestListener_QueueGroupMembersHandleEachEventOnce(t *testing.T) {
 		publishOrders(t, pub, want...)
 
 		testkit.Eventually(t, func() bool { return a.len()+b.len() >= 50 }, "all events handled")
-		time.Sleep(200 * time.Millisecond)
+		// A copy handed to both members would come as fast as the original,
+		// not an ack wait later, so a short look suffices; a marker cannot
+		// stand in for it, as the group hands a marker to one member only.
+		assert.Never(t, func() bool { return a.len()+b.len() > 50 }, 200*time.Millisecond, tick, "an event handled twice")
 		all := append(orderIDs(a.events()), orderIDs(b.events())...)
 		assert.ElementsMatch(t, want, all, "union of the members is not every event exactly once")
 		t.Logf("members handled %d and %d", a.len(), b.len())
@@ -214,7 +233,7 @@ func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
 			<-release
 			finished = true // read after Close returns; -race checks the ordering
 			return nil
-		}).WithAckWait(time.Second).Listen(t.Context()))
+		}).WithAckWait(ackWait).Listen(t.Context()))
 		publishOrders(t, testkit.Bus(t, n), "o1")
 		<-started
 
@@ -238,9 +257,12 @@ func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
 		// not handed the event again once the ack wait is over.
 		again := &inbox[events.OrderCancelled]{}
 		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
-			WithAckWait(time.Second).Listen(t.Context()))
-		time.Sleep(2500 * time.Millisecond)
-		assert.Zero(t, again.len(), "the event handled during Close was redelivered")
+			WithAckWait(ackWait).Listen(t.Context()))
+		// One ack wait more than elsewhere: the new member joins only after
+		// Close, and the server may start its redelivery timer for the
+		// closed member's unacked events when the new member joins.
+		assert.Never(t, func() bool { return again.len() > 0 }, ackWait+pastAckWait, tick,
+			"the event handled during Close was redelivered")
 	})
 }
 
@@ -253,14 +275,15 @@ func TestConnect_RetriesUntilServerAppears(t *testing.T) {
 			conn *bus.Conn
 			err  error
 		}
+		rec := &recorder{next: testkit.Logger(t).Handler(), state: &recorderState{}}
 		done := make(chan result, 1)
 		go func() {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
-			c, err := bus.Connect(ctx, testkit.BusConfig(n), testkit.Logger(t))
+			c, err := bus.Connect(ctx, testkit.BusConfig(n), slog.New(rec))
 			done <- result{c, err}
 		}()
-		time.Sleep(300 * time.Millisecond)
+		testkit.Eventually(t, func() bool { return rec.state.count("bus not reachable, retrying") > 0 }, "a failed attempt")
 		require.NoError(t, n.Start())
 
 		r := <-done
@@ -336,7 +359,7 @@ func TestConn_SurvivesServerRestart(t *testing.T) {
 		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).Listen(t.Context()))
 
 		n.Stop()
-		time.Sleep(500 * time.Millisecond)
+		testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) != nil }, "disconnect noticed")
 		require.NoError(t, n.Start())
 
 		// Publishing fails fast while the client reconnects; it recovers by itself.
@@ -423,12 +446,12 @@ func TestListener_SlowHandlerWorksOffABacklogWithoutRedeliveries(t *testing.T) {
 		got := &inbox[events.OrderCancelled]{}
 		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service",
 			func(ctx context.Context, e events.OrderCancelled) error {
-				time.Sleep(each)
+				time.Sleep(each) // the slow handler under test: its time is the point
 				return record(got)(ctx, e)
-			}).WithAckWait(time.Second).Listen(t.Context()))
+			}).WithAckWait(ackWait).Listen(t.Context()))
 
 		testkit.Eventually(t, func() bool { return got.len() >= backlog }, "%d events handled", backlog)
-		time.Sleep(1500 * time.Millisecond) // past another ack wait
+		assert.Never(t, func() bool { return got.len() > backlog }, pastAckWait, tick, "an event redelivered")
 		assert.Equal(t, ids, orderIDs(got.events()), "events redelivered or out of order")
 	})
 }
@@ -501,7 +524,7 @@ func TestConn_CloseWaitsForWorkersInFlightAndLeavesTheirQueuesToTheGroup(t *test
 				<-release
 			}
 			return record(handled)(ctx, e)
-		}).WithAckWait(time.Second).WithWorkers(2, func(events.OrderCancelled) string { return "one key" }).Listen(t.Context()))
+		}).WithAckWait(ackWait).WithWorkers(2, func(events.OrderCancelled) string { return "one key" }).Listen(t.Context()))
 		<-started
 
 		closed := make(chan error, 1)
@@ -519,9 +542,9 @@ func TestConn_CloseWaitsForWorkersInFlightAndLeavesTheirQueuesToTheGroup(t *test
 		// next member.
 		again := &inbox[events.OrderCancelled]{}
 		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
-			WithAckWait(time.Second).Listen(t.Context()))
+			WithAckWait(ackWait).Listen(t.Context()))
 		testkit.Eventually(t, func() bool { return again.len() >= 2 }, "the queued events delivered again")
-		time.Sleep(1500 * time.Millisecond)
+		assert.Never(t, func() bool { return again.len() > 2 }, pastAckWait, tick, "an event delivered a third time")
 		assert.Equal(t, []string{"o2", "o3"}, orderIDs(again.events()))
 	})
 }

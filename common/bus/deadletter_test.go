@@ -111,7 +111,7 @@ func TestListener_PanickingHandlerIsRecoveredAndTheNextDeliveryHandled(t *testin
 						panic(fmt.Errorf("no ticket for order %s", e.ID))
 					}
 					return record(&got)(ctx, e)
-				}).WithAckWait(time.Second).WithWorkers(workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
+				}).WithAckWait(ackWait).WithWorkers(workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
 
 				publishOrders(t, conn, "o1", "o2")
 
@@ -141,7 +141,7 @@ func TestListener_AlwaysFailingEventIsDeadLetteredAfterMaxDeliveriesWhileOthersF
 				return fmt.Errorf("ticket %s: %w", e.Ticket.ID, assert.AnError)
 			}
 			return record(&got)(ctx, e)
-		}).WithAckWait(time.Second).Listen(t.Context()))
+		}).WithAckWait(ackWait).Listen(t.Context()))
 
 		publishOrders(t, conn, "poison", "o1", "o2")
 		testkit.Eventually(t, func() bool { return got.len() == 2 }, "the events behind the poison handled")
@@ -158,9 +158,9 @@ func TestListener_AlwaysFailingEventIsDeadLetteredAfterMaxDeliveriesWhileOthersF
 		assert.WithinDuration(t, time.Now(), d.Published, time.Minute)
 		assert.False(t, d.At.Before(d.Published))
 
-		// It was acknowledged: nothing comes back one ack wait later. Only
-		// waiting shows that something does not happen.
-		time.Sleep(1500 * time.Millisecond)
+		// It was acknowledged: nothing comes back one ack wait later.
+		assert.Never(t, func() bool { return tries.of("poison") > maxDeliveries || got.len() > 2 }, pastAckWait, tick,
+			"delivered again after it was dead-lettered")
 		assert.Equal(t, maxDeliveries, tries.of("poison"), "delivered again after it was dead-lettered")
 		assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
 		assert.Equal(t, 1, state.count("event given up on and stored as a dead letter"))
@@ -182,7 +182,7 @@ func TestListener_PermanentErrorIsDeadLetteredAtOnce(t *testing.T) {
 		require.NoError(t, bus.NewListener(conn, "payments-service", func(_ context.Context, e events.OrderCancelled) error {
 			tries.add(e.ID)
 			return bus.Permanent(fmt.Errorf("order id %q is malformed", e.ID))
-		}).WithAckWait(time.Second).Listen(t.Context()))
+		}).WithAckWait(ackWait).Listen(t.Context()))
 
 		publishOrders(t, conn, "not-an-id")
 
@@ -190,7 +190,7 @@ func TestListener_PermanentErrorIsDeadLetteredAtOnce(t *testing.T) {
 		assert.Equal(t, 1, d.Deliveries)
 		assert.Equal(t, `order id "not-an-id" is malformed`, d.Err)
 		assert.Equal(t, "payments-service", d.Group)
-		time.Sleep(1500 * time.Millisecond) // past the ack wait: only waiting shows it is not redelivered
+		assert.Never(t, func() bool { return tries.of("not-an-id") > 1 }, pastAckWait, tick, "redelivered after it was dead-lettered")
 		assert.Equal(t, 1, tries.of("not-an-id"))
 		assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.BusDeadLettered,
 			prometheus.Labels{"subject": string(events.SubjectOrderCancelled), "group": "payments-service"}))
@@ -206,7 +206,7 @@ func TestListener_PanicsAreDeadLetteredLikeErrors(t *testing.T) {
 		require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.OrderCancelled) error {
 			tries.add(e.ID)
 			panic("cannot handle " + e.ID)
-		}).WithAckWait(time.Second).WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
+		}).WithAckWait(ackWait).WithWorkers(bus.Workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
 
 		publishOrders(t, conn, "o1")
 
@@ -230,7 +230,7 @@ func TestListener_FailingSinkLeavesTheEventUnacked(t *testing.T) {
 		require.NoError(t, bus.NewListener(conn, "tickets-service", func(_ context.Context, e events.OrderCancelled) error {
 			tries.add(e.ID)
 			return assert.AnError
-		}).WithAckWait(time.Second).Listen(t.Context()))
+		}).WithAckWait(ackWait).Listen(t.Context()))
 
 		publishOrders(t, conn, "o1")
 
@@ -238,7 +238,7 @@ func TestListener_FailingSinkLeavesTheEventUnacked(t *testing.T) {
 		assert.Equal(t, 3, tries.of("o1"), "delivered again after each failed put")
 		assert.Equal(t, 3, d.Deliveries)
 		assert.Equal(t, 2, state.count("dead letter not stored; the event will be redelivered"))
-		time.Sleep(1500 * time.Millisecond) // past the ack wait: only waiting shows it is not redelivered
+		assert.Never(t, func() bool { return tries.of("o1") > 3 }, pastAckWait, tick, "redelivered after it was dead-lettered")
 		assert.Equal(t, 3, tries.of("o1"))
 		assert.EqualValues(t, 3, s.puts.Load())
 		assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.BusDeadLettered, nil), "counted once, when stored")
@@ -252,7 +252,7 @@ func TestListener_UndecodablePayloadIsDeadLetteredAtOnceWithASink(t *testing.T) 
 		conn, reg, _ := deadLetterBus(t, testkit.BusConfig(n), s, 5)
 		var got inbox[events.OrderCancelled]
 		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
-			WithAckWait(time.Second).WithWorkers(2, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
+			WithAckWait(ackWait).WithWorkers(2, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
 
 		require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
 		publishOrders(t, conn, "o1")
@@ -281,7 +281,7 @@ func TestListener_WithoutASinkFailedEventsOutliveTheLimit(t *testing.T) {
 				return bus.Permanent(assert.AnError)
 			}
 			return nil
-		}).WithAckWait(time.Second).Listen(t.Context()))
+		}).WithAckWait(ackWait).Listen(t.Context()))
 
 		publishOrders(t, conn, "o1")
 

@@ -17,6 +17,12 @@ import (
 // Stream is the JetStream stream that holds every subject of the app.
 const Stream = "ticketing"
 
+// StreamMaxBytes bounds the stream: once it holds that much, its oldest
+// events are dropped to make room, as NATS Streaming drops a channel's
+// oldest past its limits, rather than refusing new ones. It fits the 1 GiB
+// file store each server of the Kubernetes cluster has.
+const StreamMaxBytes = 768 << 20
+
 // DuplicateWindow is how long the stream remembers an event's id
 // (Nats-Msg-Id): a relay that publishes an event again within it, after a
 // crash between the publish and the removal, adds no second copy.
@@ -54,6 +60,8 @@ func dialJetStream(cfg Config, c *Conn) (*jetStreamTransport, error) {
 		Storage:    jetstream.FileStorage,
 		Replicas:   max(cfg.Replicas, 1),
 		Duplicates: DuplicateWindow,
+		MaxBytes:   StreamMaxBytes,
+		Discard:    jetstream.DiscardOld,
 	}); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", Stream, err)
 	}

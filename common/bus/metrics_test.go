@@ -32,7 +32,7 @@ func TestConn_CountsPublishesAndDeliveriesBySubject(t *testing.T) {
 				return assert.AnError // delivered again after the ack wait
 			}
 			return nil
-		}).WithAckWait(time.Second).Listen(t.Context()))
+		}).WithAckWait(ackWait).Listen(t.Context()))
 		subject := string(events.SubjectOrderCancelled)
 		value := func(name string, labels prometheus.Labels) float64 {
 			return metricstest.Gather(t, reg).Value(name, labels)

@@ -88,7 +88,7 @@ func StartFerretDB(cfg FerretDBConfig) (*FerretDB, error) {
 	}
 	uri := f.MongoDBURI() // waits for the listener
 	host := uri[len("mongodb://") : len(uri)-1]
-	if err := waitDial(host, 10*time.Second); err != nil {
+	if err := WaitTCP(host, 10*time.Second); err != nil {
 		cancel()
 		<-done
 		return nil, fmt.Errorf("ferretdb: %w", err)
@@ -160,7 +160,7 @@ func StartNATSStreaming(cfg NATSConfig) (*NATSStreaming, error) {
 		cfg.Host = "127.0.0.1"
 	}
 	if cfg.Port == 0 {
-		port, err := freePort(cfg.Host)
+		port, err := FreePort(cfg.Host)
 		if err != nil {
 			return nil, fmt.Errorf("nats streaming: %w", err)
 		}
@@ -238,26 +238,3 @@ func (n *NATSStreaming) URL() string {
 
 // ClusterID returns the cluster id clients must name.
 func (n *NATSStreaming) ClusterID() string { return n.cfg.ClusterID }
-
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitDial(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not accepting connections: %w", addr, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

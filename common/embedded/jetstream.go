@@ -53,7 +53,7 @@ func StartJetStream(cfg NATSConfig) (*JetStream, error) {
 		cfg.Host = "127.0.0.1"
 	}
 	if cfg.Port == 0 {
-		port, err := freePort(cfg.Host)
+		port, err := FreePort(cfg.Host)
 		if err != nil {
 			return nil, fmt.Errorf("jetstream: %w", err)
 		}

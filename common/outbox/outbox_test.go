@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,13 +110,35 @@ func (b *inbox[E]) len() int {
 	return len(b.got)
 }
 
-// waitFor waits until b holds at least n events, then a little longer so
-// that duplicates, if any, arrive too; it returns everything received.
+// duplicateWindow is how long waitFor watches for a copy of an event after
+// the last one expected. A relay that publishes a message twice does it on
+// its next pass, which follows at once or a backoff (at least 100 ms) later;
+// a marker cannot stand in for the wait, as a copy may follow it. Only
+// waiting shows that something does not happen.
+const duplicateWindow = 300 * time.Millisecond
+
+// waitFor waits until b holds at least n events, then watches for
+// duplicateWindow that no more arrive; it returns everything received.
 func (b *inbox[E]) waitFor(t *testing.T, n int) []E {
 	t.Helper()
 	testkit.Eventually(t, func() bool { return b.len() >= n }, "%d events", n)
-	time.Sleep(300 * time.Millisecond)
+	assert.Never(t, func() bool { return b.len() > n }, duplicateWindow, 10*time.Millisecond, "more than %d events", n)
 	return b.events()
+}
+
+// reporting is a Publisher that calls failed with the message id of every
+// publish that fails, for a test to see the relay try while NATS is down.
+type reporting struct {
+	outbox.Publisher
+	failed func(id string)
+}
+
+func (p reporting) PublishID(ctx context.Context, id, subject string, data []byte) error {
+	err := p.Publisher.PublishID(ctx, id, subject, data)
+	if err != nil {
+		p.failed(id)
+	}
+	return err
 }
 
 func pendingOf(t *testing.T, coll *mongo.Collection, id any) []outbox.Message {
@@ -286,9 +309,8 @@ func TestRelay_PollPublishesEventsNobodyAnnounced(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
 	coll := testkit.DB(t).Collection("tickets")
-	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{}, outbox.WithPollInterval(100*time.Millisecond))
 	got := listen[events.TicketUpdated](t, n)
-	time.Sleep(200 * time.Millisecond) // past the drain at start
+	startRelayAfterLook(t, coll, &keylock.Locks{}, testkit.Bus(t, n), got, outbox.WithPollInterval(100*time.Millisecond))
 
 	// As another replica of the service would write it: no Notify here.
 	id := bson.NewObjectID()
@@ -296,7 +318,7 @@ func TestRelay_PollPublishesEventsNobodyAnnounced(t *testing.T) {
 	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 1, Outbox: messages(t, want)})
 	require.NoError(t, err)
 
-	assert.Equal(t, want, got.waitFor(t, 1))
+	assert.Equal(t, want, got.waitFor(t, 2)[1:])
 	waitDrained(t, coll, id)
 }
 
@@ -305,7 +327,9 @@ func TestRelay_PublishesEventWrittenWhileNATSDown(t *testing.T) {
 	n := testkit.NATS(t)
 	coll := testkit.DB(t).Collection("tickets")
 	locks := &keylock.Locks{}
-	relay := startRelay(t, coll, testkit.Bus(t, n), locks, outbox.WithPollInterval(time.Hour))
+	var failed atomic.Int32
+	pub := reporting{testkit.Bus(t, n), func(string) { failed.Add(1) }}
+	relay := startRelay(t, coll, pub, locks, outbox.WithPollInterval(time.Hour))
 
 	n.Stop()
 	id := bson.NewObjectID()
@@ -313,7 +337,10 @@ func TestRelay_PublishesEventWrittenWhileNATSDown(t *testing.T) {
 	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 1, Outbox: messages(t, want)})
 	require.NoError(t, err)
 	relay.Notify()
-	time.Sleep(300 * time.Millisecond)
+	// The relay tries again only what it still holds as pending: a second
+	// failed publish of the one event shows it did not take the first for
+	// a success.
+	testkit.Eventually(t, func() bool { return failed.Load() >= 2 }, "publish tried again")
 	require.Len(t, pendingOf(t, coll, id), 1, "event removed while NATS was down")
 	require.NoError(t, n.Start())
 

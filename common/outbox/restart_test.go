@@ -39,6 +39,7 @@ const (
 const (
 	lineReady   = "publisher: ready"
 	lineWritten = "publisher: written "
+	lineFailed  = "publisher: publish failed"
 )
 
 func TestRelay_PublishesEventWrittenWhileNATSDownAfterRestart(t *testing.T) {
@@ -57,7 +58,7 @@ func TestRelay_PublishesEventWrittenWhileNATSDownAfterRestart(t *testing.T) {
 	hex := child.expect(t, lineWritten)
 	// Let its relay reach the publish that cannot be acknowledged, then
 	// crash it there.
-	time.Sleep(300 * time.Millisecond)
+	child.expect(t, lineFailed)
 	child.kill(t)
 
 	id, err := bson.ObjectIDFromHex(hex)
@@ -90,7 +91,8 @@ func runPublisherProcess(t *testing.T) {
 	require.NoError(t, err)
 	locks := &keylock.Locks{}
 	coll := db.Collection("tickets")
-	relay := outbox.NewRelay(coll, conn, locks, log)
+	pub := reporting{conn, func(string) { fmt.Println(lineFailed) }}
+	relay := outbox.NewRelay(coll, pub, locks, log)
 	go func() { _ = relay.Run(ctx) }()
 	fmt.Println(lineReady)
 

@@ -161,13 +161,10 @@ func TestRelay_RemovesWhatItPublishedFromManyDocumentsAndNothingElse(t *testing.
 	// Removing 300 messages takes FerretDB a few seconds under the race
 	// detector, more when other packages' tests run beside; this checks
 	// what is removed, not how fast.
-	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		pending, err := coll.CountDocuments(t.Context(), bson.M{"outbox.0": bson.M{"$exists": true}})
-		require.NoError(t, err)
-		if pending == 1 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "%d documents still hold published messages", pending-1)
-	}
+		require.NoError(c, err)
+		assert.EqualValues(c, 1, pending, "documents holding messages: only the one with a held-back message")
+	}, 45*time.Second, 50*time.Millisecond)
 	assert.Equal(t, left, pendingOf(t, coll, other))
 }

@@ -7,13 +7,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"ticketing.dev/common/embedded"
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, as
 // the PORT a service under test listens on.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	port, err := freePort()
+	port, err := embedded.FreePort("127.0.0.1")
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}

@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
@@ -9,6 +8,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"ticketing.dev/common/embedded"
 )
 
 // MiniRedis starts an in-process Redis for the test and returns its
@@ -28,7 +29,7 @@ func RedisServer(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("testkit: redis-server is not installed (make deps installs it on Debian, or says how: apt-get install redis-server, brew install redis): %v", err)
 	}
-	port, err := freePort()
+	port, err := embedded.FreePort("127.0.0.1")
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
@@ -45,31 +46,8 @@ func RedisServer(t testing.TB) string {
 		_ = cmd.Wait()
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := waitTCP(addr, 10*time.Second); err != nil {
+	if err := embedded.WaitTCP(addr, 10*time.Second); err != nil {
 		t.Fatalf("testkit: redis-server: %v", err)
 	}
 	return addr
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitTCP(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not accepting connections: %w", addr, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"ticketing.dev/common/embedded"
 )
 
 var (
@@ -36,12 +38,12 @@ func StripeMock(t testing.TB) string {
 func startStripeMock() {
 	_, file, _, _ := runtime.Caller(0)
 	toolsDir := filepath.Join(filepath.Dir(file), "..", "..", "tools")
-	port, err := freePort()
+	port, err := embedded.FreePort("127.0.0.1")
 	if err != nil {
 		stripeErr = err
 		return
 	}
-	httpsPort, err := freePort()
+	httpsPort, err := embedded.FreePort("127.0.0.1")
 	if err != nil {
 		stripeErr = err
 		return

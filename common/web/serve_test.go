@@ -20,10 +20,10 @@ import (
 func TestServe_FinishesRequestsInFlightOnShutdown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	started := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
-		time.Sleep(200 * time.Millisecond)
+		<-release
 		_, _ = io.WriteString(w, "done")
 	})
 	ctx, cancel := context.WithCancel(t.Context())
@@ -47,6 +47,16 @@ func TestServe_FinishesRequestsInFlightOnShutdown(t *testing.T) {
 	}()
 	<-started
 	cancel()
+	// The request is let finish only once shutdown has begun: the listener
+	// is closed then.
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond, "shutdown did not begin")
+	close(release)
 
 	r := <-got
 	require.NoError(t, r.err)

@@ -94,7 +94,9 @@ func TestWaitQuiet_ReturnsTheAuditOnceEventsHaveDrained(t *testing.T) {
 	expires := time.Now().Add(time.Minute).UTC().Truncate(time.Millisecond)
 	store(t, dbs, expires)
 
-	// What the relay and the orders listener would do a moment later.
+	// What the relay and the orders listener would do a moment later. The
+	// delay is the point: WaitQuiet must be seen to wait, and nothing marks
+	// the moment it has started looking.
 	go func() {
 		time.Sleep(500 * time.Millisecond)
 		ctx := context.Background()

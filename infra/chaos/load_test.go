@@ -146,7 +146,7 @@ func (l *load) account(ctx context.Context, role string) (*user, error) {
 			l.book.signedUp(u.id)
 			return u, nil
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // a client's pause before retrying through the outage
 	}
 	return nil, fmt.Errorf("sign up %s: %w", email, ctx.Err())
 }
@@ -228,10 +228,10 @@ func (l *load) pay(ctx context.Context, u *user, o order) {
 			l.book.paid(o.ID, p.ID)
 			return
 		case status == http.StatusNotFound:
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // a client's pause until payments knows the order
 		case status == 0 || status >= 500:
 			l.book.payMaybe(o.ID)
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // a client's pause before retrying through the outage
 		default:
 			return
 		}

@@ -64,7 +64,7 @@ func TestChaos_PaymentsRacingTheirOrdersEndAreRefundedExactlyOnce(t *testing.T) 
 			// The ticket reaches orders, then the order reaches payments.
 			for o.order.ID == "" && ctx.Err() == nil {
 				if b.do(ctx, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID}, &o.order) != http.StatusCreated {
-					time.Sleep(50 * time.Millisecond)
+					time.Sleep(50 * time.Millisecond) // a buyer's pause before trying again; the loop is the wait for the condition
 				}
 			}
 			// Payments knows the order before the race starts.
@@ -76,7 +76,7 @@ func TestChaos_PaymentsRacingTheirOrdersEndAreRefundedExactlyOnce(t *testing.T) 
 				if n, _ := dbs.Payments.Collection("orders").CountDocuments(ctx, bson.D{{Key: "_id", Value: oid}}); n == 1 {
 					break
 				}
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(20 * time.Millisecond) // poll interval: this goroutine cannot use require.Eventually
 			}
 			if !o.cancelled {
 				// As late as payments allows a charge: the timeout and
@@ -90,7 +90,7 @@ func TestChaos_PaymentsRacingTheirOrdersEndAreRefundedExactlyOnce(t *testing.T) 
 					if status != http.StatusNotFound { // not yet in payments' replica
 						return status
 					}
-					time.Sleep(20 * time.Millisecond)
+					time.Sleep(20 * time.Millisecond) // a buyer's pause before paying again
 				}
 				return 0
 			}

@@ -579,7 +579,7 @@ func (tb *tab) purchase() string {
 			return strings.TrimPrefix(p, "/orders/")
 		}
 		tb.requireRetry(deadline, "the ticket never became orderable")
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // a buyer's pause before clicking again
 	}
 }
 
@@ -594,7 +594,7 @@ func (tb *tab) pay() {
 			return
 		}
 		tb.requireRetry(deadline, "payments never knew the order")
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // a buyer's pause before clicking again
 	}
 }
 

@@ -136,6 +136,6 @@ func eventually(t testing.TB, limit time.Duration, cond func() bool, msg string)
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v: %s", limit, msg)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }

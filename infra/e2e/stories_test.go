@@ -104,6 +104,8 @@ func TestStory_BuyAndPay(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { return buyer.order(o.ID).Status == "complete" }, "order completed by payment:created")
 
 	// Nothing expires afterwards: past the window the order is still complete and the ticket sold.
+	// Only waiting shows that something does not happen: the order's window, and a second for
+	// an expiration's publish and handling.
 	time.Sleep(window + time.Second)
 	assert.Equal(t, "complete", buyer.order(o.ID).Status)
 	assert.Equal(t, o.ID, seller.ticket(tk.ID).OrderID)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 )
 
@@ -173,7 +173,8 @@ func natsPermissions(t *testing.T, o overlay, m *manifests) {
 	dir := t.TempDir()
 	confFile := filepath.Join(dir, "nats.conf")
 	require.NoError(t, os.WriteFile(confFile, []byte(natsConf(t, m)), 0o600))
-	port := freePort(t)
+	port, err := embedded.FreePort("127.0.0.1")
+	require.NoError(t, err)
 	args := slices.Clone(c.Args)
 	for flag, v := range map[string]string{"-c": confFile, "-p": fmt.Sprint(port), "-m": "0", "-dir": filepath.Join(dir, "store")} {
 		i := slices.Index(args, flag)
@@ -250,14 +251,6 @@ func natsPermissions(t *testing.T, o overlay, m *manifests) {
 		})
 	}
 	assert.Equal(t, len(bus.ServiceGrants()), services, "a Deployment per service of bus.ServiceGrants")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // patchVersion is an image tag naming a release exactly, such as 7.0.40,

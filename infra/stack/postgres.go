@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"ticketing.dev/common/embedded"
 )
 
 // postgresBinDir finds PostgreSQL's server programs: on PATH, or where
@@ -69,7 +71,7 @@ func (s *Stack) startPostgres(ctx context.Context, dir string, persist bool) (st
 			return "", fmt.Errorf("postgresql: initdb: %w\n%s", err, out)
 		}
 	}
-	port, err := freePort()
+	port, err := embedded.FreePort("127.0.0.1")
 	if err != nil {
 		return "", err
 	}

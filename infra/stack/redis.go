@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"ticketing.dev/common/embedded"
 )
 
 // redisServer is how the stack started redis-server, to start it again.
@@ -33,7 +35,7 @@ func (s *Stack) startRedis(ctx context.Context, dir string, persist bool) (strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	port, err := freePort()
+	port, err := embedded.FreePort("127.0.0.1")
 	if err != nil {
 		return "", err
 	}

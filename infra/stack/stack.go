@@ -292,7 +292,7 @@ func (s *Stack) startServices(ctx context.Context, binDir string, in infra) (map
 	upstreams := make(map[string]string, len(Services))
 	ready := make(map[string]string, len(Services))
 	for _, name := range Services {
-		port, err := freePort()
+		port, err := embedded.FreePort("127.0.0.1")
 		if err != nil {
 			return nil, err
 		}
@@ -304,7 +304,7 @@ func (s *Stack) startServices(ctx context.Context, binDir string, in infra) (map
 			readyURL: "http://" + addr + "/readyz",
 		}
 		if s.cfg.Debug {
-			debugPort, err := freePort()
+			debugPort, err := embedded.FreePort("127.0.0.1")
 			if err != nil {
 				return nil, err
 			}
@@ -587,15 +587,6 @@ func newJWTKey() string {
 	b := make([]byte, 48)
 	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
 	return base64.StdEncoding.EncodeToString(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitTCP(ctx context.Context, p *proc, addr string, timeout time.Duration) error {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"ticketing.dev/common/embedded"
 )
 
 // StripeCall is one request a service made to Stripe, as the stack's
@@ -100,11 +102,11 @@ func (p *stripeProxy) close() {
 // startStripeMock starts stripe-mock and the recording proxy in front of
 // it, and returns the proxy's URL for the services' STRIPE_API_BASE.
 func (s *Stack) startStripeMock(ctx context.Context, binDir string) (string, error) {
-	port, err := freePort()
+	port, err := embedded.FreePort("127.0.0.1")
 	if err != nil {
 		return "", err
 	}
-	httpsPort, err := freePort()
+	httpsPort, err := embedded.FreePort("127.0.0.1")
 	if err != nil {
 		return "", err
 	}

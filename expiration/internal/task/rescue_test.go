@@ -44,7 +44,7 @@ func TestRescuer_PublishesOnceTheExpirationOfATaskItsWorkerLeftActive(t *testing
 	t.Cleanup(func() { _ = rdb.Close() })
 	stuckWorker(t, rdb)
 
-	const stuckAfter = 700 * time.Millisecond
+	const stuckAfter, sweepEvery = 700 * time.Millisecond, 50 * time.Millisecond
 	expiresAt := events.NewTime(time.Now().Add(300 * time.Millisecond)).Time
 	scheduled, err := task.NewScheduler(rdb).Schedule(t.Context(), "order-stuck", expiresAt)
 	require.NoError(t, err)
@@ -54,13 +54,15 @@ func TestRescuer_PublishesOnceTheExpirationOfATaskItsWorkerLeftActive(t *testing
 	reg := prometheus.NewRegistry()
 	lateness, err := metrics.NewExpiration(reg)
 	require.NoError(t, err)
-	rescuer := task.NewRescuer(rdb, pub, testkit.Logger(t), task.WithStuckAfter(stuckAfter), task.WithSweepEvery(50*time.Millisecond),
+	rescuer := task.NewRescuer(rdb, pub, testkit.Logger(t), task.WithStuckAfter(stuckAfter), task.WithSweepEvery(sweepEvery),
 		task.WithRescueMetrics(lateness))
 	running := lifecycle.Go(t.Context(), rescuer.Run)
 	t.Cleanup(func() { assert.NoError(t, running.Stop()) })
 
 	testkit.Eventually(t, func() bool { return len(seen.of("order-stuck")) > 0 }, "the stuck expiration published")
-	time.Sleep(500 * time.Millisecond) // ten more sweeps: room for a duplicate to show
+	// Ten more sweeps, each of which would rescue the task again had the
+	// first not recorded it.
+	assert.Never(t, func() bool { return len(seen.of("order-stuck")) > 1 }, 10*sweepEvery, tick, "rescued twice")
 	arrivals := seen.of("order-stuck")
 	require.Len(t, arrivals, 1, "published once although the task stays active")
 	late := arrivals[0].Sub(expiresAt)
@@ -81,7 +83,8 @@ func TestRescuer_LeavesTasksThatRunNormallyAlone(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 
 	pub := bus.NewPublisher[events.ExpirationComplete](conn)
-	rescuer := task.NewRescuer(rdb, pub, testkit.Logger(t), task.WithStuckAfter(time.Second), task.WithSweepEvery(20*time.Millisecond))
+	const stuckAfter = time.Second
+	rescuer := task.NewRescuer(rdb, pub, testkit.Logger(t), task.WithStuckAfter(stuckAfter), task.WithSweepEvery(20*time.Millisecond))
 	running := lifecycle.Go(t.Context(), rescuer.Run)
 	t.Cleanup(func() { assert.NoError(t, running.Stop()) })
 
@@ -90,6 +93,9 @@ func TestRescuer_LeavesTasksThatRunNormallyAlone(t *testing.T) {
 		require.NoError(t, err)
 	}
 	testkit.Eventually(t, func() bool { return seen.total() >= 3 }, "three expirations")
-	time.Sleep(1500 * time.Millisecond) // past the time they would count as stuck
+	// Past the time they would count as stuck, with a margin for the sweep
+	// and the publish: a rescuer that took them for stuck would publish
+	// them again by then.
+	assert.Never(t, func() bool { return seen.total() > 3 }, stuckAfter+500*time.Millisecond, tick, "an expiration published again")
 	assert.Equal(t, 3, seen.total(), "each published once, by its worker")
 }

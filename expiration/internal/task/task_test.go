@@ -24,6 +24,17 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // after its expiresAt.
 const maxLate = 250 * time.Millisecond
 
+// duplicateWindow is how long a test watches for a second expiration of an
+// order that must not come. A second run of a due task would start within
+// the server's 50 ms poll, a retry after its 200 ms retry delay (up to a
+// second later, as asynq keeps retry times in whole seconds, but the first
+// publish failing is then a test failure of its own); the rest is margin for
+// the publish. Only waiting shows that something does not happen.
+const duplicateWindow = 500 * time.Millisecond
+
+// tick is how often a test that watches for something looks.
+const tick = 10 * time.Millisecond
+
 // redisServers are the Redis servers every timing test runs against: the
 // real one production uses and the embedded one the local stack falls back
 // to.
@@ -57,7 +68,7 @@ func TestExpiration_PublishesNeverBeforeExpiresAtAndAtMost250msAfter(t *testing.
 			}
 
 			testkit.Eventually(t, func() bool { return seen.total() >= len(offsets) }, "%d expirations", len(offsets))
-			time.Sleep(200 * time.Millisecond) // room for a duplicate to show
+			assert.Never(t, func() bool { return seen.total() > len(offsets) }, duplicateWindow, tick, "an order expired twice")
 
 			var late []time.Duration
 			for id, at := range expiresAt {
@@ -97,8 +108,7 @@ func TestSchedule_RedeliveredOrderSchedulesOnceAndPublishesOnce(t *testing.T) {
 	scheduled, err = tasks.Schedule(t.Context(), "order-1", at)
 	require.NoError(t, err)
 	assert.False(t, scheduled)
-	time.Sleep(500 * time.Millisecond)
-	assert.Len(t, seen.of("order-1"), 1)
+	assert.Never(t, func() bool { return len(seen.of("order-1")) > 1 }, duplicateWindow, tick, "expired again")
 }
 
 func TestSchedule_PastExpiresAtPublishesAtOnce(t *testing.T) {
@@ -125,9 +135,12 @@ func TestExpiration_RetriesPublishingUntilNATSIsBack(t *testing.T) {
 	_, err := tasks.Schedule(t.Context(), "order-1", at)
 	require.NoError(t, err)
 
+	// The points in time are the task's due time, kept in Redis on the real
+	// clock, so the test waits for them: NATS goes down shortly before it,
+	// and stays down across it long enough for retries after 200, 400 and
+	// 800 ms to fail.
 	time.Sleep(time.Until(at.Add(-500 * time.Millisecond)))
 	n.Stop()
-	// Down across the due time, long enough for several failed publishes.
 	time.Sleep(time.Until(at.Add(1500 * time.Millisecond)))
 	require.Equal(t, 0, seen.total(), "published while NATS was down")
 	back := time.Now()
@@ -137,8 +150,7 @@ func TestExpiration_RetriesPublishingUntilNATSIsBack(t *testing.T) {
 	t.Logf("published %v after NATS came back", seen.of("order-1")[0].Sub(back))
 	// A publish refused while disconnected never reaches the server, so the
 	// retries add no duplicate.
-	time.Sleep(500 * time.Millisecond)
-	assert.Len(t, seen.of("order-1"), 1)
+	assert.Never(t, func() bool { return len(seen.of("order-1")) > 1 }, duplicateWindow, tick, "a retry published a duplicate")
 }
 
 // startWorker runs the asynq server on the Redis at addr, publishing

@@ -241,14 +241,20 @@ func TestExpirationComplete_ALittleEarlyIsWaitedFor(t *testing.T) {
 	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
 	env.Clock.Advance(ordertest.Window - 900*time.Millisecond)
 	// The orders service's clock reaches expiresAt while the handler waits.
+	// The handler waits on a real timer, 900 ms, and reads the fake clock
+	// before and after it; nothing marks the moment it starts waiting, so
+	// the clock moves halfway through, with time to spare on either side.
+	const wait = 900 * time.Millisecond
 	advanced := make(chan struct{})
 	go func() {
 		defer close(advanced)
-		time.Sleep(20 * time.Millisecond)
-		env.Clock.Advance(900 * time.Millisecond)
+		time.Sleep(wait / 2)
+		env.Clock.Advance(wait)
 	}()
 
+	start := time.Now()
 	require.NoError(t, h.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+	assert.GreaterOrEqual(t, time.Since(start), wait, "the handler did not wait: the clock moved before it looked")
 	<-advanced
 
 	got := getOrder(t, env, v.ID)

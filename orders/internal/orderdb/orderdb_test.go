@@ -222,6 +222,8 @@ func TestUpdateTicket_ConcurrentVersionsApplyInOrder(t *testing.T) {
 					assert.NoError(t, err)
 					return
 				}
+				// A pause between tries, as between redeliveries, rather
+				// than a spin against the database.
 				time.Sleep(5 * time.Millisecond)
 			}
 		})
