@@ -9,6 +9,8 @@
 //	go run ./infra/cmd/deadletters discard -mongo mongodb://127.0.0.1:PORT/orders -id ID [-id ID ...]
 //
 // -mongo is the service's MONGO_URI; when it names no database, -db does.
+// -bus (default $BUS, else stan) names the bus to replay on: stan for NATS
+// Streaming (with -cluster), jetstream for NATS JetStream.
 // A replay publishes each event again, as it was, on its subject, and then
 // deletes its dead letter. Where NATS requires credentials, -user names the
 // user to publish as, one that may publish every subject (the operator, see
@@ -24,6 +26,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,6 +86,7 @@ func (s *ids) Set(v string) error {
 // options are the flags of both commands.
 type options struct {
 	mongo, db, nats, cluster, client string
+	bus                              string
 	user, password                   string
 	asJSON, all                      bool
 	ids                              ids
@@ -105,9 +109,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "discard":
 		fs.Var(&o.ids, "id", "a dead letter to discard, as list prints it (repeatable, or comma-separated)")
 	default:
-		fs.StringVar(&o.nats, "nats", "", "NATS Streaming URL to publish on (required)")
-		fs.StringVar(&o.cluster, "cluster", "ticketing", "NATS Streaming cluster id")
-		fs.StringVar(&o.client, "client", fmt.Sprintf("deadletters-%d", os.Getpid()), "NATS Streaming client id, unique among connected clients")
+		fs.StringVar(&o.bus, "bus", cmp.Or(getenv("BUS"), bus.STAN), "the bus to publish on, as BUS names it: stan (NATS Streaming) or jetstream")
+		fs.StringVar(&o.nats, "nats", "", "NATS URL to publish on (required)")
+		fs.StringVar(&o.cluster, "cluster", "ticketing", "NATS Streaming cluster id (stan only)")
+		fs.StringVar(&o.client, "client", fmt.Sprintf("deadletters-%d", os.Getpid()), "NATS client id, unique among connected clients")
 		fs.StringVar(&o.user, "user", "", "NATS user to publish as, with the password in NATS_PASSWORD")
 		fs.Var(&o.ids, "id", "a dead letter to replay, as list prints it (repeatable, or comma-separated)")
 		fs.BoolVar(&o.all, "all", false, "replay every dead letter, oldest first")
@@ -218,14 +223,14 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-// replay publishes the dead letters o names through a NATS Streaming
-// connection of its own.
+// replay publishes the dead letters o names through a bus connection of
+// its own.
 func replay(ctx context.Context, store *deadletter.Store, o options, stdout, stderr io.Writer) (err error) {
 	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	conn, err := bus.Connect(connectCtx, bus.Config{
-		URL: o.nats, ClusterID: o.cluster, ClientID: o.client, User: o.user, Password: o.password,
+		Transport: o.bus, URL: o.nats, ClusterID: o.cluster, ClientID: o.client, User: o.user, Password: o.password,
 	}, log)
 	if err != nil {
 		return err

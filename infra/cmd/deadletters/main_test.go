@@ -93,29 +93,30 @@ func TestList_NamesAnEmptyDatabase(t *testing.T) {
 
 func TestReplay_PublishesAndDeletesByIDThenAll(t *testing.T) {
 	t.Parallel()
-	uri, ids := deadLetters(t, 1, 2, 3)
-	n := testkit.NATS(t)
-	got := make(chan int64, 3)
-	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "orders-service", func(_ context.Context, e events.TicketUpdated) error {
-		got <- e.Version
-		return nil
-	}).Listen(t.Context()))
-	nats := []string{"-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-test"}
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		uri, ids := deadLetters(t, 1, 2, 3)
+		got := make(chan int64, 3)
+		require.NoError(t, bus.NewListener(testkit.Bus(t, n), "orders-service", func(_ context.Context, e events.TicketUpdated) error {
+			got <- e.Version
+			return nil
+		}).Listen(t.Context()))
+		nats := []string{"-bus", n.Transport(), "-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-test"}
 
-	_, err := runCommand(t, append([]string{"replay", "-mongo", uri, "-id", ids[1]}, nats...)...)
-	require.NoError(t, err)
-	assert.Equal(t, int64(2), receive(t, got))
-	left := remaining(t, uri)
-	assert.Equal(t, []string{ids[0], ids[2]}, left)
+		_, err := runCommand(t, append([]string{"replay", "-mongo", uri, "-id", ids[1]}, nats...)...)
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), receive(t, got))
+		left := remaining(t, uri)
+		assert.Equal(t, []string{ids[0], ids[2]}, left)
 
-	out, err := runCommand(t, append([]string{"replay", "-mongo", uri, "-all"}, nats...)...)
-	require.NoError(t, err)
-	assert.Contains(t, out, "replayed 2 dead letters")
-	assert.Equal(t, []int64{1, 3}, []int64{receive(t, got), receive(t, got)})
-	assert.Empty(t, remaining(t, uri))
+		out, err := runCommand(t, append([]string{"replay", "-mongo", uri, "-all"}, nats...)...)
+		require.NoError(t, err)
+		assert.Contains(t, out, "replayed 2 dead letters")
+		assert.Equal(t, []int64{1, 3}, []int64{receive(t, got), receive(t, got)})
+		assert.Empty(t, remaining(t, uri))
 
-	_, err = runCommand(t, append([]string{"replay", "-mongo", uri, "-id", ids[0]}, nats...)...)
-	assert.ErrorIs(t, err, deadletter.ErrNotFound, "replayed once only")
+		_, err = runCommand(t, append([]string{"replay", "-mongo", uri, "-id", ids[0]}, nats...)...)
+		assert.ErrorIs(t, err, deadletter.ErrNotFound, "replayed once only")
+	})
 }
 
 func TestReplay_PublishesAsTheUserItIsGiven(t *testing.T) {
@@ -140,7 +141,7 @@ func TestReplay_PublishesAsTheUserItIsGiven(t *testing.T) {
 		got <- e.Version
 		return nil
 	}).Listen(t.Context()))
-	args := []string{"replay", "-mongo", uri, "-id", ids[0], "-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-user-test", "-user", "operator"}
+	args := []string{"replay", "-mongo", uri, "-id", ids[0], "-bus", n.Transport(), "-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-user-test", "-user", "operator"}
 
 	_, err = runCommand(t, args...)
 	require.ErrorIs(t, err, errUsage, "-user without NATS_PASSWORD")
