@@ -128,8 +128,13 @@ deps:
 	echo "installing$$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
+# The services' tests go again on JetStream (BUS=jetstream: testkit starts
+# that server and gives the services BUS); the bus suite in common/bus runs
+# each case on both transports already.
+BUS_SERVICES := ./tickets/... ./orders/... ./payments/... ./expiration/...
 unit: deps
 	$(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v -E '/infra/(e2e|chaos)$$')
+	BUS=jetstream $(GO) test -race -count=1 $(BUS_SERVICES)
 
 # The chaos and kill-under-load runs, without the race detector: their test
 # process hosts FerretDB, NATS Streaming and the gateway, which run several

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	natsd "github.com/nats-io/nats-server/v2/server"
 	stand "github.com/nats-io/nats-streaming-server/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -140,7 +141,7 @@ var confPasswords = regexp.MustCompile(`(?m)password:\s*(\S+)`)
 func TestNATSConfig_PasswordsComeFromSecrets(t *testing.T) {
 	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
 		conf := natsConf(t, m)
-		c := containerRunning(t, m, "nats-streaming")
+		c := containerRunning(t, m, natsImage(o))
 		found := confPasswords.FindAllStringSubmatch(conf, -1)
 		require.NotEmpty(t, found)
 		for _, f := range found {
@@ -152,68 +153,26 @@ func TestNATSConfig_PasswordsComeFromSecrets(t *testing.T) {
 	})
 }
 
-// TestNATSConfig_RunsWithEachServicesPermissions starts NATS Streaming
-// with the container's arguments and the ConfigMap's configuration, as
-// the image does, and each service's password as its Deployment reads it:
-// each may publish its own subjects and no other. The users' permissions
-// are bus.ServiceGrants', and the operator's bus.OperatorGrant's.
+// TestNATSConfig_RunsWithEachServicesPermissions starts the overlay's
+// server (NATS Streaming, or a NATS server with JetStream) with the
+// container's arguments and the ConfigMap's configuration, as the image
+// does, and connects with each service's password as its Deployment reads
+// it: each may publish its own subjects and no other. The users'
+// permissions are bus.ServiceGrants', and the operator's
+// bus.OperatorGrant's, on the overlay's transport.
 func TestNATSConfig_RunsWithEachServicesPermissions(t *testing.T) {
 	forEachOverlay(t, natsPermissions)
 }
 
 func natsPermissions(t *testing.T, o overlay, m *manifests) {
-	c := containerRunning(t, m, "nats-streaming")
-	clusterID := argAfter(c.Args, "-cid")
-	require.Equal(t, "ticketing", clusterID)
-	for _, e := range c.Env {
-		if ref, ok := secretRef(c, e.Name); ok {
-			t.Setenv(e.Name, "test-"+ref.Key)
-		}
+	c := containerRunning(t, m, natsImage(o))
+	setSecretStandIns(t, c)
+	cfg := bus.Config{Transport: o.transport}
+	if o.transport == bus.JetStream {
+		cfg.URL = startJetStream(t, m)
+	} else {
+		cfg.URL, cfg.ClusterID = startNATSStreaming(t, m, c)
 	}
-	dir := t.TempDir()
-	confFile := filepath.Join(dir, "nats.conf")
-	require.NoError(t, os.WriteFile(confFile, []byte(natsConf(t, m)), 0o600))
-	port, err := embedded.FreePort("127.0.0.1")
-	require.NoError(t, err)
-	args := slices.Clone(c.Args)
-	for flag, v := range map[string]string{"-c": confFile, "-p": fmt.Sprint(port), "-m": "0", "-dir": filepath.Join(dir, "store")} {
-		i := slices.Index(args, flag)
-		require.True(t, i >= 0 && i+1 < len(args), "%s is an argument", flag)
-		args[i+1] = v
-	}
-	noop := func() {}
-	sopts, nopts, err := stand.ConfigureOptions(flag.NewFlagSet("nats-streaming-server", flag.ContinueOnError), args, noop, noop, noop)
-	require.NoError(t, err, "the image's arguments and configuration")
-	nopts.Host, nopts.NoLog, nopts.NoSigs = "127.0.0.1", true, true
-
-	grants := bus.ServiceGrants()
-	grants["operator"] = bus.OperatorGrant()
-	users := map[string]bool{}
-	for _, u := range nopts.Users {
-		users[u.Username] = true
-		if u.Username == sopts.Username {
-			assert.Nil(t, u.Permissions, "the streaming server's own user reaches every subject")
-			assert.Equal(t, u.Password, sopts.Password, "streaming.password is its user's")
-			continue
-		}
-		g, ok := grants[u.Username]
-		if !assert.True(t, ok, "user %s has no grant", u.Username) || !assert.NotNil(t, u.Permissions, u.Username) {
-			continue
-		}
-		want := g.Permissions(clusterID)
-		assert.Equal(t, want.Publish, u.Permissions.Publish.Allow, "%s may publish", u.Username)
-		assert.Equal(t, want.Subscribe, u.Permissions.Subscribe.Allow, "%s may subscribe to", u.Username)
-		assert.Empty(t, u.Permissions.Publish.Deny, u.Username)
-		assert.Empty(t, u.Permissions.Subscribe.Deny, u.Username)
-	}
-	for name := range grants {
-		assert.True(t, users[name], "nats.conf has no user %s", name)
-	}
-	assert.True(t, users[sopts.Username], "streaming.username is a user")
-
-	srv, err := stand.RunServerWithOpts(sopts, nopts)
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
 
 	services := 0
 	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
@@ -231,16 +190,12 @@ func natsPermissions(t *testing.T, o overlay, m *manifests) {
 			require.True(t, ok, "NATS_USER %s is a service of bus.ServiceGrants", user.Value)
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
-			conn, err := bus.Connect(ctx, bus.Config{
-				URL: fmt.Sprintf("nats://127.0.0.1:%d", port), ClusterID: clusterID, ClientID: "k8s-test-" + user.Value,
-				User: user.Value, Password: "test-" + ref.Key,
-			}, slog.New(slog.DiscardHandler))
+			cfg := cfg
+			cfg.ClientID, cfg.User, cfg.Password = "k8s-test-"+user.Value, user.Value, "test-"+ref.Key
+			conn, err := bus.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
 			require.NoError(t, err, "%s's password is its user's", user.Value)
 			defer func() { _ = conn.Close() }()
-			for _, s := range []events.Subject{
-				events.SubjectTicketCreated, events.SubjectTicketUpdated, events.SubjectOrderCreated,
-				events.SubjectOrderCancelled, events.SubjectExpirationComplete, events.SubjectPaymentCreated,
-			} {
+			for _, s := range events.Subjects() {
 				err := conn.Publish(ctx, string(s), []byte(`{}`))
 				if slices.Contains(g.Publish, s) {
 					assert.NoError(t, err, s)
@@ -251,6 +206,87 @@ func natsPermissions(t *testing.T, o overlay, m *manifests) {
 		})
 	}
 	assert.Equal(t, len(bus.ServiceGrants()), services, "a Deployment per service of bus.ServiceGrants")
+}
+
+// setSecretStandIns sets each variable of c that comes from a Secret to a
+// stand-in, "test-" and the Secret's key, for a server that reads its
+// configuration's $VARIABLES from its environment.
+func setSecretStandIns(t *testing.T, c corev1.Container) {
+	t.Helper()
+	for _, e := range c.Env {
+		if ref, ok := secretRef(c, e.Name); ok {
+			t.Setenv(e.Name, "test-"+ref.Key)
+		}
+	}
+}
+
+// startNATSStreaming starts NATS Streaming as container c runs it, on a
+// free port of this machine with a store of its own, and returns its URL
+// and cluster id. Its users are the grants' (assertUsersHoldTheGrants)
+// and the streaming server's own, who reaches every subject.
+func startNATSStreaming(t *testing.T, m *manifests, c corev1.Container) (url, clusterID string) {
+	t.Helper()
+	clusterID = argAfter(c.Args, "-cid")
+	require.Equal(t, "ticketing", clusterID)
+	dir := t.TempDir()
+	confFile := filepath.Join(dir, "nats.conf")
+	require.NoError(t, os.WriteFile(confFile, []byte(natsConf(t, m)), 0o600))
+	port, err := embedded.FreePort("127.0.0.1")
+	require.NoError(t, err)
+	args := slices.Clone(c.Args)
+	for flag, v := range map[string]string{"-c": confFile, "-p": fmt.Sprint(port), "-m": "0", "-dir": filepath.Join(dir, "store")} {
+		i := slices.Index(args, flag)
+		require.True(t, i >= 0 && i+1 < len(args), "%s is an argument", flag)
+		args[i+1] = v
+	}
+	noop := func() {}
+	sopts, nopts, err := stand.ConfigureOptions(flag.NewFlagSet("nats-streaming-server", flag.ContinueOnError), args, noop, noop, noop)
+	require.NoError(t, err, "the image's arguments and configuration")
+	nopts.Host, nopts.NoLog, nopts.NoSigs = "127.0.0.1", true, true
+
+	assertUsersHoldTheGrants(t, nopts.Users, bus.STAN, clusterID, sopts.Username)
+	i := slices.IndexFunc(nopts.Users, func(u *natsd.User) bool { return u.Username == sopts.Username })
+	if assert.GreaterOrEqual(t, i, 0, "streaming.username is a user") {
+		assert.Nil(t, nopts.Users[i].Permissions, "the streaming server's own user reaches every subject")
+		assert.Equal(t, nopts.Users[i].Password, sopts.Password, "streaming.password is its user's")
+	}
+
+	srv, err := stand.RunServerWithOpts(sopts, nopts)
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	return fmt.Sprintf("nats://127.0.0.1:%d", port), clusterID
+}
+
+// assertUsersHoldTheGrants checks that the configuration's users are the
+// services of bus.ServiceGrants and the operator, each allowed exactly
+// what its grant needs on transport, and no one else but the server's own
+// user, own ("" for none).
+func assertUsersHoldTheGrants(t *testing.T, users []*natsd.User, transport, clusterID, own string) {
+	t.Helper()
+	grants := bus.ServiceGrants()
+	grants["operator"] = bus.OperatorGrant()
+	found := map[string]bool{}
+	for _, u := range users {
+		found[u.Username] = true
+		if own != "" && u.Username == own {
+			continue
+		}
+		g, ok := grants[u.Username]
+		if !assert.True(t, ok, "user %s has no grant", u.Username) || !assert.NotNil(t, u.Permissions, u.Username) {
+			continue
+		}
+		want := g.PermissionsOn(transport, clusterID)
+		if assert.NotNil(t, u.Permissions.Publish, u.Username) && assert.NotNil(t, u.Permissions.Subscribe, u.Username) {
+			assert.Equal(t, want.Publish, u.Permissions.Publish.Allow, "%s may publish", u.Username)
+			assert.Equal(t, want.Subscribe, u.Permissions.Subscribe.Allow, "%s may subscribe to", u.Username)
+			assert.Empty(t, u.Permissions.Publish.Deny, u.Username)
+			assert.Empty(t, u.Permissions.Subscribe.Deny, u.Username)
+		}
+		assert.Nil(t, u.Permissions.Response, "%s: no replies beyond its subjects", u.Username)
+	}
+	for name := range grants {
+		assert.True(t, found[name], "nats.conf has no user %s", name)
+	}
 }
 
 // patchVersion is an image tag naming a release exactly, such as 7.0.40,

@@ -1,7 +1,7 @@
 // Package k8s holds the Kubernetes manifests skaffold deploys, as a
 // kustomize base (base/), the overlays skaffold's profiles deploy
-// (overlays/dev, overlays/gateway, overlays/prod) and the components they
-// share (components/), with a kind cluster's configuration (kind/); and the
+// (overlays/dev, overlays/gateway, overlays/jetstream, overlays/prod) and
+// the components they share (components/), with a kind cluster's configuration (kind/); and the
 // tests that render every overlay with kustomize and check it, the
 // Dockerfiles and skaffold.yaml offline: no cluster and no Docker engine are
 // needed.

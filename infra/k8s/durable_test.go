@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"ticketing.dev/common/bus"
 )
 
 // statefulSetRunning returns the one StatefulSet with a container whose
@@ -67,8 +69,13 @@ func argAfter(args []string, flag string) string {
 
 // NATS Streaming keeps channels, messages and durable subscriptions in a
 // file store on a PersistentVolumeClaim: a rescheduled pod loses no event.
+// JetStream's cluster keeps its store on claims as well (see
+// TestJetStream_RunsAClusterOfThreeServersOnPersistentVolumes).
 func TestNATSStreaming_KeepsItsFileStoreOnAPersistentVolume(t *testing.T) {
 	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		if o.transport != bus.STAN {
+			t.Skipf("%s runs JetStream", o)
+		}
 		s, c := statefulSetRunning(t, m, "nats-streaming")
 		require.NotNil(t, s.Spec.Replicas)
 		assert.EqualValues(t, 1, *s.Spec.Replicas, "one server per cluster id")

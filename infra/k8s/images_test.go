@@ -280,7 +280,13 @@ func setEveryRequiredVariable(t *testing.T, o overlay, m *manifests) {
 		t.Run(sd.deployment.Name, func(t *testing.T) {
 			t.Parallel()
 			bin := entrypoint(t, buildImage(t, sd.artifact))
-			out, exited, err := runOnce(t, bin, emptyEnvironment, 2*time.Second)
+			// What a service requires depends on the bus it speaks:
+			// NATS_CLUSTER_ID only with NATS Streaming.
+			env := emptyEnvironment
+			if b, ok := envVar(sd.container, "BUS"); ok {
+				env = append(slices.Clone(env), "BUS="+b.Value)
+			}
+			out, exited, err := runOnce(t, bin, env, 2*time.Second)
 			if !exited {
 				assert.NotRegexp(t, configError, out)
 				t.Logf("%s requires nothing: it ran without a configuration", sd.deployment.Name)

@@ -30,6 +30,8 @@ import (
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"ticketing.dev/common/bus"
 )
 
 // repoRoot is the repository root, seen from this package's folder (go test
@@ -56,6 +58,9 @@ type overlay struct {
 	// gateway tells whether the way in is a Gateway API Gateway rather than
 	// an ingress-nginx Ingress.
 	gateway bool
+	// transport is the event bus the services speak, bus.STAN (NATS
+	// Streaming) or bus.JetStream, and so what the StatefulSet nats runs.
+	transport string
 	// host is the site's host name.
 	host string
 	// certManager tells whether cert-manager issues the site's certificate,
@@ -86,12 +91,23 @@ var laptop = corev1.ResourceList{
 // overlays are every kustomization skaffold can deploy, and the base they
 // share.
 var overlays = []overlay{
-	{dir: "base", replicas: 2, host: "ticketing.dev"},
-	{dir: "overlays/dev", deployed: true, replicas: 1, stripeMock: true, host: "ticketing.dev", maxRequests: laptop},
+	{dir: "base", replicas: 2, transport: bus.STAN, host: "ticketing.dev"},
+	{dir: "overlays/dev", deployed: true, replicas: 1, stripeMock: true, transport: bus.STAN, host: "ticketing.dev", maxRequests: laptop},
 	{dir: "overlays/gateway", deployed: true, profile: "gateway", replicas: 1, stripeMock: true, gateway: true,
-		host: "ticketing.dev", maxRequests: laptop},
-	{dir: "overlays/prod", deployed: true, profile: "prod", replicas: 2, host: "ticketing.example.com", certManager: true,
-		durableMongo: true, registry: "registry.example.com/", releaseTag: "v0.1.0"},
+		transport: bus.STAN, host: "ticketing.dev", maxRequests: laptop},
+	{dir: "overlays/jetstream", deployed: true, profile: "jetstream", replicas: 1, stripeMock: true,
+		transport: bus.JetStream, host: "ticketing.dev", maxRequests: laptop},
+	{dir: "overlays/prod", deployed: true, profile: "prod", replicas: 2, transport: bus.STAN, host: "ticketing.example.com",
+		certManager: true, durableMongo: true, registry: "registry.example.com/", releaseTag: "v0.1.0"},
+}
+
+// natsImage is the image of the StatefulSet nats in overlay o: NATS
+// Streaming's, or the NATS server's for JetStream.
+func natsImage(o overlay) string {
+	if o.transport == bus.JetStream {
+		return "nats"
+	}
+	return "nats-streaming"
 }
 
 // overlayNamed returns the overlay in folder dir.

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"ticketing.dev/common/bus"
 )
 
 // namespace stands for the one skaffold deploys to, whatever its name.
@@ -266,6 +268,11 @@ func expectedFlows(o overlay) []string {
 	for _, s := range []string{"tickets", "orders", "payments", "expiration"} {
 		want = append(want, flow(s, "nats", 4222, corev1.ProtocolTCP))
 	}
+	if o.transport == bus.JetStream {
+		// The cluster's routes, to the servers' names.
+		want = append(want, flow("nats", "nats", 6222, corev1.ProtocolTCP),
+			flow("nats", "kube-dns", 53, corev1.ProtocolUDP), flow("nats", "kube-dns", 53, corev1.ProtocolTCP))
+	}
 	for _, s := range []string{"auth", "tickets", "orders", "payments", "expiration", "client"} {
 		want = append(want,
 			flow(s, "kube-dns", 53, corev1.ProtocolUDP), flow(s, "kube-dns", 53, corev1.ProtocolTCP),
@@ -287,7 +294,9 @@ func TestNetworkPolicies_AllowEveryNeededFlowAndNothingElse(t *testing.T) {
 		var got []string
 		for _, src := range eps {
 			for _, dst := range eps {
-				if src.name == dst.name || (!src.local() && !dst.local()) {
+				// From one endpoint to itself is from a pod to another
+				// of the same workload, such as NATS's cluster routes.
+				if !src.local() && !dst.local() {
 					continue
 				}
 				for _, p := range dst.ports {
