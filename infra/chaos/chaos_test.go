@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -186,7 +187,7 @@ func breakThings(ctx context.Context, t *testing.T, l *load, probe *user, dbs au
 	// the expirations it held are lost, and orders' sweeper cancels
 	// those orders instead. One of them is the probe's, left unpaid.
 	lost = orderLeftToExpire(ctx, t, l, probe, dbs)
-	sleep(ctx, 500*time.Millisecond) // for expiration to schedule it
+	waitScheduled(t, lost) // else it would be scheduled after the restart, and expire as usual
 	o = outage{component: "redis", from: time.Now()}
 	require.NoError(t, stk.RestartRedisEmpty(ctx))
 	o.to = time.Now()
@@ -194,6 +195,19 @@ func breakThings(ctx context.Context, t *testing.T, l *load, probe *user, dbs au
 	outages = append(outages, o)
 	sleep(ctx, coolDown)
 	return outages, lost
+}
+
+// waitScheduled waits until expiration holds the task that expires
+// orderID in Redis (asynq's task id is the order's id, in the queue
+// "expiration").
+func waitScheduled(t *testing.T, orderID string) {
+	t.Helper()
+	inspector := asynq.NewInspector(asynq.RedisClientOpt{Addr: stk.RedisAddr()})
+	defer inspector.Close()
+	testkit.Eventually(t, func() bool {
+		_, err := inspector.GetTaskInfo("expiration", orderID)
+		return err == nil
+	}, "expiration scheduled order %s", orderID)
 }
 
 // orderLeftToExpire lists a ticket and orders it as probe, and returns the

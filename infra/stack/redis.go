@@ -58,6 +58,14 @@ func (s *Stack) startRedis(ctx context.Context, dir string, persist bool) (strin
 	return s.redis.addr, nil
 }
 
+// RedisAddr is Redis's host:port, where expiration keeps its tasks.
+func (s *Stack) RedisAddr() string {
+	if s.mini != nil {
+		return s.mini.Addr()
+	}
+	return s.redis.addr
+}
+
 // RestartRedisEmpty kills Redis and starts it again on the same address
 // with no data, as a Redis pod rescheduled without its volume would come
 // back: every scheduled expiration is gone. The embedded Redis is emptied
