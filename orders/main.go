@@ -15,14 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
-	"ticketing.dev/common/deadletter"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/mongodb"
-	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
 	"ticketing.dev/orders/internal/httpapi"
@@ -88,38 +87,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	log := lifecycle.Logger(stdout, cfg.LogLevel, "orders")
-
-	reg := metrics.NewRegistry()
-	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
+	a, err := app.Open(ctx, app.Config{Name: "orders", HTTP: cfg.HTTP, Database: defaultDatabase, NATS: cfg.NATS}, stdout)
 	if err != nil {
 		return err
 	}
-	defer lifecycle.Close(&err, stopDebug)
-
-	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase, mongodb.WithMetrics(reg))
-	if err != nil {
-		return err
-	}
-	defer lifecycle.Close(&err, disconnect)
-
-	busCfg := bus.ConfigFrom(cfg.NATS)
-	busCfg.Metrics = reg
-	busCfg.DeadLetters = deadletter.New(db)
-	conn, err := bus.Connect(ctx, busCfg, log)
-	if err != nil {
-		return err
-	}
-	defer lifecycle.Close(&err, conn.Close)
+	defer lifecycle.Close(&err, a.Close)
+	log, reg, db, conn := a.Log, a.Metrics, a.DB, a.Bus
 
 	// The store and the relay share the orders' locks: the relay takes an
 	// order's lock to remove its published events.
 	locks := &keylock.Locks{}
-	relay := outbox.NewRelay(db.Collection(orderdb.OrdersCollection), conn, locks, log)
-	if err := metrics.Outbox(reg, orderdb.OrdersCollection, func() (int, time.Time) {
-		s := relay.Stats()
-		return s.Pending, s.Oldest
-	}); err != nil {
+	relay, err := a.Relay(orderdb.OrdersCollection, locks)
+	if err != nil {
 		return err
 	}
 	store := orderdb.New(db, locks, relay.Stored)

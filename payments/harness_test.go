@@ -69,7 +69,7 @@ func (s *switchCharger) Refund(ctx context.Context, chargeID, key string) (strin
 // and a bus server of its own, with a clock the test moves, a
 // short ack wait, and the API served over real HTTP. Its Stripe is the real
 // stripe-mock behind a recording proxy, until the test points it elsewhere.
-type app struct {
+type wired struct {
 	url     string
 	db      *mongo.Database
 	nats    embedded.Bus
@@ -94,7 +94,7 @@ type result struct {
 	err     error
 }
 
-func newApp(t *testing.T) *app {
+func newApp(t *testing.T) *wired {
 	t.Helper()
 	db := testkit.DB(t)
 	n := testkit.NATS(t)
@@ -112,7 +112,7 @@ func newApp(t *testing.T) *app {
 		require.NoError(t, <-done)
 	})
 
-	a := &app{db: db, nats: n, conn: conn, store: store, clock: testkit.NewClock(start), charger: &switchCharger{}, reg: prometheus.NewRegistry()}
+	a := &wired{db: db, nats: n, conn: conn, store: store, clock: testkit.NewClock(start), charger: &switchCharger{}, reg: prometheus.NewRegistry()}
 	a.stripe = stripetest.Proxy(t, testkit.StripeMock(t))
 	a.useStripe(t, a.stripe.URL)
 	settled, err := metrics.NewSettlement(a.reg)
@@ -133,7 +133,7 @@ func newApp(t *testing.T) *app {
 }
 
 // useStripe points the app's charger at url.
-func (a *app) useStripe(t *testing.T, url string) {
+func (a *wired) useStripe(t *testing.T, url string) {
 	t.Helper()
 	a.charger.current.Store(charger.New(stripeKey, testkit.Logger(t), charger.WithBaseURL(url), charger.WithTimeout(chargeTimeout)))
 }
@@ -141,7 +141,7 @@ func (a *app) useStripe(t *testing.T, url string) {
 // recording is the service's handlers, recording what each returns.
 type recording struct {
 	*listener.Handlers
-	a *app
+	a *wired
 }
 
 func (r recording) OrderCreated(ctx context.Context, e events.OrderCreated) error {
@@ -153,7 +153,7 @@ func (r recording) OrderCancelled(ctx context.Context, e events.OrderCancelled) 
 }
 
 // record records what a handler returned, and returns it.
-func (a *app) record(subject events.Subject, orderID string, err error) error {
+func (a *wired) record(subject events.Subject, orderID string, err error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.results = append(a.results, result{subject, orderID, err})
@@ -161,7 +161,7 @@ func (a *app) record(subject events.Subject, orderID string, err error) error {
 }
 
 // resultsFor returns what the handlers returned for the order's events.
-func (a *app) resultsFor(orderID string) []result {
+func (a *wired) resultsFor(orderID string) []result {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []result
@@ -193,12 +193,12 @@ func newOrder(userID string, price events.Money, now time.Time) events.OrderCrea
 }
 
 // order is a new order placed at the app's time.
-func (a *app) order(userID string, price events.Money) events.OrderCreated {
+func (a *wired) order(userID string, price events.Money) events.OrderCreated {
 	return newOrder(userID, price, a.clock.Now())
 }
 
 // created publishes e and waits until the replica holds it.
-func (a *app) created(t *testing.T, e events.OrderCreated) events.OrderCreated {
+func (a *wired) created(t *testing.T, e events.OrderCreated) events.OrderCreated {
 	t.Helper()
 	publish(t, a.conn, e)
 	a.waitVersion(t, e.ID, e.Version)
@@ -206,13 +206,13 @@ func (a *app) created(t *testing.T, e events.OrderCreated) events.OrderCreated {
 }
 
 // cancelled publishes the order's cancellation and waits until it is applied.
-func (a *app) cancelled(t *testing.T, e events.OrderCreated) {
+func (a *wired) cancelled(t *testing.T, e events.OrderCreated) {
 	t.Helper()
 	publish(t, a.conn, events.OrderCancelled{ID: e.ID, Version: e.Version + 1, Ticket: events.TicketRef{ID: e.Ticket.ID}})
 	a.waitVersion(t, e.ID, e.Version+1)
 }
 
-func (a *app) waitVersion(t *testing.T, orderID string, version int64) {
+func (a *wired) waitVersion(t *testing.T, orderID string, version int64) {
 	t.Helper()
 	testkit.Eventually(t, func() bool {
 		d, ok := a.replica(t, orderID)
@@ -230,7 +230,7 @@ type replicaDoc struct {
 	ExpiresAt time.Time     `bson:"expiresAt"`
 }
 
-func (a *app) replica(t *testing.T, orderID string) (replicaDoc, bool) {
+func (a *wired) replica(t *testing.T, orderID string) (replicaDoc, bool) {
 	t.Helper()
 	oid, err := bson.ObjectIDFromHex(orderID)
 	require.NoError(t, err)
@@ -259,7 +259,7 @@ type paymentDoc struct {
 }
 
 // payments returns every payment document, claims included.
-func (a *app) payments(t *testing.T) []paymentDoc {
+func (a *wired) payments(t *testing.T) []paymentDoc {
 	t.Helper()
 	cur, err := a.db.Collection(paymentdb.PaymentsCollection).Find(context.Background(), bson.D{})
 	require.NoError(t, err)
@@ -304,7 +304,7 @@ func (r response) message(t *testing.T) string {
 }
 
 // pay posts body to /api/payments as the user of cookie.
-func (a *app) pay(t *testing.T, cookie *http.Cookie, body string) response {
+func (a *wired) pay(t *testing.T, cookie *http.Cookie, body string) response {
 	t.Helper()
 	r, err := post(a.url+"/api/payments", cookie, body)
 	require.NoError(t, err)
@@ -312,13 +312,13 @@ func (a *app) pay(t *testing.T, cookie *http.Cookie, body string) response {
 }
 
 // payFor pays for the order with token as the user of cookie.
-func (a *app) payFor(t *testing.T, cookie *http.Cookie, orderID, token string) response {
+func (a *wired) payFor(t *testing.T, cookie *http.Cookie, orderID, token string) response {
 	t.Helper()
 	return a.pay(t, cookie, fmt.Sprintf(`{"token":%q,"orderId":%q}`, token, orderID))
 }
 
 // get sends a GET of path as the user of cookie.
-func (a *app) get(t *testing.T, cookie *http.Cookie, path string) response {
+func (a *wired) get(t *testing.T, cookie *http.Cookie, path string) response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.url+path, nil)
 	require.NoError(t, err)

@@ -16,7 +16,7 @@ import (
 // hostileApp is the payments service with one unpaid order of buyer's in
 // its replica, and an observer of payment:created.
 type hostileApp struct {
-	*app
+	*wired
 	buyer   string
 	order   events.OrderCreated
 	paid    <-chan events.PaymentCreated
@@ -27,7 +27,7 @@ type hostileApp struct {
 func newHostileApp(t *testing.T) *hostileApp {
 	t.Helper()
 	a := newApp(t)
-	h := &hostileApp{app: a, buyer: newID()}
+	h := &hostileApp{wired: a, buyer: newID()}
 	h.order = a.created(t, a.order(h.buyer, 2000))
 	h.paid = testkit.Observe[events.PaymentCreated](t, a.nats)
 	h.genuine = testkit.SignIn(t, h.buyer)

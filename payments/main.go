@@ -15,14 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
-	"ticketing.dev/common/deadletter"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/mongodb"
-	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
 	"ticketing.dev/payments/internal/charger"
@@ -106,38 +105,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	log := lifecycle.Logger(stdout, cfg.LogLevel, "payments")
-
-	reg := metrics.NewRegistry()
-	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
+	a, err := app.Open(ctx, app.Config{Name: "payments", HTTP: cfg.HTTP, Database: defaultDatabase, NATS: cfg.NATS}, stdout)
 	if err != nil {
 		return err
 	}
-	defer lifecycle.Close(&err, stopDebug)
-
-	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, defaultDatabase, mongodb.WithMetrics(reg))
-	if err != nil {
-		return err
-	}
-	defer lifecycle.Close(&err, disconnect)
-
-	busCfg := bus.ConfigFrom(cfg.NATS)
-	busCfg.Metrics = reg
-	busCfg.DeadLetters = deadletter.New(db)
-	conn, err := bus.Connect(ctx, busCfg, log)
-	if err != nil {
-		return err
-	}
-	defer lifecycle.Close(&err, conn.Close)
+	defer lifecycle.Close(&err, a.Close)
+	log, reg, db, conn := a.Log, a.Metrics, a.DB, a.Bus
 
 	// The store and the relay share the payments' locks: the relay takes a
 	// payment's lock to remove its published event.
 	locks := &keylock.Locks{}
-	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
-	if err := metrics.Outbox(reg, paymentdb.PaymentsCollection, func() (int, time.Time) {
-		s := relay.Stats()
-		return s.Pending, s.Oldest
-	}); err != nil {
+	relay, err := a.Relay(paymentdb.PaymentsCollection, locks)
+	if err != nil {
 		return err
 	}
 	store := paymentdb.New(db, locks, relay.Stored)

@@ -27,7 +27,7 @@ import (
 const settleAge = payment.DefaultChargeTimeout + payment.DefaultChargeMargin
 
 // onlyPayment returns the one payment document.
-func (a *app) onlyPayment(t *testing.T) paymentDoc {
+func (a *wired) onlyPayment(t *testing.T) paymentDoc {
 	t.Helper()
 	docs := a.payments(t)
 	require.Len(t, docs, 1)
@@ -35,7 +35,7 @@ func (a *app) onlyPayment(t *testing.T) paymentDoc {
 }
 
 // refunds counts the refunds recorded by trigger.
-func (a *app) refunds(t *testing.T, trigger string) float64 {
+func (a *wired) refunds(t *testing.T, trigger string) float64 {
 	t.Helper()
 	return metricstest.Gather(t, a.reg).Value(metrics.PaymentRefunds, prometheus.Labels{"trigger": trigger})
 }
@@ -44,7 +44,7 @@ func (a *app) refunds(t *testing.T, trigger string) float64 {
 // refunded, that Stripe was asked for exactly one refund, of its charge,
 // under the payment's refund key, and that the refund was counted under
 // trigger.
-func (a *app) refundedOnce(t *testing.T, trigger string) paymentDoc {
+func (a *wired) refundedOnce(t *testing.T, trigger string) paymentDoc {
 	t.Helper()
 	d := a.onlyPayment(t)
 	assert.Equal(t, paymentdb.StatusRefunded, d.Status)
