@@ -364,29 +364,12 @@ func (s *Store) order(ctx context.Context, id bson.ObjectID) (orderDoc, error) {
 // orders follow the page: it reads one order more than the page holds to
 // tell. A page's After that is no ObjectID is order.ErrInvalidID.
 func (s *Store) OrdersOf(ctx context.Context, userID string, page order.Page) ([]order.View, bool, error) {
-	filter := bson.D{{Key: "userId", Value: userID}}
-	if page.After != "" {
-		after, err := mongodb.ParseID(page.After, order.ErrInvalidID)
-		if err != nil {
-			return nil, false, err
-		}
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
+	docs, more, err := mongodb.FindPage[orderDoc](ctx, s.orders, bson.D{{Key: "userId", Value: userID}}, outbox.Without, mongodb.Page(page), order.ErrInvalidID)
+	if errors.Is(err, mongodb.ErrBadID) {
+		return nil, false, err
 	}
-	opts := options.Find().SetProjection(outbox.Without).SetSort(bson.D{{Key: "_id", Value: 1}})
-	if page.Limit > 0 {
-		opts.SetLimit(int64(page.Limit) + 1)
-	}
-	cur, err := s.orders.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, false, fmt.Errorf("find orders: %w", err)
-	}
-	var docs []orderDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, false, fmt.Errorf("find orders: %w", err)
-	}
-	more := page.Limit > 0 && len(docs) > page.Limit
-	if more {
-		docs = docs[:page.Limit]
 	}
 	views := make([]order.View, 0, len(docs))
 	if len(docs) == 0 {

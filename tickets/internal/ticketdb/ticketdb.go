@@ -154,28 +154,9 @@ func (s *Store) Get(ctx context.Context, id string) (ticket.Ticket, error) {
 // holds to tell. A page's After that is no ObjectID is ticket.ErrInvalidID.
 func (s *Store) Available(ctx context.Context, page ticket.Page) ([]ticket.Ticket, bool, error) {
 	filter := bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
-	if page.After != "" {
-		after, err := mongodb.ParseID(page.After, ticket.ErrInvalidID)
-		if err != nil {
-			return nil, false, fmt.Errorf("find available tickets: %w", err)
-		}
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
-	}
-	opts := options.Find().SetProjection(outbox.Without).SetSort(bson.D{{Key: "_id", Value: 1}})
-	if page.Limit > 0 {
-		opts.SetLimit(int64(page.Limit) + 1)
-	}
-	cur, err := s.coll.Find(ctx, filter, opts)
+	docs, more, err := mongodb.FindPage[document](ctx, s.coll, filter, outbox.Without, mongodb.Page(page), ticket.ErrInvalidID)
 	if err != nil {
 		return nil, false, fmt.Errorf("find available tickets: %w", err)
-	}
-	var docs []document
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, false, fmt.Errorf("find available tickets: %w", err)
-	}
-	more := page.Limit > 0 && len(docs) > page.Limit
-	if more {
-		docs = docs[:page.Limit]
 	}
 	ts := make([]ticket.Ticket, len(docs))
 	for i, d := range docs {
