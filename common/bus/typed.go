@@ -25,11 +25,18 @@ func NewPublisher[E events.Event](c *Conn) Publisher[E] {
 
 // Publish encodes e and waits until the server has stored it.
 func (p Publisher[E]) Publish(ctx context.Context, e E) error {
+	return p.PublishID(ctx, "", e)
+}
+
+// PublishID is Publish of an event identified by id (see Conn.PublishID):
+// on JetStream, published again under the same id within DuplicateWindow,
+// it is stored once.
+func (p Publisher[E]) PublishID(ctx context.Context, id string, e E) error {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("bus: encode %s: %w", e.Subject(), err)
 	}
-	return p.conn.Publish(ctx, string(e.Subject()), data)
+	return p.conn.PublishID(ctx, id, string(e.Subject()), data)
 }
 
 // Handler handles one event. Returning nil acknowledges it; returning an

@@ -14,10 +14,16 @@ import (
 	"ticketing.dev/common/metrics"
 )
 
-// Publisher publishes expiration:complete; bus.Publisher is one.
+// Publisher publishes expiration:complete; bus.Publisher is one. The id
+// is the event's (see eventID): a transport that de-duplicates stores an
+// order's expiration:complete once however often a retried or rescued task
+// publishes it.
 type Publisher interface {
-	Publish(ctx context.Context, e events.ExpirationComplete) error
+	PublishID(ctx context.Context, id string, e events.ExpirationComplete) error
 }
+
+// eventID identifies the one expiration:complete of an order.
+func eventID(orderID string) string { return "expiration:complete:" + orderID }
 
 // Handler runs due tasks: it publishes expiration:complete for the order,
 // no earlier than the order's expiresAt.
@@ -62,7 +68,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := waitUntil(ctx, p.ExpiresAt.Time); err != nil {
 		return fmt.Errorf("task: expiration of order %s: %w", p.OrderID, err)
 	}
-	if err := h.pub.Publish(ctx, events.ExpirationComplete{OrderID: p.OrderID}); err != nil {
+	if err := h.pub.PublishID(ctx, eventID(p.OrderID), events.ExpirationComplete{OrderID: p.OrderID}); err != nil {
 		return fmt.Errorf("task: expiration of order %s: %w", p.OrderID, err)
 	}
 	late := time.Since(p.ExpiresAt.Time)

@@ -131,7 +131,7 @@ func (r *Rescuer) sweep(ctx context.Context) error {
 		if r.rescued[t.ID] || late < r.stuckAfter {
 			continue
 		}
-		if err := r.pub.Publish(ctx, events.ExpirationComplete{OrderID: p.OrderID}); err != nil {
+		if err := r.pub.PublishID(ctx, eventID(p.OrderID), events.ExpirationComplete{OrderID: p.OrderID}); err != nil {
 			return fmt.Errorf("task: rescue expiration of order %s: %w", p.OrderID, err)
 		}
 		r.metrics.Published(time.Since(p.ExpiresAt.Time))

@@ -2,17 +2,20 @@ package task_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/expiration/internal/task"
@@ -198,4 +201,30 @@ func (o *observer) of(id string) []time.Time {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return slices.Clone(o.got[id])
+}
+
+// A task run again after its publish succeeded (its ack to asynq lost, a
+// rescue) publishes its order's expiration:complete again under the same
+// id: on JetStream that is one event, on NATS Streaming two, which orders
+// absorbs (the order is cancelled once).
+func TestHandler_AnOrdersExpirationPublishedTwiceIsOneEventOnJetStream(t *testing.T) {
+	t.Parallel()
+	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
+		seen := observe(t, testkit.Bus(t, n))
+		h := task.NewHandler(bus.NewPublisher[events.ExpirationComplete](testkit.Bus(t, n)), testkit.Logger(t))
+		data, err := json.Marshal(task.Payload{OrderID: "o1", ExpiresAt: events.Time{Time: time.Now().Add(-time.Second)}})
+		require.NoError(t, err)
+		for range 2 {
+			require.NoError(t, h.ProcessTask(t.Context(), asynq.NewTask(task.TypeOrderExpiration, data)))
+		}
+		// A marker published after both: once it is in, so would a copy be.
+		require.NoError(t, bus.NewPublisher[events.ExpirationComplete](testkit.Bus(t, n)).Publish(t.Context(), events.ExpirationComplete{OrderID: "marker"}))
+		testkit.Eventually(t, func() bool { return len(seen.of("marker")) == 1 }, "the marker")
+
+		want := 2
+		if n.Transport() == bus.JetStream {
+			want = 1
+		}
+		assert.Len(t, seen.of("o1"), want)
+	})
 }
