@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -21,18 +20,14 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/session"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web/webtest"
 	"ticketing.dev/payments/internal/charger"
-	"ticketing.dev/payments/internal/httpapi"
 	"ticketing.dev/payments/internal/listener"
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
-	"ticketing.dev/payments/internal/reconciler"
 	"ticketing.dev/payments/internal/stripetest"
 )
 
@@ -65,22 +60,22 @@ func (s *switchCharger) Refund(ctx context.Context, chargeID, key string) (strin
 	return s.current.Load().Refund(ctx, chargeID, key)
 }
 
-// app is the payments service wired as run wires it, on a fresh database
-// and a bus server of its own, with a clock the test moves, a
-// short ack wait, and the API served over real HTTP. Its Stripe is the real
-// stripe-mock behind a recording proxy, until the test points it elsewhere.
+// wired is the payments service started through its run, on a fresh
+// database and a bus server of its own, with a clock the test moves, a
+// short ack wait, and every handler's result recorded. Its Stripe is the
+// real stripe-mock behind a recording proxy, until the test points it
+// elsewhere.
 type wired struct {
+	// parts are the service's own store, reconciler (the test runs its
+	// rounds; the service's own runs one at start, on the empty database,
+	// then waits an hour) and metrics.
+	parts
 	url     string
-	db      *mongo.Database
 	nats    embedded.Bus
-	conn    *bus.Conn
-	store   *paymentdb.Store
+	conn    *bus.Conn // publishes other services' events
 	clock   *testkit.Clock
 	stripe  *stripetest.Server // the recording proxy in front of stripe-mock
 	charger *switchCharger
-	// reconciler runs rounds on demand; its metrics are in reg.
-	reconciler *reconciler.Reconciler
-	reg        *prometheus.Registry
 
 	mu      sync.Mutex
 	results []result
@@ -96,39 +91,27 @@ type result struct {
 
 func newApp(t *testing.T) *wired {
 	t.Helper()
-	db := testkit.DB(t)
 	n := testkit.NATS(t)
-	conn := testkit.Bus(t, n)
-	log := testkit.Logger(t)
-	locks := &keylock.Locks{}
-	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
-	store := paymentdb.New(db, locks, relay.Stored)
-	require.NoError(t, store.EnsureIndexes(t.Context()))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-
-	a := &wired{db: db, nats: n, conn: conn, store: store, clock: testkit.NewClock(start), charger: &switchCharger{}, reg: prometheus.NewRegistry()}
+	a := &wired{nats: n, conn: testkit.Bus(t, n), clock: testkit.NewClock(start), charger: &switchCharger{}}
 	a.stripe = stripetest.Proxy(t, testkit.StripeMock(t))
 	a.useStripe(t, a.stripe.URL)
-	settled, err := metrics.NewSettlement(a.reg)
-	require.NoError(t, err)
-	payments := payment.NewService(store, a.charger, payment.WithClock(a.clock.Now), payment.WithObserver(settled))
-	a.reconciler = reconciler.New(payments, time.Hour, log, settled)
 
-	require.NoError(t, listener.Subscribe(context.Background(), conn, ackWait, recording{listener.New(payments, log), a}))
-
-	srv := httptest.NewServer(httpapi.Routes(httpapi.Deps{
-		Payments: payments,
-		Sessions: session.NewManager([]byte(testkit.JWTKey), time.Hour, false),
-		Log:      log,
-	}))
-	t.Cleanup(srv.Close)
-	a.url = srv.URL
+	started := make(chan parts, 1)
+	d := productionDeps()
+	d.clock = a.clock.Now
+	d.charger = func(settings, *slog.Logger, *metrics.Stripe) payment.Charger { return a.charger }
+	d.ackWait = ackWait
+	d.subjects = func(h *listener.Handlers) listener.Subjects { return recording{h, a} }
+	d.started = func(p parts) { started <- p }
+	env := testkit.ServiceEnv(testkit.MongoURI(t), n, map[string]string{
+		"STRIPE_KEY":         stripeKey,
+		"RECONCILE_INTERVAL": time.Hour.String(),
+	})
+	svc := testkit.StartService(t, func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+		return runWith(ctx, getenv, stdout, d)
+	}, env)
+	a.url = svc.URL
+	a.parts = <-started
 	return a
 }
 

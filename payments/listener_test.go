@@ -88,6 +88,11 @@ func TestOrderCancelled_BeforeItsOrderIsNotAckedUntilItApplies(t *testing.T) {
 	publish(t, a.conn, o)
 
 	a.waitVersion(t, o.ID, 1)
+	// A handler's result is recorded when it returns, after its write.
+	testkit.Eventually(t, func() bool {
+		results := a.resultsFor(o.ID)
+		return results[len(results)-1].subject == events.SubjectOrderCancelled
+	}, "the redelivered order:cancelled never returned")
 	d, _ := a.replica(t, o.ID)
 	assert.Equal(t, "cancelled", d.Status)
 	results := a.resultsFor(o.ID)

@@ -8,12 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
@@ -94,13 +98,57 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
+// deps are what run takes from outside its environment. run uses
+// productionDeps; tests start the service with their own, to move its
+// clock, choose its Stripe, shorten the ack wait and watch its handlers.
+type deps struct {
+	// clock is the time payments are stamped with and aged by.
+	clock func() time.Time
+	// charger returns what charges the cards, given the settings, the
+	// logger and the counts of requests to Stripe.
+	charger func(cfg settings, log *slog.Logger, m *metrics.Stripe) payment.Charger
+	// ackWait is how long the bus waits for a handler's ack before it
+	// delivers the event again.
+	ackWait time.Duration
+	// subjects returns what handles each subject the service consumes:
+	// its handlers, or a wrapper of them.
+	subjects func(*listener.Handlers) listener.Subjects
+	// started is called once the service is wired, before it serves.
+	started func(parts)
+}
+
+// parts are what run has wired that a test reaches into.
+type parts struct {
+	db         *mongo.Database
+	store      *paymentdb.Store
+	reconciler *reconciler.Reconciler
+	reg        *prometheus.Registry
+}
+
+// productionDeps are run's: the wall clock, Stripe as the settings name
+// it, the bus's ack wait and the handlers as they are.
+func productionDeps() deps {
+	return deps{
+		clock:    time.Now,
+		charger:  stripeCharger,
+		ackWait:  bus.DefaultAckWait,
+		subjects: func(h *listener.Handlers) listener.Subjects { return h },
+		started:  func(parts) {},
+	}
+}
+
 // run serves the payments API, consumes the service's events and runs the
 // reconciler until ctx is done or the NATS Streaming connection is lost for
 // good, then shuts down: HTTP first (finishing payments in flight), then
 // the reconciler (finishing the claim or refund in progress), then the
 // outbox relay, then NATS (waiting for handlers in flight, keeping the
 // durable subscriptions), then MongoDB.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	return runWith(ctx, getenv, stdout, productionDeps())
+}
+
+// runWith is run with d in place of productionDeps.
+func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, d deps) (err error) {
 	cfg, err := readSettings(getenv)
 	if err != nil {
 		return err
@@ -127,15 +175,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	chargerOpts := []charger.Option{charger.WithMetrics(stripeMetrics), charger.WithTimeout(min(charger.DefaultTimeout, cfg.ChargeTimeout))}
-	if cfg.StripeAPIBase != "" {
-		chargerOpts = append(chargerOpts, charger.WithBaseURL(cfg.StripeAPIBase))
-	}
 	settled, err := metrics.NewSettlement(reg)
 	if err != nil {
 		return err
 	}
-	payments := payment.NewService(store, charger.New(cfg.StripeKey, log, chargerOpts...),
+	payments := payment.NewService(store, d.charger(cfg, log, stripeMetrics), payment.WithClock(d.clock),
 		payment.WithChargeTimeout(cfg.ChargeTimeout), payment.WithChargeMargin(cfg.ChargeMargin), payment.WithObserver(settled))
 
 	// The relay starts before the listeners and the API write anything, and
@@ -143,12 +187,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	relaying := lifecycle.Go(ctx, relay.Run)
 	defer lifecycle.Close(&err, relaying.Stop)
 
-	if err := listener.New(payments, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
+	if err := listener.Subscribe(ctx, conn, d.ackWait, d.subjects(listener.New(payments, log))); err != nil {
 		return err
 	}
 	// The reconciler settles what crashes and Stripe's failures left
 	// pending or unrefunded, also by a previous process.
-	reconciling := lifecycle.Go(ctx, reconciler.New(payments, cfg.ReconcileInterval, log, settled).Run)
+	rec := reconciler.New(payments, cfg.ReconcileInterval, log, settled)
+	reconciling := lifecycle.Go(ctx, rec.Run)
 	defer lifecycle.Close(&err, reconciling.Stop)
 	requests, err := metrics.NewHTTP(reg)
 	if err != nil {
@@ -165,6 +210,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		},
 	})
 
+	d.started(parts{db: db, store: store, reconciler: rec, reg: reg})
+
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -178,4 +225,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	return conn.Err()
+}
+
+// stripeCharger charges through Stripe with cfg's key, at its API base
+// when it names one, counting the requests in m.
+func stripeCharger(cfg settings, log *slog.Logger, m *metrics.Stripe) payment.Charger {
+	opts := []charger.Option{charger.WithMetrics(m), charger.WithTimeout(min(charger.DefaultTimeout, cfg.ChargeTimeout))}
+	if cfg.StripeAPIBase != "" {
+		opts = append(opts, charger.WithBaseURL(cfg.StripeAPIBase))
+	}
+	return charger.New(cfg.StripeKey, log, opts...)
 }

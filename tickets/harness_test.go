@@ -68,6 +68,13 @@ func startService(t *testing.T) *service {
 // server is n, and waits until it is ready.
 func startServiceOn(t *testing.T, env map[string]string, n embedded.Bus, opts ...testkit.ServiceOption) *service {
 	t.Helper()
+	return startServiceWith(t, run, env, n, opts...)
+}
+
+// startServiceWith is startServiceOn with run's dependencies bound by the
+// test: run is runWith on the test's deps.
+func startServiceWith(t *testing.T, run testkit.Run, env map[string]string, n embedded.Bus, opts ...testkit.ServiceOption) *service {
+	t.Helper()
 	return &service{
 		Service: testkit.StartService(t, run, env, opts...),
 		nats:    n,

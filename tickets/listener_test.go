@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -13,27 +14,22 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/deadletter"
-	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/listener"
 	"ticketing.dev/tickets/internal/ticket"
-	"ticketing.dev/tickets/internal/ticketdb"
 )
 
 // ackWait is the shortest the bus allows, so that redeliveries come soon.
 const ackWait = time.Second
 
-// listening is the service's event side, wired as run wires it but with a
-// short ack wait, and with every handler's result recorded: a nil result
-// is an ack, an error a redelivery to come.
+// listening is the service started through its run with a short ack wait
+// and every handler's result recorded: a nil result is an ack, an error a
+// redelivery to come.
 type listening struct {
-	tickets *ticket.Service
-	store   *ticketdb.Store
-	nats    embedded.Bus
-	conn    *bus.Conn
+	*service
+	// parts are the service's own tickets and store.
+	parts
 	updated <-chan events.TicketUpdated
 
 	mu      sync.Mutex
@@ -48,25 +44,17 @@ type result struct {
 
 func startListening(t *testing.T) *listening {
 	t.Helper()
-	db := testkit.DB(t)
 	n := testkit.NATS(t)
-	conn := testkit.Bus(t, n)
-	log := testkit.Logger(t)
-	locks := new(keylock.Locks)
-	relay := outbox.NewRelay(db.Collection(ticketdb.Collection), conn, locks, log)
-	store := ticketdb.New(db, locks, relay.Stored)
-	require.NoError(t, store.EnsureIndexes(t.Context()))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
-
-	l := &listening{tickets: ticket.NewService(store, 0), store: store, nats: n, conn: conn}
-	h := recording{listener.New(l.tickets, log), l}
-	require.NoError(t, listener.Subscribe(context.Background(), conn, ackWait, h))
+	l := &listening{}
+	started := make(chan parts, 1)
+	d := productionDeps()
+	d.ackWait = ackWait
+	d.subjects = func(h *listener.Handlers) listener.Subjects { return recording{h, l} }
+	d.started = func(p parts) { started <- p }
+	l.service = startServiceWith(t, func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+		return runWith(ctx, getenv, stdout, d)
+	}, testkit.ServiceEnv(testkit.MongoURI(t), n), n)
+	l.parts = <-started
 	l.updated = testkit.Observe[events.TicketUpdated](t, n)
 	return l
 }
@@ -130,7 +118,7 @@ func (l *listening) get(t *testing.T, id string) ticket.Ticket {
 
 func (l *listening) orderCreated(t *testing.T, ticketID, orderID string) {
 	t.Helper()
-	require.NoError(t, bus.NewPublisher[events.OrderCreated](l.conn).Publish(t.Context(), events.OrderCreated{
+	require.NoError(t, bus.NewPublisher[events.OrderCreated](l.publisher(t)).Publish(t.Context(), events.OrderCreated{
 		ID:        orderID,
 		Status:    events.StatusCreated,
 		UserID:    newUserID(),
@@ -141,7 +129,7 @@ func (l *listening) orderCreated(t *testing.T, ticketID, orderID string) {
 
 func (l *listening) orderCancelled(t *testing.T, ticketID, orderID string) {
 	t.Helper()
-	require.NoError(t, bus.NewPublisher[events.OrderCancelled](l.conn).Publish(t.Context(), events.OrderCancelled{
+	require.NoError(t, bus.NewPublisher[events.OrderCancelled](l.publisher(t)).Publish(t.Context(), events.OrderCancelled{
 		ID:      orderID,
 		Version: 1,
 		Ticket:  events.TicketRef{ID: ticketID},

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
@@ -66,10 +67,45 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
+// deps are what run takes from outside its environment. run uses
+// productionDeps; tests start the service with their own, to shorten the
+// ack wait and watch its handlers.
+type deps struct {
+	// ackWait is how long the bus waits for a handler's ack before it
+	// delivers the event again.
+	ackWait time.Duration
+	// subjects returns what handles each subject the service consumes:
+	// its handlers, or a wrapper of them.
+	subjects func(*listener.Handlers) listener.Subjects
+	// started is called once the service is wired, before it serves.
+	started func(parts)
+}
+
+// parts are what run has wired that a test reaches into.
+type parts struct {
+	tickets *ticket.Service
+	store   *ticketdb.Store
+}
+
+// productionDeps are run's: the bus's ack wait and the handlers as they
+// are.
+func productionDeps() deps {
+	return deps{
+		ackWait:  bus.DefaultAckWait,
+		subjects: func(h *listener.Handlers) listener.Subjects { return h },
+		started:  func(parts) {},
+	}
+}
+
 // run serves the tickets API and applies order events until ctx is done or
 // the NATS Streaming connection is lost for good, then shuts down in the
 // reverse order of start: HTTP, the outbox relay, NATS, MongoDB.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	return runWith(ctx, getenv, stdout, productionDeps())
+}
+
+// runWith is run with d in place of productionDeps.
+func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, d deps) (err error) {
 	cfg, err := readSettings(getenv)
 	if err != nil {
 		return err
@@ -97,7 +133,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	relaying := lifecycle.Go(ctx, relay.Run)
 	defer lifecycle.Close(&err, relaying.Stop)
 
-	if err := listener.New(tickets, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
+	if err := listener.Subscribe(ctx, conn, d.ackWait, d.subjects(listener.New(tickets, log))); err != nil {
 		return err
 	}
 
@@ -115,6 +151,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 			"nats":  conn.Ping,
 		},
 	})
+	d.started(parts{tickets: tickets, store: store})
+
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
