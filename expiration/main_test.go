@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -110,13 +109,7 @@ func TestRun_ServesHealthAndTurnsOrderCreatedIntoExpirationComplete(t *testing.T
 	expired := observe(t, testkit.Bus(t, n))
 	svc := startRun(t, n, "REDIS_HOST", testkit.RedisServer(t))
 
-	resp, err := http.Get(svc.URL + "/readyz")
-	require.NoError(t, err)
-	var ready map[string]string
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, map[string]string{"redis": "ok", "nats": "ok"}, ready)
+	svc.assertReadiness(t, http.StatusOK, map[string]string{"redis": "ok", "nats": "ok"})
 
 	e := publishOrder(t, n, "order-1", time.Now().Add(1500*time.Millisecond))
 	testkit.Eventually(t, func() bool { return len(expired.of(e.ID)) > 0 }, "expiration:complete")
@@ -216,15 +209,10 @@ func TestRun_StopsWithAnErrorWhenNATSIsLostForGood(t *testing.T) {
 func TestRun_StartsWithoutRedisButIsNotReady(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
-	svc := startRun(t, n, "REDIS_HOST", closedAddr(t))
+	// A port free a moment ago: nothing listens there.
+	svc := startRun(t, n, "REDIS_HOST", "127.0.0.1:"+testkit.FreePort(t))
 
-	resp, err := http.Get(svc.URL + "/readyz")
-	require.NoError(t, err)
-	var ready map[string]string
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
-	resp.Body.Close()
-	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-	assert.Equal(t, map[string]string{"redis": "unavailable", "nats": "ok"}, ready)
+	svc.assertReadiness(t, http.StatusServiceUnavailable, map[string]string{"redis": "unavailable", "nats": "ok"})
 
 	require.NoError(t, svc.StopAndWait(t))
 	assert.Contains(t, svc.out.String(), "redis not reachable yet")
@@ -249,6 +237,19 @@ func startRunning(t *testing.T, run testkit.Run, env map[string]string) *service
 	t.Helper()
 	out := &testkit.Buffer{}
 	return &service{Service: testkit.StartService(t, run, env, testkit.Stdout(out), testkit.ReadyPath("/healthz")), out: out}
+}
+
+// assertReadiness checks that /readyz answers status with the state of
+// each dependency.
+func (s *service) assertReadiness(t *testing.T, status int, checks map[string]string) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/readyz")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var ready map[string]string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
+	assert.Equal(t, status, resp.StatusCode)
+	assert.Equal(t, checks, ready)
 }
 
 // publishOrder publishes order:created as the orders service would.
@@ -324,14 +325,4 @@ func loggedExpiry(t *testing.T, logs, orderID string) bool {
 		}
 	}
 	return false
-}
-
-// closedAddr returns an address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }

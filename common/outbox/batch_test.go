@@ -15,7 +15,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
 )
@@ -33,9 +32,9 @@ func (c *commands) count(name string) int {
 	return c.n[name]
 }
 
-// monitored returns the tickets collection of a fresh database, through a
-// client of its own whose commands are counted.
-func monitored(t *testing.T) (*mongo.Collection, *commands) {
+// countCommands has the test reach its collection through a client of its
+// own, whose commands are counted.
+func (rt *relayTest) countCommands(t *testing.T) *commands {
 	t.Helper()
 	c := &commands{n: make(map[string]int)}
 	client, err := mongo.Connect(options.Client().ApplyURI(testkit.MongoURI(t)).SetMonitor(&event.CommandMonitor{
@@ -47,7 +46,8 @@ func monitored(t *testing.T) (*mongo.Collection, *commands) {
 	}))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	return client.Database(testkit.DB(t).Name()).Collection("tickets"), c
+	rt.coll = client.Database(rt.coll.Database().Name()).Collection(rt.coll.Name())
+	return c
 }
 
 // pendingDocs stores n documents, each with one pending event, as a
@@ -96,23 +96,20 @@ func (p *gated) PublishID(ctx context.Context, id, subject string, data []byte) 
 func TestRelay_NewEventsGoOutBesideAnOldBacklog(t *testing.T) {
 	t.Parallel()
 	const leftovers = 1000 // several of the look's batches
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	pendingDocs(t, coll, leftovers)
-	got := listen[events.TicketUpdated](t, n)
-	pub := &gated{next: testkit.Bus(t, n), open: make(chan struct{}), started: make(chan struct{})}
-	locks := &keylock.Locks{}
-	relay := startRelay(t, coll, pub, locks, outbox.WithPollInterval(time.Hour))
+	rt := newRelayTest(t)
+	pendingDocs(t, rt.coll, leftovers)
+	pub := &gated{next: rt.conn(t), open: make(chan struct{}), started: make(chan struct{})}
+	relay := rt.start(t, pub, outbox.WithPollInterval(time.Hour))
 
 	// The look is publishing the backlog when a new ticket is stored.
 	<-pub.started
 	id := bson.NewObjectID()
 	fresh := updated(id.Hex(), 1)
-	store(t, coll, locks, relay, id, fresh...)
+	rt.store(t, relay, id, fresh...)
 	close(pub.open)
 
-	got.waitFor(t, leftovers+1)
-	waitDrained(t, coll, id)
+	rt.got.waitFor(t, leftovers+1)
+	waitDrained(t, rt.coll, id)
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
 	at := -1
@@ -128,13 +125,13 @@ func TestRelay_NewEventsGoOutBesideAnOldBacklog(t *testing.T) {
 func TestRelay_RemovesABacklogByFewBulkWrites(t *testing.T) {
 	t.Parallel()
 	const leftovers = 300 // more than one removal batch
-	n := testkit.NATS(t)
-	coll, cmds := monitored(t)
+	rt := newRelayTest(t)
+	cmds := rt.countCommands(t)
+	coll := rt.coll
 	want := pendingDocs(t, coll, leftovers)
-	got := listen[events.TicketUpdated](t, n)
-	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{}, outbox.WithPollInterval(time.Hour))
+	rt.start(t, rt.conn(t), outbox.WithPollInterval(time.Hour))
 
-	assert.ElementsMatch(t, want, got.waitFor(t, leftovers))
+	assert.ElementsMatch(t, want, rt.got.waitFor(t, leftovers))
 	// Removing 300 messages takes FerretDB seconds under the race
 	// detector on a busy machine; this checks how, not how fast.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -153,10 +150,9 @@ func TestRelay_RemovesABacklogByFewBulkWrites(t *testing.T) {
 func TestRelay_PollBacksOffWhileItFindsNothing(t *testing.T) {
 	t.Parallel()
 	const poll = 50 * time.Millisecond
-	n := testkit.NATS(t)
-	coll, cmds := monitored(t)
-	got := listen[events.TicketUpdated](t, n)
-	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{}, outbox.WithPollInterval(poll))
+	rt := newRelayTest(t)
+	cmds := rt.countCommands(t)
+	rt.start(t, rt.conn(t), outbox.WithPollInterval(poll))
 
 	// Without backoff, 2 s of polls every 50 ms would be 40 looks; with
 	// it, they come 50, 100, 200, 400 ms apart, then every 600 ms. The
@@ -165,35 +161,32 @@ func TestRelay_PollBacksOffWhileItFindsNothing(t *testing.T) {
 	assert.Never(t, func() bool { return cmds.count("find") > 10 }, 2*time.Second, 10*time.Millisecond, "more than 10 looks in 2 s")
 
 	// Another process's event is still found, within the longest interval.
-	want := pendingDocs(t, coll, 1)
+	want := pendingDocs(t, rt.coll, 1)
 	start := time.Now()
-	assert.Equal(t, want, got.waitFor(t, 1))
+	assert.Equal(t, want, rt.got.waitFor(t, 1))
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
 func TestRelay_StatsCountWhatWaitsToBePublished(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	got := listen[events.TicketUpdated](t, n)
-	locks := &keylock.Locks{}
-	relay := startRelayAfterLook(t, coll, locks, testkit.Bus(t, n), got, outbox.WithPollInterval(time.Hour))
+	rt := newRelayTest(t)
+	relay := rt.startAfterLook(t, outbox.WithPollInterval(time.Hour))
 	assert.Equal(t, outbox.Stats{}, relay.Stats(), "nothing waits")
 
-	n.Stop()
+	rt.n.Stop()
 	before := time.Now().Add(-time.Millisecond)
 	id := bson.NewObjectID()
-	store(t, coll, locks, relay, id, updated(id.Hex(), 1, 2, 3)...)
+	rt.store(t, relay, id, updated(id.Hex(), 1, 2, 3)...)
 	var published atomic.Bool
 	go func() {
-		got.waitFor(t, 4)
+		rt.got.waitFor(t, 4)
 		published.Store(true)
 	}()
 	s := relay.Stats()
 	assert.Equal(t, 3, s.Pending)
 	assert.WithinRange(t, s.Oldest, before, time.Now())
 
-	require.NoError(t, n.Start())
+	require.NoError(t, rt.n.Start())
 	testkit.Eventually(t, published.Load, "the events published once NATS is back")
 	testkit.Eventually(t, func() bool { return relay.Stats() == outbox.Stats{} }, "nothing waits again")
 }

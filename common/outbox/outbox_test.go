@@ -153,6 +153,48 @@ func waitDrained(t *testing.T, coll *mongo.Collection, id any) {
 	testkit.Eventually(t, func() bool { return len(pendingOf(t, coll, id)) == 0 }, "outbox of %v emptied", id)
 }
 
+// insert stores a ticket with es pending, at the version of its last
+// event, as a store leaves it when its relay has not yet published them,
+// and returns their messages.
+func insert(t *testing.T, coll *mongo.Collection, id any, es ...events.TicketUpdated) []outbox.Message {
+	t.Helper()
+	ms := messages(t, es)
+	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: int64(len(es)), Outbox: ms})
+	require.NoError(t, err)
+	return ms
+}
+
+// relayTest is where most relay tests start: a bus server of their own,
+// the tickets collection of a fresh database, a probe that records every
+// ticket:updated, and the locks the stores and the relay share.
+type relayTest struct {
+	n     embedded.Bus
+	coll  *mongo.Collection
+	got   *inbox[events.TicketUpdated]
+	locks *keylock.Locks
+}
+
+func newRelayTest(t *testing.T) *relayTest {
+	t.Helper()
+	n := testkit.NATS(t)
+	return &relayTest{
+		n:     n,
+		coll:  testkit.DB(t).Collection("tickets"),
+		got:   listen[events.TicketUpdated](t, n),
+		locks: &keylock.Locks{},
+	}
+}
+
+// conn is a new client of the test's bus server, as the relay's publisher.
+func (rt *relayTest) conn(t *testing.T) *bus.Conn { return testkit.Bus(t, rt.n) }
+
+// start runs a relay of the collection, publishing through pub, until
+// the test ends.
+func (rt *relayTest) start(t *testing.T, pub outbox.Publisher, opts ...outbox.Option) *outbox.Relay {
+	t.Helper()
+	return startRelay(t, rt.coll, pub, rt.locks, opts...)
+}
+
 func TestNew_EncodesEventForItsSubject(t *testing.T) {
 	e := events.TicketCreated{ID: "t1", Version: 0, Title: "concert", Price: 1099, UserID: "u1"}
 	m1 := message(t, e)
@@ -194,27 +236,24 @@ func TestRelay_PublishesEventStoredWithEntityAndRemovesIt(t *testing.T) {
 
 func TestRelay_PublishesEventsOfOneDocumentInOrder(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
+	rt := newRelayTest(t)
 	id := bson.NewObjectID()
 	want := updated(id.Hex(), 1, 2, 3, 4, 5, 6)
-	ms := messages(t, want)
 
 	// The ways a store adds events: with the insert, one per update, and
 	// several in one update.
-	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 2, Outbox: ms[:2]})
+	ms := insert(t, rt.coll, id, want[:2]...)
+	ms = append(ms, messages(t, want[2:])...)
+	_, err := rt.coll.UpdateOne(t.Context(), bson.M{"_id": id}, bson.M{"$push": bson.M{outbox.Field: ms[2]}})
 	require.NoError(t, err)
-	_, err = coll.UpdateOne(t.Context(), bson.M{"_id": id}, bson.M{"$push": bson.M{outbox.Field: ms[2]}})
+	_, err = rt.coll.UpdateOne(t.Context(), bson.M{"_id": id}, bson.M{"$push": bson.M{outbox.Field: bson.M{"$each": ms[3:]}}})
 	require.NoError(t, err)
-	_, err = coll.UpdateOne(t.Context(), bson.M{"_id": id}, bson.M{"$push": bson.M{outbox.Field: bson.M{"$each": ms[3:]}}})
-	require.NoError(t, err)
-	require.Len(t, pendingOf(t, coll, id), 6)
+	require.Len(t, pendingOf(t, rt.coll, id), 6)
 
-	got := listen[events.TicketUpdated](t, n)
-	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{})
+	rt.start(t, rt.conn(t))
 
-	assert.Equal(t, want, got.waitFor(t, len(want)))
-	waitDrained(t, coll, id)
+	assert.Equal(t, want, rt.got.waitFor(t, len(want)))
+	waitDrained(t, rt.coll, id)
 }
 
 // failing publishes through next but fails the calls whose numbers it
@@ -239,19 +278,16 @@ func (p *failing) PublishID(ctx context.Context, id, subject string, data []byte
 
 func TestRelay_RetriesFailedPublishWithoutLaterEventsOvertaking(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
+	rt := newRelayTest(t)
 	id := bson.NewObjectID()
 	want := updated(id.Hex(), 1, 2, 3, 4, 5)
-	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 5, Outbox: messages(t, want)})
-	require.NoError(t, err)
+	insert(t, rt.coll, id, want...)
 
-	got := listen[events.TicketUpdated](t, n)
-	pub := &failing{next: testkit.Bus(t, n), failOn: map[int]bool{3: true, 4: true}}
-	startRelay(t, coll, pub, &keylock.Locks{})
+	pub := &failing{next: rt.conn(t), failOn: map[int]bool{3: true, 4: true}}
+	rt.start(t, pub)
 
-	assert.Equal(t, want, got.waitFor(t, len(want)))
-	waitDrained(t, coll, id)
+	assert.Equal(t, want, rt.got.waitFor(t, len(want)))
+	waitDrained(t, rt.coll, id)
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
 	assert.Equal(t, 7, pub.calls, "five events and two failed attempts")
@@ -259,104 +295,90 @@ func TestRelay_RetriesFailedPublishWithoutLaterEventsOvertaking(t *testing.T) {
 
 func TestRelay_MalformedMessageHoldsUpOnlyItsOwnDocument(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
+	rt := newRelayTest(t)
 	bad, good := bson.NewObjectID(), bson.NewObjectID()
 	badEvents, goodEvents := updated(bad.Hex(), 1, 2), updated(good.Hex(), 1)
-	_, err := coll.InsertMany(t.Context(), []any{
+	_, err := rt.coll.InsertMany(t.Context(), []any{
 		bson.M{"_id": bad, outbox.Field: bson.A{message(t, badEvents[0]), 42, message(t, badEvents[1])}},
 		ticket{ID: good, Version: 1, Outbox: messages(t, goodEvents)},
 	})
 	require.NoError(t, err)
 
-	got := listen[events.TicketUpdated](t, n)
-	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{})
+	rt.start(t, rt.conn(t))
 
-	waitDrained(t, coll, good)
-	assert.ElementsMatch(t, slices.Concat(badEvents[:1], goodEvents), got.waitFor(t, 2),
+	waitDrained(t, rt.coll, good)
+	assert.ElementsMatch(t, slices.Concat(badEvents[:1], goodEvents), rt.got.waitFor(t, 2),
 		"the event behind the malformed one overtook it, or the other document was held up")
 	var left bson.M
-	require.NoError(t, coll.FindOne(t.Context(), bson.M{"_id": bad}).Decode(&left))
+	require.NoError(t, rt.coll.FindOne(t.Context(), bson.M{"_id": bad}).Decode(&left))
 	assert.Len(t, left[outbox.Field], 2, "the malformed element and the one behind it stay pending")
 }
 
 func TestRelay_PublishesPendingEventsAtStart(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
+	rt := newRelayTest(t)
 	var want []events.TicketUpdated
 	var ids []bson.ObjectID
 	for range 3 {
 		id := bson.NewObjectID()
 		es := updated(id.Hex(), 1, 2)
-		_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 2, Outbox: messages(t, es)})
-		require.NoError(t, err)
+		insert(t, rt.coll, id, es...)
 		want = append(want, es...)
 		ids = append(ids, id)
 	}
-	got := listen[events.TicketUpdated](t, n)
 
 	// Neither a Notify nor a poll: only the drain at start can publish them.
-	startRelay(t, coll, testkit.Bus(t, n), &keylock.Locks{}, outbox.WithPollInterval(time.Hour))
+	rt.start(t, rt.conn(t), outbox.WithPollInterval(time.Hour))
 
-	assert.ElementsMatch(t, want, got.waitFor(t, len(want)))
+	assert.ElementsMatch(t, want, rt.got.waitFor(t, len(want)))
 	for _, id := range ids {
-		waitDrained(t, coll, id)
+		waitDrained(t, rt.coll, id)
 	}
 }
 
 func TestRelay_PollPublishesEventsNobodyAnnounced(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	got := listen[events.TicketUpdated](t, n)
-	startRelayAfterLook(t, coll, &keylock.Locks{}, testkit.Bus(t, n), got, outbox.WithPollInterval(100*time.Millisecond))
+	rt := newRelayTest(t)
+	rt.startAfterLook(t, outbox.WithPollInterval(100*time.Millisecond))
 
 	// As another replica of the service would write it: no Notify here.
 	id := bson.NewObjectID()
 	want := updated(id.Hex(), 1)
-	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 1, Outbox: messages(t, want)})
-	require.NoError(t, err)
+	insert(t, rt.coll, id, want...)
 
-	assert.Equal(t, want, got.waitFor(t, 2)[1:])
-	waitDrained(t, coll, id)
+	assert.Equal(t, want, rt.got.waitFor(t, 2)[1:])
+	waitDrained(t, rt.coll, id)
 }
 
 func TestRelay_PublishesEventWrittenWhileNATSDown(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	locks := &keylock.Locks{}
+	rt := newRelayTest(t)
 	var failed atomic.Int32
-	pub := reporting{testkit.Bus(t, n), func(string) { failed.Add(1) }}
-	relay := startRelay(t, coll, pub, locks, outbox.WithPollInterval(time.Hour))
+	pub := reporting{rt.conn(t), func(string) { failed.Add(1) }}
+	relay := rt.start(t, pub, outbox.WithPollInterval(time.Hour))
 
-	n.Stop()
+	rt.n.Stop()
 	id := bson.NewObjectID()
 	want := updated(id.Hex(), 1)
-	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 1, Outbox: messages(t, want)})
-	require.NoError(t, err)
+	insert(t, rt.coll, id, want...)
 	relay.Notify()
 	// The relay tries again only what it still holds as pending: a second
 	// failed publish of the one event shows it did not take the first for
 	// a success.
 	testkit.Eventually(t, func() bool { return failed.Load() >= 2 }, "publish tried again")
-	require.Len(t, pendingOf(t, coll, id), 1, "event removed while NATS was down")
-	require.NoError(t, n.Start())
+	require.Len(t, pendingOf(t, rt.coll, id), 1, "event removed while NATS was down")
+	require.NoError(t, rt.n.Start())
 
-	got := listen[events.TicketUpdated](t, n)
-	assert.Equal(t, want, got.waitFor(t, 1))
-	waitDrained(t, coll, id)
+	assert.Equal(t, want, rt.got.waitFor(t, 1))
+	waitDrained(t, rt.coll, id)
 }
 
 func TestRelay_ConcurrentLockedUpdatesLoseNeitherUpdatesNorEvents(t *testing.T) {
 	t.Parallel()
 	const writers = 20
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	locks := &keylock.Locks{}
-	relay := startRelay(t, coll, testkit.Bus(t, n), locks)
-	got := listen[events.TicketUpdated](t, n)
+	rt := newRelayTest(t)
+	coll, locks := rt.coll, rt.locks
+	relay := rt.start(t, rt.conn(t))
 
 	id := bson.NewObjectID()
 	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Title: "concert"})
@@ -397,7 +419,7 @@ func TestRelay_ConcurrentLockedUpdatesLoseNeitherUpdatesNorEvents(t *testing.T) 
 	}
 
 	var versions []int64
-	for _, e := range got.waitFor(t, writers) {
+	for _, e := range rt.got.waitFor(t, writers) {
 		versions = append(versions, e.Version)
 	}
 	want := make([]int64, writers)

@@ -7,92 +7,76 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
 )
 
 // store writes a ticket with its events as a store does: under the
 // document's lock, handing the messages to the relay before unlocking.
-func store(t *testing.T, coll *mongo.Collection, locks *keylock.Locks, relay *outbox.Relay, id bson.ObjectID, es ...events.TicketUpdated) {
+func (rt *relayTest) store(t *testing.T, relay *outbox.Relay, id bson.ObjectID, es ...events.TicketUpdated) {
 	t.Helper()
-	ms := messages(t, es)
-	unlock := locks.Lock(id.Hex())
+	unlock := rt.locks.Lock(id.Hex())
 	defer unlock()
-	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: int64(len(es)), Outbox: ms})
-	require.NoError(t, err)
-	relay.Stored(id, ms...)
+	relay.Stored(id, insert(t, rt.coll, id, es...)...)
 }
 
-// startRelayAfterLook stores a ticket, starts a relay and waits for the
-// ticket's event, which only the relay's look in the collection at start
-// publishes: the relay is then past it.
-func startRelayAfterLook(t *testing.T, coll *mongo.Collection, locks *keylock.Locks, pub outbox.Publisher, got *inbox[events.TicketUpdated], opts ...outbox.Option) *outbox.Relay {
+// startAfterLook stores a ticket, starts a relay publishing on the test's
+// bus and waits for the ticket's event, which only the relay's look in the
+// collection at start publishes: the relay is then past it.
+func (rt *relayTest) startAfterLook(t *testing.T, opts ...outbox.Option) *outbox.Relay {
 	t.Helper()
 	id := bson.NewObjectID()
-	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 1, Outbox: messages(t, updated(id.Hex(), 1))})
-	require.NoError(t, err)
-	relay := startRelay(t, coll, pub, locks, opts...)
-	testkit.Eventually(t, func() bool { return got.len() > 0 }, "the look at start")
-	waitDrained(t, coll, id)
+	insert(t, rt.coll, id, updated(id.Hex(), 1)...)
+	relay := rt.start(t, rt.conn(t), opts...)
+	testkit.Eventually(t, func() bool { return rt.got.len() > 0 }, "the look at start")
+	waitDrained(t, rt.coll, id)
 	return relay
 }
 
 func TestRelay_PublishesStoredMessagesWithoutLookingForThem(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	got := listen[events.TicketUpdated](t, n)
-	locks := &keylock.Locks{}
+	rt := newRelayTest(t)
 	// No poll and no Notify after the look at start: only the hand-over
 	// can publish what the test stores next.
-	relay := startRelayAfterLook(t, coll, locks, testkit.Bus(t, n), got, outbox.WithPollInterval(time.Hour))
+	relay := rt.startAfterLook(t, outbox.WithPollInterval(time.Hour))
 
 	id := bson.NewObjectID()
 	want := updated(id.Hex(), 1, 2, 3)
-	store(t, coll, locks, relay, id, want...)
+	rt.store(t, relay, id, want...)
 
-	assert.Equal(t, want, got.waitFor(t, 4)[1:])
-	waitDrained(t, coll, id)
+	assert.Equal(t, want, rt.got.waitFor(t, 4)[1:])
+	waitDrained(t, rt.coll, id)
 }
 
 func TestRelay_StoredMessageWaitsForOlderOnesOfItsDocument(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	got := listen[events.TicketUpdated](t, n)
-	locks := &keylock.Locks{}
+	rt := newRelayTest(t)
 
 	// A previous process left version 1 pending; the first attempt to
 	// publish it fails, while version 2 is stored and handed over.
 	id := bson.NewObjectID()
 	want := updated(id.Hex(), 1, 2)
-	_, err := coll.InsertOne(t.Context(), ticket{ID: id, Version: 1, Outbox: messages(t, want[:1])})
-	require.NoError(t, err)
-	pub := &failing{next: testkit.Bus(t, n), failOn: map[int]bool{1: true}}
-	relay := startRelay(t, coll, pub, locks, outbox.WithPollInterval(time.Hour))
+	insert(t, rt.coll, id, want[:1]...)
+	pub := &failing{next: rt.conn(t), failOn: map[int]bool{1: true}}
+	relay := rt.start(t, pub, outbox.WithPollInterval(time.Hour))
 	msg := message(t, want[1])
-	unlock := locks.Lock(id.Hex())
-	_, err = coll.UpdateOne(t.Context(), bson.M{"_id": id}, bson.M{"$set": bson.M{"version": 2}, "$push": bson.M{outbox.Field: msg}})
+	unlock := rt.locks.Lock(id.Hex())
+	_, err := rt.coll.UpdateOne(t.Context(), bson.M{"_id": id}, bson.M{"$set": bson.M{"version": 2}, "$push": bson.M{outbox.Field: msg}})
 	require.NoError(t, err)
 	relay.Stored(id, msg)
 	unlock()
 
-	assert.Equal(t, want, got.waitFor(t, 2), "the handed-over event overtook the older one")
-	waitDrained(t, coll, id)
+	assert.Equal(t, want, rt.got.waitFor(t, 2), "the handed-over event overtook the older one")
+	waitDrained(t, rt.coll, id)
 }
 
 func TestRelay_StoredAndFoundMessagesArePublishedOnce(t *testing.T) {
 	t.Parallel()
 	const docs = 30
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	got := listen[events.TicketUpdated](t, n)
-	locks := &keylock.Locks{}
-	relay := startRelayAfterLook(t, coll, locks, testkit.Bus(t, n), got, outbox.WithPollInterval(time.Hour))
+	rt := newRelayTest(t)
+	relay := rt.startAfterLook(t, outbox.WithPollInterval(time.Hour))
 
 	// Every message is both handed over and looked for, as when another
 	// replica's leftovers are looked for while this one writes.
@@ -100,24 +84,20 @@ func TestRelay_StoredAndFoundMessagesArePublishedOnce(t *testing.T) {
 	for range docs {
 		id := bson.NewObjectID()
 		es := updated(id.Hex(), 1)
-		store(t, coll, locks, relay, id, es...)
+		rt.store(t, relay, id, es...)
 		relay.Notify()
 		want = append(want, es...)
 	}
 
-	assert.ElementsMatch(t, want, got.waitFor(t, docs+1)[1:], "an event went missing or was published twice")
+	assert.ElementsMatch(t, want, rt.got.waitFor(t, docs+1)[1:], "an event went missing or was published twice")
 }
 
 func TestRelay_ForgetsWhatItCannotKeepAndFindsItInTheCollection(t *testing.T) {
 	t.Parallel()
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	got := listen[events.TicketUpdated](t, n)
-	locks := &keylock.Locks{}
-	relay := startRelayAfterLook(t, coll, locks, testkit.Bus(t, n), got,
-		outbox.WithPollInterval(time.Hour), outbox.WithMaxQueued(3))
+	rt := newRelayTest(t)
+	relay := rt.startAfterLook(t, outbox.WithPollInterval(time.Hour), outbox.WithMaxQueued(3))
 
-	n.Stop()
+	rt.n.Stop()
 	// Handed over but never stored: published only while the relay keeps
 	// it in memory.
 	ghost := message(t, updated(bson.NewObjectID().Hex(), 7)[0])
@@ -126,38 +106,34 @@ func TestRelay_ForgetsWhatItCannotKeepAndFindsItInTheCollection(t *testing.T) {
 	for range 4 {
 		id := bson.NewObjectID()
 		es := updated(id.Hex(), 1, 2)
-		store(t, coll, locks, relay, id, es...)
+		rt.store(t, relay, id, es...)
 		want = append(want, es...)
 	}
-	require.NoError(t, n.Start())
+	require.NoError(t, rt.n.Start())
 
-	assert.ElementsMatch(t, want, got.waitFor(t, len(want)+1)[1:],
+	assert.ElementsMatch(t, want, rt.got.waitFor(t, len(want)+1)[1:],
 		"the stored events are not all published once, or the forgotten one was published")
 }
 
 func TestRelay_RemovesWhatItPublishedFromManyDocumentsAndNothingElse(t *testing.T) {
 	t.Parallel()
 	const docs = 300 // more than one removal's batch
-	n := testkit.NATS(t)
-	coll := testkit.DB(t).Collection("tickets")
-	got := listen[events.TicketUpdated](t, n)
-	locks := &keylock.Locks{}
-	relay := startRelayAfterLook(t, coll, locks, testkit.Bus(t, n), got, outbox.WithPollInterval(time.Hour))
+	rt := newRelayTest(t)
+	coll := rt.coll
+	relay := rt.startAfterLook(t, outbox.WithPollInterval(time.Hour))
 
 	// A message nobody hands over stays where it is.
 	other := bson.NewObjectID()
-	left := messages(t, updated(other.Hex(), 1))
-	_, err := coll.InsertOne(t.Context(), ticket{ID: other, Version: 1, Outbox: left})
-	require.NoError(t, err)
+	left := insert(t, coll, other, updated(other.Hex(), 1)...)
 	var want []events.TicketUpdated
 	for range docs {
 		id := bson.NewObjectID()
 		es := updated(id.Hex(), 1)
-		store(t, coll, locks, relay, id, es...)
+		rt.store(t, relay, id, es...)
 		want = append(want, es...)
 	}
 
-	assert.ElementsMatch(t, want, got.waitFor(t, docs+1)[1:])
+	assert.ElementsMatch(t, want, rt.got.waitFor(t, docs+1)[1:])
 	// Removing 300 messages takes FerretDB a few seconds under the race
 	// detector, more when other packages' tests run beside; this checks
 	// what is removed, not how fast.

@@ -12,13 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/auth/internal/hashgate"
+	"ticketing.dev/common/testkit"
 )
-
-// clock is the limiters' time in these tests, moved by hand.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // signInFrom signs in from its own address, as many clients would.
 func (a *api) signInFrom(addr int, email, password string) *httptest.ResponseRecorder {
@@ -29,8 +24,8 @@ func (a *api) signInFrom(addr int, email, password string) *httptest.ResponseRec
 const tooManyFailures = "Too many failed sign-ins for this account, try again later"
 
 func TestSignIn_AnAccountOverItsFailuresIsRefusedFromEveryAddress(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	a := newAPI(t, apiConfig{params: cheap, signInFailures: 3, failureWindow: 15 * time.Minute, now: c.now})
+	c := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	a := newAPI(t, apiConfig{params: cheap, signInFailures: 3, failureWindow: 15 * time.Minute, now: c.Now})
 	a.signUp("victim@test.com", "right-password")
 	a.signUp("other@test.com", "right-password")
 
@@ -46,13 +41,13 @@ func TestSignIn_AnAccountOverItsFailuresIsRefusedFromEveryAddress(t *testing.T) 
 	assert.Nil(t, sessionCookie(w))
 	assert.Equal(t, http.StatusOK, a.signInFrom(9, "other@test.com", "right-password").Code, "other accounts are not affected")
 
-	c.advance(5 * time.Minute)
+	c.Advance(5 * time.Minute)
 	assert.Equal(t, http.StatusOK, a.signInFrom(9, "victim@test.com", "right-password").Code, "one attempt back after 5 minutes")
 }
 
 func TestSignIn_ASuccessClearsTheAccountsFailures(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	a := newAPI(t, apiConfig{params: cheap, signInFailures: 3, failureWindow: 15 * time.Minute, now: c.now})
+	c := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	a := newAPI(t, apiConfig{params: cheap, signInFailures: 3, failureWindow: 15 * time.Minute, now: c.Now})
 	a.signUp("me@test.com", "right-password")
 
 	for range 2 {
@@ -67,8 +62,8 @@ func TestSignIn_ASuccessClearsTheAccountsFailures(t *testing.T) {
 }
 
 func TestSignIn_UnknownEmailsAreLimitedAsKnownOnesAre(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	a := newAPI(t, apiConfig{params: cheap, signInFailures: 2, failureWindow: 15 * time.Minute, now: c.now})
+	c := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	a := newAPI(t, apiConfig{params: cheap, signInFailures: 2, failureWindow: 15 * time.Minute, now: c.Now})
 	a.signUp("known@test.com", "right-password")
 
 	for _, email := range []string{"known@test.com", "unknown@test.com"} {

@@ -9,57 +9,54 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"ticketing.dev/common/testkit"
 )
 
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
 func TestLimiter_RefillsAtTheLimitPerPeriod(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(3, time.Minute, clock.now)
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l := newLimiter(3, time.Minute, clock.Now)
 
 	for i := range 3 {
 		assert.True(t, l.allow("a"), "attempt %d", i+1)
 	}
 	assert.False(t, l.allow("a"))
 
-	clock.advance(19 * time.Second)
+	clock.Advance(19 * time.Second)
 	assert.False(t, l.allow("a"), "a token takes 20 s to come back")
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	assert.True(t, l.allow("a"))
 	assert.False(t, l.allow("a"))
 
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	for i := range 3 {
 		assert.True(t, l.allow("a"), "full again after a minute: attempt %d", i+1)
 	}
 }
 
 func TestLimiter_ForgetsIdleKeys(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(2, time.Minute, clock.now)
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l := newLimiter(2, time.Minute, clock.Now)
 	for i := range 100 {
 		l.allow(strconv.Itoa(i))
 	}
 	assert.Equal(t, 100, l.size())
 
-	clock.advance(30 * time.Second)
+	clock.Advance(30 * time.Second)
 	l.allow("recent")
-	clock.advance(40 * time.Second)
+	clock.Advance(40 * time.Second)
 	l.allow("recent")
 
 	assert.Equal(t, 1, l.size(), "only the key seen within the minute is kept")
 }
 
 func TestLimiter_WhenFullANewcomerTakesThePlaceOfTheKeySeenLongestAgo(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(1, time.Minute, clock.now)
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l := newLimiter(1, time.Minute, clock.Now)
 	l.maxKeys = 3
 	for _, k := range []string{"a", "b", "c"} {
 		require.True(t, l.allow(k))
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 	}
 	require.False(t, l.allow("a"), "a has spent its budget; and is now the key seen last")
 
@@ -71,8 +68,8 @@ func TestLimiter_WhenFullANewcomerTakesThePlaceOfTheKeySeenLongestAgo(t *testing
 }
 
 func TestLimiter_AFloodOfNewKeysLocksNobodyOut(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(5, time.Minute, clock.now)
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l := newLimiter(5, time.Minute, clock.Now)
 	l.maxKeys = 100
 	for i := range 10_000 {
 		require.True(t, l.allow("attacker-"+strconv.Itoa(i)))
@@ -82,8 +79,8 @@ func TestLimiter_AFloodOfNewKeysLocksNobodyOut(t *testing.T) {
 }
 
 func TestLimiter_ForgetGivesTheWholeBudgetBack(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(2, 15*time.Minute, clock.now)
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l := newLimiter(2, 15*time.Minute, clock.Now)
 	assert.True(t, l.allow("me@example.com"))
 	assert.True(t, l.allow("me@example.com"))
 	assert.False(t, l.allow("me@example.com"))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -41,11 +42,7 @@ func TestSignup_ReturnsCreatedWithTheUser(t *testing.T) {
 }
 
 func TestSignup_RejectsInvalidInput(t *testing.T) {
-	tests := []struct {
-		name string
-		body string
-		want string
-	}{
+	testRejectsInvalidInput(t, "/api/users/signup", []invalidInput{
 		{"invalid email", credentials("alskdflaskjfd", "password"), errorBody(msgEmail)},
 		{"email without a dotted domain", credentials("test@test", "password"), errorBody(msgEmail)},
 		{"password too short", credentials("test@test.com", "p"), errorBody(msgPasswordRange)},
@@ -58,19 +55,36 @@ func TestSignup_RejectsInvalidInput(t *testing.T) {
 		{"both invalid", credentials("nope", "p"), errorBody(msgEmail, msgPasswordRange)},
 		{"password of the wrong type", `{"email":"test@test.com","password":1234}`,
 			errorBody("password: Invalid value for password")},
-	}
+	})
+}
+
+// invalidInput is a request body a route must refuse, and the error body
+// it must refuse it with.
+type invalidInput struct{ name, body, want string }
+
+// testRejectsInvalidInput posts each body to path on an API of its own:
+// each is a 400 with its error body, signs nobody in and stores nobody.
+func testRejectsInvalidInput(t *testing.T, path string, tests []invalidInput) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAPI(t)
 
-			w := a.post("/api/users/signup", tt.body)
+			w := a.post(path, tt.body)
 
-			assert.Equal(t, http.StatusBadRequest, w.Code)
-			assert.JSONEq(t, tt.want, w.Body.String())
-			assert.Nil(t, sessionCookie(w))
+			assertRefused(t, w, tt.want)
 			assert.Empty(t, a.users())
 		})
 	}
+}
+
+// assertRefused checks that w is a 400 with the error body want and sets
+// no session cookie.
+func assertRefused(t *testing.T, w *httptest.ResponseRecorder, want string) {
+	t.Helper()
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.JSONEq(t, want, w.Body.String())
+	assert.Nil(t, sessionCookie(w))
 }
 
 func TestSignup_DuplicateEmailIsRejected(t *testing.T) {
@@ -81,9 +95,7 @@ func TestSignup_DuplicateEmailIsRejected(t *testing.T) {
 
 			w := a.post("/api/users/signup", credentials(second, "another"))
 
-			assert.Equal(t, http.StatusBadRequest, w.Code)
-			assert.JSONEq(t, errorBody("Email in use"), w.Body.String())
-			assert.Nil(t, sessionCookie(w))
+			assertRefused(t, w, errorBody("Email in use"))
 			assert.Len(t, a.users(), 1)
 		})
 	}
@@ -174,9 +186,7 @@ func TestSignin_FailsForAnUnknownEmail(t *testing.T) {
 
 	w := a.post("/api/users/signin", credentials("test@test.com", "password"))
 
-	assert.Equal(t, http.StatusBadRequest, w.Code)
-	assert.JSONEq(t, errorBody("Invalid credentials"), w.Body.String())
-	assert.Nil(t, sessionCookie(w))
+	assertRefused(t, w, errorBody("Invalid credentials"))
 }
 
 func TestSignin_FailsForAWrongPassword(t *testing.T) {
@@ -185,9 +195,7 @@ func TestSignin_FailsForAWrongPassword(t *testing.T) {
 
 	w := a.post("/api/users/signin", credentials("test@test.com", "aslkdfjalskdfj"))
 
-	assert.Equal(t, http.StatusBadRequest, w.Code)
-	assert.JSONEq(t, errorBody("Invalid credentials"), w.Body.String())
-	assert.Nil(t, sessionCookie(w))
+	assertRefused(t, w, errorBody("Invalid credentials"))
 }
 
 func TestSignin_ReturnsACookieForValidCredentials(t *testing.T) {
@@ -204,27 +212,12 @@ func TestSignin_ReturnsACookieForValidCredentials(t *testing.T) {
 }
 
 func TestSignin_RejectsInvalidInput(t *testing.T) {
-	tests := []struct {
-		name string
-		body string
-		want string
-	}{
+	testRejectsInvalidInput(t, "/api/users/signin", []invalidInput{
 		{"invalid email", credentials("alskdflaskjfd", "password"), errorBody(msgEmail)},
 		{"missing password", `{"email":"test@test.com"}`, errorBody(msgPasswordEmpty)},
 		{"blank password", credentials("test@test.com", "   "), errorBody(msgPasswordEmpty)},
 		{"missing email and password", `{}`, errorBody(msgEmail, msgPasswordEmpty)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := newAPI(t)
-
-			w := a.post("/api/users/signin", tt.body)
-
-			assert.Equal(t, http.StatusBadRequest, w.Code)
-			assert.JSONEq(t, tt.want, w.Body.String())
-			assert.Nil(t, sessionCookie(w))
-		})
-	}
+	})
 }
 
 func TestSignout_ClearsTheCookie(t *testing.T) {

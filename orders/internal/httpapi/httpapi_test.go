@@ -89,23 +89,37 @@ type order struct {
 	} `json:"ticket"`
 }
 
+// decoded requires rec to have the status and returns its body as a T.
+func decoded[T any](t *testing.T, rec *httptest.ResponseRecorder, status int) T {
+	t.Helper()
+	require.Equal(t, status, rec.Code, rec.Body.String())
+	var v T
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v))
+	return v
+}
+
 // place orders the ticket as the user and requires a 201.
 func (a *api) place(t *testing.T, userID, ticketID string) order {
 	t.Helper()
-	rec := a.do(t, http.MethodPost, "/api/orders", userID, `{"ticketId":"`+ticketID+`"}`)
-	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
-	var o order
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &o))
-	return o
+	return decoded[order](t, a.do(t, http.MethodPost, "/api/orders", userID, `{"ticketId":"`+ticketID+`"}`), http.StatusCreated)
 }
 
 func (a *api) get(t *testing.T, userID, orderID string) order {
 	t.Helper()
-	rec := a.do(t, http.MethodGet, "/api/orders/"+orderID, userID, "")
-	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	var o order
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &o))
-	return o
+	return decoded[order](t, a.do(t, http.MethodGet, "/api/orders/"+orderID, userID, ""), http.StatusOK)
+}
+
+// list lists the user's orders and requires a 200.
+func (a *api) list(t *testing.T, userID string) []order {
+	t.Helper()
+	return decoded[[]order](t, a.do(t, http.MethodGet, "/api/orders", userID, ""), http.StatusOK)
+}
+
+// cancel cancels the order as the user and requires a 204.
+func (a *api) cancel(t *testing.T, userID, orderID string) {
+	t.Helper()
+	rec := a.do(t, http.MethodDelete, "/api/orders/"+orderID, userID, "")
+	require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
 }
 
 func errorBody(t *testing.T, rec *httptest.ResponseRecorder) errs.Body {
@@ -276,7 +290,7 @@ func TestCreateOrder_TicketCanBeOrderedAgainAfterACancel(t *testing.T) {
 	a := newAPI(t)
 	tk := a.Ticket(t, "concert", 2000)
 	first := a.place(t, firstBuyer, tk.ID)
-	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+first.ID, firstBuyer, "").Code)
+	a.cancel(t, firstBuyer, first.ID)
 
 	second := a.place(t, secondBuyer, tk.ID)
 
@@ -293,11 +307,8 @@ func TestListOrders_ReturnsOnlyTheCallersOrders(t *testing.T) {
 	o2 := a.place(t, secondBuyer, t2.ID)
 	o3 := a.place(t, secondBuyer, t3.ID)
 
-	rec := a.do(t, http.MethodGet, "/api/orders", secondBuyer, "")
+	got := a.list(t, secondBuyer)
 
-	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	var got []order
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
 	assert.Equal(t, []order{o2, o3}, got)
 }
 
@@ -327,11 +338,8 @@ func TestListOrders_ReadsAllTicketsInOneQuery(t *testing.T) {
 	}
 
 	ticketFinds.Store(0)
-	rec := a.do(t, http.MethodGet, "/api/orders", buyer, "")
+	got := a.list(t, buyer)
 
-	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	var got []order
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
 	assert.Len(t, got, 4)
 	assert.EqualValues(t, 1, ticketFinds.Load())
 }
@@ -393,7 +401,7 @@ func TestCancelOrder_PublishesOrderCancelled(t *testing.T) {
 	tk := a.Ticket(t, "concert", 2000)
 	o := a.place(t, buyer, tk.ID)
 
-	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+o.ID, buyer, "").Code)
+	a.cancel(t, buyer, o.ID)
 
 	got := cancelled.Next(t)
 	assert.JSONEq(t, fmt.Sprintf(`{"id":%q,"version":1,"ticket":{"id":%q}}`, o.ID, tk.ID), ordertest.JSON(t, got))
@@ -403,7 +411,7 @@ func TestCancelOrder_AlreadyCancelledIs204WithoutASecondEvent(t *testing.T) {
 	a := newAPI(t)
 	cancelled := ordertest.Subscribe[events.OrderCancelled](t, a.Env)
 	o := a.place(t, buyer, a.Ticket(t, "concert", 2000).ID)
-	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/api/orders/"+o.ID, buyer, "").Code)
+	a.cancel(t, buyer, o.ID)
 	cancelled.Next(t)
 
 	rec := a.do(t, http.MethodDelete, "/api/orders/"+o.ID, buyer, "")

@@ -42,38 +42,54 @@ func claimHolder(t *testing.T, env *ordertest.Env, ticketID string) string {
 	return c.OrderID.Hex()
 }
 
-// crashBeforeRelease marks an order cancelled without releasing its claim,
-// as a crash between the two writes of a cancellation would leave it.
-func crashBeforeRelease(t *testing.T, env *ordertest.Env, orderID string) {
+// setOrder writes fields of an order behind the store's back, under the
+// order's lock as the store's own writes are.
+func setOrder(t *testing.T, env *ordertest.Env, orderID string, fields bson.D) {
 	t.Helper()
 	defer env.Locks.Lock(orderID)()
 	_, err := env.DB.Collection(orderdb.OrdersCollection).UpdateOne(context.Background(),
 		bson.D{{Key: "_id", Value: oid(t, orderID)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: events.StatusCancelled}, {Key: "version", Value: int64(1)}}}})
+		bson.D{{Key: "$set", Value: fields}})
 	require.NoError(t, err)
+}
+
+// crashBeforeRelease marks an order cancelled without releasing its claim,
+// as a crash between the two writes of a cancellation would leave it.
+func crashBeforeRelease(t *testing.T, env *ordertest.Env, orderID string) {
+	t.Helper()
+	setOrder(t, env, orderID, bson.D{{Key: "status", Value: events.StatusCancelled}, {Key: "version", Value: int64(1)}})
+}
+
+// place places an order for the ticket as buyer, as a precondition.
+func place(t *testing.T, env *ordertest.Env, buyer, ticketID string) order.View {
+	t.Helper()
+	v, err := env.Orders.Place(t.Context(), buyer, ticketID)
+	require.NoError(t, err)
+	return v
+}
+
+// assertPlaceClaims places an order for the ticket as buyer and checks
+// that the order holds the ticket's claim.
+func assertPlaceClaims(t *testing.T, env *ordertest.Env, buyer, ticketID string) {
+	t.Helper()
+	v, err := env.Orders.Place(t.Context(), buyer, ticketID)
+	require.NoError(t, err)
+	assert.Equal(t, v.ID, claimHolder(t, env, ticketID))
 }
 
 func TestCreate_ClaimsTheTicketForTheOrder(t *testing.T) {
 	env := ordertest.New(t)
 	tk := env.Ticket(t, "concert", 1000)
 
-	v, err := env.Orders.Place(t.Context(), "buyer", tk.ID)
-
-	require.NoError(t, err)
-	assert.Equal(t, v.ID, claimHolder(t, env, tk.ID))
+	assertPlaceClaims(t, env, "buyer", tk.ID)
 }
 
 func TestCreate_RecoversTheClaimOfACancelledOrder(t *testing.T) {
 	env := ordertest.New(t)
 	tk := env.Ticket(t, "concert", 1000)
-	first, err := env.Orders.Place(t.Context(), "first", tk.ID)
-	require.NoError(t, err)
-	crashBeforeRelease(t, env, first.ID)
+	crashBeforeRelease(t, env, place(t, env, "first", tk.ID).ID)
 
-	second, err := env.Orders.Place(t.Context(), "second", tk.ID)
-
-	require.NoError(t, err)
-	assert.Equal(t, second.ID, claimHolder(t, env, tk.ID))
+	assertPlaceClaims(t, env, "second", tk.ID)
 }
 
 func TestCreate_RecoversAClaimWhoseOrderWasNeverStoredOnceItIsStale(t *testing.T) {
@@ -91,19 +107,15 @@ func TestCreate_RecoversAClaimWhoseOrderWasNeverStoredOnceItIsStale(t *testing.T
 	require.ErrorIs(t, err, order.ErrReserved)
 
 	env.Clock.Advance(orderdb.DefaultStaleClaim + time.Second)
-	v, err := env.Orders.Place(t.Context(), "buyer", tk.ID)
 
-	require.NoError(t, err)
-	assert.Equal(t, v.ID, claimHolder(t, env, tk.ID))
+	assertPlaceClaims(t, env, "buyer", tk.ID)
 }
 
 func TestCreate_ConcurrentBuyersOfAStaleClaimGetOneOrder(t *testing.T) {
 	env := ordertest.New(t)
 	for round := range 3 {
 		tk := env.Ticket(t, fmt.Sprint("round ", round), 1000)
-		first, err := env.Orders.Place(t.Context(), "first", tk.ID)
-		require.NoError(t, err)
-		crashBeforeRelease(t, env, first.ID)
+		crashBeforeRelease(t, env, place(t, env, "first", tk.ID).ID)
 
 		const buyers = 10
 		errc := make(chan error, buyers)
@@ -138,10 +150,9 @@ func TestCreate_ConcurrentBuyersOfAStaleClaimGetOneOrder(t *testing.T) {
 func TestUpdate_CancellingReleasesTheClaim(t *testing.T) {
 	env := ordertest.New(t)
 	tk := env.Ticket(t, "concert", 1000)
-	v, err := env.Orders.Place(t.Context(), "buyer", tk.ID)
-	require.NoError(t, err)
+	v := place(t, env, "buyer", tk.ID)
 
-	_, err = env.Orders.Cancel(t.Context(), "buyer", v.ID)
+	_, err := env.Orders.Cancel(t.Context(), "buyer", v.ID)
 
 	require.NoError(t, err)
 	assert.Empty(t, claimHolder(t, env, tk.ID))
@@ -150,8 +161,7 @@ func TestUpdate_CancellingReleasesTheClaim(t *testing.T) {
 func TestUpdate_CancellingAgainReleasesAClaimLeftBehind(t *testing.T) {
 	env := ordertest.New(t)
 	tk := env.Ticket(t, "concert", 1000)
-	v, err := env.Orders.Place(t.Context(), "buyer", tk.ID)
-	require.NoError(t, err)
+	v := place(t, env, "buyer", tk.ID)
 	crashBeforeRelease(t, env, v.ID)
 
 	o, err := env.Orders.Expire(t.Context(), v.ID)
@@ -164,8 +174,7 @@ func TestUpdate_CancellingAgainReleasesAClaimLeftBehind(t *testing.T) {
 func TestUpdate_ConcurrentExpirationsCancelOnce(t *testing.T) {
 	env := ordertest.New(t)
 	created := ordertest.Subscribe[events.OrderCreated](t, env)
-	v, err := env.Orders.Place(t.Context(), "buyer", env.Ticket(t, "concert", 1000).ID)
-	require.NoError(t, err)
+	v := place(t, env, "buyer", env.Ticket(t, "concert", 1000).ID)
 	created.Next(t)
 	cancelled := ordertest.Subscribe[events.OrderCancelled](t, env)
 	env.Clock.Advance(ordertest.Window)
@@ -244,23 +253,18 @@ func TestEnsureIndexes_IsIdempotent(t *testing.T) {
 // does for awaiting:payment.
 func setStatus(t *testing.T, env *ordertest.Env, orderID string, status events.OrderStatus) {
 	t.Helper()
-	defer env.Locks.Lock(orderID)()
-	_, err := env.DB.Collection(orderdb.OrdersCollection).UpdateOne(context.Background(),
-		bson.D{{Key: "_id", Value: oid(t, orderID)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: status}}}})
-	require.NoError(t, err)
+	setOrder(t, env, orderID, bson.D{{Key: "status", Value: status}})
 }
 
 func TestOverdue_FindsUnpaidActiveOrdersExpiredBeforeTheTimeEarliestFirst(t *testing.T) {
 	env := ordertest.New(t)
-	place := func() order.View {
+	next := func() order.View {
 		t.Helper()
-		v, err := env.Orders.Place(t.Context(), "buyer", env.Ticket(t, "concert", 1000).ID)
-		require.NoError(t, err)
+		v := place(t, env, "buyer", env.Ticket(t, "concert", 1000).ID)
 		env.Clock.Advance(time.Second)
 		return v
 	}
-	created, awaiting, paid, cancelled, later, last := place(), place(), place(), place(), place(), place()
+	created, awaiting, paid, cancelled, later, last := next(), next(), next(), next(), next(), next()
 	setStatus(t, env, awaiting.ID, events.StatusAwaitingPayment)
 	_, err := env.Orders.Pay(t.Context(), paid.ID)
 	require.NoError(t, err)
