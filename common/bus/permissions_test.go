@@ -32,16 +32,7 @@ func securedBus(t *testing.T, transport string) embedded.Bus {
 		p := g.PermissionsOn(transport, "ticketing")
 		users = append(users, embedded.NATSUser{Name: name, Password: password(name), Publish: p.Publish, Subscribe: p.Subscribe})
 	}
-	cfg := embedded.NATSConfig{StoreDir: t.TempDir(), Users: users}
-	var (
-		n   embedded.Bus
-		err error
-	)
-	if transport == bus.JetStream {
-		n, err = embedded.StartJetStream(cfg)
-	} else {
-		n, err = embedded.StartNATSStreaming(cfg)
-	}
+	n, err := embedded.StartBus(transport, embedded.NATSConfig{StoreDir: t.TempDir(), Users: users})
 	require.NoError(t, err)
 	t.Cleanup(n.Stop)
 	return n

@@ -37,6 +37,19 @@ var (
 // Transport implements Bus.
 func (n *NATSStreaming) Transport() string { return "stan" }
 
+// StartBus starts the server of transport, "stan" (NATS Streaming) or
+// "jetstream", with cfg.
+func StartBus(transport string, cfg NATSConfig) (Bus, error) {
+	switch transport {
+	case "stan":
+		return StartNATSStreaming(cfg)
+	case "jetstream":
+		return StartJetStream(cfg)
+	default:
+		return nil, fmt.Errorf("unknown bus %q (stan or jetstream)", transport)
+	}
+}
+
 // JetStream is a running embedded NATS server with JetStream.
 type JetStream struct {
 	mu  sync.Mutex

@@ -119,18 +119,7 @@ func Transport() string {
 // groups. It is stopped when the test ends.
 func BusServer(t testing.TB, transport string) embedded.Bus {
 	t.Helper()
-	var (
-		n   embedded.Bus
-		err error
-	)
-	switch transport {
-	case bus.STAN:
-		n, err = embedded.StartNATSStreaming(embedded.NATSConfig{StoreDir: t.TempDir()})
-	case bus.JetStream:
-		n, err = embedded.StartJetStream(embedded.NATSConfig{StoreDir: t.TempDir()})
-	default:
-		err = fmt.Errorf("unknown transport %q", transport)
-	}
+	n, err := embedded.StartBus(transport, embedded.NATSConfig{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}

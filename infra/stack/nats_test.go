@@ -51,16 +51,7 @@ func TestBus_CarriesTheOperatorsCredentials(t *testing.T) {
 	for _, transport := range bus.Transports() {
 		t.Run(transport, func(t *testing.T) {
 			users, passwords := natsUsers(transport)
-			cfg := embedded.NATSConfig{ClusterID: clusterID, Users: users, StoreDir: t.TempDir()}
-			var (
-				n   embedded.Bus
-				err error
-			)
-			if transport == bus.JetStream {
-				n, err = embedded.StartJetStream(cfg)
-			} else {
-				n, err = embedded.StartNATSStreaming(cfg)
-			}
+			n, err := embedded.StartBus(transport, embedded.NATSConfig{ClusterID: clusterID, Users: users, StoreDir: t.TempDir()})
 			require.NoError(t, err)
 			defer n.Stop()
 			s := &Stack{nats: n, natsPasswords: passwords}

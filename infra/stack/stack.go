@@ -234,15 +234,13 @@ func (s *Stack) startInfra(ctx context.Context, dataDir, binDir string) (infra, 
 func (s *Stack) startBus(dataDir string) error {
 	var users []embedded.NATSUser
 	users, s.natsPasswords = natsUsers(s.cfg.Bus)
-	cfg := embedded.NATSConfig{ClusterID: clusterID, Users: users}
+	// Each keeps its store in a folder of its own: a DATA_DIR run on the
+	// other bus finds its own events again.
+	store := map[string]string{bus.STAN: "nats", bus.JetStream: "jetstream"}[s.cfg.Bus]
 	var err error
-	if s.cfg.Bus == bus.JetStream {
-		cfg.StoreDir = filepath.Join(dataDir, "jetstream")
-		s.nats, err = embedded.StartJetStream(cfg)
-	} else {
-		cfg.StoreDir = filepath.Join(dataDir, "nats")
-		s.nats, err = embedded.StartNATSStreaming(cfg)
-	}
+	s.nats, err = embedded.StartBus(s.cfg.Bus, embedded.NATSConfig{
+		ClusterID: clusterID, Users: users, StoreDir: filepath.Join(dataDir, store),
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", busName(s.cfg.Bus), err)
 	}
