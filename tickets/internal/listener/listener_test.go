@@ -8,12 +8,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/listener"
 	"ticketing.dev/tickets/internal/ticket"
@@ -25,6 +27,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // env is the tickets service's handlers on a fresh database and a NATS
 // Streaming server of their own.
 type env struct {
+	db      *mongo.Database
 	tickets *ticket.Service
 	conn    *bus.Conn
 	h       *listener.Handlers
@@ -41,7 +44,7 @@ func setup(t *testing.T) env {
 	store := ticketdb.New(db, locks, relay.Stored)
 	require.NoError(t, store.EnsureIndexes(t.Context()))
 	tickets := ticket.NewService(store, 0)
-	return env{tickets: tickets, conn: conn, h: listener.New(tickets, log)}
+	return env{db: db, tickets: tickets, conn: conn, h: listener.New(tickets, log)}
 }
 
 func newID() string { return bson.NewObjectID().Hex() }
@@ -86,6 +89,28 @@ func TestOrderCreated_ReservesTheTicketAndAcks(t *testing.T) {
 	got := e.get(t, tk.ID)
 	assert.Equal(t, order, got.OrderID)
 	assert.EqualValues(t, 1, got.Version)
+}
+
+// The request that caused an event reaches the event its handler stores
+// in turn: ticket:updated goes out with order:created's request id.
+func TestOrderCreated_TheTicketUpdatedItStoresCarriesTheRequestID(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	tk := e.ticket(t)
+	ctx := requestid.With(t.Context(), "req-9")
+
+	require.NoError(t, e.h.OrderCreated(ctx, created(tk.ID, newID())))
+
+	oid, err := bson.ObjectIDFromHex(tk.ID)
+	require.NoError(t, err)
+	var doc struct {
+		Outbox []outbox.Message `bson:"outbox"`
+	}
+	require.NoError(t, e.db.Collection(ticketdb.Collection).FindOne(t.Context(), bson.M{"_id": oid}).Decode(&doc))
+	require.NotEmpty(t, doc.Outbox)
+	last := doc.Outbox[len(doc.Outbox)-1]
+	assert.Equal(t, string(events.SubjectTicketUpdated), last.Subject)
+	assert.Equal(t, "req-9", last.RequestID)
 }
 
 func TestOrderCreated_RedeliveryChangesNothingAndAcks(t *testing.T) {
