@@ -99,7 +99,7 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 		lags = append(lags, l.Name)
 		assert.Positive(t, l.Samples, l.Name)
 	}
-	assert.Equal(t, []string{load.LagOrderable, load.LagLocked, load.LagOrderable + load.AtRest, load.LagLocked + load.AtRest, load.LagCancelled}, lags)
+	assert.Equal(t, []string{load.LagOrderable, load.LagOrdered, load.LagLocked, load.LagOrderable + load.AtRest, load.LagOrdered + load.AtRest, load.LagLocked + load.AtRest, load.LagCancelled}, lags)
 	require.Len(t, rep.Procs, len(stack.Services))
 	for _, p := range rep.Procs {
 		assert.Positive(t, p.IdleRSS, p.Name)

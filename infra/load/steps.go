@@ -205,12 +205,13 @@ func (r *runner) purchaseOnce(ctx context.Context, w int, suffix string) (bool, 
 		return true, err
 	}
 	created := time.Now()
-	o, err := r.orderOnceOrderable(ctx, u, t.ID)
+	o, sent, err := r.orderOnceOrderable(ctx, u, t.ID)
 	if err != nil {
 		return true, err
 	}
 	ordered := time.Now()
-	r.lag(LagOrderable+suffix, ordered.Sub(created))
+	r.lag(LagOrderable+suffix, sent.Sub(created))
+	r.lag(LagOrdered+suffix, ordered.Sub(created))
 	// The buyer pays at once, as the order may expire; meanwhile the
 	// ticket is watched until it shows the order (it keeps showing it
 	// once the order is paid).
@@ -240,11 +241,12 @@ func (r *runner) purchaseOnce(ctx context.Context, w int, suffix string) (bool, 
 }
 
 // orderOnceOrderable has u order the ticket as soon as the orders service
-// knows it: ticket:created reaches it by an event.
-func (r *runner) orderOnceOrderable(ctx context.Context, u *user, ticketID string) (order, error) {
-	var o order
-	err := r.poll(ctx, func() (bool, error) {
+// knows it: ticket:created reaches it by an event. It also returns when
+// the order request that succeeded was sent.
+func (r *runner) orderOnceOrderable(ctx context.Context, u *user, ticketID string) (o order, sent time.Time, err error) {
+	err = r.poll(ctx, func() (bool, error) {
 		var err error
+		sent = time.Now()
 		o, err = u.createOrder(ctx, ticketID)
 		if isStatus(err, http.StatusNotFound) {
 			return false, nil
@@ -252,9 +254,9 @@ func (r *runner) orderOnceOrderable(ctx context.Context, u *user, ticketID strin
 		return err == nil, err
 	})
 	if err != nil {
-		return order{}, fmt.Errorf("order: %w", err)
+		return order{}, time.Time{}, fmt.Errorf("order: %w", err)
 	}
-	return o, nil
+	return o, sent, nil
 }
 
 // expire orders a ticket, leaves the order unpaid and waits for it to be
@@ -265,7 +267,7 @@ func (r *runner) expire(ctx context.Context, w int) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	o, err := r.orderOnceOrderable(ctx, u, t.ID)
+	o, _, err := r.orderOnceOrderable(ctx, u, t.ID)
 	if err != nil {
 		return true, err
 	}
