@@ -22,6 +22,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/deadletter/redisstore"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
@@ -192,6 +193,9 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	busCfg := bus.ConfigFrom(cfg.NATS)
 	busCfg.LostAfter = cfg.lostAfter
 	busCfg.Metrics = reg
+	// The service's only store keeps its dead letters too: without them an
+	// order:created that can never apply would come back for ever.
+	busCfg.DeadLetters = redisstore.New(rdb)
 	conn, err := bus.Connect(ctx, busCfg, log)
 	if err != nil {
 		return err

@@ -17,8 +17,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/bus"
+	"ticketing.dev/common/deadletter"
+	"ticketing.dev/common/deadletter/redisstore"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/metrics"
@@ -111,7 +114,7 @@ func TestRun_ServesHealthAndTurnsOrderCreatedIntoExpirationComplete(t *testing.T
 
 	svc.assertReadiness(t, http.StatusOK, map[string]string{"redis": "ok", "nats": "ok"})
 
-	e := publishOrder(t, n, "order-1", time.Now().Add(1500*time.Millisecond))
+	e := publishOrder(t, n, time.Now().Add(1500*time.Millisecond))
 	testkit.Eventually(t, func() bool { return len(expired.of(e.ID)) > 0 }, "expiration:complete")
 	assert.False(t, expired.of(e.ID)[0].Before(e.ExpiresAt.Time), "expired early")
 
@@ -131,7 +134,7 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	url := "http://" + debugAddr + "/metrics"
 	before := metricstest.Scrape(t, url)
 
-	e := publishOrder(t, n, "order-metrics", time.Now().Add(1500*time.Millisecond))
+	e := publishOrder(t, n, time.Now().Add(1500*time.Millisecond))
 	resp, err := http.Get(svc.URL + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -150,6 +153,58 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	require.NoError(t, svc.StopAndWait(t))
 }
 
+// The service as run wires it keeps an order:created it can never apply
+// in its dead letters, in its Redis, at once — an undecodable payload and
+// an order id that is no ObjectID — counts and logs it, and goes on
+// expiring orders.
+func TestRun_AnEventThatCanNeverApplyIsADeadLetterAtOnce(t *testing.T) {
+	n := testkit.NATS(t)
+	addr := testkit.RedisServer(t)
+	expired := observe(t, testkit.Bus(t, n))
+	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	svc := startRun(t, n, "REDIS_HOST", addr, "DEBUG_ADDR", debugAddr)
+	url := "http://" + debugAddr + "/metrics"
+	before := metricstest.Scrape(t, url)
+
+	orders := testkit.Bus(t, n)
+	require.NoError(t, orders.Publish(t.Context(), string(events.SubjectOrderCreated), []byte("not json")))
+	testkit.Publish(t, orders, events.OrderCreated{
+		ID: "order-1", Status: events.StatusCreated, UserID: "user-1",
+		ExpiresAt: events.NewTime(time.Now().Add(time.Minute)),
+		Ticket:    events.OrderTicket{ID: bson.NewObjectID().Hex()},
+	})
+
+	letters := redisstore.New(redisClient(t, addr))
+	var stored []deadletter.Letter
+	testkit.Eventually(t, func() bool {
+		var err error
+		stored, err = letters.List(t.Context())
+		return err == nil && len(stored) == 2
+	}, "both events are dead letters")
+	var undecodable, malformed int
+	for _, l := range stored {
+		assert.Equal(t, string(events.SubjectOrderCreated), l.Subject)
+		assert.Equal(t, "expiration-service", l.Group)
+		assert.Equal(t, 1, l.Deliveries, "at once")
+		switch {
+		case string(l.Data) == "not json":
+			undecodable++
+		case strings.Contains(string(l.Data), `"id":"order-1"`):
+			malformed++
+			assert.Contains(t, l.Err, `malformed order id "order-1"`)
+		}
+	}
+	assert.Equal(t, 1, undecodable, "the payload kept byte for byte")
+	assert.Equal(t, 1, malformed)
+	metricstest.EventuallyRises(t, url, before, 2, metrics.BusDeadLettered,
+		prometheus.Labels{"subject": string(events.SubjectOrderCreated), "group": "expiration-service"})
+
+	e := publishOrder(t, n, time.Now().Add(1500*time.Millisecond))
+	testkit.Eventually(t, func() bool { return len(expired.of(e.ID)) > 0 }, "expiration:complete after the dead letters")
+	require.NoError(t, svc.StopAndWait(t))
+	assert.Equal(t, 2, strings.Count(svc.out.String(), "event given up on and stored as a dead letter"))
+}
+
 // A task in flight when the service stops finishes; one due later stays in
 // Redis for the next process, which may name Redis by URL.
 func TestRun_ShutdownLosesNoTask(t *testing.T) {
@@ -161,8 +216,8 @@ func TestRun_ShutdownLosesNoTask(t *testing.T) {
 	// asynq hands a task over at the whole second before its expiresAt;
 	// inFlight's is then waiting out its remainder when the service stops.
 	second := time.Now().Add(1300 * time.Millisecond).Truncate(time.Second).Add(time.Second)
-	inFlight := publishOrder(t, n, "order-in-flight", second.Add(900*time.Millisecond))
-	later := publishOrder(t, n, "order-later", second.Add(1700*time.Millisecond))
+	inFlight := publishOrder(t, n, second.Add(900*time.Millisecond))
+	later := publishOrder(t, n, second.Add(1700*time.Millisecond))
 	inspector := asynq.NewInspectorFromRedisClient(redisClient(t, addr))
 	testkit.Eventually(t, func() bool {
 		_, err1 := inspector.GetTaskInfo(task.Queue, inFlight.ID)
@@ -252,11 +307,12 @@ func (s *service) assertReadiness(t *testing.T, status int, checks map[string]st
 	assert.Equal(t, checks, ready)
 }
 
-// publishOrder publishes order:created as the orders service would.
-func publishOrder(t *testing.T, n embedded.Bus, id string, expiresAt time.Time) events.OrderCreated {
+// publishOrder publishes order:created of a new order as the orders
+// service would.
+func publishOrder(t *testing.T, n embedded.Bus, expiresAt time.Time) events.OrderCreated {
 	t.Helper()
 	e := events.OrderCreated{
-		ID:        id,
+		ID:        bson.NewObjectID().Hex(),
 		Status:    "created",
 		UserID:    "user-1",
 		ExpiresAt: events.NewTime(expiresAt),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/listener"
 	"ticketing.dev/tickets/internal/ticket"
+	"ticketing.dev/tickets/internal/ticketdb"
 )
 
 // ackWait is the shortest the bus allows, so that redeliveries come soon.
@@ -295,20 +297,53 @@ func TestOrderCancelled_WhileAnotherOrderHoldsTheTicketIsAppliedAtOnce(t *testin
 	assert.Equal(t, third, l.get(t, tk.ID).OrderID, "and changed nothing")
 }
 
-func TestOrderEvents_UnknownTicketIsRedeliveredAndMalformedIDsArePermanent(t *testing.T) {
+// An order event for a ticket tickets never stored can never apply (see
+// the listener package's unknownTicket): like one with a malformed id, it
+// is a dead letter after its first delivery, is not delivered again, and
+// changes no ticket.
+func TestOrderEvents_UnknownTicketAndMalformedIDsAreDeadLettersAtOnce(t *testing.T) {
 	t.Parallel()
 	l := startListening(t)
-	unknownOrder, badOrder := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+	tk := l.newTicket(t)
+	unknownTicket, unknownOrder, badOrder := bson.NewObjectID().Hex(), bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
 
-	l.orderCreated(t, bson.NewObjectID().Hex(), unknownOrder)
+	l.orderCreated(t, unknownTicket, unknownOrder)
+	l.orderCancelled(t, unknownTicket, unknownOrder)
 	l.orderCreated(t, "not-an-id", badOrder)
 	l.orderCancelled(t, `{"$gt":""}`, badOrder)
 
-	errs := l.waitHandled(t, events.SubjectOrderCreated, unknownOrder, 2)
-	assert.ErrorIs(t, errs[0], ticket.ErrNotFound)
-	assert.NotErrorIs(t, errs[0], bus.ErrPermanent, "the ticket may come: delivered again")
-	assert.ErrorIs(t, l.waitHandled(t, events.SubjectOrderCreated, badOrder, 1)[0], bus.ErrPermanent, "it can never apply")
-	assert.ErrorIs(t, l.waitHandled(t, events.SubjectOrderCancelled, badOrder, 1)[0], bus.ErrPermanent)
+	for _, s := range []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled} {
+		err := l.waitHandled(t, s, unknownOrder, 1)[0]
+		assert.ErrorIs(t, err, ticket.ErrNotFound, "%s", s)
+		assert.ErrorIs(t, err, bus.ErrPermanent, "%s: the ticket cannot come later", s)
+		assert.ErrorIs(t, l.waitHandled(t, s, badOrder, 1)[0], bus.ErrPermanent, "%s: it can never apply", s)
+	}
+	var letters []deadletter.Letter
+	eventually(t, func() bool {
+		var err error
+		letters, err = deadletter.New(l.db).List(t.Context())
+		return err == nil && len(letters) == 4
+	}, "the four events are dead letters")
+	for _, dl := range letters {
+		assert.Equal(t, 1, dl.Deliveries, "%s %s at once", dl.Subject, dl.Data)
+		assert.Equal(t, listener.Group, dl.Group)
+		if strings.Contains(string(dl.Data), unknownTicket) {
+			assert.Contains(t, dl.Err, "Ticket not found")
+		}
+	}
+
+	time.Sleep(ackWait + 500*time.Millisecond) // only waiting past the ack wait shows that none comes back
+	for _, order := range []string{unknownOrder, badOrder} {
+		assert.Len(t, l.resultsOf(events.SubjectOrderCreated, order), 1, "acknowledged: not delivered again")
+		assert.Len(t, l.resultsOf(events.SubjectOrderCancelled, order), 1, "acknowledged: not delivered again")
+	}
+	_, err := l.store.Get(t.Context(), unknownTicket)
+	assert.ErrorIs(t, err, ticket.ErrNotFound, "no ticket made up")
+	n, err := l.db.Collection(ticketdb.Collection).CountDocuments(t.Context(), bson.D{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+	assert.Equal(t, tk, l.get(t, tk.ID), "the ticket there is unchanged")
+	testkit.Quiet(t, l.updated, 300*time.Millisecond)
 }
 
 // The service as run wires it keeps an event it can never apply in its

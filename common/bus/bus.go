@@ -18,7 +18,8 @@
 // cannot be decoded is permanent too: it goes to the sink at once. Without
 // a sink, failed events are redelivered for as long as they fail, and an
 // undecodable payload is logged and acked, since redelivering it cannot
-// help. Package deadletter keeps dead letters in MongoDB and replays them.
+// help. Package deadletter keeps dead letters in MongoDB and replays them;
+// package deadletter/redisstore does the same in Redis.
 //
 // JetStream adds what NATS Streaming lacks: an event published with an id
 // (PublishID, as the outbox relay does) is stored once however often it is

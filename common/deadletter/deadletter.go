@@ -2,7 +2,9 @@
 // bus) in the collection "deadletters" of the service's own database, and
 // lists and replays them.
 //
-// A service sets a Store as its bus.Config.DeadLetters. An operator reads
+// A service sets a Store as its bus.Config.DeadLetters (a service whose
+// only store is Redis, a redisstore.Store of package deadletter/redisstore,
+// which keeps the same letters under the same ids). An operator reads
 // the dead letters with List (or the command infra/cmd/deadletters), mends
 // what made them fail, and replays them with Replay: each is published
 // again, as it was, on its subject, then deleted.

@@ -1,12 +1,10 @@
 // Package listener turns other services' events into expiration tasks: one
 // file per subject consumed. A handler returns nil, and so acknowledges its
 // event, only once Redis has stored the task; it returns an error, so that
-// NATS Streaming delivers the event again, when Redis did not.
-//
-// The service keeps no dead letters (it has no database): an event that
-// can never apply is logged and acknowledged, as the bus does with an
-// undecodable one when it has no dead-letter sink, rather than marked
-// bus.Permanent, which without a sink would be delivered again for ever.
+// NATS Streaming delivers the event again, when Redis did not, and a
+// permanent one (bus.Permanent), for the dead letters at once, when the
+// event can never apply. The service keeps its dead letters in its Redis
+// (package deadletter/redisstore).
 package listener
 
 import (
@@ -30,7 +28,7 @@ type Handlers struct {
 }
 
 // New returns the handlers, which schedule tasks through tasks and log
-// what they schedule and drop to log.
+// what they schedule to log.
 func New(tasks *task.Scheduler, log *slog.Logger) *Handlers {
 	return &Handlers{tasks: tasks, log: log}
 }

@@ -2,9 +2,12 @@ package listener
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
 )
 
 // scheduleTimeout bounds the wait for Redis, below the bus's 5 s ack wait,
@@ -15,13 +18,15 @@ const scheduleTimeout = 4 * time.Second
 // task publishes expiration:complete.
 //
 // A redelivery schedules nothing more: the task's id is the order's. An
-// event without an order id or expiresAt is logged and acknowledged, like
-// an undecodable one: delivering it again cannot help, and guessing a time
-// could release a ticket its buyer still holds.
+// event whose order id is missing or malformed, or without expiresAt, goes
+// to the dead letters at once: delivering it again cannot help, and
+// guessing a time could release a ticket its buyer still holds.
 func (h *Handlers) OrderCreated(ctx context.Context, e events.OrderCreated) error {
-	if e.ID == "" || e.ExpiresAt.IsZero() {
-		h.log.ErrorContext(ctx, "dropping order:created without an order id or expiresAt", "order_id", e.ID, "expires_at", e.ExpiresAt.Time)
-		return nil
+	if err := mongodb.CheckID("order", e.ID); err != nil {
+		return bus.Permanent(err)
+	}
+	if e.ExpiresAt.IsZero() {
+		return bus.Permanent(fmt.Errorf("order:created %s without expiresAt", e.ID))
 	}
 	ctx, cancel := context.WithTimeout(ctx, scheduleTimeout)
 	defer cancel()

@@ -1,14 +1,19 @@
 // Command deadletters lists, replays and discards the dead letters of one service:
 // the events its listeners gave up on, kept in the collection
-// "deadletters" of its database (see package deadletter).
+// "deadletters" of its database (see package deadletter), or for expiration,
+// whose only store is Redis, in the hash "deadletters" of its Redis (see
+// package deadletter/redisstore).
 //
 //	go run ./infra/cmd/deadletters list -mongo mongodb://127.0.0.1:PORT/orders
+//	go run ./infra/cmd/deadletters list -redis 127.0.0.1:6379
 //	go run ./infra/cmd/deadletters replay -mongo mongodb://127.0.0.1:PORT/orders -nats nats://127.0.0.1:4222 -id ID [-id ID ...]
 //	go run ./infra/cmd/deadletters replay -mongo mongodb://127.0.0.1:PORT/orders -nats nats://127.0.0.1:4222 -all
 //	NATS_PASSWORD=... go run ./infra/cmd/deadletters replay -mongo ... -nats nats://127.0.0.1:4222 -user operator -all
 //	go run ./infra/cmd/deadletters discard -mongo mongodb://127.0.0.1:PORT/orders -id ID [-id ID ...]
 //
 // -mongo is the service's MONGO_URI; when it names no database, -db does.
+// -redis, instead, is expiration's Redis, as its REDIS_URL
+// (redis://[user:password@]host[:port][/db]) or its REDIS_HOST (host[:port]).
 // -bus (default $BUS, else stan) names the bus to replay on: stan for NATS
 // Streaming (with -cluster), jetstream for NATS JetStream.
 // A replay publishes each event again, as it was, on its subject, and then
@@ -34,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,10 +47,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
+	"github.com/redis/go-redis/v9"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/deadletter"
+	"ticketing.dev/common/deadletter/redisstore"
 	"ticketing.dev/common/lifecycle"
 )
 
@@ -83,9 +90,27 @@ func (s *ids) Set(v string) error {
 	return nil
 }
 
+// defaultRedisPort is used when -redis names no port.
+const defaultRedisPort = "6379"
+
+// store is where a service keeps its dead letters: a deadletter.Store on
+// its MongoDB, or a redisstore.Store on expiration's Redis.
+type store interface {
+	List(ctx context.Context) ([]deadletter.Letter, error)
+	Replay(ctx context.Context, pub deadletter.Publisher, id string) error
+	ReplayAll(ctx context.Context, pub deadletter.Publisher) (int, error)
+	Discard(ctx context.Context, id string) error
+}
+
+var (
+	_ store = (*deadletter.Store)(nil)
+	_ store = (*redisstore.Store)(nil)
+)
+
 // options are the flags of both commands.
 type options struct {
 	mongo, db, nats, cluster, client string
+	redis                            string
 	bus                              string
 	user, password                   string
 	asJSON, all                      bool
@@ -94,15 +119,16 @@ type options struct {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay" && args[0] != "discard") {
-		fmt.Fprintln(stderr, "usage: deadletters list|replay|discard -mongo URI [flags]; deadletters list -h for the flags")
+		fmt.Fprintln(stderr, "usage: deadletters list|replay|discard -mongo URI|-redis URL [flags]; deadletters list -h for the flags")
 		return fmt.Errorf("%w: the first argument must be list, replay or discard", errUsage)
 	}
 	command := args[0]
 	var o options
 	fs := flag.NewFlagSet("deadletters "+command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.mongo, "mongo", "", "the service's MongoDB URI, its MONGO_URI (required)")
+	fs.StringVar(&o.mongo, "mongo", "", "the service's MongoDB URI, its MONGO_URI (this or -redis is required)")
 	fs.StringVar(&o.db, "db", "", "the service's database, when -mongo names none (tickets, orders, payments)")
+	fs.StringVar(&o.redis, "redis", "", "instead of -mongo, expiration's Redis: its REDIS_URL or REDIS_HOST")
 	switch command {
 	case "list":
 		fs.BoolVar(&o.asJSON, "json", false, "print one JSON object per dead letter, with the whole payload")
@@ -123,8 +149,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch {
 	case fs.NArg() > 0:
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	case o.mongo == "":
-		return fmt.Errorf("%w: -mongo is required", errUsage)
+	case o.mongo == "" && o.redis == "":
+		return fmt.Errorf("%w: -mongo or -redis is required", errUsage)
+	case o.mongo != "" && o.redis != "":
+		return fmt.Errorf("%w: -mongo and -redis name two services; give one", errUsage)
+	case o.redis != "" && o.db != "":
+		return fmt.Errorf("%w: -db names a MongoDB database; -redis takes none", errUsage)
 	case command == "replay" && o.nats == "":
 		return fmt.Errorf("%w: -nats is required to replay", errUsage)
 	case command == "replay" && o.all == (len(o.ids) > 0):
@@ -138,33 +168,68 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	db, disconnect, err := lifecycle.OpenMongo(o.mongo, o.db)
+	letters, where, closeStore, err := open(o)
 	if err != nil {
 		return err
 	}
-	defer lifecycle.Close(&err, disconnect)
-	if db.Name() == "" {
-		return fmt.Errorf("%w: name the service's database in -mongo's path or with -db", errUsage)
-	}
-	store := deadletter.New(db)
+	defer lifecycle.Close(&err, closeStore)
 	switch command {
 	case "list":
-		return list(ctx, store, db, o.asJSON, stdout)
+		return list(ctx, letters, where, o.asJSON, stdout)
 	case "discard":
 		for _, id := range o.ids {
-			if err := store.Discard(ctx, id); err != nil {
+			if err := letters.Discard(ctx, id); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "discarded %s\n", id)
 		}
 		return nil
 	}
-	return replay(ctx, store, o, stdout, stderr)
+	return replay(ctx, letters, o, stdout, stderr)
 }
 
-// list prints the dead letters of db, oldest first.
-func list(ctx context.Context, store *deadletter.Store, db *mongo.Database, asJSON bool, stdout io.Writer) error {
-	letters, err := store.List(ctx)
+// open opens the store o names, and returns it with a name for where it
+// is and a function that closes it.
+func open(o options) (store, string, func() error, error) {
+	if o.redis != "" {
+		opts, err := redisOptions(o.redis)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		rdb := redis.NewClient(opts)
+		return redisstore.New(rdb), "Redis " + opts.Addr, rdb.Close, nil
+	}
+	db, disconnect, err := lifecycle.OpenMongo(o.mongo, o.db)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if db.Name() == "" {
+		return nil, "", nil, errors.Join(
+			fmt.Errorf("%w: name the service's database in -mongo's path or with -db", errUsage), disconnect())
+	}
+	return deadletter.New(db), db.Name(), disconnect, nil
+}
+
+// redisOptions reads -redis as expiration reads REDIS_URL, when it is a
+// URL, or REDIS_HOST.
+func redisOptions(v string) (*redis.Options, error) {
+	if strings.Contains(v, "://") {
+		opts, err := redis.ParseURL(v)
+		if err != nil {
+			// The URL may hold a password: name the flag, not the value.
+			return nil, fmt.Errorf("%w: -redis must be a redis:// or rediss:// URL or a host[:port]", errUsage)
+		}
+		return opts, nil
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		v = net.JoinHostPort(strings.Trim(v, "[]"), defaultRedisPort)
+	}
+	return &redis.Options{Addr: v}, nil
+}
+
+// list prints the dead letters in s, which is where, oldest first.
+func list(ctx context.Context, s store, where string, asJSON bool, stdout io.Writer) error {
+	letters, err := s.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -178,7 +243,7 @@ func list(ctx context.Context, store *deadletter.Store, db *mongo.Database, asJS
 		return nil
 	}
 	if len(letters) == 0 {
-		_, err := fmt.Fprintf(stdout, "no dead letters in %s\n", db.Name())
+		_, err := fmt.Fprintf(stdout, "no dead letters in %s\n", where)
 		return err
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -225,7 +290,7 @@ func oneLine(s string, n int) string {
 
 // replay publishes the dead letters o names through a bus connection of
 // its own.
-func replay(ctx context.Context, store *deadletter.Store, o options, stdout, stderr io.Writer) (err error) {
+func replay(ctx context.Context, s store, o options, stdout, stderr io.Writer) (err error) {
 	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -238,12 +303,12 @@ func replay(ctx context.Context, store *deadletter.Store, o options, stdout, std
 	defer lifecycle.Close(&err, conn.Close)
 
 	if o.all {
-		n, err := store.ReplayAll(ctx, conn)
+		n, err := s.ReplayAll(ctx, conn)
 		fmt.Fprintf(stdout, "replayed %d dead letters\n", n)
 		return err
 	}
 	for i, id := range o.ids {
-		if err := store.Replay(ctx, conn, id); err != nil {
+		if err := s.Replay(ctx, conn, id); err != nil {
 			fmt.Fprintf(stdout, "replayed %d of %d dead letters\n", i, len(o.ids))
 			return err
 		}

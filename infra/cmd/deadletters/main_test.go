@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/deadletter"
+	"ticketing.dev/common/deadletter/redisstore"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/lifecycle"
@@ -166,6 +168,97 @@ func TestDiscard_DeletesWithoutPublishing(t *testing.T) {
 	assert.ErrorIs(t, err, errUsage, "discard needs -id")
 }
 
+// redisDeadLetters stores a dead letter of order:created for each order in
+// a fresh Redis, as expiration does, oldest first, and returns the Redis's
+// address and the letters' ids.
+func redisDeadLetters(t *testing.T, orders ...string) (string, []string) {
+	t.Helper()
+	addr := testkit.MiniRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store := redisstore.New(rdb)
+	var ids []string
+	for i, id := range orders {
+		data, err := json.Marshal(events.OrderCreated{ID: id, Status: events.StatusCreated, ExpiresAt: events.NewTime(time.Now())})
+		require.NoError(t, err)
+		d := bus.DeadLetter{
+			Subject: string(events.SubjectOrderCreated), Group: "expiration-service", Data: data,
+			Err: "redis unavailable", Deliveries: 10, Sequence: uint64(i + 1),
+			Published: time.Now().Add(-time.Minute), At: time.Now().Add(time.Duration(i) * time.Millisecond),
+		}
+		require.NoError(t, store.Put(t.Context(), d))
+		ids = append(ids, deadletter.ID(d))
+	}
+	return addr, ids
+}
+
+// Expiration keeps its dead letters in its Redis: -redis lists, replays
+// and discards them as -mongo does the other services'.
+func TestRedis_ListsReplaysAndDiscardsExpirationsDeadLetters(t *testing.T) {
+	t.Parallel()
+	n := testkit.NATS(t)
+	addr, ids := redisDeadLetters(t, "o1", "o2", "o3", "o4")
+	got := make(chan string, 4)
+	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "expiration-service", func(_ context.Context, e events.OrderCreated) error {
+		got <- e.ID
+		return nil
+	}).Listen(t.Context()))
+	nats := []string{"-bus", n.Transport(), "-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-redis-test"}
+	left := func() []string {
+		t.Helper()
+		out, err := runCommand(t, "list", "-json", "-redis", "redis://"+addr+"/0")
+		require.NoError(t, err)
+		var ids []string
+		for line := range strings.Lines(out) {
+			var l letterJSON
+			require.NoError(t, json.Unmarshal([]byte(line), &l))
+			ids = append(ids, l.ID)
+		}
+		return ids
+	}
+
+	out, err := runCommand(t, "list", "-redis", addr)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 5, "a header and one line each")
+	assert.True(t, strings.HasPrefix(lines[1], ids[0]), "oldest first")
+	assert.Contains(t, lines[1], "order:created")
+	assert.Contains(t, lines[1], "expiration-service")
+	assert.Contains(t, lines[1], "redis unavailable")
+
+	_, err = runCommand(t, "discard", "-redis", addr, "-id", ids[3])
+	require.NoError(t, err)
+	_, err = runCommand(t, append([]string{"replay", "-redis", addr, "-id", ids[1]}, nats...)...)
+	require.NoError(t, err)
+	assert.Equal(t, "o2", receiveID(t, got))
+	assert.Equal(t, []string{ids[0], ids[2]}, left())
+
+	out, err = runCommand(t, append([]string{"replay", "-redis", addr, "-all"}, nats...)...)
+	require.NoError(t, err)
+	assert.Contains(t, out, "replayed 2 dead letters")
+	assert.Equal(t, []string{"o1", "o3"}, []string{receiveID(t, got), receiveID(t, got)})
+	assert.Empty(t, left())
+	out, err = runCommand(t, "list", "-redis", addr)
+	require.NoError(t, err)
+	assert.Equal(t, "no dead letters in Redis "+addr+"\n", out)
+
+	_, err = runCommand(t, "discard", "-redis", addr, "-id", ids[3])
+	assert.ErrorIs(t, err, deadletter.ErrNotFound, "discarded once only")
+	_, err = runCommand(t, append([]string{"replay", "-redis", addr, "-id", ids[0]}, nats...)...)
+	assert.ErrorIs(t, err, deadletter.ErrNotFound, "replayed once only")
+}
+
+func receiveID(t *testing.T, got <-chan string) string {
+	t.Helper()
+	select {
+	case id := <-got:
+		return id
+	case <-time.After(10 * time.Second):
+		t.Fatal("replayed event not delivered")
+		return ""
+	}
+}
+
 func receive(t *testing.T, got <-chan int64) int64 {
 	t.Helper()
 	select {
@@ -200,7 +293,10 @@ func TestRun_RefusesWhatItCannotDo(t *testing.T) {
 	}{
 		{"no command", nil, "list, replay or discard"},
 		{"unknown command", []string{"purge", "-mongo", "mongodb://db/orders"}, "list, replay or discard"},
-		{"no database URI", []string{"list"}, "-mongo is required"},
+		{"no store", []string{"list"}, "-mongo or -redis is required"},
+		{"two stores", []string{"list", "-mongo", "mongodb://db/orders", "-redis", "redis:6379"}, "give one"},
+		{"a database in Redis", []string{"list", "-redis", "redis:6379", "-db", "orders"}, "-redis takes none"},
+		{"a Redis URL of another scheme", []string{"list", "-redis", "http://redis:6379"}, "-redis must be"},
 		{"replay without NATS", []string{"replay", "-mongo", "mongodb://db/orders", "-all"}, "-nats is required"},
 		{"replay of nothing", []string{"replay", "-mongo", "mongodb://db/orders", "-nats", "nats://n:4222"}, "either -id or -all"},
 		{"replay of both", []string{"replay", "-mongo", "mongodb://db/orders", "-nats", "nats://n:4222", "-all", "-id", "x"}, "either -id or -all"},
@@ -215,6 +311,25 @@ func TestRun_RefusesWhatItCannotDo(t *testing.T) {
 			require.ErrorIs(t, err, errUsage)
 			assert.Contains(t, err.Error(), tt.want)
 		})
+	}
+}
+
+func TestRedisOptions_TakesAURLOrAHost(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, addr string
+		db       int
+	}{
+		{"redis", "redis:6379", 0},
+		{"127.0.0.1:6380", "127.0.0.1:6380", 0},
+		{"::1", "[::1]:6379", 0},
+		{"redis://:secret@expiration-redis-srv:6379/2", "expiration-redis-srv:6379", 2},
+	}
+	for _, tt := range tests {
+		opts, err := redisOptions(tt.in)
+		require.NoError(t, err, tt.in)
+		assert.Equal(t, tt.addr, opts.Addr, tt.in)
+		assert.Equal(t, tt.db, opts.DB, tt.in)
 	}
 }
 

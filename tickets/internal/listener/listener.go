@@ -8,6 +8,7 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -43,6 +44,27 @@ type Subjects interface {
 // unacked events after ackWait (bus.DefaultAckWait in production).
 func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
 	return Subscribe(ctx, conn, ackWait, h)
+}
+
+// unknownTicket marks err permanent when it is ticket.ErrNotFound, and
+// returns it otherwise as it is.
+//
+// An order event for a ticket this service does not hold can never apply,
+// and no race makes one look unknown for a while: tickets owns tickets.
+// The ticket is inserted with its ticket:created pending in the same
+// document, and the outbox relay publishes that event only once the insert
+// is acknowledged; orders takes an order only for a ticket in its replica,
+// which only ticket:created fills, and publishes the order's events after
+// that. So an order event can only name a ticket whose insert this
+// service's database had already acknowledged, and tickets are never
+// deleted. A ticket it cannot find was never its own (or its database lost
+// it): redelivering would only repeat the failure until the delivery
+// limit, so the event goes to the dead letters at once, for an operator.
+func unknownTicket(err error) error {
+	if errors.Is(err, ticket.ErrNotFound) {
+		return bus.Permanent(err)
+	}
+	return err
 }
 
 // Subscribe is Listen for the handlers hs. The events of one ticket are

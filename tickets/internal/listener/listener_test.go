@@ -196,6 +196,24 @@ func TestEvents_MalformedIDIsPermanent(t *testing.T) {
 	assert.EqualValues(t, 0, got.Version)
 }
 
+// An event for a ticket this service never stored can never apply: no
+// order can name a ticket before its insert here, so it goes to the dead
+// letters at once, and no ticket is made up for it.
+func TestEvents_UnknownTicketIsPermanent(t *testing.T) {
+	e := setup(t)
+	unknown := newID()
+
+	for _, err := range []error{
+		e.h.OrderCreated(t.Context(), created(unknown, newID())),
+		e.h.OrderCancelled(t.Context(), cancelled(unknown, newID())),
+	} {
+		assert.ErrorIs(t, err, bus.ErrPermanent)
+		assert.ErrorIs(t, err, ticket.ErrNotFound)
+	}
+	_, err := e.tickets.Get(t.Context(), unknown)
+	assert.ErrorIs(t, err, ticket.ErrNotFound)
+}
+
 // TestListen_AppliesACancellationThatOvertookItsOrder publishes an order's
 // cancellation before its creation on a real NATS Streaming server, as
 // Listen subscribes the handlers: the cancellation is refused, delivered
