@@ -70,6 +70,7 @@ func TestPay_ChargesThePriceInCentsAndRecordsThePayment(t *testing.T) {
 		Currency:       "usd",
 		Source:         "tok_visa",
 		IdempotencyKey: "payment-" + o.ID + "-" + id,
+		Metadata:       map[string]string{"order_id": o.ID, "payment_id": id},
 	}}, a.stripe.Charges())
 	docs := a.payments(t)
 	require.Len(t, docs, 1)
@@ -287,7 +288,8 @@ func TestPay_ClaimLeftByACrashIsTakenOverOnceStale(t *testing.T) {
 
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	assert.Equal(t, left.ID, r.id(t))
-	assert.Equal(t, []stripetest.Charge{{Amount: "1500", Currency: "usd", Source: "tok_visa", IdempotencyKey: left.IdempotencyKey()}},
+	assert.Equal(t, []stripetest.Charge{{Amount: "1500", Currency: "usd", Source: "tok_visa", IdempotencyKey: left.IdempotencyKey(),
+		Metadata: map[string]string{"order_id": o.ID, "payment_id": left.ID}}},
 		a.stripe.Charges(), "the dead process's request, repeated")
 }
 

@@ -52,8 +52,12 @@ type switchCharger struct {
 	current atomic.Pointer[charger.Stripe]
 }
 
-func (s *switchCharger) Charge(ctx context.Context, amountCents int64, currency, source, key string) (string, error) {
-	return s.current.Load().Charge(ctx, amountCents, currency, source, key)
+func (s *switchCharger) Charge(ctx context.Context, c payment.Claim, amountCents int64, currency string) (string, error) {
+	return s.current.Load().Charge(ctx, c, amountCents, currency)
+}
+
+func (s *switchCharger) FindCharge(ctx context.Context, c payment.Claim) (string, error) {
+	return s.current.Load().FindCharge(ctx, c)
 }
 
 func (s *switchCharger) Refund(ctx context.Context, chargeID, key string) (string, error) {
@@ -76,6 +80,7 @@ type wired struct {
 	clock   *testkit.Clock
 	stripe  *stripetest.Server // the recording proxy in front of stripe-mock
 	charger *switchCharger
+	logs    *testkit.Buffer // what the service logged
 
 	mu      sync.Mutex
 	results []result
@@ -92,7 +97,7 @@ type result struct {
 func newApp(t *testing.T) *wired {
 	t.Helper()
 	n := testkit.NATS(t)
-	a := &wired{nats: n, conn: testkit.Bus(t, n), clock: testkit.NewClock(start), charger: &switchCharger{}}
+	a := &wired{nats: n, conn: testkit.Bus(t, n), clock: testkit.NewClock(start), charger: &switchCharger{}, logs: &testkit.Buffer{}}
 	a.stripe = stripetest.Proxy(t, testkit.StripeMock(t))
 	a.useStripe(t, a.stripe.URL)
 
@@ -109,7 +114,7 @@ func newApp(t *testing.T) *wired {
 	})
 	svc := testkit.StartService(t, func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 		return runWith(ctx, getenv, stdout, d)
-	}, env)
+	}, env, testkit.Stdout(io.MultiWriter(a.logs, testkit.Output(t))))
 	a.url = svc.URL
 	a.parts = <-started
 	return a

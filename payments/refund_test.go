@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -184,7 +185,8 @@ func TestReconciler_CompletesAClaimLeftPendingOnAPayableOrder(t *testing.T) {
 
 	require.Len(t, outcomes, 1)
 	assert.Equal(t, payment.ResultCompleted, outcomes[0].Result, "%v", outcomes[0].Err)
-	assert.Equal(t, []stripetest.Charge{{Amount: "1500", Currency: "usd", Source: "tok_visa", IdempotencyKey: left.IdempotencyKey()}}, a.stripe.Charges())
+	assert.Equal(t, []stripetest.Charge{{Amount: "1500", Currency: "usd", Source: "tok_visa", IdempotencyKey: left.IdempotencyKey(),
+		Metadata: map[string]string{"order_id": o.ID, "payment_id": left.ID}}}, a.stripe.Charges())
 	d := a.onlyPayment(t)
 	assert.Equal(t, paymentdb.StatusSucceeded, d.Status)
 	assert.Equal(t, events.PaymentCreated{ID: left.ID, OrderID: o.ID, StripeID: d.StripeID}, testkit.Next(t, created))
@@ -257,6 +259,117 @@ func TestReconciler_KeepsAClaimWhenStripeDoesNotAnswer(t *testing.T) {
 	d := a.onlyPayment(t)
 	assert.Equal(t, paymentdb.StatusPending, d.Status, "kept for the next round")
 	assert.True(t, d.Abandoned, "and for the buyer's next attempt")
+}
+
+// A claim older than Stripe keeps its idempotency key (MaxRepeatAge) is
+// not charged again, which could charge the card twice: its charge is
+// looked up by the metadata every charge carries, and settled as found.
+
+func TestReconciler_SettlesAClaimOlderThanItsKeyByTheChargeItsMetadataFinds(t *testing.T) {
+	tests := []struct {
+		name   string
+		window time.Duration // the order's, from when it was placed
+		want   string        // the reconciler's result
+	}{
+		{"a payable order completed", 48 * time.Hour, payment.ResultCompleted},
+		{"an expired order refunded", 15 * time.Minute, payment.ResultRefunded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(t)
+			created := testkit.Observe[events.PaymentCreated](t, a.nats)
+			e := a.order(newID(), 1500)
+			e.ExpiresAt = events.NewTime(a.clock.Now().Add(tt.window))
+			o := a.created(t, e)
+			left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
+			require.NoError(t, err)
+			a.clock.Advance(payment.MaxRepeatAge)
+
+			outcomes := a.reconciler.Round(t.Context())
+
+			require.Len(t, outcomes, 1)
+			assert.Equal(t, tt.want, outcomes[0].Result, "%v", outcomes[0].Err)
+			assert.Empty(t, a.stripe.Charges(), "not charged again under a key Stripe may have forgotten")
+			searches := a.stripe.Searches()
+			require.Len(t, searches, 1)
+			assert.Equal(t, "metadata['order_id']:'"+o.ID+"' AND metadata['payment_id']:'"+left.ID+"'", searches[0].Query)
+			// stripe-mock answers with a canned charge, not the one a
+			// charge request gets: settling it shows the answer is used.
+			require.Len(t, searches[0].Found, 1)
+			found := searches[0].Found[0]
+			if tt.want == payment.ResultCompleted {
+				d := a.onlyPayment(t)
+				assert.Equal(t, paymentdb.StatusSucceeded, d.Status)
+				assert.Equal(t, found, d.StripeID)
+				assert.Equal(t, events.PaymentCreated{ID: left.ID, OrderID: o.ID, StripeID: found}, testkit.Next(t, created))
+				assert.Empty(t, a.stripe.Refunds())
+				return
+			}
+			assert.Equal(t, found, a.refundedOnce(t, payment.TriggerReconciler).StripeID)
+			testkit.Quiet(t, created, 300*time.Millisecond)
+		})
+	}
+}
+
+func TestReconciler_ReleasesAnOldClaimOnlyWhenStripeHoldsItsChargesFailed(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"only a failed charge", http.StatusOK, stripetest.SearchResult("ch_declined failed"), payment.ResultReleased},
+		// It never reached Stripe, or predates metadata: only a person
+		// can tell.
+		{"no charge", http.StatusOK, stripetest.SearchResult(), payment.ResultUndecided},
+		{"Stripe failing", http.StatusInternalServerError, stripetest.APIError, payment.ResultUndecided},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(t)
+			o := a.created(t, a.order(newID(), 1500))
+			left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
+			require.NoError(t, err)
+			stripe := stripetest.Answering(t, tt.status, tt.body)
+			a.useStripe(t, stripe.URL)
+			a.clock.Advance(payment.MaxRepeatAge + time.Hour)
+
+			outcomes := a.reconciler.Round(t.Context())
+
+			require.Len(t, outcomes, 1)
+			assert.Equal(t, tt.want, outcomes[0].Result, "%v", outcomes[0].Err)
+			assert.Len(t, stripe.Searches(), 1)
+			assert.Empty(t, stripe.Charges(), "not charged again")
+			assert.Empty(t, stripe.Refunds())
+			assert.Equal(t, 1.0, metricstest.Gather(t, a.reg).Value(metrics.PaymentsReconciled,
+				prometheus.Labels{"kind": payment.KindClaim, "result": tt.want}))
+			if tt.want == payment.ResultReleased {
+				assert.Empty(t, a.payments(t))
+				return
+			}
+			d := a.onlyPayment(t)
+			assert.Equal(t, paymentdb.StatusPending, d.Status, "not released: it may have been charged")
+			assert.False(t, d.Abandoned, "nor left to a buyer's attempt, which would charge under the forgotten key")
+			assert.True(t, a.loggedError(t, left.ID), "logged at error level, for a person to settle")
+		})
+	}
+}
+
+// loggedError reports whether the service logged an error about the
+// payment paymentID.
+func (a *wired) loggedError(t *testing.T, paymentID string) bool {
+	t.Helper()
+	for line := range strings.Lines(a.logs.String()) {
+		var entry struct {
+			Level     string `json:"level"`
+			PaymentID string `json:"payment_id"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
+		if entry.Level == "ERROR" && entry.PaymentID == paymentID {
+			return true
+		}
+	}
+	return false
 }
 
 // TestReconciler_RefundsAPaymentWhoseCancellationWasLearntButNotActedOn

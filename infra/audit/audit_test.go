@@ -83,7 +83,7 @@ func TestLoad_ReadsTheDocumentsAsTheServicesStoreThem(t *testing.T) {
 		completeOrder: {ID: completeOrder, UserID: buyer, Status: events.StatusCreated, Price: 10000, Version: 0, ExpiresAt: expires},
 	}, s.OrderReplicas)
 
-	r := audit.Check(s, time.Now())
+	r := audit.Check(s, time.Now(), audit.Config{})
 	require.Len(t, r.Violations, 2, "%s", r)
 	assert.Equal(t, audit.RuleOutbox, r.Violations[0].Rule)
 	assert.Equal(t, audit.RuleTicketReplica, r.Violations[1].Rule, "the fresh ticket has no replica")
@@ -107,7 +107,7 @@ func TestWaitQuiet_ReturnsTheAuditOnceEventsHaveDrained(t *testing.T) {
 	}()
 
 	start := time.Now()
-	r, err := audit.WaitQuiet(t.Context(), dbs, 20*time.Second)
+	r, err := audit.WaitQuiet(t.Context(), dbs, 20*time.Second, audit.Config{})
 	require.NoError(t, err)
 	assert.True(t, r.OK(), "%s", r)
 	assert.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond+audit.Quiet, "waited for the drain, then for quiet")
@@ -118,14 +118,14 @@ func TestWaitQuiet_GivesUpReportingWhatNeverSettled(t *testing.T) {
 	dbs := databases(t)
 	store(t, dbs, time.Now().Add(time.Minute).UTC())
 
-	r, err := audit.WaitQuiet(t.Context(), dbs, 1500*time.Millisecond)
+	r, err := audit.WaitQuiet(t.Context(), dbs, 1500*time.Millisecond, audit.Config{})
 	require.True(t, errors.Is(err, audit.ErrNotQuiet), "err: %v", err)
 	assert.True(t, r.Settling())
 	assert.Contains(t, r.String(), "1 events stored with the ticket (version 3) never published (settling)")
 }
 
 func TestAudit_EmptyDatabasesAreConsistent(t *testing.T) {
-	r, err := audit.Audit(t.Context(), databases(t))
+	r, err := audit.Audit(t.Context(), databases(t), audit.Config{})
 	require.NoError(t, err)
 	assert.True(t, r.OK())
 	assert.Zero(t, r.Counts.Tickets)

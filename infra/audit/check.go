@@ -59,10 +59,31 @@ const (
 	RuleReference Rule = "reference"
 )
 
-// ExpiryGrace is how long after its expiresAt an unpaid order may still be
-// "created" before the audit calls it a violation: the expiration service
-// publishes within a second, the orders service applies it at once.
-const ExpiryGrace = 5 * time.Second
+// Config is what the audit must know of the system it reads.
+type Config struct {
+	// ExpiryGrace is the orders service's EXPIRY_GRACE: how long after its
+	// expiresAt an order whose expiration:complete never came (Redis lost
+	// its job) is left before orders' sweeper cancels it. Zero means
+	// DefaultExpiryGrace.
+	ExpiryGrace time.Duration
+}
+
+// DefaultExpiryGrace is orders' EXPIRY_GRACE when it is not set.
+const DefaultExpiryGrace = time.Minute
+
+// ExpirySlack is how late past what orders' sweeper allows itself an
+// unpaid order may still be "created": the sweep's own reads and writes,
+// or the expiration service publishing and orders applying it.
+const ExpirySlack = 5 * time.Second
+
+// ExpiryBound is how long after its expiresAt an unpaid order may still be
+// "created" before the audit calls it a violation: the grace, plus the
+// sweep's interval of half a grace (orders' sweeper.Interval), so that a
+// lost expiry is cancelled within one and a half graces, plus ExpirySlack.
+func (c Config) ExpiryBound() time.Duration {
+	grace := cmp.Or(c.ExpiryGrace, DefaultExpiryGrace)
+	return grace + grace/2 + ExpirySlack
+}
 
 // Finding is one broken invariant, or a warning.
 type Finding struct {
@@ -148,19 +169,21 @@ func total(m map[events.OrderStatus]int) int {
 	return n
 }
 
-// Audit reads the databases and checks them now. Run it on a quiet system
-// (see WaitQuiet): while events flow, findings marked Settling are expected.
-func Audit(ctx context.Context, dbs Databases) (Report, error) {
+// Audit reads the databases and checks them now, for a system configured
+// as cfg says. Run it on a quiet system (see WaitQuiet): while events flow,
+// findings marked Settling are expected.
+func Audit(ctx context.Context, dbs Databases, cfg Config) (Report, error) {
 	s, err := Load(ctx, dbs)
 	if err != nil {
 		return Report{}, err
 	}
-	return Check(s, time.Now()), nil
+	return Check(s, time.Now(), cfg), nil
 }
 
-// Check checks a snapshot, judging expiry at now.
-func Check(s *Snapshot, now time.Time) Report {
-	c := &checker{s: s, now: now}
+// Check checks a snapshot of a system configured as cfg says, judging
+// expiry at now.
+func Check(s *Snapshot, now time.Time, cfg Config) Report {
+	c := &checker{s: s, now: now, expiryBound: cfg.ExpiryBound()}
 	c.outboxes()
 	c.owners()
 	c.ticketReplicas()
@@ -202,8 +225,10 @@ func sortFindings(fs []Finding) {
 }
 
 type checker struct {
-	s                    *Snapshot
-	now                  time.Time
+	s   *Snapshot
+	now time.Time
+	// expiryBound is Config.ExpiryBound.
+	expiryBound          time.Duration
 	violations, warnings []Finding
 }
 
@@ -473,12 +498,13 @@ func (c *checker) orderReplicas() {
 	}
 }
 
-// expiry: an unpaid order is cancelled soon after it expires.
+// expiry: an unpaid order is cancelled soon after it expires, at the
+// latest by orders' sweeper when its expiry was lost.
 func (c *checker) expiry() {
 	for _, o := range sorted(c.s.Orders) {
-		if (o.Status == events.StatusCreated || o.Status == events.StatusAwaitingPayment) && c.now.After(o.ExpiresAt.Add(ExpiryGrace)) {
-			c.violation(RuleExpiry, true, orderSubject(o.ID), "still %s %v after it expired at %s",
-				o.Status, c.now.Sub(o.ExpiresAt).Round(time.Millisecond), o.ExpiresAt.Format(time.RFC3339Nano))
+		if (o.Status == events.StatusCreated || o.Status == events.StatusAwaitingPayment) && c.now.After(o.ExpiresAt.Add(c.expiryBound)) {
+			c.violation(RuleExpiry, true, orderSubject(o.ID), "still %s %v after it expired at %s (allowed: %v)",
+				o.Status, c.now.Sub(o.ExpiresAt).Round(time.Millisecond), o.ExpiresAt.Format(time.RFC3339Nano), c.expiryBound)
 		}
 	}
 }

@@ -69,7 +69,7 @@ func world() *audit.Snapshot {
 }
 
 func TestCheck_AConsistentSystemHasNoFinding(t *testing.T) {
-	r := audit.Check(world(), now)
+	r := audit.Check(world(), now, audit.Config{})
 	assert.True(t, r.OK(), "%s", r)
 	assert.Empty(t, r.Warnings)
 	assert.Equal(t, audit.Counts{
@@ -166,8 +166,8 @@ func TestCheck_FindsEveryBrokenInvariant(t *testing.T) {
 			set(s.OrderReplicas, createdOrder, func(r *audit.OrderReplica) { r.UserID = seller })
 		}, audit.RuleOrderReplica, "payments.orders " + createdOrder, false},
 		{"an unpaid order long expired", func(s *audit.Snapshot) {
-			set(s.Orders, createdOrder, func(o *audit.Order) { o.ExpiresAt = now.Add(-audit.ExpiryGrace - time.Second) })
-			set(s.OrderReplicas, createdOrder, func(r *audit.OrderReplica) { r.ExpiresAt = now.Add(-audit.ExpiryGrace - time.Second) })
+			set(s.Orders, createdOrder, func(o *audit.Order) { o.ExpiresAt = now.Add(-audit.Config{}.ExpiryBound() - time.Second) })
+			set(s.OrderReplicas, createdOrder, func(r *audit.OrderReplica) { r.ExpiresAt = now.Add(-audit.Config{}.ExpiryBound() - time.Second) })
 		}, audit.RuleExpiry, "orders.orders " + createdOrder, true},
 		{"a ticket of an unknown seller", func(s *audit.Snapshot) {
 			delete(s.Users, seller)
@@ -180,7 +180,7 @@ func TestCheck_FindsEveryBrokenInvariant(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := world()
 			tt.breakIt(s)
-			r := audit.Check(s, now)
+			r := audit.Check(s, now, audit.Config{})
 			require.False(t, r.OK(), "%s", r)
 			var found *audit.Finding
 			for i, f := range r.Violations {
@@ -192,6 +192,42 @@ func TestCheck_FindsEveryBrokenInvariant(t *testing.T) {
 			assert.Equal(t, tt.settling, found.Settling, "settling: %s", found)
 			assert.Equal(t, tt.settling, r.Settling() && onlySettling(r), "report settling")
 			assert.Contains(t, r.String(), tt.subject)
+		})
+	}
+}
+
+// TestCheck_AnUnpaidOrderIsLateOnlyPastWhatOrdersSweeperTakes: when Redis
+// lost an order's expiry, orders' sweeper cancels it once EXPIRY_GRACE has
+// passed, sweeping every half grace; the audit calls it late only after
+// that, and a few seconds for the sweep itself.
+func TestCheck_AnUnpaidOrderIsLateOnlyPastWhatOrdersSweeperTakes(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        audit.Config
+		expiredFor time.Duration
+		late       bool
+	}{
+		{"orders' default grace of a minute, at the bound", audit.Config{}, 95 * time.Second, false},
+		{"orders' default grace of a minute, past it", audit.Config{}, 95*time.Second + time.Millisecond, true},
+		{"a grace of a second, as the chaos run's, at the bound", audit.Config{ExpiryGrace: time.Second}, 6500 * time.Millisecond, false},
+		{"a grace of a second, past it", audit.Config{ExpiryGrace: time.Second}, 6500*time.Millisecond + time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := world()
+			set(s.Orders, createdOrder, func(o *audit.Order) { o.ExpiresAt = now.Add(-tt.expiredFor) })
+			set(s.OrderReplicas, createdOrder, func(r *audit.OrderReplica) { r.ExpiresAt = now.Add(-tt.expiredFor) })
+
+			r := audit.Check(s, now, tt.cfg)
+
+			if !tt.late {
+				assert.True(t, r.OK(), "%s", r)
+				return
+			}
+			require.Len(t, r.Violations, 1, "%s", r)
+			assert.Equal(t, audit.RuleExpiry, r.Violations[0].Rule)
+			assert.Equal(t, "orders.orders "+createdOrder, r.Violations[0].Subject)
+			assert.True(t, r.Violations[0].Settling, "the sweep may still come")
 		})
 	}
 }
@@ -210,7 +246,7 @@ func onlySettling(r audit.Report) bool {
 func TestCheck_ARefundedChargeOfACancelledOrderIsConsistent(t *testing.T) {
 	s := world()
 	s.Payments["65f0000000000000000000c2"] = audit.Payment{ID: "65f0000000000000000000c2", OrderID: cancelledOrder, Status: "refunded", StripeID: "ch_late", RefundID: "re_1"}
-	r := audit.Check(s, now)
+	r := audit.Check(s, now, audit.Config{})
 	assert.True(t, r.OK(), "%s", r)
 	assert.Empty(t, r.Warnings)
 }
@@ -220,7 +256,7 @@ func TestCheck_ClaimsLeftByCrashesAreWarnings(t *testing.T) {
 	s.Claims[releasedTicket] = audit.Claim{TicketID: releasedTicket, OrderID: cancelledOrder, CreatedAt: now.Add(-time.Minute)}
 	s.Claims[freshTicket] = audit.Claim{TicketID: freshTicket, OrderID: "65f0000000000000000000b8", CreatedAt: now}
 	s.Payments["65f0000000000000000000c3"] = audit.Payment{ID: "65f0000000000000000000c3", OrderID: createdOrder, Status: "pending"}
-	r := audit.Check(s, now)
+	r := audit.Check(s, now, audit.Config{})
 	assert.True(t, r.OK(), "%s", r)
 	require.Len(t, r.Warnings, 3, "%s", r)
 	text := r.String()

@@ -25,8 +25,9 @@ var ErrNotQuiet = errors.New("audit: the system did not become quiet")
 // could explain remains — outboxes empty, replicas at their owners'
 // versions, locks and releases applied, payments taken in, expired orders
 // cancelled — and nothing has changed for Quiet, then returns the audit of
-// that state. After timeout it returns the last audit with ErrNotQuiet.
-func WaitQuiet(ctx context.Context, dbs Databases, timeout time.Duration) (Report, error) {
+// that state, for a system configured as cfg says. After timeout it
+// returns the last audit with ErrNotQuiet.
+func WaitQuiet(ctx context.Context, dbs Databases, timeout time.Duration, cfg Config) (Report, error) {
 	deadline := time.Now().Add(timeout)
 	var (
 		r          Report
@@ -45,7 +46,7 @@ func WaitQuiet(ctx context.Context, dbs Databases, timeout time.Duration) (Repor
 			continue
 		}
 		now := time.Now()
-		r = Check(s, now)
+		r = Check(s, now, cfg)
 		fp := s.fingerprint()
 		if fp != last || stillSince.IsZero() {
 			last, stillSince = fp, now

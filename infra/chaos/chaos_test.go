@@ -118,7 +118,7 @@ func TestChaos_KilledServicesARestartedNATSAndAnEmptiedRedisLoseNothing(t *testi
 	// Orders placed last expire one window later; quiet means after that.
 	quietStart := time.Now()
 	sleep(ctx, window)
-	report, quietErr := audit.WaitQuiet(ctx, dbs, quietMax)
+	report, quietErr := audit.WaitQuiet(ctx, dbs, quietMax, auditConfig)
 	quietTook := time.Since(quietStart)
 	snap, err := audit.Load(ctx, dbs)
 	for tries := 1; err != nil && tries < 5 && ctx.Err() == nil; tries++ {

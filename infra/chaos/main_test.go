@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/infra/audit"
 	"ticketing.dev/infra/stack"
 )
 
@@ -30,6 +31,10 @@ const window = 3 * time.Second
 // grace is orders' EXPIRY_GRACE: an order whose expiry Redis lost is
 // cancelled by the sweeper 1 to 1.5 s after it expired.
 const grace = time.Second
+
+// auditConfig tells the auditor the grace the stack runs with, so that its
+// expiry rule allows what the sweeper takes.
+var auditConfig = audit.Config{ExpiryGrace: grace}
 
 var (
 	stk  *stack.Stack

@@ -108,7 +108,7 @@ func TestChaos_PaymentsRacingTheirOrdersEndAreRefundedExactlyOnce(t *testing.T) 
 	wg.Wait()
 	stk.DelayStripeCharges(0)
 
-	report, err := audit.WaitQuiet(ctx, dbs, quietMax)
+	report, err := audit.WaitQuiet(ctx, dbs, quietMax, auditConfig)
 	require.NoError(t, err, "%s", report)
 	snap, err := audit.Load(ctx, dbs)
 	require.NoError(t, err)

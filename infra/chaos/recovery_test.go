@@ -91,7 +91,7 @@ func killUnderCreateBurst(t *testing.T, victim string) {
 	wg.Wait()
 	loadEnd := time.Now()
 
-	report, quietErr := audit.WaitQuiet(ctx, dbs, recoverMax)
+	report, quietErr := audit.WaitQuiet(ctx, dbs, recoverMax, auditConfig)
 	tookQuiet := time.Since(loadEnd)
 	t.Logf("%s killed after %d creates with %d tickets holding events; %d created in all, %d failed; "+
 		"a new ticket reached orders %v after the restart; quiet %v after the load",

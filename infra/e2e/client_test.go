@@ -85,6 +85,18 @@ type order struct {
 	Ticket    ticket `json:"ticket"`
 }
 
+type payment struct {
+	ID       string  `json:"id"`
+	OrderID  string  `json:"orderId"`
+	Status   string  `json:"status"`
+	Amount   float64 `json:"amount"`
+	StripeID string  `json:"stripeId"`
+	Refund   *struct {
+		ID         string `json:"id"`
+		RefundedAt string `json:"refundedAt"`
+	} `json:"refund"`
+}
+
 var seq int
 
 func (u *user) signUp() {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -97,11 +98,22 @@ func TestStory_BuyAndPay(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, seller.do("PUT", "/api/tickets/"+tk.ID, map[string]any{"title": "concert", "price": 99}, nil))
 
 	// Payments learns of the order from order:created; until then it is a 404.
+	var paid struct{ ID string }
 	eventually(t, 10*time.Second, func() bool {
-		var paid struct{ ID string }
 		return buyer.do("POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": o.ID}, &paid) == http.StatusCreated
 	}, "payment accepted")
 	eventually(t, 10*time.Second, func() bool { return buyer.order(o.ID).Status == "complete" }, "order completed by payment:created")
+
+	// The buyer reads the payment, stored with its charge before the 201, and without a refund.
+	var p payment
+	require.Equal(t, http.StatusOK, buyer.do("GET", "/api/payments/"+o.ID, nil, &p))
+	assert.Equal(t, paid.ID, p.ID)
+	assert.Equal(t, o.ID, p.OrderID)
+	assert.Equal(t, "succeeded", p.Status)
+	assert.Equal(t, 20.5, p.Amount)
+	assert.True(t, strings.HasPrefix(p.StripeID, "ch_"), p.StripeID)
+	assert.Nil(t, p.Refund)
+	assert.Equal(t, http.StatusNotFound, seller.do("GET", "/api/payments/"+o.ID, nil, nil), "another user's payment does not exist for them")
 
 	// Nothing expires afterwards: past the window the order is still complete and the ticket sold.
 	// Only waiting shows that something does not happen: the order's window, and a second for

@@ -223,7 +223,7 @@ func (s *Stack) startInfra(ctx context.Context, dataDir, binDir string) (infra, 
 		return err
 	})
 	g.Go(func() (err error) {
-		in.stripeURL, err = s.startStripeMock(gctx, binDir)
+		in.stripeURL, err = s.startStripeMock(gctx, dataDir, binDir)
 		return err
 	})
 	return in, g.Wait()

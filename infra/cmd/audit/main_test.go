@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,4 +81,89 @@ func TestRun_FailsWhenTheSystemNeverBecomesQuiet(t *testing.T) {
 	assert.ErrorIs(t, err, errNotQuiet)
 	assert.Contains(t, out.String(), "(settling)")
 	assert.Contains(t, out.String(), "FAIL: not quiet after 1.5s")
+}
+
+// stripeCalls writes lines to a file of Stripe calls, as the local stack
+// keeps it, and returns its path.
+func stripeCalls(t *testing.T, lines string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "stripe-calls.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(lines), 0o644))
+	return path
+}
+
+func TestRun_ChecksTheMoneyAgainstTheStripeCalls(t *testing.T) {
+	uri := server(t)
+	order, payment := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+	tests := []struct {
+		name  string
+		lines string
+		want  string // a finding of the money rule, or none
+	}{
+		{"a charge no payment records", `{"method":"POST","path":"/v1/charges","idempotencyKey":"payment-` + order + `-` + payment + `","status":200}` + "\n",
+			"Stripe charged it for order " + order + ", but no payment is stored"},
+		{"a refund of nothing charged", `{"method":"POST","path":"/v1/refunds","idempotencyKey":"refund-` + payment + `","status":200}` + "\n",
+			"refunded 1 times at Stripe, never charged"},
+		{"a declined charge and a search", `{"method":"POST","path":"/v1/charges","idempotencyKey":"payment-` + order + `-` + payment + `","status":402}` + "\n" +
+			`{"method":"GET","path":"/v1/charges/search","status":200}` + "\n", ""},
+		// The stack appends a line as Stripe answers: a last line without
+		// its newline is still being written.
+		{"a charge still being written", `{"method":"POST","path":"/v1/charges","idempotencyKey":"payment-` + order + `-` + payment + `","st`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(t.Context(), []string{"-mongo", uri, "-wait", "5s", "-stripe-calls", stripeCalls(t, tt.lines)}, &out, &errOut)
+			if tt.want == "" {
+				require.NoError(t, err, "%s", out.String())
+				assert.Contains(t, out.String(), "no violations")
+				return
+			}
+			assert.ErrorIs(t, err, errViolations)
+			assert.Contains(t, out.String(), "1 violations")
+			assert.Contains(t, out.String(), "money")
+			assert.Contains(t, out.String(), tt.want)
+		})
+	}
+}
+
+func TestRun_StripeCallsItCannotReadAreNoFinding(t *testing.T) {
+	uri := server(t)
+	tests := []struct{ name, path, want string }{
+		{"a missing file", filepath.Join(t.TempDir(), "none.jsonl"), "stripe calls: open"},
+		{"a line of something else", stripeCalls(t, `{"method":"POST","path":"/v1/charges","status":200}`+"\n"+`{"amount":1500}`+"\n"), "line 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(t.Context(), []string{"-mongo", uri, "-stripe-calls", tt.path}, &out, &errOut)
+			require.Error(t, err)
+			assert.NotErrorIs(t, err, errViolations)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+// An unpaid order whose expiry Redis lost is cancelled by orders' sweeper
+// EXPIRY_GRACE after it expired, which the audit is told with -expiry-grace.
+func TestRun_AnOrderIsLateOnlyPastTheExpiryGrace(t *testing.T) {
+	uri := server(t)
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Disconnect(t.Context()) })
+	_, err = client.Database("orders").Collection("orders").InsertOne(t.Context(), bson.M{
+		"_id": bson.NewObjectID(), "userId": bson.NewObjectID().Hex(), "status": "created", "version": int64(0),
+		"expiresAt": time.Now().Add(-30 * time.Second), "ticketId": bson.NewObjectID()})
+	require.NoError(t, err)
+
+	var out, errOut bytes.Buffer
+	err = run(t.Context(), []string{"-mongo", uri}, &out, &errOut)
+	assert.ErrorIs(t, err, errViolations, "the order is broken in other ways")
+	assert.NotContains(t, out.String(), "expiry", "orders' default grace of a minute has not passed")
+
+	out.Reset()
+	err = run(t.Context(), []string{"-mongo", uri, "-expiry-grace", "10s"}, &out, &errOut)
+	assert.ErrorIs(t, err, errViolations)
+	assert.Contains(t, out.String(), "expiry")
+	assert.Contains(t, out.String(), "after it expired")
 }

@@ -247,7 +247,7 @@ func cell(ctx context.Context, root, dir, backend, bus string, n int, set settin
 	settle := func(ctx context.Context) error {
 		err := bench.WaitReplicas(ctx, s.MongoURI(), settleTimeout)
 		if err == nil {
-			_, err = audit.WaitQuiet(ctx, dbs, settleTimeout)
+			_, err = audit.WaitQuiet(ctx, dbs, settleTimeout, audit.Config{})
 		}
 		if err != nil && ctx.Err() == nil {
 			logf("not settled: %v", err)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
@@ -87,13 +88,74 @@ func New(key string, log *slog.Logger, opts ...Option) *Stripe {
 	}
 }
 
-// Charge creates a Charge of amountCents in currency on the card token
-// source.
-func (s *Stripe) Charge(ctx context.Context, amountCents int64, currency, source, idempotencyKey string) (string, error) {
+// Charge creates a Charge of amountCents in currency on the card token of
+// claim c, under c's idempotency key, with c's ids in its metadata.
+func (s *Stripe) Charge(ctx context.Context, c payment.Claim, amountCents int64, currency string) (string, error) {
 	start := time.Now()
-	id, err := s.charge(ctx, amountCents, currency, source, idempotencyKey)
+	id, err := s.charge(ctx, c, amountCents, currency)
 	s.metrics.Request(OperationCharge, Outcome(err), time.Since(start))
 	return id, err
+}
+
+// The metadata keys every charge carries, naming the claim it was made
+// for, so that it can be found once Stripe has forgotten the claim's
+// idempotency key (see FindCharge).
+const (
+	MetadataOrderID   = "order_id"
+	MetadataPaymentID = "payment_id"
+)
+
+// SearchQuery is the query of Stripe's Charges search that finds the
+// charges of claim c by their metadata. Ids are hex: nothing to escape.
+func SearchQuery(c payment.Claim) string {
+	return fmt.Sprintf("metadata['%s']:'%s' AND metadata['%s']:'%s'", MetadataOrderID, c.OrderID, MetadataPaymentID, c.ID)
+}
+
+// FindCharge looks the charges of claim c up with Stripe's Charges search,
+// by the metadata Charge gives them, and returns the id of the one that
+// succeeded. It fails with payment.ErrNotCharged when every one failed,
+// and with another error when Stripe failed, or holds no charge of c, or
+// one still pending, or more than one that succeeded. The search lags
+// Stripe's writes by under a minute, up to an hour during incidents: it is
+// for claims long past that (payment.MaxRepeatAge). The Charges list
+// cannot filter by metadata.
+func (s *Stripe) FindCharge(ctx context.Context, c payment.Claim) (string, error) {
+	start := time.Now()
+	params := &stripe.ChargeSearchParams{SearchParams: stripe.SearchParams{Query: SearchQuery(c)}}
+	var succeeded, failed, other []string
+	var err error
+	for ch, serr := range s.client.V1Charges.Search(ctx, params).All(ctx) {
+		if serr != nil {
+			err = translate(serr)
+			break
+		}
+		switch ch.Status {
+		case stripe.ChargeStatusSucceeded:
+			succeeded = append(succeeded, ch.ID)
+		case stripe.ChargeStatusFailed:
+			failed = append(failed, ch.ID)
+		default:
+			other = append(other, ch.ID+" "+string(ch.Status))
+		}
+	}
+	s.metrics.Request(OperationFindCharge, Outcome(err), time.Since(start))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("find charge: %w", err)
+	case len(other) > 0:
+		return "", fmt.Errorf("find charge: stripe holds charges of the claim not yet settled: %s", strings.Join(other, ", "))
+	case len(succeeded) == 1:
+		return succeeded[0], nil
+	case len(succeeded) > 1:
+		return "", fmt.Errorf("find charge: stripe holds %d successful charges of one claim: %s", len(succeeded), strings.Join(succeeded, ", "))
+	case len(failed) > 0:
+		return "", fmt.Errorf("find charge: stripe holds only failed charges of the claim (%s): %w", strings.Join(failed, ", "), payment.ErrNotCharged)
+	default:
+		// The request never reached Stripe, or the charge was made
+		// before charges carried metadata: only a person can tell.
+		return "", fmt.Errorf("find charge: stripe holds no charge with metadata %s %s and %s %s",
+			MetadataOrderID, c.OrderID, MetadataPaymentID, c.ID)
+	}
 }
 
 // The operations of ticketing_stripe_requests_total, by what they ask Stripe.
@@ -105,6 +167,8 @@ const (
 	// OperationListRefunds is a charge's refunds listed, when Stripe says
 	// it is refunded already.
 	OperationListRefunds = "list_refunds"
+	// OperationFindCharge is a claim's charges looked up by metadata.
+	OperationFindCharge = "find_charge"
 )
 
 // Refund refunds the whole charge chargeID. A charge refunded already,
@@ -192,15 +256,16 @@ func Outcome(err error) string {
 	}
 }
 
-func (s *Stripe) charge(ctx context.Context, amountCents int64, currency, source, idempotencyKey string) (string, error) {
+func (s *Stripe) charge(ctx context.Context, c payment.Claim, amountCents int64, currency string) (string, error) {
 	params := &stripe.ChargeCreateParams{
 		Amount:   stripe.Int64(amountCents),
 		Currency: stripe.String(currency),
+		Metadata: map[string]string{MetadataOrderID: c.OrderID, MetadataPaymentID: c.ID},
 	}
-	if err := params.SetSource(source); err != nil {
+	if err := params.SetSource(c.Token); err != nil {
 		return "", fmt.Errorf("charge: %w", err)
 	}
-	params.SetIdempotencyKey(idempotencyKey)
+	params.SetIdempotencyKey(c.IdempotencyKey())
 	ch, err := s.client.V1Charges.Create(ctx, params)
 	if err != nil {
 		return "", translate(err)

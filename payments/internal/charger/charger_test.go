@@ -24,16 +24,20 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 
 const key = "sk_test_123"
 
+// claim is the claim the tests charge for.
+var claim = payment.Claim{ID: "pay-1", OrderID: "order-1", Token: "tok_visa"}
+
 func TestCharge_CreatesAChargeOnStripeMock(t *testing.T) {
 	proxy := stripetest.Proxy(t, testkit.StripeMock(t))
 	reg := prometheus.NewRegistry()
 	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(proxy.URL), withMetrics(t, reg))
 
-	id, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
+	id, err := c.Charge(t.Context(), claim, 2099, "usd")
 
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(id, "ch_"), id)
-	assert.Equal(t, []stripetest.Charge{{Amount: "2099", Currency: "usd", Source: "tok_visa", IdempotencyKey: "payment-order-1"}}, proxy.Charges())
+	assert.Equal(t, []stripetest.Charge{{Amount: "2099", Currency: "usd", Source: "tok_visa", IdempotencyKey: "payment-order-1-pay-1",
+		Metadata: map[string]string{"order_id": "order-1", "payment_id": "pay-1"}}}, proxy.Charges())
 	s := metricstest.Gather(t, reg)
 	assert.Equal(t, 1.0, s.Value(metrics.StripeRequests, prometheus.Labels{"operation": "charge", "outcome": charger.OutcomeSucceeded}))
 	assert.Equal(t, 1.0, s.Value(metrics.StripeRequestDuration, prometheus.Labels{"operation": "charge"}))
@@ -66,7 +70,7 @@ func TestCharge_TranslatesStripesAnswers(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(srv.URL), withMetrics(t, reg))
 
-			_, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
+			_, err := c.Charge(t.Context(), claim, 2099, "usd")
 
 			require.Error(t, err)
 			code, body := errs.Response(err)
@@ -94,7 +98,7 @@ func TestCharge_UnreachableStripeIsUnavailableAndCertainlyNotCharged(t *testing.
 	reg := prometheus.NewRegistry()
 	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(stripetest.Unreachable(t)), withMetrics(t, reg))
 
-	_, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
+	_, err := c.Charge(t.Context(), claim, 2099, "usd")
 
 	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.StripeRequests,
 		prometheus.Labels{"operation": "charge", "outcome": charger.OutcomeUnavailable}))
@@ -109,7 +113,7 @@ func TestCharge_UnansweredChargeIsUnavailableWithItsOutcomeUnknown(t *testing.T)
 	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(srv.URL), charger.WithTimeout(200*time.Millisecond))
 
 	start := time.Now()
-	_, err := c.Charge(t.Context(), 2099, "usd", "tok_visa", "payment-order-1")
+	_, err := c.Charge(t.Context(), claim, 2099, "usd")
 
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.ErrorIs(t, err, payment.ErrStripeUnavailable)
@@ -140,4 +144,56 @@ func TestRefund_StripeFailingIsUnavailable(t *testing.T) {
 
 	assert.ErrorIs(t, err, payment.ErrStripeUnavailable)
 	assert.Len(t, srv.Refunds(), 1, "stripe-go must not retry by itself")
+}
+
+func TestFindCharge_SearchesByTheClaimsMetadata(t *testing.T) {
+	proxy := stripetest.Proxy(t, testkit.StripeMock(t))
+	reg := prometheus.NewRegistry()
+	c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(proxy.URL), withMetrics(t, reg))
+
+	id, err := c.FindCharge(t.Context(), claim)
+
+	require.NoError(t, err)
+	// stripe-mock answers every search with one canned charge that
+	// succeeded, whatever the query.
+	assert.Equal(t, []stripetest.Search{{Query: "metadata['order_id']:'order-1' AND metadata['payment_id']:'pay-1'", Found: []string{id}}}, proxy.Searches())
+	assert.Empty(t, proxy.Charges(), "nothing charged")
+	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.StripeRequests,
+		prometheus.Labels{"operation": charger.OperationFindCharge, "outcome": charger.OutcomeSucceeded}))
+}
+
+func TestFindCharge_DecidesOnlyOnWhatStripeHolds(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		body       string
+		want       string // the charge found
+		notCharged bool   // whether nothing was charged, for certain
+		message    string // the error's, when it cannot tell
+	}{
+		{"one succeeded", http.StatusOK, stripetest.SearchResult("ch_paid succeeded"), "ch_paid", false, ""},
+		{"a failed one, then one that succeeded", http.StatusOK, stripetest.SearchResult("ch_declined failed", "ch_paid succeeded"), "ch_paid", false, ""},
+		{"only failed ones", http.StatusOK, stripetest.SearchResult("ch_declined failed"), "", true, ""},
+		{"none", http.StatusOK, stripetest.SearchResult(), "", false, "stripe holds no charge with metadata order_id order-1 and payment_id pay-1"},
+		{"one pending", http.StatusOK, stripetest.SearchResult("ch_paid succeeded", "ch_wait pending"), "", false, "not yet settled: ch_wait pending"},
+		{"two succeeded", http.StatusOK, stripetest.SearchResult("ch_1 succeeded", "ch_2 succeeded"), "", false, "2 successful charges of one claim"},
+		{"stripe failing", http.StatusInternalServerError, stripetest.APIError, "", false, "stripe answered 500"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := stripetest.Answering(t, tt.status, tt.body)
+			c := charger.New(key, testkit.Logger(t), charger.WithBaseURL(srv.URL))
+
+			id, err := c.FindCharge(t.Context(), claim)
+
+			require.Len(t, srv.Searches(), 1)
+			assert.Equal(t, charger.SearchQuery(claim), srv.Searches()[0].Query)
+			assert.Equal(t, tt.want, id)
+			assert.Equal(t, tt.want == "", err != nil, "%v", err)
+			assert.Equal(t, tt.notCharged, errors.Is(err, payment.ErrNotCharged), "%v", err)
+			if tt.message != "" {
+				assert.ErrorContains(t, err, tt.message)
+			}
+		})
+	}
 }

@@ -129,12 +129,24 @@ type Claim struct {
 	// its charge sends Stripe exactly the same request.
 	Token     string
 	ClaimedAt time.Time
+	// CreatedAt is when the claim was made: every charge under its
+	// idempotency key was sent after it (see MaxRepeatAge).
+	CreatedAt time.Time
 }
 
 // IdempotencyKey is the key every charge made for the claim carries.
 func (c Claim) IdempotencyKey() string {
 	return "payment-" + c.OrderID + "-" + c.ID
 }
+
+// MaxRepeatAge is the age up to which a claim left pending is settled by
+// repeating its charge under its idempotency key. Stripe keeps a key, and
+// its answer, for 24 hours only: a request repeated later is a new one,
+// which could charge the card a second time, or be refused (the token was
+// used) while the first charge went through. An hour below that covers
+// clocks and the charge under way. An older claim is settled by looking
+// its charge up by the metadata every charge carries (Charger.FindCharge).
+const MaxRepeatAge = 23 * time.Hour
 
 // Errors of the payment domain. The messages of those with a kind are what
 // a client is shown.
@@ -176,6 +188,9 @@ var (
 	// ErrOutcomeUnknown marks an ErrStripeUnavailable whose request may
 	// have reached Stripe: no answer came back. See the package doc.
 	ErrOutcomeUnknown = errors.New("payment: charge outcome unknown")
+	// ErrNotCharged is a claim whose charges Stripe holds, every one of
+	// them failed: nothing was charged under it.
+	ErrNotCharged = errors.New("payment: stripe holds no successful charge of the claim")
 	// ErrOrderBehind is an order:cancelled event whose previous version the
 	// replica does not hold yet; it must wait for the events before it.
 	ErrOrderBehind = errors.New("payment: order replica is behind the event")
@@ -222,14 +237,22 @@ func (e *unknownError) Unwrap() []error {
 
 // Charger charges cards.
 type Charger interface {
-	// Charge charges amountCents in currency to the card of token source
-	// and returns the charge's id. Requests with the same idempotencyKey
-	// make one charge at most. It fails with an error for which
-	// errors.Is(err, ErrDeclined) holds when Stripe refused the charge for
-	// a reason the buyer can act on, and with ErrStripeUnavailable when
-	// Stripe could not be reached or failed — wrapped in ErrOutcomeUnknown
-	// when the request may have been carried out all the same.
-	Charge(ctx context.Context, amountCents int64, currency, source, idempotencyKey string) (stripeID string, err error)
+	// Charge charges amountCents in currency to the card of c's token,
+	// under c's idempotency key, with c's order and payment ids in the
+	// charge's metadata, and returns the charge's id. Requests of one claim
+	// make one charge at most while Stripe keeps the key (MaxRepeatAge).
+	// It fails with an error for which errors.Is(err, ErrDeclined) holds
+	// when Stripe refused the charge for a reason the buyer can act on, and
+	// with ErrStripeUnavailable when Stripe could not be reached or failed
+	// — wrapped in ErrOutcomeUnknown when the request may have been carried
+	// out all the same.
+	Charge(ctx context.Context, c Claim, amountCents int64, currency string) (stripeID string, err error)
+	// FindCharge looks up by their metadata the charges Stripe made for c
+	// and returns the id of the one that succeeded. It fails with
+	// ErrNotCharged when every charge of c failed, and with another error
+	// when it cannot tell: Stripe failed, holds no charge of c, more than
+	// one that succeeded, or one still pending.
+	FindCharge(ctx context.Context, c Claim) (stripeID string, err error)
 	// Refund refunds the whole charge stripeID and returns the refund's
 	// id. Requests with the same idempotencyKey make one refund at most,
 	// and a charge refunded already returns its refund. It fails with

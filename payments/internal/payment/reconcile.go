@@ -43,6 +43,12 @@ const (
 	// ResultFailed is one that could not be settled this time, such as
 	// because Stripe failed; the next round tries again.
 	ResultFailed = "failed"
+	// ResultUndecided is a claim older than MaxRepeatAge whose charge the
+	// lookup by metadata could not settle: Stripe holds none of it, or more
+	// than one, or failed. It stays pending, neither released nor offered
+	// to the buyer's next attempt, and every round tries again; a person
+	// should look at it.
+	ResultUndecided = "undecided"
 )
 
 // Outcome is what Reconcile did with one claim or payment.
@@ -51,7 +57,7 @@ type Outcome struct {
 	Result    string
 	OrderID   string
 	PaymentID string
-	// Err is why it failed, for ResultFailed.
+	// Err is why it failed, for ResultFailed and ResultUndecided.
 	Err error
 }
 
@@ -61,24 +67,24 @@ type Outcome struct {
 //     and settled as Pay settles it — recorded with payment:created while
 //     the order is payable, refunded otherwise — or the claim is released
 //     when Stripe refuses it, since then no charge exists under that key;
+//     a claim older than MaxRepeatAge, whose key Stripe may have forgotten,
+//     has its charge looked up by metadata instead (see chargeOf);
 //   - payments to refund that nobody is refunding: those left refunding
 //     for longer than a refund may take, and those succeeded whose order's
 //     replica is cancelled.
 //
 // Why repeat the charge rather than search for it (Stripe's Charges search
-// by metadata): the search is eventually consistent — Stripe documents
-// under a minute, up to an hour during incidents, and advises against it
-// for read-after-write — so an empty answer does not prove that nothing
-// was charged, and releasing on it could keep money without a ticket. A
-// request repeated with its idempotency key is answered from Stripe's
-// record of that key for 24 hours: the charge it made, the refusal it
-// gave, or, if the request never reached Stripe, a charge made now; the
-// cost of the last case, for an order cancelled meanwhile, is a charge
-// refunded at once. stripe-mock, which the tests run against, keeps no
-// state: it answers any search with the same canned charge whatever the
-// query, so a search could not even be told apart from a miss there,
-// while a repeated charge behaves on it as it does on Stripe for a
-// request that never arrived.
+// by metadata) while Stripe keeps the key: the search is eventually
+// consistent — Stripe documents under a minute, up to an hour during
+// incidents, and advises against it for read-after-write — so an empty
+// answer does not prove that nothing was charged, and releasing on it
+// could keep money without a ticket. A request repeated with its
+// idempotency key is answered from Stripe's record of that key for 24
+// hours: the charge it made, the refusal it gave, or, if the request never
+// reached Stripe, a charge made now; the cost of the last case, for an
+// order cancelled meanwhile, is a charge refunded at once. Past that, a
+// repeated request is a new one, and the search, by then long caught up,
+// is the one safe way to learn what was charged.
 //
 // Once ctx is done, Reconcile returns before the next claim or payment; the
 // one under way is finished, within the charge timeout.
@@ -126,22 +132,10 @@ func (s *Service) reconcileClaim(ctx context.Context, c Claim) Outcome {
 	if err != nil {
 		return fail(err)
 	}
-	o, err := s.store.Order(ctx, c.OrderID)
-	if err != nil {
-		return fail(err)
-	}
-	stripeID, err := s.charger.Charge(ctx, o.Price.Cents(), Currency, c.Token, c.IdempotencyKey())
-	switch {
-	case errors.Is(err, ErrDeclined):
-		if err := s.store.Release(ctx, c); err != nil {
-			return fail(fmt.Errorf("release claim: %w", err))
-		}
-		out.Result = ResultReleased
+	stripeID, result, err := s.chargeOf(ctx, c)
+	if result != "" {
+		out.Result, out.Err = result, err
 		return out
-	case err != nil:
-		// Left for the next round; abandoned, so that the buyer who
-		// tries again takes it over at once.
-		return fail(errors.Join(err, s.store.Abandon(ctx, c)))
 	}
 	p, err := s.settle(ctx, c, stripeID, TriggerReconciler)
 	if err != nil {
@@ -156,6 +150,53 @@ func (s *Service) reconcileClaim(ctx context.Context, c Claim) Outcome {
 		out.Result = ResultSkipped
 	}
 	return out
+}
+
+// chargeOf finds out what Stripe charged under the claim c, which the
+// caller holds: it returns the charge's id, or the result that ends the
+// claim's round — released when nothing was charged, failed or undecided
+// with why.
+//
+// While Stripe keeps the claim's key, the charge is repeated under it.
+// Past MaxRepeatAge it is looked up by its metadata: Stripe's search lags
+// writes by an hour at most, and the claim is older than a day. A lookup
+// that cannot tell leaves the claim pending and not abandoned: releasing
+// it could keep money without a ticket, and a buyer's attempt taking it
+// over would repeat the charge under the forgotten key.
+func (s *Service) chargeOf(ctx context.Context, c Claim) (stripeID, result string, err error) {
+	if age := s.now().Sub(c.CreatedAt); age >= MaxRepeatAge {
+		stripeID, err = s.charger.FindCharge(ctx, c)
+		switch {
+		case errors.Is(err, ErrNotCharged):
+			return s.release(ctx, c)
+		case err != nil:
+			return "", ResultUndecided, fmt.Errorf("claim made %v ago, longer than Stripe keeps its idempotency key: %w", age.Round(time.Second), err)
+		}
+		return stripeID, "", nil
+	}
+	o, err := s.store.Order(ctx, c.OrderID)
+	if err != nil {
+		return "", ResultFailed, err
+	}
+	stripeID, err = s.charger.Charge(ctx, c, o.Price.Cents(), Currency)
+	switch {
+	case errors.Is(err, ErrDeclined):
+		return s.release(ctx, c)
+	case err != nil:
+		// Left for the next round; abandoned, so that the buyer who
+		// tries again takes it over at once.
+		return "", ResultFailed, errors.Join(err, s.store.Abandon(ctx, c))
+	}
+	return stripeID, "", nil
+}
+
+// release deletes the claim c, under which nothing was charged, for
+// chargeOf.
+func (s *Service) release(ctx context.Context, c Claim) (stripeID, result string, err error) {
+	if err := s.store.Release(ctx, c); err != nil {
+		return "", ResultFailed, fmt.Errorf("release claim: %w", err)
+	}
+	return "", ResultReleased, nil
 }
 
 // reconcileRefund makes one refund that nobody is making.

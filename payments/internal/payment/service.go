@@ -131,7 +131,7 @@ func (s *Service) Pay(ctx context.Context, userID, orderID, token string) (Payme
 	// charge cut off halfway would leave its outcome unknown.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.chargeTimeout)
 	defer cancel()
-	stripeID, err := s.charger.Charge(ctx, o.Price.Cents(), Currency, c.Token, c.IdempotencyKey())
+	stripeID, err := s.charger.Charge(ctx, c, o.Price.Cents(), Currency)
 	if err != nil {
 		return Payment{}, s.giveUp(ctx, c, err)
 	}

@@ -133,7 +133,7 @@ func (d paymentDoc) payment() payment.Payment {
 }
 
 func (d paymentDoc) claim() payment.Claim {
-	return payment.Claim{ID: d.ID.Hex(), OrderID: d.OrderID, Token: d.Token, ClaimedAt: d.ClaimedAt.UTC()}
+	return payment.Claim{ID: d.ID.Hex(), OrderID: d.OrderID, Token: d.Token, ClaimedAt: d.ClaimedAt.UTC(), CreatedAt: d.CreatedAt.UTC()}
 }
 
 // Store is a payment.Store on a MongoDB database.
@@ -279,7 +279,7 @@ func (s *Store) Claim(ctx context.Context, c payment.Claim, staleBefore time.Tim
 			ClaimedAt: c.ClaimedAt,
 		})
 		if err == nil {
-			c.ID = id.Hex()
+			c.ID, c.CreatedAt = id.Hex(), c.ClaimedAt
 			return c, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
@@ -340,7 +340,7 @@ func (s *Store) takeOver(ctx context.Context, c payment.Claim, staleBefore time.
 	if !ok {
 		return payment.Claim{}, payment.ErrPaymentInProgress // another process was quicker
 	}
-	return payment.Claim{ID: d.ID.Hex(), OrderID: d.OrderID, Token: d.Token, ClaimedAt: c.ClaimedAt}, nil
+	return payment.Claim{ID: d.ID.Hex(), OrderID: d.OrderID, Token: d.Token, ClaimedAt: c.ClaimedAt, CreatedAt: d.CreatedAt.UTC()}, nil
 }
 
 // stale reports whether a pending claim may be taken over.

@@ -58,6 +58,11 @@ func (r *Reconciler) Round(ctx context.Context) []payment.Outcome {
 		switch o.Result {
 		case payment.ResultFailed:
 			r.log.WarnContext(ctx, "reconcile: not settled, trying again next round", append(attrs, "err", o.Err)...)
+		case payment.ResultUndecided:
+			// Left pending rather than guessed at: money may be kept
+			// without a ticket until a person settles it.
+			r.log.ErrorContext(ctx, "reconcile: cannot tell what Stripe charged for a claim older than its idempotency key; left pending, settle it by hand",
+				append(attrs, "err", o.Err)...)
 		case payment.ResultSkipped:
 			r.log.DebugContext(ctx, "reconcile: settled by another", attrs...)
 		default:

@@ -1,17 +1,19 @@
 // Package stripetest puts HTTP servers around Stripe for the payments
 // service's tests: a recording proxy in front of the real stripe-mock, to
-// see what was charged, and the answers stripe-mock cannot give — a
+// see what was charged, refunded and searched for, and the answers stripe-mock cannot give — a
 // declined card, a server error, silence — as Stripe documents them.
 package stripetest
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,15 @@ type Charge struct {
 	Currency       string
 	Source         string
 	IdempotencyKey string
+	// Metadata are the charge's metadata[key] fields, by key.
+	Metadata map[string]string
+}
+
+// Search is one GET /v1/charges/search as it reached the server, with the
+// ids of the charges a proxy's upstream answered.
+type Search struct {
+	Query string
+	Found []string
 }
 
 // Refund is one POST /v1/refunds as it reached the server.
@@ -31,18 +42,29 @@ type Refund struct {
 	IdempotencyKey string
 }
 
-// recorder keeps the charges and refunds a server was asked for.
+// recorder keeps the charges, refunds and searches a server was asked
+// for.
 type recorder struct {
-	mu      sync.Mutex
-	charges []Charge
-	refunds []Refund
+	mu       sync.Mutex
+	charges  []Charge
+	refunds  []Refund
+	searches []Search
 }
 
+// searchPath is the path of Stripe's Charges search.
+const searchPath = "/v1/charges/search"
+
 // record reads a charge or refund request's form, leaving its body
-// readable again.
-func (rec *recorder) record(r *http.Request) {
+// readable again, or a search's query; it returns the index of a search.
+func (rec *recorder) record(r *http.Request) (search int) {
+	if r.Method == http.MethodGet && r.URL.Path == searchPath {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		rec.searches = append(rec.searches, Search{Query: r.URL.Query().Get("query")})
+		return len(rec.searches) - 1
+	}
 	if r.Method != http.MethodPost || (r.URL.Path != "/v1/charges" && r.URL.Path != "/v1/refunds") {
-		return
+		return -1
 	}
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -51,14 +73,47 @@ func (rec *recorder) record(r *http.Request) {
 	defer rec.mu.Unlock()
 	if r.URL.Path == "/v1/refunds" {
 		rec.refunds = append(rec.refunds, Refund{Charge: form.Get("charge"), IdempotencyKey: r.Header.Get("Idempotency-Key")})
-		return
+		return -1
+	}
+	var metadata map[string]string
+	for k, v := range form {
+		if key, ok := strings.CutPrefix(k, "metadata["); ok && strings.HasSuffix(key, "]") {
+			if metadata == nil {
+				metadata = make(map[string]string)
+			}
+			metadata[strings.TrimSuffix(key, "]")] = v[0]
+		}
 	}
 	rec.charges = append(rec.charges, Charge{
 		Amount:         form.Get("amount"),
 		Currency:       form.Get("currency"),
 		Source:         form.Get("source"),
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+		Metadata:       metadata,
 	})
+	return -1
+}
+
+// found records the ids of the charges the answer to search i holds.
+func (rec *recorder) found(i int, answer []byte) {
+	var list struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(answer, &list)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, c := range list.Data {
+		rec.searches[i].Found = append(rec.searches[i].Found, c.ID)
+	}
+}
+
+// Searches returns the charge searches asked for so far, oldest first.
+func (rec *recorder) Searches() []Search {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]Search(nil), rec.searches...)
 }
 
 // Refunds returns the refunds asked for so far, oldest first.
@@ -137,13 +192,30 @@ func Proxy(t testing.TB, upstream string) *Server {
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	s := &Server{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.record(r)
+		search := s.record(r)
 		s.wait(r)
-		proxy.ServeHTTP(w, r)
+		if search < 0 {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		tee := &teeWriter{ResponseWriter: w}
+		proxy.ServeHTTP(tee, r)
+		s.found(search, tee.body.Bytes())
 	}))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s
+}
+
+// teeWriter keeps a copy of the body it writes.
+type teeWriter struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (w *teeWriter) Write(p []byte) (int, error) {
+	w.body.Write(p)
+	return w.ResponseWriter.Write(p)
 }
 
 // Answering returns a server that answers every request with status and
@@ -154,7 +226,9 @@ func Answering(t testing.TB, status int, body string) *Server {
 	t.Helper()
 	s := &Server{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.record(r)
+		if search := s.record(r); search >= 0 && status == http.StatusOK {
+			s.found(search, []byte(body))
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Request-Id", "req_test")
 		w.WriteHeader(status)
@@ -207,3 +281,14 @@ const (
 	// BadKey is the body of a 401 for a wrong secret key.
 	BadKey = `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****"}}`
 )
+
+// SearchResult is Stripe's answer to a Charges search that holds charges,
+// each given as "id status", such as "ch_1 succeeded".
+func SearchResult(charges ...string) string {
+	data := make([]string, 0, len(charges))
+	for _, c := range charges {
+		id, status, _ := strings.Cut(c, " ")
+		data = append(data, `{"id":"`+id+`","object":"charge","status":"`+status+`"}`)
+	}
+	return `{"object":"search_result","url":"/v1/charges/search","has_more":false,"data":[` + strings.Join(data, ",") + `]}`
+}
