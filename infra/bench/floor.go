@@ -5,7 +5,9 @@
 // collections as large, plus the password hash where the step hashes one.
 // A step's figures divided by its floor's say how much the services add;
 // its commands per request set against its budget say whether the design
-// does more database work than it must.
+// does more database work than it must. Each command is sent as the store
+// behind it sends it (floorstores.go), which TestFloor_SendsWhatTheStoresSend
+// checks against the commands the stores' own tests pin.
 package bench
 
 import (

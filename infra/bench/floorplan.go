@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +12,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/outbox"
 )
 
 // FloorPlan is what the floor of a step that writes runs per iteration:
@@ -49,81 +50,6 @@ func (p FloorPlan) commands() float64 {
 	return n
 }
 
-// floorCollection is one of the services' collections as the floor
-// mirrors it: its documents' shape and its indexes.
-type floorCollection struct {
-	service, name string
-	indexes       []mongo.IndexModel
-	doc           func(id bson.ObjectID) bson.D
-}
-
-// pendingIndex is the outbox relay's index of the documents with pending
-// events.
-var pendingIndex = mongo.IndexModel{
-	Keys:    bson.D{{Key: "outbox.id", Value: 1}},
-	Options: options.Index().SetName("outbox_pending").SetSparse(true),
-}
-
-// pending is an outbox array of one message of size bytes of JSON, with
-// the fields outbox.New gives it.
-func pending(subject string, size int) bson.A {
-	return bson.A{bson.D{{Key: "id", Value: rand.Text()}, {Key: "subject", Value: subject}, {Key: "data", Value: make([]byte, size)},
-		{Key: "at", Value: time.Now().UTC().Truncate(time.Millisecond)}}}
-}
-
-var someUser = bson.NewObjectID().Hex()
-
-// floorCollections are the collections of the services' stores, with the
-// fields of their documents and the indexes their stores and relays
-// create.
-var floorCollections = []floorCollection{
-	{service: "auth", name: "users",
-		indexes: []mongo.IndexModel{{Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique")}},
-		doc: func(id bson.ObjectID) bson.D {
-			return bson.D{{Key: "_id", Value: id}, {Key: "email", Value: id.Hex() + "@example.com"}, {Key: "password", Value: encodeHash(make([]byte, 16), make([]byte, 64))}}
-		}},
-	{service: "tickets", name: "tickets",
-		indexes: []mongo.IndexModel{
-			{Keys: bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("orderId_id")},
-			{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "orderId", Value: 1}}, Options: options.Index().SetName("userId_orderId")},
-			pendingIndex,
-		},
-		doc: func(id bson.ObjectID) bson.D {
-			return bson.D{{Key: "_id", Value: id}, {Key: "title", Value: "load test concert"}, {Key: "price", Value: int64(2000)},
-				{Key: "userId", Value: someUser}, {Key: "version", Value: int64(0)}, {Key: "outbox", Value: pending("ticket:created", 130)}}
-		}},
-	{service: "orders", name: "tickets",
-		doc: func(id bson.ObjectID) bson.D {
-			return bson.D{{Key: "_id", Value: id}, {Key: "title", Value: "load test concert"}, {Key: "price", Value: int64(2000)}, {Key: "version", Value: int64(0)}}
-		}},
-	{service: "orders", name: "claims",
-		doc: func(id bson.ObjectID) bson.D {
-			return bson.D{{Key: "_id", Value: id}, {Key: "orderId", Value: bson.NewObjectID()}, {Key: "createdAt", Value: time.Now()}}
-		}},
-	{service: "orders", name: "orders",
-		indexes: []mongo.IndexModel{
-			{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("userId_id")},
-			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "expiresAt", Value: 1}}, Options: options.Index().SetName("status_expiresAt")},
-			pendingIndex,
-		},
-		doc: func(id bson.ObjectID) bson.D {
-			return bson.D{{Key: "_id", Value: id}, {Key: "userId", Value: someUser}, {Key: "status", Value: "created"},
-				{Key: "expiresAt", Value: time.Now().Add(15 * time.Minute)}, {Key: "ticketId", Value: bson.NewObjectID()},
-				{Key: "version", Value: int64(0)}, {Key: "outbox", Value: pending("order:created", 220)}}
-		}},
-	{service: "payments", name: "orders",
-		doc: func(id bson.ObjectID) bson.D {
-			return bson.D{{Key: "_id", Value: id}, {Key: "userId", Value: someUser}, {Key: "status", Value: "created"},
-				{Key: "price", Value: int64(2000)}, {Key: "version", Value: int64(0)}, {Key: "expiresAt", Value: time.Now().Add(15 * time.Minute)}}
-		}},
-	{service: "payments", name: "payments",
-		indexes: []mongo.IndexModel{{Keys: bson.D{{Key: "orderId", Value: 1}}, Options: options.Index().SetUnique(true).SetName("orderId_unique")}, pendingIndex},
-		doc: func(id bson.ObjectID) bson.D {
-			return bson.D{{Key: "_id", Value: id}, {Key: "orderId", Value: bson.NewObjectID().Hex()}, {Key: "status", Value: "pending"},
-				{Key: "createdAt", Value: time.Now()}, {Key: "token", Value: "tok_visa"}, {Key: "claimedAt", Value: time.Now()}}
-		}},
-}
-
 // floorName is the floor's collection for a service's collection.
 func floorName(service, collection string) string { return service + "_" + collection }
 
@@ -149,7 +75,7 @@ func (f *floor) prepareCollections(ctx context.Context) error {
 		ids := make([]bson.ObjectID, seedDocs)
 		for i := range docs {
 			ids[i] = bson.NewObjectID()
-			docs[i] = fc.doc(ids[i])
+			docs[i], _ = fc.doc(ids[i])
 		}
 		if _, err := coll.InsertMany(ctx, docs); err != nil {
 			return fmt.Errorf("floor: seed %s: %w", coll.Name(), err)
@@ -177,6 +103,14 @@ func (f *floor) plan(p FloorPlan) (op, error) {
 		if !ok {
 			return nil, fmt.Errorf("floor: no budget for the story %q", name)
 		}
+		for _, c := range st.Commands {
+			if _, ok := floorCollectionOf(c.Service, c.Collection); !ok {
+				return nil, fmt.Errorf("floor: %s: no floor collection for %s.%s", name, c.Service, c.Collection)
+			}
+			if c.Command == "update" && c.Reason != relayRemoval && storeUpdates[name][c.Service+"."+c.Collection] == nil {
+				return nil, fmt.Errorf("floor: %s: no store update of %s.%s", name, c.Service, c.Collection)
+			}
+		}
 		stories = append(stories, st)
 	}
 	last := stories[len(stories)-1]
@@ -184,9 +118,7 @@ func (f *floor) plan(p FloorPlan) (op, error) {
 	// but the whole iteration, as its step times the whole of it.
 	timed := slices.ContainsFunc(last.Commands, func(c Command) bool { return !c.Async })
 	return func(ctx context.Context, w, i int) (start, end time.Time, err error) {
-		// The documents this iteration inserted, by floor collection:
-		// later commands of its stories act on them.
-		mine := map[string]bson.ObjectID{}
+		it := &iteration{w: w, i: i, docs: map[string]bson.ObjectID{}, inserted: map[string]bool{}, pending: map[string][]bson.D{}}
 		for k, st := range stories {
 			for _, async := range []bool{false, true} {
 				if timed && k == len(stories)-1 && !async {
@@ -197,7 +129,7 @@ func (f *floor) plan(p FloorPlan) (op, error) {
 						continue
 					}
 					for range int(math.Round(c.Count)) {
-						if err := f.exec(ctx, c, mine, w, i); err != nil {
+						if err := f.exec(ctx, st.Name, c, it); err != nil {
 							return start, end, fmt.Errorf("%s: %s %s.%s: %w", st.Name, c.Command, c.Service, c.Collection, err)
 						}
 					}
@@ -211,72 +143,114 @@ func (f *floor) plan(p FloorPlan) (op, error) {
 	}, nil
 }
 
-// exec sends one command of a budget to the floor's mirror of its
-// collection: a find, update or delete of the document the iteration
-// inserted there, or else of one inserted before; an insert of a new
-// document of the collection's shape.
-func (f *floor) exec(ctx context.Context, c Command, mine map[string]bson.ObjectID, w, i int) error {
+// iteration is what the commands of one floor iteration share, by floor
+// collection.
+type iteration struct {
+	w, i int
+	// docs are the documents the iteration acts on: the one it inserted,
+	// or else one inserted before, picked once.
+	docs     map[string]bson.ObjectID
+	inserted map[string]bool
+	// pending are the events its writes left pending in docs, oldest
+	// first: what the relay's removals take out.
+	pending map[string][]bson.D
+}
+
+// exec sends one command of story's budget to the floor's mirror of its
+// collection, as the collection's store sends it (floorstores.go): an
+// insert of a new document; a find, update or delete of the document the
+// iteration inserted there, or else of one inserted before; the relay's
+// removal of the event the iteration left pending there first.
+func (f *floor) exec(ctx context.Context, story string, c Command, it *iteration) error {
+	fc, _ := floorCollectionOf(c.Service, c.Collection) // plan checked it
 	name := floorName(c.Service, c.Collection)
 	coll := f.c.Database(floorDB).Collection(name)
-	switch c.Command {
-	case "insert":
-		fc, ok := floorCollectionOf(c.Service, c.Collection)
-		if !ok {
-			return errors.New("no such floor collection")
-		}
+	switch {
+	case c.Command == "insert":
 		id := bson.NewObjectID()
-		if _, err := coll.InsertOne(ctx, fc.doc(id)); err != nil {
+		doc, event := fc.doc(id)
+		var err error
+		if fc.grouped {
+			_, err = coll.InsertMany(ctx, []any{doc}, options.InsertMany().SetOrdered(false))
+		} else {
+			_, err = coll.InsertOne(ctx, doc)
+		}
+		if err != nil {
 			return err
 		}
-		mine[name] = id
+		it.docs[name], it.inserted[name] = id, true
+		if event != nil {
+			it.pending[name] = append(it.pending[name], event)
+		}
 		f.mu.Lock()
 		f.known[name] = append(f.known[name], id)
 		f.mu.Unlock()
 		return nil
-	case "find":
+	case c.Command == "find":
+		opts := options.FindOne()
+		if fc.outbox {
+			opts.SetProjection(outbox.Without)
+		}
 		var doc bson.Raw
-		return coll.FindOne(ctx, bson.D{{Key: "_id", Value: f.target(name, mine, w, i)}},
-			options.FindOne().SetProjection(bson.D{{Key: "outbox", Value: 0}})).Decode(&doc)
-	case "update":
-		res, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: f.target(name, mine, w, i)}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: int64(i)}}}})
+		return coll.FindOne(ctx, bson.D{{Key: "_id", Value: f.doc(it, name)}}, opts).Decode(&doc)
+	case c.Command == "update" && c.Reason == relayRemoval:
+		return f.removeEvent(ctx, coll, it)
+	case c.Command == "update":
+		update, event := storeUpdates[story][c.Service+"."+c.Collection](int64(it.i + 1))
+		res, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: f.doc(it, name)}}, update)
 		if err == nil && res.MatchedCount == 0 {
 			err = mongo.ErrNoDocuments
 		}
+		if err == nil && event != nil {
+			it.pending[name] = append(it.pending[name], event)
+		}
 		return err
-	case "delete":
+	case c.Command == "delete":
 		// Only a document of the iteration's own: deleting one another
 		// iteration may still read would fail it.
-		id, ok := mine[name]
-		if !ok {
-			id = bson.NewObjectID()
+		id := bson.NewObjectID()
+		if it.inserted[name] {
+			id = it.docs[name]
+			delete(it.docs, name)
+			delete(it.inserted, name)
 		}
-		delete(mine, name)
 		_, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 		return err
 	}
 	return fmt.Errorf("no floor for command %q", c.Command)
 }
 
-// target is the document a find or update acts on: the iteration's own,
-// or else one inserted before, spread over the workers.
-func (f *floor) target(name string, mine map[string]bson.ObjectID, w, i int) bson.ObjectID {
-	if id, ok := mine[name]; ok {
+// removeEvent is the outbox relay's removal of the oldest event the
+// iteration left pending in the collection, as outbox's Relay.remove sends
+// it: a bulk write of an updateMany by _id that pulls the message exactly
+// as stored.
+func (f *floor) removeEvent(ctx context.Context, coll *mongo.Collection, it *iteration) error {
+	name := coll.Name()
+	if len(it.pending[name]) == 0 {
+		return errors.New("no event pending: the budget removes one before any is stored")
+	}
+	event := it.pending[name][0]
+	it.pending[name] = it.pending[name][1:]
+	remove := mongo.NewUpdateManyModel().
+		SetFilter(bson.D{{Key: "_id", Value: it.docs[name]}}).
+		SetUpdate(bson.D{{Key: "$pullAll", Value: bson.D{{Key: outbox.Field, Value: bson.A{event}}}}})
+	_, err := coll.BulkWrite(ctx, []mongo.WriteModel{remove}, options.BulkWrite().SetOrdered(false))
+	return err
+}
+
+// doc is the document the iteration acts on in the collection: the one it
+// inserted, or else one inserted before, spread over the workers and kept
+// for the iteration's later commands.
+func (f *floor) doc(it *iteration, name string) bson.ObjectID {
+	if id, ok := it.docs[name]; ok {
 		return id
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	known := f.known[name]
-	return known[(w*31+i)%len(known)]
-}
-
-func floorCollectionOf(service, collection string) (floorCollection, bool) {
-	for _, fc := range floorCollections {
-		if fc.service == service && fc.name == collection {
-			return fc, true
-		}
-	}
-	return floorCollection{}, false
+	id := known[(it.w*31+it.i)%len(known)]
+	f.mu.Unlock()
+	it.docs[name] = id
+	return id
 }
 
 // String names a plan by its stories, as the report shows it.

@@ -1,0 +1,64 @@
+package orderdb_test
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/requestid"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/orders/internal/order"
+	"ticketing.dev/orders/internal/orderdb"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestCommandShapes pins the commands of the store's operations that the
+// floor of infra/bench copies, called as the service calls them
+// (docs/bench/method.md).
+func TestCommandShapes(t *testing.T) {
+	db, rec := testkit.RecordCommands(t)
+	ctx := t.Context()
+	request := requestid.With(ctx, "0123456789abcdef01234567")
+	s := orderdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {})
+	require.NoError(t, s.EnsureIndexes(ctx))
+	now := time.Now()
+
+	tk := order.Ticket{ID: bson.NewObjectID().Hex(), Title: "concert", Price: 2000}
+	rec.Run(t, "AddTicket (ticket:created)", func() error { return s.AddTicket(ctx, tk) })
+	rec.Run(t, "Ticket (POST /api/orders, before Create)", func() (err error) {
+		tk, err = s.Ticket(request, tk.ID)
+		return err
+	})
+	var o order.Order
+	rec.Run(t, "Create (POST /api/orders)", func() (err error) {
+		o, err = s.Create(request, order.Order{UserID: "buyer", Status: events.StatusCreated, ExpiresAt: now.Add(15 * time.Minute), TicketID: tk.ID}, tk)
+		return err
+	})
+	tk.Version++
+	rec.Run(t, "UpdateTicket (ticket:updated)", func() error { return s.UpdateTicket(ctx, tk) })
+	rec.Run(t, "Update, paid (payment:created)", func() error {
+		_, err := s.Update(ctx, o.ID, order.Pay)
+		return err
+	})
+	rec.Run(t, "Update, found complete (expiration:complete of a paid order)", func() error {
+		_, err := s.Update(ctx, o.ID, order.Expire(now.Add(time.Hour)))
+		return err
+	})
+
+	tk = order.Ticket{ID: bson.NewObjectID().Hex(), Title: "concert", Price: 2000}
+	require.NoError(t, s.AddTicket(ctx, tk))
+	o, err := s.Create(request, order.Order{UserID: "buyer", Status: events.StatusCreated, ExpiresAt: now.Add(-time.Minute), TicketID: tk.ID}, tk)
+	require.NoError(t, err)
+	rec.Run(t, "Update, expired: cancelled and its claim deleted (expiration:complete)", func() error {
+		_, err := s.Update(ctx, o.ID, order.Expire(now))
+		return err
+	})
+	rec.Golden(t, "testdata/commands.golden", *update)
+}

@@ -1,0 +1,61 @@
+package ticketdb_test
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/keylock"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/requestid"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/tickets/internal/ticket"
+	"ticketing.dev/tickets/internal/ticketdb"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestCommandShapes pins the commands of the store's operations that the
+// floor of infra/bench copies, called as the service calls them
+// (docs/bench/method.md).
+func TestCommandShapes(t *testing.T) {
+	db, rec := testkit.RecordCommands(t)
+	ctx := t.Context()
+	request := requestid.With(ctx, "0123456789abcdef01234567")
+	s := ticketdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {})
+	require.NoError(t, s.EnsureIndexes(ctx))
+
+	var tk ticket.Ticket
+	rec.Run(t, "Insert (POST /api/tickets)", func() (err error) {
+		tk, err = s.Insert(request, ticket.Ticket{Title: "concert", Price: 2000, UserID: "seller"})
+		return err
+	})
+	rec.Run(t, "Get (GET /api/tickets/:id; order:created and order:cancelled, before their update)", func() (err error) {
+		tk, err = s.Get(ctx, tk.ID)
+		return err
+	})
+	rec.Run(t, "Available (GET /api/tickets)", func() error {
+		_, _, err := s.Available(ctx, ticket.Page{})
+		return err
+	})
+	rec.Run(t, "Available, a page of 50 (GET /api/tickets?limit=50)", func() error {
+		_, _, err := s.Available(ctx, ticket.Page{Limit: 50})
+		return err
+	})
+	orderID := bson.NewObjectID().Hex()
+	rec.Run(t, "Update, reserved (order:created)", func() error {
+		_, err := tk.Reserve(orderID)
+		require.NoError(t, err)
+		tk, err = s.Update(ctx, tk)
+		return err
+	})
+	rec.Run(t, "Update, released (order:cancelled)", func() error {
+		_, err := tk.Release(orderID)
+		require.NoError(t, err)
+		tk, err = s.Update(ctx, tk)
+		return err
+	})
+	rec.Golden(t, "testdata/commands.golden", *update)
+}
