@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,17 +80,7 @@ type wired struct {
 	stripe  *stripetest.Server // the recording proxy in front of stripe-mock
 	charger *switchCharger
 	logs    *testkit.Buffer // what the service logged
-
-	mu      sync.Mutex
-	results []result
-}
-
-// result is what a listener's handler returned: nil acks, an error
-// leaves the event to be redelivered.
-type result struct {
-	subject events.Subject
-	orderID string
-	err     error
+	handled testkit.Handled // what the listeners' handlers returned
 }
 
 func newApp(t *testing.T) *wired {
@@ -106,7 +95,7 @@ func newApp(t *testing.T) *wired {
 	d.clock = a.clock.Now
 	d.charger = func(settings, *slog.Logger, *metrics.Stripe) payment.Charger { return a.charger }
 	d.ackWait = ackWait
-	d.subjects = func(h *listener.Handlers) listener.Subjects { return recording{h, a} }
+	d.subjects = func(h *listener.Handlers) listener.Subjects { return recording{h, &a.handled} }
 	d.started = func(p parts) { started <- p }
 	env := testkit.ServiceEnv(testkit.MongoURI(t), n, map[string]string{
 		"STRIPE_KEY":         stripeKey,
@@ -129,36 +118,15 @@ func (a *wired) useStripe(t *testing.T, url string) {
 // recording is the service's handlers, recording what each returns.
 type recording struct {
 	*listener.Handlers
-	a *wired
+	handled *testkit.Handled
 }
 
 func (r recording) OrderCreated(ctx context.Context, e events.OrderCreated) error {
-	return r.a.record(e.Subject(), e.ID, r.Handlers.OrderCreated(ctx, e))
+	return r.handled.Record(e.Subject(), e.ID, r.Handlers.OrderCreated(ctx, e))
 }
 
 func (r recording) OrderCancelled(ctx context.Context, e events.OrderCancelled) error {
-	return r.a.record(e.Subject(), e.ID, r.Handlers.OrderCancelled(ctx, e))
-}
-
-// record records what a handler returned, and returns it.
-func (a *wired) record(subject events.Subject, orderID string, err error) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.results = append(a.results, result{subject, orderID, err})
-	return err
-}
-
-// resultsFor returns what the handlers returned for the order's events.
-func (a *wired) resultsFor(orderID string) []result {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []result
-	for _, r := range a.results {
-		if r.orderID == orderID {
-			out = append(out, r)
-		}
-	}
-	return out
+	return r.handled.Record(e.Subject(), e.ID, r.Handlers.OrderCancelled(ctx, e))
 }
 
 // publish sends e over conn as the orders service would.

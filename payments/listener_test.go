@@ -22,8 +22,8 @@ func TestOrderCreated_ReplicatesTheOrderAndAcks(t *testing.T) {
 
 	publish(t, a.conn, e)
 
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(e.ID)) > 0 }, "order:created never handled")
-	assert.Equal(t, []result{{events.SubjectOrderCreated, e.ID, nil}}, a.resultsFor(e.ID))
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", e.ID)) > 0 }, "order:created never handled")
+	assert.Equal(t, []testkit.Handling{{Subject: events.SubjectOrderCreated, ID: e.ID}}, a.handled.Of("", e.ID))
 	d, ok := a.replica(t, e.ID)
 	require.True(t, ok)
 	assert.Equal(t, e.ID, d.ID.Hex())
@@ -41,8 +41,8 @@ func TestOrderCreated_RedeliveryIsAckedWithoutChange(t *testing.T) {
 
 	publish(t, a.conn, o)
 
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 3 }, "redelivered order:created never handled")
-	assert.NoError(t, a.resultsFor(o.ID)[2].err)
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 3 }, "redelivered order:created never handled")
+	assert.NoError(t, a.handled.Of("", o.ID)[2].Err)
 	d, _ := a.replica(t, o.ID)
 	assert.Equal(t, "cancelled", d.Status)
 	assert.Equal(t, int64(1), d.Version)
@@ -54,8 +54,8 @@ func TestOrderCancelled_UpdatesTheStatusAndAcks(t *testing.T) {
 
 	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.TicketRef{ID: o.Ticket.ID}})
 
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
-	assert.NoError(t, a.resultsFor(o.ID)[1].err)
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
+	assert.NoError(t, a.handled.Of("", o.ID)[1].Err)
 	d, _ := a.replica(t, o.ID)
 	assert.Equal(t, "cancelled", d.Status)
 	assert.Equal(t, int64(1), d.Version)
@@ -68,8 +68,8 @@ func TestOrderCancelled_VersionAlreadyAppliedIsAcked(t *testing.T) {
 
 	a.cancelled(t, o)
 
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 3 }, "second order:cancelled never handled")
-	assert.NoError(t, a.resultsFor(o.ID)[2].err)
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 3 }, "second order:cancelled never handled")
+	assert.NoError(t, a.handled.Of("", o.ID)[2].Err)
 }
 
 // TestOrderCancelled_BeforeItsOrderIsNotAckedUntilItApplies publishes an
@@ -80,24 +80,24 @@ func TestOrderCancelled_BeforeItsOrderIsNotAckedUntilItApplies(t *testing.T) {
 	a := newApp(t)
 	o := a.order(newID(), 2099)
 	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.TicketRef{ID: o.Ticket.ID}})
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) > 0 }, "order:cancelled never handled")
-	first := a.resultsFor(o.ID)[0]
-	assert.Equal(t, events.SubjectOrderCancelled, first.subject)
-	assert.ErrorIs(t, first.err, payment.ErrOrderBehind, "not acked")
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) > 0 }, "order:cancelled never handled")
+	first := a.handled.Of("", o.ID)[0]
+	assert.Equal(t, events.SubjectOrderCancelled, first.Subject)
+	assert.ErrorIs(t, first.Err, payment.ErrOrderBehind, "not acked")
 
 	publish(t, a.conn, o)
 
 	a.waitVersion(t, o.ID, 1)
 	// A handler's result is recorded when it returns, after its write.
 	testkit.Eventually(t, func() bool {
-		results := a.resultsFor(o.ID)
-		return results[len(results)-1].subject == events.SubjectOrderCancelled
+		results := a.handled.Of("", o.ID)
+		return results[len(results)-1].Subject == events.SubjectOrderCancelled
 	}, "the redelivered order:cancelled never returned")
 	d, _ := a.replica(t, o.ID)
 	assert.Equal(t, "cancelled", d.Status)
-	results := a.resultsFor(o.ID)
+	results := a.handled.Of("", o.ID)
 	last := results[len(results)-1]
-	assert.Equal(t, result{events.SubjectOrderCancelled, o.ID, nil}, last, "acked once applied")
+	assert.Equal(t, testkit.Handling{Subject: events.SubjectOrderCancelled, ID: o.ID}, last, "acked once applied")
 }
 
 func TestOrderCancelled_VersionFromTheFutureIsNotAcked(t *testing.T) {
@@ -106,8 +106,8 @@ func TestOrderCancelled_VersionFromTheFutureIsNotAcked(t *testing.T) {
 
 	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: 2, Ticket: events.TicketRef{ID: o.Ticket.ID}})
 
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
-	assert.ErrorIs(t, a.resultsFor(o.ID)[1].err, payment.ErrOrderBehind)
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
+	assert.ErrorIs(t, a.handled.Of("", o.ID)[1].Err, payment.ErrOrderBehind)
 	d, _ := a.replica(t, o.ID)
 	assert.Equal(t, "created", d.Status)
 }
@@ -124,11 +124,11 @@ func TestOrderEvents_ThatCanNeverApplyArePermanent(t *testing.T) {
 	publish(t, a.conn, badStatus)
 
 	testkit.Eventually(t, func() bool {
-		return len(a.resultsFor("not-an-id")) == 2 && len(a.resultsFor(noBuyer.ID)) == 1 && len(a.resultsFor(badStatus.ID)) == 1
+		return len(a.handled.Of("", "not-an-id")) == 2 && len(a.handled.Of("", noBuyer.ID)) == 1 && len(a.handled.Of("", badStatus.ID)) == 1
 	}, "events never handled")
 	for _, id := range []string{"not-an-id", noBuyer.ID, badStatus.ID} {
-		for _, r := range a.resultsFor(id) {
-			assert.ErrorIs(t, r.err, bus.ErrPermanent, "%s %s: for the dead letters at once", r.subject, id)
+		for _, r := range a.handled.Of("", id) {
+			assert.ErrorIs(t, r.Err, bus.ErrPermanent, "%s %s: for the dead letters at once", r.Subject, id)
 		}
 	}
 	_, ok := a.replica(t, noBuyer.ID)

@@ -78,8 +78,8 @@ func TestPay_CancelledWhileChargingIsRefundedOnce(t *testing.T) {
 	}
 
 	a.cancelled(t, o)
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
-	assert.NoError(t, a.resultsFor(o.ID)[1].err, "acked: the charge in flight is its holder's to settle")
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
+	assert.NoError(t, a.handled.Of("", o.ID)[1].Err, "acked: the charge in flight is its holder's to settle")
 	release()
 	r := <-paid
 
@@ -127,16 +127,16 @@ func TestOrderCancelled_AfterPaymentRefundsOnceAndItsRedeliveryDoesNot(t *testin
 
 	a.cancelled(t, o)
 
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
-	assert.NoError(t, a.resultsFor(o.ID)[1].err, "acked once the refund is recorded")
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
+	assert.NoError(t, a.handled.Of("", o.ID)[1].Err, "acked once the refund is recorded")
 	d := a.refundedOnce(t, payment.TriggerCancelled)
 	assert.Equal(t, r.id(t), d.ID.Hex())
 
 	// The same event again, as NATS Streaming redelivers it.
 	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: o.Version + 1, Ticket: events.TicketRef{ID: o.Ticket.ID}})
 
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 3 }, "redelivered order:cancelled never handled")
-	assert.NoError(t, a.resultsFor(o.ID)[2].err)
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 3 }, "redelivered order:cancelled never handled")
+	assert.NoError(t, a.handled.Of("", o.ID)[2].Err)
 	assert.Len(t, a.stripe.Refunds(), 1, "refunded once")
 	// The relay may have drained the outbox meanwhile; the payment itself
 	// must be as the first cancellation left it.
@@ -155,8 +155,8 @@ func TestOrderCancelled_RefundStripeFailedIsNotAckedAndTheReconcilerFinishesIt(t
 
 	a.cancelled(t, o)
 
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) >= 2 }, "order:cancelled never handled")
-	assert.ErrorIs(t, a.resultsFor(o.ID)[1].err, payment.ErrStripeUnavailable, "not acked")
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) >= 2 }, "order:cancelled never handled")
+	assert.ErrorIs(t, a.handled.Of("", o.ID)[1].Err, payment.ErrStripeUnavailable, "not acked")
 	assert.Equal(t, paymentdb.StatusRefunding, a.onlyPayment(t).Status)
 
 	a.useStripe(t, a.stripe.URL)
@@ -202,8 +202,8 @@ func TestReconciler_RefundsAClaimLeftPendingOnACancelledOrder(t *testing.T) {
 	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
 	require.NoError(t, err)
 	a.cancelled(t, o)
-	testkit.Eventually(t, func() bool { return len(a.resultsFor(o.ID)) == 2 }, "order:cancelled never handled")
-	assert.NoError(t, a.resultsFor(o.ID)[1].err)
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
+	assert.NoError(t, a.handled.Of("", o.ID)[1].Err)
 	assert.Empty(t, a.stripe.Refunds(), "nothing recorded as charged yet")
 
 	a.clock.Advance(settleAge + time.Second)

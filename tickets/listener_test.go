@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,15 +32,7 @@ type listening struct {
 	// parts are the service's own tickets and store.
 	parts
 	updated <-chan events.TicketUpdated
-
-	mu      sync.Mutex
-	results []result
-}
-
-type result struct {
-	subject events.Subject
-	orderID string
-	err     error
+	handled testkit.Handled
 }
 
 func startListening(t *testing.T) *listening {
@@ -51,7 +42,7 @@ func startListening(t *testing.T) *listening {
 	started := make(chan parts, 1)
 	d := productionDeps()
 	d.ackWait = ackWait
-	d.subjects = func(h *listener.Handlers) listener.Subjects { return recording{h, l} }
+	d.subjects = func(h *listener.Handlers) listener.Subjects { return recording{h, &l.handled} }
 	d.started = func(p parts) { started <- p }
 	l.service = startServiceWith(t, func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 		return runWith(ctx, getenv, stdout, d)
@@ -64,44 +55,15 @@ func startListening(t *testing.T) *listening {
 // recording is the service's handlers, recording what each returns.
 type recording struct {
 	*listener.Handlers
-	l *listening
+	handled *testkit.Handled
 }
 
 func (r recording) OrderCreated(ctx context.Context, e events.OrderCreated) error {
-	return r.l.record(e.Subject(), e.ID, r.Handlers.OrderCreated(ctx, e))
+	return r.handled.Record(e.Subject(), e.ID, r.Handlers.OrderCreated(ctx, e))
 }
 
 func (r recording) OrderCancelled(ctx context.Context, e events.OrderCancelled) error {
-	return r.l.record(e.Subject(), e.ID, r.Handlers.OrderCancelled(ctx, e))
-}
-
-// record records what a handler returned, and returns it.
-func (l *listening) record(s events.Subject, orderID string, err error) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.results = append(l.results, result{s, orderID, err})
-	return err
-}
-
-// resultsOf returns the results of handling the order's events of subject s.
-func (l *listening) resultsOf(s events.Subject, orderID string) []error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []error
-	for _, r := range l.results {
-		if r.subject == s && r.orderID == orderID {
-			out = append(out, r.err)
-		}
-	}
-	return out
-}
-
-// waitHandled waits until the order's event of subject s has been handled
-// n times and returns the results.
-func (l *listening) waitHandled(t *testing.T, s events.Subject, orderID string, n int) []error {
-	t.Helper()
-	testkit.Eventually(t, func() bool { return len(l.resultsOf(s, orderID)) >= n }, "%s of order %s handled %d times", s, orderID, n)
-	return l.resultsOf(s, orderID)
+	return r.handled.Record(e.Subject(), e.ID, r.Handlers.OrderCancelled(ctx, e))
 }
 
 func (l *listening) newTicket(t *testing.T) ticket.Ticket {
@@ -146,14 +108,14 @@ func TestOrderCreated_ReservesTheTicketAcksAndPublishes(t *testing.T) {
 
 	l.orderCreated(t, tk.ID, order)
 
-	assert.Equal(t, []error{nil}, l.waitHandled(t, events.SubjectOrderCreated, order, 1))
+	assert.Equal(t, []error{nil}, l.handled.Wait(t, events.SubjectOrderCreated, order, 1))
 	got := l.get(t, tk.ID)
 	assert.Equal(t, order, got.OrderID)
 	assert.Equal(t, int64(1), got.Version)
 	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "concert", Price: 2000, UserID: tk.UserID, OrderID: order}, testkit.Next(t, l.updated))
 
 	time.Sleep(ackWait + 500*time.Millisecond)
-	assert.Len(t, l.resultsOf(events.SubjectOrderCreated, order), 1, "acknowledged: not delivered again")
+	assert.Len(t, l.handled.Errs(events.SubjectOrderCreated, order), 1, "acknowledged: not delivered again")
 }
 
 func TestOrderCancelled_ReleasesTheTicketAcksAndPublishes(t *testing.T) {
@@ -162,11 +124,11 @@ func TestOrderCancelled_ReleasesTheTicketAcksAndPublishes(t *testing.T) {
 	tk := l.newTicket(t)
 	order := bson.NewObjectID().Hex()
 	l.orderCreated(t, tk.ID, order)
-	l.waitHandled(t, events.SubjectOrderCreated, order, 1)
+	l.handled.Wait(t, events.SubjectOrderCreated, order, 1)
 
 	l.orderCancelled(t, tk.ID, order)
 
-	assert.Equal(t, []error{nil}, l.waitHandled(t, events.SubjectOrderCancelled, order, 1))
+	assert.Equal(t, []error{nil}, l.handled.Wait(t, events.SubjectOrderCancelled, order, 1))
 	got := l.get(t, tk.ID)
 	assert.Empty(t, got.OrderID)
 	assert.Equal(t, int64(2), got.Version)
@@ -183,7 +145,7 @@ func TestOrderCreated_RedeliveryDoesNotRaiseTheVersionTwice(t *testing.T) {
 	l.orderCreated(t, tk.ID, order)
 	l.orderCreated(t, tk.ID, order)
 
-	assert.Equal(t, []error{nil, nil}, l.waitHandled(t, events.SubjectOrderCreated, order, 2), "both acknowledged")
+	assert.Equal(t, []error{nil, nil}, l.handled.Wait(t, events.SubjectOrderCreated, order, 2), "both acknowledged")
 	got := l.get(t, tk.ID)
 	assert.Equal(t, order, got.OrderID)
 	assert.Equal(t, int64(1), got.Version)
@@ -197,14 +159,14 @@ func TestOrderCancelled_RedeliveryChangesNothing(t *testing.T) {
 	tk := l.newTicket(t)
 	order := bson.NewObjectID().Hex()
 	l.orderCreated(t, tk.ID, order)
-	l.waitHandled(t, events.SubjectOrderCreated, order, 1)
+	l.handled.Wait(t, events.SubjectOrderCreated, order, 1)
 
 	l.orderCancelled(t, tk.ID, order)
 	l.orderCancelled(t, tk.ID, order)
 	l.orderCreated(t, tk.ID, order) // a late redelivery of the order's creation
 
-	assert.Equal(t, []error{nil, nil}, l.waitHandled(t, events.SubjectOrderCancelled, order, 2))
-	assert.Equal(t, []error{nil, nil}, l.waitHandled(t, events.SubjectOrderCreated, order, 2))
+	assert.Equal(t, []error{nil, nil}, l.handled.Wait(t, events.SubjectOrderCancelled, order, 2))
+	assert.Equal(t, []error{nil, nil}, l.handled.Wait(t, events.SubjectOrderCreated, order, 2))
 	got := l.get(t, tk.ID)
 	assert.Empty(t, got.OrderID, "a released order does not lock the ticket again")
 	assert.Equal(t, int64(2), got.Version)
@@ -221,16 +183,16 @@ func TestOrderCancelled_BeforeItsOrderCreatedWaitsForIt(t *testing.T) {
 	order := bson.NewObjectID().Hex()
 
 	l.orderCancelled(t, tk.ID, order)
-	errs := l.waitHandled(t, events.SubjectOrderCancelled, order, 1)
+	errs := l.handled.Wait(t, events.SubjectOrderCancelled, order, 1)
 	assert.ErrorIs(t, errs[0], ticket.ErrOrderNotApplied, "not acknowledged")
 	assert.Equal(t, int64(0), l.get(t, tk.ID).Version, "and nothing changed")
 
 	l.orderCreated(t, tk.ID, order)
-	assert.Equal(t, []error{nil}, l.waitHandled(t, events.SubjectOrderCreated, order, 1))
+	assert.Equal(t, []error{nil}, l.handled.Wait(t, events.SubjectOrderCreated, order, 1))
 
 	// The cancellation comes again after the ack wait, and now applies.
 	testkit.Eventually(t, func() bool {
-		errs := l.resultsOf(events.SubjectOrderCancelled, order)
+		errs := l.handled.Errs(events.SubjectOrderCancelled, order)
 		return errs[len(errs)-1] == nil
 	}, "order:cancelled redelivered and acknowledged")
 	got := l.get(t, tk.ID)
@@ -249,10 +211,10 @@ func TestOrderCreated_TicketHeldByAnotherOrderWaitsForItsCancellation(t *testing
 	tk := l.newTicket(t)
 	first, second := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
 	l.orderCreated(t, tk.ID, first)
-	l.waitHandled(t, events.SubjectOrderCreated, first, 1)
+	l.handled.Wait(t, events.SubjectOrderCreated, first, 1)
 
 	l.orderCreated(t, tk.ID, second)
-	errs := l.waitHandled(t, events.SubjectOrderCreated, second, 1)
+	errs := l.handled.Wait(t, events.SubjectOrderCreated, second, 1)
 	assert.ErrorIs(t, errs[0], ticket.ErrHeldByOtherOrder)
 	assert.Equal(t, first, l.get(t, tk.ID).OrderID)
 
@@ -277,12 +239,12 @@ func TestOrderCancelled_WhileAnotherOrderHoldsTheTicketIsAppliedAtOnce(t *testin
 	tk := l.newTicket(t)
 	first, second, third := bson.NewObjectID().Hex(), bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
 	l.orderCreated(t, tk.ID, first)
-	l.waitHandled(t, events.SubjectOrderCreated, first, 1)
+	l.handled.Wait(t, events.SubjectOrderCreated, first, 1)
 
 	l.orderCreated(t, tk.ID, second)
-	assert.ErrorIs(t, l.waitHandled(t, events.SubjectOrderCreated, second, 1)[0], ticket.ErrHeldByOtherOrder)
+	assert.ErrorIs(t, l.handled.Wait(t, events.SubjectOrderCreated, second, 1)[0], ticket.ErrHeldByOtherOrder)
 	l.orderCancelled(t, tk.ID, second)
-	assert.Equal(t, []error{nil}, l.waitHandled(t, events.SubjectOrderCancelled, second, 1), "acknowledged without waiting")
+	assert.Equal(t, []error{nil}, l.handled.Wait(t, events.SubjectOrderCancelled, second, 1), "acknowledged without waiting")
 	got := l.get(t, tk.ID)
 	assert.Equal(t, first, got.OrderID, "the first order keeps the ticket")
 	assert.Equal(t, []string{second}, got.ReleasedOrderIDs)
@@ -291,7 +253,7 @@ func TestOrderCancelled_WhileAnotherOrderHoldsTheTicketIsAppliedAtOnce(t *testin
 	l.orderCreated(t, tk.ID, third)
 	eventually(t, func() bool { return l.get(t, tk.ID).OrderID == third }, "the third order holds the ticket")
 	testkit.Eventually(t, func() bool {
-		errs := l.resultsOf(events.SubjectOrderCreated, second)
+		errs := l.handled.Errs(events.SubjectOrderCreated, second)
 		return errs[len(errs)-1] == nil
 	}, "the second order's order:created, redelivered, acknowledged")
 	assert.Equal(t, third, l.get(t, tk.ID).OrderID, "and changed nothing")
@@ -313,10 +275,10 @@ func TestOrderEvents_UnknownTicketAndMalformedIDsAreDeadLettersAtOnce(t *testing
 	l.orderCancelled(t, `{"$gt":""}`, badOrder)
 
 	for _, s := range []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled} {
-		err := l.waitHandled(t, s, unknownOrder, 1)[0]
+		err := l.handled.Wait(t, s, unknownOrder, 1)[0]
 		assert.ErrorIs(t, err, ticket.ErrNotFound, "%s", s)
 		assert.ErrorIs(t, err, bus.ErrPermanent, "%s: the ticket cannot come later", s)
-		assert.ErrorIs(t, l.waitHandled(t, s, badOrder, 1)[0], bus.ErrPermanent, "%s: it can never apply", s)
+		assert.ErrorIs(t, l.handled.Wait(t, s, badOrder, 1)[0], bus.ErrPermanent, "%s: it can never apply", s)
 	}
 	var letters []deadletter.Letter
 	eventually(t, func() bool {
@@ -334,8 +296,8 @@ func TestOrderEvents_UnknownTicketAndMalformedIDsAreDeadLettersAtOnce(t *testing
 
 	time.Sleep(ackWait + 500*time.Millisecond) // only waiting past the ack wait shows that none comes back
 	for _, order := range []string{unknownOrder, badOrder} {
-		assert.Len(t, l.resultsOf(events.SubjectOrderCreated, order), 1, "acknowledged: not delivered again")
-		assert.Len(t, l.resultsOf(events.SubjectOrderCancelled, order), 1, "acknowledged: not delivered again")
+		assert.Len(t, l.handled.Errs(events.SubjectOrderCreated, order), 1, "acknowledged: not delivered again")
+		assert.Len(t, l.handled.Errs(events.SubjectOrderCancelled, order), 1, "acknowledged: not delivered again")
 	}
 	_, err := l.store.Get(t.Context(), unknownTicket)
 	assert.ErrorIs(t, err, ticket.ErrNotFound, "no ticket made up")
