@@ -29,11 +29,11 @@ FUZZ_TARGETS := \
 	./common/events:FuzzMoneyUnmarshalJSON \
 	./common/session:FuzzParseCookie \
 	./common/web:FuzzParsePage \
-	./auth/internal/httpapi/request:FuzzDecodeSignUp \
-	./auth/internal/httpapi/request:FuzzDecodeSignIn \
+	./auth/internal/httpapi:FuzzDecodeSignUp \
+	./auth/internal/httpapi:FuzzDecodeSignIn \
 	./tickets/internal/httpapi:FuzzDecodeTicket \
 	./tickets/internal/httpapi:FuzzParsePrice \
-	./orders/internal/httpapi/request:FuzzDecodeCreateOrder \
+	./orders/internal/httpapi:FuzzDecodeCreateOrder \
 	./payments/internal/httpapi:FuzzDecodePayment
 # A count, not a duration: Go 1.26's fuzzing coordinator can fail a target
 # with "context deadline exceeded" when a -fuzztime duration runs out while

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"ticketing.dev/auth/internal/hashgate"
 	"ticketing.dev/auth/internal/httpapi"
 	"ticketing.dev/auth/internal/user"
@@ -78,9 +80,46 @@ func readSettings(getenv func(string) string) (settings, error) {
 // this long is an overload that waiting longer would only prolong.
 const hashWait = 2 * time.Second
 
+// deps are what run takes from outside its environment. run uses
+// productionDeps; tests start the service with their own, to hash cheaply,
+// move the rate limiters' clock, choose what admits hashes and look into
+// the database.
+type deps struct {
+	// clock tells the time to the rate limiters.
+	clock func() time.Time
+	// params are the scrypt parameters new passwords are hashed with.
+	params user.Params
+	// gate returns what admits hashes, given the service's own gate: that
+	// gate, or another.
+	gate func(*hashgate.Gate) user.Gate
+	// started is called once the service is wired, before it serves.
+	started func(parts)
+}
+
+// parts are what run has wired that a test reaches into.
+type parts struct {
+	db *mongo.Database
+}
+
+// productionDeps are run's: the wall clock, the default scrypt cost and
+// the service's own gate.
+func productionDeps() deps {
+	return deps{
+		clock:   time.Now,
+		params:  user.DefaultParams(),
+		gate:    func(g *hashgate.Gate) user.Gate { return g },
+		started: func(parts) {},
+	}
+}
+
 // run serves the auth API until ctx is done, then shuts down in the reverse
 // order of start: HTTP (finishing requests in flight), then MongoDB.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	return runWith(ctx, getenv, stdout, productionDeps())
+}
+
+// runWith is run with d in place of productionDeps.
+func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, d deps) (err error) {
 	cfg, err := readSettings(getenv)
 	if err != nil {
 		return err
@@ -111,7 +150,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err := metrics.ScryptGate(reg, hashes.Load); err != nil {
 		return err
 	}
-	users, err := user.NewService(store, user.WithGate(hashes))
+	users, err := user.NewService(store, user.WithParams(d.params), user.WithGate(d.gate(hashes)))
 	if err != nil {
 		return err
 	}
@@ -128,10 +167,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		TrustedProxies:      cfg.TrustedProxies,
 		SignInFailures:      cfg.SignInFailures,
 		SignInFailureWindow: cfg.SignInFailureWindow,
+		Now:                 d.clock,
 		Checks: map[string]web.Check{
 			"mongo": mongodb.Ping(db),
 		},
 	})
+	d.started(parts{db: db})
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {

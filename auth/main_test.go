@@ -24,8 +24,6 @@ import (
 	"ticketing.dev/common/testkit"
 )
 
-func TestMain(m *testing.M) { testkit.Main(m) }
-
 // testJWTKey is a JWT_KEY of the length the services demand.
 const testJWTKey = "auth-test-jwt-key-of-at-least-32-bytes"
 

@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
@@ -77,12 +80,53 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
+// deps are what run takes from outside its environment. run uses
+// productionDeps; tests start the service with their own, to move its
+// clock, shorten the ack wait and watch its handlers.
+type deps struct {
+	// clock is the time orders are placed, expired and swept by.
+	clock func() time.Time
+	// ackWait is how long the bus waits for a handler's ack before it
+	// delivers the event again.
+	ackWait time.Duration
+	// subjects returns what handles each subject the service consumes:
+	// its handlers, or a wrapper of them.
+	subjects func(*listener.Handlers) listener.Subjects
+	// started is called once the service is wired, before it serves.
+	started func(parts)
+}
+
+// parts are what run has wired that a test reaches into.
+type parts struct {
+	db       *mongo.Database
+	orders   *order.Service
+	store    *orderdb.Store
+	handlers *listener.Handlers
+	reg      *prometheus.Registry
+}
+
+// productionDeps are run's: the wall clock, the bus's ack wait and the
+// handlers as they are.
+func productionDeps() deps {
+	return deps{
+		clock:    time.Now,
+		ackWait:  bus.DefaultAckWait,
+		subjects: func(h *listener.Handlers) listener.Subjects { return h },
+		started:  func(parts) {},
+	}
+}
+
 // run serves the orders API, consumes the service's events and sweeps for
 // orders whose expiration never came until ctx is done or the NATS
 // Streaming connection is lost for good, then shuts down: HTTP first, then
 // the sweeper, then the outbox relay, then NATS (waiting for handlers in
 // flight, keeping the durable subscriptions), then MongoDB.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	return runWith(ctx, getenv, stdout, productionDeps())
+}
+
+// runWith is run with d in place of productionDeps.
+func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, d deps) (err error) {
 	cfg, err := readSettings(getenv)
 	if err != nil {
 		return err
@@ -101,18 +145,19 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	store := orderdb.New(db, locks, relay.Stored)
+	store := orderdb.New(db, locks, relay.Stored, orderdb.WithClock(d.clock))
 	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
-	orders := order.NewService(store, cfg.ExpirationWindow)
+	orders := order.NewService(store, cfg.ExpirationWindow, order.WithClock(d.clock))
 
 	// The relay starts before the listeners and the API write anything, and
 	// publishes whatever a previous process left pending.
 	relaying := lifecycle.Go(ctx, relay.Run)
 	defer lifecycle.Close(&err, relaying.Stop)
 
-	if err := listener.New(orders, log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
+	handlers := listener.New(orders, log)
+	if err := listener.Subscribe(ctx, conn, d.ackWait, d.subjects(handlers)); err != nil {
 		return err
 	}
 	// The sweep writes events too, so it starts after the relay and stops
@@ -142,6 +187,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 			"nats":  conn.Ping,
 		},
 	})
+	d.started(parts{db: db, orders: orders, store: store, handlers: handlers, reg: reg})
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {

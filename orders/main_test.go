@@ -13,12 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/bus"
-	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 )
-
-func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestRun_MissingConfigurationNamesEveryVariable(t *testing.T) {
 	err := run(t.Context(), func(string) string { return "" }, io.Discard)
@@ -82,36 +79,6 @@ func TestReadSettings_ExpiryGraceDefaultsToAMinute(t *testing.T) {
 	cfg, err = readSettings(testkit.Getenv(env))
 	require.NoError(t, err)
 	assert.Equal(t, 90*time.Second, cfg.ExpiryGrace)
-}
-
-// service is the orders service started by run, as a process would be.
-type service struct {
-	*testkit.Service
-	nats embedded.Bus
-}
-
-func start(t *testing.T) *service {
-	t.Helper()
-	return startWith(t, nil, nil)
-}
-
-// startWith runs the service with its stdout going to stdout (the test's
-// log when nil) and the variables of override replacing the defaults.
-func startWith(t *testing.T, stdout io.Writer, override map[string]string) *service {
-	t.Helper()
-	n := testkit.NATS(t)
-	env := testkit.ServiceEnv(testkit.MongoURI(t), n, map[string]string{"EXPIRATION_WINDOW": "2m"}, override)
-	var opts []testkit.ServiceOption
-	if stdout != nil {
-		opts = append(opts, testkit.Stdout(stdout))
-	}
-	return &service{Service: testkit.StartService(t, run, env, opts...), nats: n}
-}
-
-func cookie(t *testing.T, userID string) string {
-	t.Helper()
-	c := testkit.SignIn(t, userID)
-	return c.Name + "=" + c.Value
 }
 
 // TestRun_PlacesOrdersForTicketsLearnedFromEvents runs the whole service:

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"ticketing.dev/auth/internal/hashgate"
-	"ticketing.dev/auth/internal/httpapi/request"
 	"ticketing.dev/auth/internal/user"
 	"ticketing.dev/common/errs"
 	"ticketing.dev/common/session"
@@ -22,7 +21,7 @@ type handlers struct {
 
 // signUp registers the user and signs them in.
 func (h *handlers) signUp(w http.ResponseWriter, r *http.Request) error {
-	req, err := request.DecodeSignUp(w, r)
+	req, err := decodeSignUp(w, r)
 	if err != nil {
 		return err
 	}
@@ -41,7 +40,7 @@ func (h *handlers) signUp(w http.ResponseWriter, r *http.Request) error {
 // so concurrent guesses cannot overrun it, and only a success gives it
 // back: what remains counts failures.
 func (h *handlers) signIn(w http.ResponseWriter, r *http.Request) error {
-	req, err := request.DecodeSignIn(w, r)
+	req, err := decodeSignIn(w, r)
 	if err != nil {
 		return err
 	}
@@ -58,6 +57,41 @@ func (h *handlers) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.Respond(w, r, http.StatusOK, userResponse{ID: u.ID, Email: u.Email})
+}
+
+// decodeSignUp reads a sign-up body and returns its email and password
+// normalized, checking both together so that a client learns of every
+// broken rule at once.
+func decodeSignUp(w http.ResponseWriter, r *http.Request) (credentials, error) {
+	var req credentials
+	if err := web.Decode(w, r, &req); err != nil {
+		return credentials{}, err
+	}
+	req = req.normalized()
+	var v web.Validator
+	v.Check(user.ValidEmail(req.Email), "email", user.ErrInvalidEmail.Message)
+	v.Check(user.ValidPassword(req.Password), "password", user.ErrInvalidPassword.Message)
+	if err := v.Err(); err != nil {
+		return credentials{}, err
+	}
+	return req, nil
+}
+
+// decodeSignIn reads a sign-in body as decodeSignUp does; the password need
+// only be present, as the original app required.
+func decodeSignIn(w http.ResponseWriter, r *http.Request) (credentials, error) {
+	var req credentials
+	if err := web.Decode(w, r, &req); err != nil {
+		return credentials{}, err
+	}
+	req = req.normalized()
+	var v web.Validator
+	v.Check(user.ValidEmail(req.Email), "email", user.ErrInvalidEmail.Message)
+	v.Check(req.Password != "", "password", msgPasswordRequired)
+	if err := v.Err(); err != nil {
+		return credentials{}, err
+	}
+	return req, nil
 }
 
 func (h *handlers) signOut(w http.ResponseWriter, r *http.Request) error {

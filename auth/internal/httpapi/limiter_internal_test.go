@@ -5,71 +5,75 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"ticketing.dev/common/testkit"
 )
 
+// The tests that move time run in a synctest bubble: time.Now is the
+// bubble's clock, and time.Sleep moves it at once.
+
 func TestLimiter_RefillsAtTheLimitPerPeriod(t *testing.T) {
-	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
-	l := newLimiter(3, time.Minute, clock.Now)
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(3, time.Minute, time.Now)
 
-	for i := range 3 {
-		assert.True(t, l.allow("a"), "attempt %d", i+1)
-	}
-	assert.False(t, l.allow("a"))
+		for i := range 3 {
+			assert.True(t, l.allow("a"), "attempt %d", i+1)
+		}
+		assert.False(t, l.allow("a"))
 
-	clock.Advance(19 * time.Second)
-	assert.False(t, l.allow("a"), "a token takes 20 s to come back")
-	clock.Advance(time.Second)
-	assert.True(t, l.allow("a"))
-	assert.False(t, l.allow("a"))
+		time.Sleep(19 * time.Second)
+		assert.False(t, l.allow("a"), "a token takes 20 s to come back")
+		time.Sleep(time.Second)
+		assert.True(t, l.allow("a"))
+		assert.False(t, l.allow("a"))
 
-	clock.Advance(time.Minute)
-	for i := range 3 {
-		assert.True(t, l.allow("a"), "full again after a minute: attempt %d", i+1)
-	}
+		time.Sleep(time.Minute)
+		for i := range 3 {
+			assert.True(t, l.allow("a"), "full again after a minute: attempt %d", i+1)
+		}
+	})
 }
 
 func TestLimiter_ForgetsIdleKeys(t *testing.T) {
-	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
-	l := newLimiter(2, time.Minute, clock.Now)
-	for i := range 100 {
-		l.allow(strconv.Itoa(i))
-	}
-	assert.Equal(t, 100, l.size())
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(2, time.Minute, time.Now)
+		for i := range 100 {
+			l.allow(strconv.Itoa(i))
+		}
+		assert.Equal(t, 100, l.size())
 
-	clock.Advance(30 * time.Second)
-	l.allow("recent")
-	clock.Advance(40 * time.Second)
-	l.allow("recent")
+		time.Sleep(30 * time.Second)
+		l.allow("recent")
+		time.Sleep(40 * time.Second)
+		l.allow("recent")
 
-	assert.Equal(t, 1, l.size(), "only the key seen within the minute is kept")
+		assert.Equal(t, 1, l.size(), "only the key seen within the minute is kept")
+	})
 }
 
 func TestLimiter_WhenFullANewcomerTakesThePlaceOfTheKeySeenLongestAgo(t *testing.T) {
-	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
-	l := newLimiter(1, time.Minute, clock.Now)
-	l.maxKeys = 3
-	for _, k := range []string{"a", "b", "c"} {
-		require.True(t, l.allow(k))
-		clock.Advance(time.Second)
-	}
-	require.False(t, l.allow("a"), "a has spent its budget; and is now the key seen last")
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(1, time.Minute, time.Now)
+		l.maxKeys = 3
+		for _, k := range []string{"a", "b", "c"} {
+			require.True(t, l.allow(k))
+			time.Sleep(time.Second)
+		}
+		require.False(t, l.allow("a"), "a has spent its budget; and is now the key seen last")
 
-	assert.True(t, l.allow("d"), "a newcomer is served although the table is full")
-	assert.Equal(t, 3, l.size(), "the table stays within its bound")
-	assert.True(t, l.allow("b"), "b, seen longest ago, was forgotten: a full budget again")
-	assert.False(t, l.allow("a"), "a, seen recently, is still remembered")
-	assert.False(t, l.allow("d"))
+		assert.True(t, l.allow("d"), "a newcomer is served although the table is full")
+		assert.Equal(t, 3, l.size(), "the table stays within its bound")
+		assert.True(t, l.allow("b"), "b, seen longest ago, was forgotten: a full budget again")
+		assert.False(t, l.allow("a"), "a, seen recently, is still remembered")
+		assert.False(t, l.allow("d"))
+	})
 }
 
 func TestLimiter_AFloodOfNewKeysLocksNobodyOut(t *testing.T) {
-	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
-	l := newLimiter(5, time.Minute, clock.Now)
+	l := newLimiter(5, time.Minute, time.Now)
 	l.maxKeys = 100
 	for i := range 10_000 {
 		require.True(t, l.allow("attacker-"+strconv.Itoa(i)))
@@ -79,8 +83,7 @@ func TestLimiter_AFloodOfNewKeysLocksNobodyOut(t *testing.T) {
 }
 
 func TestLimiter_ForgetGivesTheWholeBudgetBack(t *testing.T) {
-	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
-	l := newLimiter(2, 15*time.Minute, clock.Now)
+	l := newLimiter(2, 15*time.Minute, time.Now)
 	assert.True(t, l.allow("me@example.com"))
 	assert.True(t, l.allow("me@example.com"))
 	assert.False(t, l.allow("me@example.com"))

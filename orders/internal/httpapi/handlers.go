@@ -7,7 +7,6 @@ import (
 
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
-	"ticketing.dev/orders/internal/httpapi/request"
 	"ticketing.dev/orders/internal/order"
 )
 
@@ -20,7 +19,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	req, err := request.DecodeCreateOrder(w, r)
+	req, err := decodeCreateOrder(w, r)
 	if err != nil {
 		return err
 	}
@@ -29,6 +28,21 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.Respond(w, r, http.StatusCreated, newOrderResponse(o))
+}
+
+// decodeCreateOrder reads the body of POST /api/orders; its ticketId must
+// be an id as the API hands them out.
+func decodeCreateOrder(w http.ResponseWriter, r *http.Request) (createOrderRequest, error) {
+	var req createOrderRequest
+	if err := web.Decode(w, r, &req); err != nil {
+		return createOrderRequest{}, err
+	}
+	var v web.Validator
+	v.Check(web.ValidID(req.TicketID), "ticketId", msgTicketID)
+	if err := v.Err(); err != nil {
+		return createOrderRequest{}, err
+	}
+	return req, nil
 }
 
 // list answers all the caller's orders unless the query asks for a page; a

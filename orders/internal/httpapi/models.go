@@ -5,7 +5,14 @@ import (
 	"ticketing.dev/orders/internal/order"
 )
 
-// The body of POST /api/orders is read by package request.
+// msgTicketID is the original app's message for a missing or malformed
+// ticketId.
+const msgTicketID = "ticketId must be provided"
+
+// createOrderRequest is the body of POST /api/orders.
+type createOrderRequest struct {
+	TicketID string `json:"ticketId"`
+}
 
 // orderResponse is an order as clients see it, its ticket embedded as the
 // original app populates it.

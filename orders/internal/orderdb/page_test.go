@@ -12,18 +12,17 @@ import (
 
 	"ticketing.dev/orders/internal/order"
 	"ticketing.dev/orders/internal/orderdb"
-	"ticketing.dev/orders/internal/ordertest"
 )
 
 func TestOrdersOf_PagesTheUsersOrdersInIDOrder(t *testing.T) {
-	env := ordertest.New(t)
+	f := newFixture(t)
 	var mine []string
 	for i := range 5 {
-		v, err := env.Orders.Place(t.Context(), "buyer", env.Ticket(t, "concert", 1000).ID)
+		v, err := f.orders.Place(t.Context(), "buyer", f.ticket(t, "concert", 1000).ID)
 		require.NoError(t, err)
 		mine = append(mine, v.ID)
 		if i == 2 {
-			_, err := env.Orders.Place(t.Context(), "someone else", env.Ticket(t, "concert", 1000).ID)
+			_, err := f.orders.Place(t.Context(), "someone else", f.ticket(t, "concert", 1000).ID)
 			require.NoError(t, err)
 		}
 	}
@@ -44,7 +43,7 @@ func TestOrdersOf_PagesTheUsersOrdersInIDOrder(t *testing.T) {
 		{"cursor without limit", order.Page{After: mine[0]}, mine[1:], false},
 	}
 	for _, c := range cases {
-		vs, more, err := env.Store.OrdersOf(t.Context(), "buyer", c.page)
+		vs, more, err := f.store.OrdersOf(t.Context(), "buyer", c.page)
 		require.NoError(t, err, c.name)
 		got := make([]string, len(vs))
 		for i, v := range vs {
@@ -56,13 +55,13 @@ func TestOrdersOf_PagesTheUsersOrdersInIDOrder(t *testing.T) {
 		assert.Equal(t, c.more, more, c.name)
 	}
 
-	_, _, err := env.Store.OrdersOf(t.Context(), "buyer", order.Page{After: "not-an-id", Limit: 1})
+	_, _, err := f.store.OrdersOf(t.Context(), "buyer", order.Page{After: "not-an-id", Limit: 1})
 	assert.ErrorIs(t, err, order.ErrInvalidID)
 }
 
 func TestEnsureIndexes_ReplacesTheUserIDIndexWithOneThatPages(t *testing.T) {
-	env := ordertest.New(t)
-	orders := env.DB.Collection(orderdb.OrdersCollection)
+	f := newFixture(t)
+	orders := f.db.Collection(orderdb.OrdersCollection)
 	// What EnsureIndexes created before orders were paged.
 	_, err := orders.Indexes().CreateOne(t.Context(), mongo.IndexModel{
 		Keys:    bson.D{{Key: "userId", Value: 1}},
@@ -70,8 +69,8 @@ func TestEnsureIndexes_ReplacesTheUserIDIndexWithOneThatPages(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	require.NoError(t, env.Store.EnsureIndexes(t.Context()))
-	require.NoError(t, env.Store.EnsureIndexes(t.Context()))
+	require.NoError(t, f.store.EnsureIndexes(t.Context()))
+	require.NoError(t, f.store.EnsureIndexes(t.Context()))
 
 	specs, err := orders.Indexes().ListSpecifications(t.Context())
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package request
+package httpapi
 
 import (
 	"encoding/json"
@@ -36,9 +36,9 @@ func addCredentialSeeds(f *testing.F) {
 
 // decodedAs reads body again with encoding/json alone: the fields a
 // decoder that accepted it must have seen.
-func decodedAs(t *testing.T, body []byte) Credentials {
+func decodedAs(t *testing.T, body []byte) credentials {
 	t.Helper()
-	var c Credentials
+	var c credentials
 	if len(body) > 0 && json.Valid(body) {
 		if err := json.Unmarshal(body, &c); err != nil {
 			t.Fatalf("accepted %q, which encoding/json refuses: %v", body, err)
@@ -54,7 +54,7 @@ func FuzzDecodeSignUp(f *testing.F) {
 	addCredentialSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		w, r := webtest.Post(body)
-		got, err := DecodeSignUp(w, r)
+		got, err := decodeSignUp(w, r)
 		if err != nil {
 			webtest.CheckRefusal(t, body, err, "email", "password")
 			return
@@ -76,7 +76,7 @@ func FuzzDecodeSignIn(f *testing.F) {
 	addCredentialSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		w, r := webtest.Post(body)
-		got, err := DecodeSignIn(w, r)
+		got, err := decodeSignIn(w, r)
 		if err != nil {
 			webtest.CheckRefusal(t, body, err, "email", "password")
 			return

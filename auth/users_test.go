@@ -1,12 +1,10 @@
-package httpapi_test
+package main
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"ticketing.dev/auth/internal/hashgate"
 	"ticketing.dev/auth/internal/user"
 )
 
@@ -28,17 +27,17 @@ const (
 )
 
 func TestSignup_ReturnsCreatedWithTheUser(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 
-	w := a.post("/api/users/signup", credentials("test@test.com", "password"))
+	r := s.post(t, "/api/users/signup", credentials("test@test.com", "password"))
 
-	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	require.Equal(t, http.StatusCreated, r.status, r.body)
 	var body map[string]any
-	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	require.NoError(t, json.Unmarshal([]byte(r.body), &body))
 	assert.Equal(t, "test@test.com", body["email"])
 	assert.Regexp(t, `^[0-9a-f]{24}$`, body["id"])
 	assert.Len(t, body, 2, "only id and email: %v", body)
-	assert.Len(t, a.users(), 1)
+	assert.Len(t, s.users(t), 1)
 }
 
 func TestSignup_RejectsInvalidInput(t *testing.T) {
@@ -62,76 +61,76 @@ func TestSignup_RejectsInvalidInput(t *testing.T) {
 // it must refuse it with.
 type invalidInput struct{ name, body, want string }
 
-// testRejectsInvalidInput posts each body to path on an API of its own:
+// testRejectsInvalidInput posts each body to path on a service of its own:
 // each is a 400 with its error body, signs nobody in and stores nobody.
 func testRejectsInvalidInput(t *testing.T, path string, tests []invalidInput) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newAPI(t)
+			s := startService(t)
 
-			w := a.post(path, tt.body)
+			r := s.post(t, path, tt.body)
 
-			assertRefused(t, w, tt.want)
-			assert.Empty(t, a.users())
+			assertRefused(t, r, tt.want)
+			assert.Empty(t, s.users(t))
 		})
 	}
 }
 
-// assertRefused checks that w is a 400 with the error body want and sets
+// assertRefused checks that r is a 400 with the error body want and sets
 // no session cookie.
-func assertRefused(t *testing.T, w *httptest.ResponseRecorder, want string) {
+func assertRefused(t *testing.T, r response, want string) {
 	t.Helper()
-	assert.Equal(t, http.StatusBadRequest, w.Code)
-	assert.JSONEq(t, want, w.Body.String())
-	assert.Nil(t, sessionCookie(w))
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.JSONEq(t, want, r.body)
+	assert.Nil(t, r.sessionCookie())
 }
 
 func TestSignup_DuplicateEmailIsRejected(t *testing.T) {
 	for _, second := range []string{"test@test.com", "TEST@Test.com", "  test@test.com "} {
 		t.Run(second, func(t *testing.T) {
-			a := newAPI(t)
-			a.signUp("test@test.com", "password")
+			s := startService(t)
+			s.signUp(t, "test@test.com", "password")
 
-			w := a.post("/api/users/signup", credentials(second, "another"))
+			r := s.post(t, "/api/users/signup", credentials(second, "another"))
 
-			assertRefused(t, w, errorBody("Email in use"))
-			assert.Len(t, a.users(), 1)
+			assertRefused(t, r, errorBody("Email in use"))
+			assert.Len(t, s.users(t), 1)
 		})
 	}
 }
 
 func TestSignup_SetsASessionCookie(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 
-	w := a.post("/api/users/signup", credentials("test@test.com", "password"))
+	r := s.post(t, "/api/users/signup", credentials("test@test.com", "password"))
 
-	require.Equal(t, http.StatusCreated, w.Code)
-	c := sessionCookie(w)
+	require.Equal(t, http.StatusCreated, r.status)
+	c := r.sessionCookie()
 	require.NotNil(t, c)
 	assert.NotEmpty(t, c.Value)
 	assert.Equal(t, "/", c.Path)
 	assert.True(t, c.HttpOnly)
 	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
 	assert.False(t, c.Secure, "COOKIE_SECURE=false in tests")
-	assert.Contains(t, a.currentUser(c).Body.String(), `"email":"test@test.com"`)
+	assert.Contains(t, s.currentUser(t, c).body, `"email":"test@test.com"`)
 }
 
 func TestSignup_NormalizesTheEmail(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 
-	w := a.post("/api/users/signup", credentials("  Test@Test.COM ", "password"))
+	r := s.post(t, "/api/users/signup", credentials("  Test@Test.COM ", "password"))
 
-	require.Equal(t, http.StatusCreated, w.Code)
-	assert.Contains(t, w.Body.String(), `"email":"test@test.com"`)
-	assert.Equal(t, "test@test.com", a.users()[0]["email"])
+	require.Equal(t, http.StatusCreated, r.status)
+	assert.Contains(t, r.body, `"email":"test@test.com"`)
+	assert.Equal(t, "test@test.com", s.users(t)[0]["email"])
 }
 
 func TestSignup_StoresAScryptHashNamingItsParameters(t *testing.T) {
-	a := newAPI(t)
-	a.signUp("test@test.com", "password")
+	s := startService(t)
+	s.signUp(t, "test@test.com", "password")
 
-	docs := a.users()
+	docs := s.users(t)
 	require.Len(t, docs, 1)
 	hash, ok := docs[0]["password"].(string)
 	require.True(t, ok, "password field: %v", docs[0])
@@ -143,24 +142,28 @@ func TestSignup_StoresAScryptHashNamingItsParameters(t *testing.T) {
 }
 
 func TestSignup_TrimsThePassword(t *testing.T) {
-	a := newAPI(t)
-	a.signUp("test@test.com", "  password \t")
+	s := startService(t)
+	s.signUp(t, "test@test.com", "  password \t")
 
-	w := a.post("/api/users/signin", credentials("test@test.com", "password"))
+	r := s.post(t, "/api/users/signin", credentials("test@test.com", "password"))
 
-	assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, http.StatusOK, r.status, r.body)
 }
 
 func TestSignup_ConcurrentSignupsWithOneEmailCreateOneUser(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 	const racers = 20
 	codes := make([]int, racers)
 	bodies := make([]string, racers)
 	var wg sync.WaitGroup
 	for i := range racers {
 		wg.Go(func() {
-			w := a.post("/api/users/signup", credentials("race@test.com", "password"))
-			codes[i], bodies[i] = w.Code, w.Body.String()
+			r, err := s.try(request{method: http.MethodPost, path: "/api/users/signup", body: credentials("race@test.com", "password")})
+			if err != nil {
+				codes[i], bodies[i] = 0, err.Error()
+				return
+			}
+			codes[i], bodies[i] = r.status, r.body
 		})
 	}
 	wg.Wait()
@@ -178,37 +181,37 @@ func TestSignup_ConcurrentSignupsWithOneEmailCreateOneUser(t *testing.T) {
 	}
 	assert.Equal(t, 1, created)
 	assert.Equal(t, racers-1, inUse)
-	assert.Len(t, a.users(), 1)
+	assert.Len(t, s.users(t), 1)
 }
 
 func TestSignin_FailsForAnUnknownEmail(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 
-	w := a.post("/api/users/signin", credentials("test@test.com", "password"))
+	r := s.post(t, "/api/users/signin", credentials("test@test.com", "password"))
 
-	assertRefused(t, w, errorBody("Invalid credentials"))
+	assertRefused(t, r, errorBody("Invalid credentials"))
 }
 
 func TestSignin_FailsForAWrongPassword(t *testing.T) {
-	a := newAPI(t)
-	a.signUp("test@test.com", "password")
+	s := startService(t)
+	s.signUp(t, "test@test.com", "password")
 
-	w := a.post("/api/users/signin", credentials("test@test.com", "aslkdfjalskdfj"))
+	r := s.post(t, "/api/users/signin", credentials("test@test.com", "aslkdfjalskdfj"))
 
-	assertRefused(t, w, errorBody("Invalid credentials"))
+	assertRefused(t, r, errorBody("Invalid credentials"))
 }
 
 func TestSignin_ReturnsACookieForValidCredentials(t *testing.T) {
-	a := newAPI(t)
-	id, _ := a.signUp("test@test.com", "password")
+	s := startService(t)
+	id, _ := s.signUp(t, "test@test.com", "password")
 
-	w := a.post("/api/users/signin", credentials("Test@Test.com", "password"))
+	r := s.post(t, "/api/users/signin", credentials("Test@Test.com", "password"))
 
-	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	assert.JSONEq(t, `{"id":"`+id+`","email":"test@test.com"}`, w.Body.String())
-	c := sessionCookie(w)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	assert.JSONEq(t, `{"id":"`+id+`","email":"test@test.com"}`, r.body)
+	c := r.sessionCookie()
 	require.NotNil(t, c)
-	assert.Contains(t, a.currentUser(c).Body.String(), `"id":"`+id+`"`)
+	assert.Contains(t, s.currentUser(t, c).body, `"id":"`+id+`"`)
 }
 
 func TestSignin_RejectsInvalidInput(t *testing.T) {
@@ -221,14 +224,14 @@ func TestSignin_RejectsInvalidInput(t *testing.T) {
 }
 
 func TestSignout_ClearsTheCookie(t *testing.T) {
-	a := newAPI(t)
-	_, c := a.signUp("test@test.com", "password")
+	s := startService(t)
+	_, c := s.signUp(t, "test@test.com", "password")
 
-	w := a.do(request{method: http.MethodPost, path: "/api/users/signout", body: "{}", cookie: c})
+	r := s.do(t, request{method: http.MethodPost, path: "/api/users/signout", body: "{}", cookie: c})
 
-	require.Equal(t, http.StatusOK, w.Code)
-	assert.JSONEq(t, `{}`, w.Body.String())
-	setCookie := w.Header().Get("Set-Cookie")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.JSONEq(t, `{}`, r.body)
+	setCookie := r.header.Get("Set-Cookie")
 	assert.True(t, strings.HasPrefix(setCookie, "session=;"), setCookie)
 	assert.Contains(t, setCookie, "Path=/")
 	assert.Contains(t, setCookie, "Expires=Thu, 01 Jan 1970 00:00:00 GMT")
@@ -237,17 +240,17 @@ func TestSignout_ClearsTheCookie(t *testing.T) {
 }
 
 func TestCurrentUser_ReturnsTheSignedInUser(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 	before := time.Now().Unix()
-	id, c := a.signUp("test@test.com", "password")
+	id, c := s.signUp(t, "test@test.com", "password")
 
-	w := a.currentUser(c)
+	r := s.currentUser(t, c)
 
-	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, http.StatusOK, r.status)
 	var body struct {
 		CurrentUser map[string]any `json:"currentUser"`
 	}
-	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	require.NoError(t, json.Unmarshal([]byte(r.body), &body))
 	assert.Equal(t, id, body.CurrentUser["id"])
 	assert.Equal(t, "test@test.com", body.CurrentUser["email"])
 	iat, _ := body.CurrentUser["iat"].(float64)
@@ -256,12 +259,12 @@ func TestCurrentUser_ReturnsTheSignedInUser(t *testing.T) {
 }
 
 func TestCurrentUser_IsNullWhenNotSignedIn(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 
-	w := a.currentUser(nil)
+	r := s.currentUser(t, nil)
 
-	assert.Equal(t, http.StatusOK, w.Code)
-	assert.JSONEq(t, `{"currentUser":null}`, w.Body.String())
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.JSONEq(t, `{"currentUser":null}`, r.body)
 }
 
 // The operator-injection attack on the original's MongoDB queries: an
@@ -276,23 +279,23 @@ func TestOperatorInjection_IsRejectedAndCreatesNothing(t *testing.T) {
 	for _, path := range []string{"/api/users/signup", "/api/users/signin"} {
 		for _, body := range bodies {
 			t.Run(path+" "+body, func(t *testing.T) {
-				a := newAPI(t)
+				s := startService(t)
 				if path == "/api/users/signin" {
-					a.signUp("test@test.com", "password")
+					s.signUp(t, "test@test.com", "password")
 				}
 
-				w := a.post(path, body)
+				r := s.post(t, path, body)
 
-				assert.Equal(t, http.StatusBadRequest, w.Code)
+				assert.Equal(t, http.StatusBadRequest, r.status)
 				var got struct {
 					Errors []struct{ Message, Field string }
 				}
-				require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got), w.Body.String())
-				require.Len(t, got.Errors, 1, w.Body.String())
+				require.NoError(t, json.Unmarshal([]byte(r.body), &got), r.body)
+				require.Len(t, got.Errors, 1, r.body)
 				assert.Contains(t, []string{"email", "password"}, got.Errors[0].Field)
-				assert.Nil(t, sessionCookie(w))
-				assert.LessOrEqual(t, len(a.users()), 1)
-				for _, d := range a.users() {
+				assert.Nil(t, r.sessionCookie())
+				assert.LessOrEqual(t, len(s.users(t)), 1)
+				for _, d := range s.users(t) {
 					assert.Equal(t, "test@test.com", d["email"])
 				}
 			})
@@ -318,20 +321,20 @@ func TestMalformedBodies_AreClientErrors(t *testing.T) {
 	for _, tt := range tests {
 		for _, path := range []string{"/api/users/signup", "/api/users/signin"} {
 			t.Run(tt.name+" "+path, func(t *testing.T) {
-				a := newAPI(t)
+				s := startService(t)
 
-				w := a.post(path, tt.body)
+				r := s.post(t, path, tt.body)
 
-				assert.Equal(t, tt.code, w.Code)
-				assertCommonShape(t, w.Body.Bytes())
-				assert.Empty(t, a.users())
+				assert.Equal(t, tt.code, r.status)
+				assertCommonShape(t, []byte(r.body))
+				assert.Empty(t, s.users(t))
 			})
 		}
 	}
 }
 
 func TestUnknownRoutes_AreNotFoundInTheCommonShape(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 	for _, r := range []request{
 		{method: http.MethodGet, path: "/api/users/nope"},
 		{method: http.MethodGet, path: "/api/users/signup"},
@@ -339,30 +342,29 @@ func TestUnknownRoutes_AreNotFoundInTheCommonShape(t *testing.T) {
 		{method: http.MethodPost, path: "/api/users"},
 		{method: http.MethodGet, path: "/"},
 	} {
-		w := a.do(r)
-		assert.Equal(t, http.StatusNotFound, w.Code, "%s %s", r.method, r.path)
-		assert.JSONEq(t, errorBody("Not Found"), w.Body.String(), "%s %s", r.method, r.path)
+		got := s.do(t, r)
+		assert.Equal(t, http.StatusNotFound, got.status, "%s %s", r.method, r.path)
+		assert.JSONEq(t, errorBody("Not Found"), got.body, "%s %s", r.method, r.path)
 	}
 }
 
 func TestResponses_NeverContainThePasswordOrItsHash(t *testing.T) {
-	a := newAPI(t)
+	s := startService(t)
 	const password = "s3cret-Passw0rd"
-	signup := a.post("/api/users/signup", credentials("test@test.com", password))
-	require.Equal(t, http.StatusCreated, signup.Code)
-	signin := a.post("/api/users/signin", credentials("test@test.com", password))
-	require.Equal(t, http.StatusOK, signin.Code)
-	current := a.currentUser(sessionCookie(signin))
-	hash := a.users()[0]["password"].(string)
+	signup := s.post(t, "/api/users/signup", credentials("test@test.com", password))
+	require.Equal(t, http.StatusCreated, signup.status)
+	signin := s.post(t, "/api/users/signin", credentials("test@test.com", password))
+	require.Equal(t, http.StatusOK, signin.status)
+	current := s.currentUser(t, signin.sessionCookie())
+	hash := s.users(t)[0]["password"].(string)
 
-	for name, w := range map[string]interface{ Result() *http.Response }{"signup": signup, "signin": signin, "currentuser": current} {
-		rec := w.Result()
+	for name, r := range map[string]response{"signup": signup, "signin": signin, "currentuser": current} {
 		var text strings.Builder
-		text.WriteString(readAll(t, rec))
-		for k, vs := range rec.Header {
+		text.WriteString(r.body)
+		for k, vs := range r.header {
 			text.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
 		}
-		for _, c := range rec.Cookies() {
+		for _, c := range r.cookies {
 			text.WriteString(decodeSessionCookie(c.Value))
 		}
 		for _, secret := range []string{password, hash, `"password"`} {
@@ -401,13 +403,6 @@ func keys(m bson.M) []string {
 	return ks
 }
 
-func readAll(t *testing.T, r *http.Response) string {
-	t.Helper()
-	b, err := io.ReadAll(r.Body)
-	require.NoError(t, err)
-	return string(b)
-}
-
 // decodeSessionCookie returns the cookie's JSON and its token's claims as
 // text, so that a secret inside them would be seen.
 func decodeSessionCookie(v string) string {
@@ -437,8 +432,10 @@ func decodeSessionCookie(v string) string {
 // fails only if they never do, as they would not were one path to skip
 // hashing (a hundredth of the cost).
 func TestSignin_UnknownEmailTakesAsLongAsAWrongPassword(t *testing.T) {
-	a := newAPI(t, apiConfig{params: user.Params{LogN: 12, R: 8, P: 1, KeyLen: 64, SaltLen: 16}})
-	a.signUp("known@test.com", "password")
+	d := testDeps()
+	d.params = user.Params{LogN: 12, R: 8, P: 1, KeyLen: 64, SaltLen: 16}
+	s := startServiceWith(t, d, nil)
+	s.signUp(t, "known@test.com", "password")
 	const known, unknown = "known@test.com", "unknown@test.com"
 	fastest := map[string]time.Duration{}
 	agree := func() bool {
@@ -449,10 +446,10 @@ func TestSignin_UnknownEmailTakesAsLongAsAWrongPassword(t *testing.T) {
 		rounds++
 		for _, email := range []string{known, unknown} {
 			start := time.Now()
-			w := a.post("/api/users/signin", credentials(email, "wrong-password"))
+			r := s.post(t, "/api/users/signin", credentials(email, "wrong-password"))
 			took := time.Since(start)
-			require.Equal(t, http.StatusBadRequest, w.Code)
-			require.JSONEq(t, errorBody("Invalid credentials"), w.Body.String())
+			require.Equal(t, http.StatusBadRequest, r.status)
+			require.JSONEq(t, errorBody("Invalid credentials"), r.body)
 			if best, ok := fastest[email]; !ok || took < best {
 				fastest[email] = took
 			}
@@ -473,12 +470,14 @@ func (g *countingGate) Enter(context.Context) (func(), error) {
 
 func TestSignupAndSignin_HashOnlyThroughTheGate(t *testing.T) {
 	gate := &countingGate{}
-	a := newAPI(t, apiConfig{params: cheap, gate: gate})
+	d := testDeps()
+	d.gate = func(*hashgate.Gate) user.Gate { return gate }
+	s := startServiceWith(t, d, nil)
 
-	a.signUp("test@test.com", "password")
-	a.post("/api/users/signin", credentials("test@test.com", "password"))
-	a.post("/api/users/signin", credentials("test@test.com", "wrong password"))
-	a.post("/api/users/signin", credentials("nobody@test.com", "password"))
+	s.signUp(t, "test@test.com", "password")
+	s.post(t, "/api/users/signin", credentials("test@test.com", "password"))
+	s.post(t, "/api/users/signin", credentials("test@test.com", "wrong password"))
+	s.post(t, "/api/users/signin", credentials("nobody@test.com", "password"))
 
 	assert.EqualValues(t, 4, gate.entered.Load(), "one sign-up and three sign-ins, the unknown email's included")
 	assert.EqualValues(t, 4, gate.left.Load(), "every turn ended")

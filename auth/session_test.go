@@ -1,4 +1,4 @@
-package httpapi_test
+package main
 
 import (
 	"encoding/base64"
@@ -53,19 +53,19 @@ func TestCurrentUser_IgnoresTokensItDidNotIssue(t *testing.T) {
 		}},
 		{"not a token", func(*testing.T) string { return "garbage" }},
 	}
-	a := newAPI(t)
+	s := startService(t)
 
 	// The same claims, correctly signed, are accepted: the cases below fail
 	// for their flaw alone.
-	w := a.currentUser(cookieWith(sign(t, jwt.SigningMethodHS256, jwtKey, valid)))
-	require.Contains(t, w.Body.String(), `"id":"507f1f77bcf86cd799439011"`)
+	r := s.currentUser(t, cookieWith(sign(t, jwt.SigningMethodHS256, jwtKey, valid)))
+	require.Contains(t, r.body, `"id":"507f1f77bcf86cd799439011"`)
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := a.currentUser(cookieWith(tt.token(t)))
+			r := s.currentUser(t, cookieWith(tt.token(t)))
 
-			assert.Equal(t, http.StatusOK, w.Code)
-			assert.JSONEq(t, `{"currentUser":null}`, w.Body.String())
+			assert.Equal(t, http.StatusOK, r.status)
+			assert.JSONEq(t, `{"currentUser":null}`, r.body)
 		})
 	}
 }

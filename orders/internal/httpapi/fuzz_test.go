@@ -1,4 +1,4 @@
-package request
+package httpapi
 
 import (
 	"encoding/json"
@@ -30,13 +30,13 @@ func FuzzDecodeCreateOrder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		w, r := webtest.Post(body)
-		got, err := DecodeCreateOrder(w, r)
+		got, err := decodeCreateOrder(w, r)
 		if err != nil {
 			webtest.CheckRefusal(t, body, err, "ticketId")
 			return
 		}
 		webtest.CheckAcceptedShape(t, body)
-		var raw CreateOrder
+		var raw createOrderRequest
 		if err := json.Unmarshal(body, &raw); err != nil || raw != got {
 			t.Fatalf("decoded %q as %+v; encoding/json reads %+v, %v", body, got, raw, err)
 		}
