@@ -81,15 +81,7 @@ type wired struct {
 	connOnce sync.Once
 	conn     *bus.Conn // publishes other services' events
 
-	mu      sync.Mutex
-	expired []expiry
-}
-
-// expiry is what the expiration:complete handler returned for an order:
-// nil acks, an error leaves the event to be redelivered.
-type expiry struct {
-	orderID string
-	err     error
+	handled testkit.Handled // what ExpirationComplete returned
 }
 
 // startWired starts a wired service. Its sweeper, with an hour's grace,
@@ -103,7 +95,7 @@ func startWired(t *testing.T) *wired {
 	d := productionDeps()
 	d.clock = s.clock.Now
 	d.ackWait = ackWait
-	d.subjects = func(h *listener.Handlers) listener.Subjects { return recording{h, s} }
+	d.subjects = func(h *listener.Handlers) listener.Subjects { return recording{h, &s.handled} }
 	d.started = func(p parts) { started <- p }
 	env := testkit.ServiceEnv(testkit.MongoURI(t), n, map[string]string{"EXPIRY_GRACE": time.Hour.String()})
 	svc := testkit.StartService(t, func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -121,29 +113,17 @@ func startWired(t *testing.T) *wired {
 // returns.
 type recording struct {
 	*listener.Handlers
-	s *wired
+	handled *testkit.Handled
 }
 
 func (r recording) ExpirationComplete(ctx context.Context, e events.ExpirationComplete) error {
-	err := r.Handlers.ExpirationComplete(ctx, e)
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
-	r.s.expired = append(r.s.expired, expiry{e.OrderID, err})
-	return err
+	return r.handled.Record(e.Subject(), e.OrderID, r.Handlers.ExpirationComplete(ctx, e))
 }
 
 // expirations returns what the expiration:complete handler returned for
 // the order's events, in order.
 func (s *wired) expirations(orderID string) []error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []error
-	for _, e := range s.expired {
-		if e.orderID == orderID {
-			out = append(out, e.err)
-		}
-	}
-	return out
+	return s.handled.Errs(events.SubjectExpirationComplete, orderID)
 }
 
 // newID returns a new id as the services hand them out.
