@@ -132,6 +132,11 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		return err
 	}
 	defer lifecycle.Close(&err, stopDebug)
+	stopPprof, err := web.Pprof(cfg.PprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.Close(&err, stopPprof)
 
 	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, "auth", mongodb.WithMetrics(reg))
 	if err != nil {

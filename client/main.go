@@ -50,9 +50,10 @@ type settings struct {
 	APIBaseURL string
 	StripeKey  string
 	LogLevel   slog.Level
-	// DebugAddr is where profiles and metrics are served; empty serves
-	// none.
+	// DebugAddr is where metrics are served; empty serves none.
 	DebugAddr string
+	// PprofAddr is where profiles are served; empty serves none.
+	PprofAddr string
 	// PageSize is how many tickets or orders one page shows.
 	PageSize int
 	// TrustedProxies are the peers whose X-Forwarded-For names the
@@ -70,6 +71,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 		StripeKey:      env.String("STRIPE_PUBLISHABLE_KEY", ""),
 		LogLevel:       env.LogLevel("LOG_LEVEL"),
 		DebugAddr:      config.ReadDebugAddr(env),
+		PprofAddr:      config.ReadPprofAddr(env),
 		TrustedProxies: env.CIDRs("TRUSTED_PROXIES"),
 		PageSize:       env.PositiveInt("PAGE_SIZE", pages.DefaultPageSize),
 	}
@@ -100,6 +102,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		return err
 	}
 	defer func() { err = errors.Join(err, stopDebug()) }()
+	stopPprof, err := web.Pprof(cfg.PprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopPprof()) }()
 
 	client, err := api.New(cfg.APIBaseURL, &http.Client{
 		Transport: &http.Transport{

@@ -71,9 +71,10 @@ type settings struct {
 	LogLevel   slog.Level
 	NATS       config.NATS
 	Redis      *redis.Options
-	// DebugAddr is where profiles and metrics are served; empty serves
-	// none.
+	// DebugAddr is where metrics are served; empty serves none.
 	DebugAddr string
+	// PprofAddr is where profiles are served; empty serves none.
+	PprofAddr string
 	// lostAfter shortens how long NATS Streaming may be away before the
 	// service gives up; zero keeps the bus's default. Tests set it.
 	lostAfter time.Duration
@@ -87,6 +88,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 		NATS:       config.ReadNATS(env),
 	}
 	s.DebugAddr = config.ReadDebugAddr(env)
+	s.PprofAddr = config.ReadPprofAddr(env)
 	redisOpts, redisErr := redisOptions(env.String("REDIS_HOST", ""), env.String("REDIS_URL", ""))
 	s.Redis = redisOpts
 	err := env.Err()
@@ -174,6 +176,11 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 		return err
 	}
 	defer lifecycle.Close(&err, stopDebug)
+	stopPprof, err := web.Pprof(cfg.PprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.Close(&err, stopPprof)
 
 	rdb := redis.NewClient(cfg.Redis)
 	defer lifecycle.Close(&err, func() error {

@@ -106,6 +106,61 @@ func TestCreate_RacingCreatesStopAtTheLimit(t *testing.T) {
 	assert.Len(t, list, limit, "the listing holds them, and no more")
 }
 
+// TestCreate_RacingCreatesOnTwoReplicasStopAtTheLimit runs two instances of
+// the service on one database, as Kubernetes runs two replicas, and races
+// one seller's creates across them: each process serialises its own
+// creates, so only the lock in the database keeps the two from counting
+// the same room.
+func TestCreate_RacingCreatesOnTwoReplicasStopAtTheLimit(t *testing.T) {
+	t.Parallel()
+	const limit, racers, rounds = 4, 16, 3
+	n := testkit.NATS(t)
+	uri := testkit.MongoURI(t)
+	replica := func(clientID string) *service {
+		return startServiceOn(t, testkit.ServiceEnv(uri, n, map[string]string{
+			"MAX_UNSOLD_TICKETS": fmt.Sprint(limit),
+			"NATS_CLIENT_ID":     clientID,
+		}), n)
+	}
+	replicas := []*service{replica("tickets-a"), replica("tickets-b")}
+
+	// Each round a new seller, so that every round starts with room.
+	for round := range rounds {
+		seller := newUserID()
+		cookie := testkit.SignIn(t, seller)
+		statuses := make([]int, racers)
+		errs := make([]error, racers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				r, err := replicas[i%2].try(http.MethodPost, "/api/tickets", fmt.Sprintf(`{"title":"racer %d","price":10}`, i), cookie)
+				statuses[i], errs[i] = r.status, err
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		created := 0
+		for i := range racers {
+			require.NoError(t, errs[i])
+			switch statuses[i] {
+			case http.StatusCreated:
+				created++
+			case http.StatusBadRequest:
+			default:
+				t.Errorf("round %d, racer %d: status %d", round, i, statuses[i])
+			}
+		}
+		assert.Equal(t, limit, created, "round %d: exactly the limit, from both replicas together", round)
+		assert.EqualValues(t, limit, replicas[0].countOf(t, seller), "round %d: the seller's tickets stored", round)
+	}
+	locks, err := replicas[0].db.Collection(ticketdb.SellerLocks).CountDocuments(t.Context(), bson.D{})
+	require.NoError(t, err)
+	assert.Zero(t, locks, "every create released its lock")
+}
+
 func TestRun_RefusesAMalformedTicketLimit(t *testing.T) {
 	for _, v := range []string{"-1", "many", "1.5"} {
 		e := map[string]string{

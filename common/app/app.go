@@ -30,7 +30,7 @@ import (
 type Config struct {
 	// Name is the service's, on every log line.
 	Name string
-	// HTTP carries LOG_LEVEL, DEBUG_ADDR and MONGO_URI.
+	// HTTP carries LOG_LEVEL, DEBUG_ADDR, PPROF_ADDR and MONGO_URI.
 	HTTP config.HTTP
 	// Database is the database when MONGO_URI names none.
 	Database string
@@ -49,7 +49,8 @@ type App struct {
 }
 
 // Open opens, in order, the logger (to stdout), the debug listener with
-// the metrics (DEBUG_ADDR; none when unset), MongoDB with its commands
+// the metrics (DEBUG_ADDR; none when unset), the profiles' listener
+// (PPROF_ADDR; none when unset), MongoDB with its commands
 // counted, and the bus with its counts and the service's dead letters
 // (deadletter.Store), retrying the bus until ctx is done. On failure it
 // closes what it opened.
@@ -65,6 +66,11 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer) (_ *App, err error)
 		return nil, err
 	}
 	a.closers = append(a.closers, stopDebug)
+	stopPprof, err := web.Pprof(cfg.HTTP.PprofAddr, a.Log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, stopPprof)
 
 	db, disconnect, err := lifecycle.OpenMongo(cfg.HTTP.MongoURI, cfg.Database, mongodb.WithMetrics(a.Metrics))
 	if err != nil {

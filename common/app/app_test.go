@@ -23,17 +23,30 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 // configOf is a service's configuration on a fresh database, the bus n
-// and a free debug address.
+// and free metrics and profile addresses.
 func configOf(t *testing.T, n embedded.Bus) app.Config {
 	t.Helper()
-	port, err := embedded.FreePort("127.0.0.1")
-	require.NoError(t, err)
 	b := testkit.BusConfig(n)
 	return app.Config{
 		Name: "tickets",
-		HTTP: config.HTTP{MongoURI: testkit.MongoURI(t), DebugAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))},
+		HTTP: config.HTTP{MongoURI: testkit.MongoURI(t), DebugAddr: freeAddr(t), PprofAddr: freeAddr(t)},
 		NATS: config.NATS{Transport: b.Transport, URL: b.URL, ClusterID: b.ClusterID, ClientID: b.ClientID},
 	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	port, err := embedded.FreePort("127.0.0.1")
+	require.NoError(t, err)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+func get(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err, url)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestOpen_ServesMetricsAndRelaysAndCloseStopsAll(t *testing.T) {
@@ -53,10 +66,14 @@ func TestOpen_ServesMetricsAndRelaysAndCloseStopsAll(t *testing.T) {
 	resp.Body.Close()
 	assert.Contains(t, string(body), "ticketing_outbox_pending", "the relay's backlog is in the metrics")
 	assert.Contains(t, string(body), "ticketing_bus_published", "so are the bus's counts")
+	assert.Equal(t, http.StatusNotFound, get(t, "http://"+cfg.HTTP.DebugAddr+"/debug/pprof/"), "no profiles beside the metrics")
+	assert.Equal(t, http.StatusOK, get(t, "http://"+cfg.HTTP.PprofAddr+"/debug/pprof/"), "profiles on PPROF_ADDR")
 
 	require.NoError(t, a.Close())
 	_, err = http.Get("http://" + cfg.HTTP.DebugAddr + "/metrics")
 	assert.Error(t, err, "the debug listener is closed")
+	_, err = http.Get("http://" + cfg.HTTP.PprofAddr + "/debug/pprof/")
+	assert.Error(t, err, "the profiles' listener is closed")
 	assert.Error(t, a.Bus.Ping(t.Context()), "the bus is closed")
 }
 

@@ -189,13 +189,17 @@ type HTTP struct {
 	CookieSecure bool
 	SessionTTL   time.Duration
 	LogLevel     slog.Level
-	// DebugAddr is where the service serves net/http/pprof and its
-	// Prometheus metrics; empty, the default, serves nothing.
+	// DebugAddr is where the service serves its Prometheus metrics;
+	// empty, the default, serves nothing.
 	DebugAddr string
+	// PprofAddr is where the service serves net/http/pprof; empty, the
+	// default, serves nothing.
+	PprofAddr string
 }
 
 // ReadHTTP reads LISTEN_HOST and PORT, JWT_KEY (at least MinJWTKeyBytes),
-// MONGO_URI, COOKIE_SECURE, SESSION_TTL, LOG_LEVEL and DEBUG_ADDR.
+// MONGO_URI, COOKIE_SECURE, SESSION_TTL, LOG_LEVEL, DEBUG_ADDR and
+// PPROF_ADDR.
 func ReadHTTP(e *Env) HTTP {
 	return HTTP{
 		ListenAddr:   ReadListenAddr(e),
@@ -205,6 +209,7 @@ func ReadHTTP(e *Env) HTTP {
 		SessionTTL:   e.Duration("SESSION_TTL", 24*time.Hour),
 		LogLevel:     e.LogLevel("LOG_LEVEL"),
 		DebugAddr:    ReadDebugAddr(e),
+		PprofAddr:    ReadPprofAddr(e),
 	}
 }
 
@@ -217,18 +222,34 @@ func ReadListenAddr(e *Env) string {
 }
 
 // ReadDebugAddr reads DEBUG_ADDR, the host:port where a service serves
-// its profiles (net/http/pprof) and its Prometheus metrics (/metrics),
-// such as 127.0.0.1:6060; unset, it is empty and nothing is served. It is
-// never for the ingress: bind it to loopback for an operator's
-// port-forward or the local bench. The Kubernetes manifests bind :9090 on
-// the pod's address, which no Service exposes, for Prometheus to scrape.
+// its Prometheus metrics (/metrics), such as 127.0.0.1:6060; unset, it is
+// empty and nothing is served. It is never for the ingress. The Kubernetes
+// manifests bind :9090 on the pod's address, which no Service exposes, for
+// Prometheus to scrape. Profiles are not served there: see ReadPprofAddr.
 func ReadDebugAddr(e *Env) string {
-	v := strings.TrimSpace(e.getenv("DEBUG_ADDR"))
+	return readAddr(e, "DEBUG_ADDR", "127.0.0.1:6060")
+}
+
+// ReadPprofAddr reads PPROF_ADDR, the host:port where a service serves
+// Go's profiles (net/http/pprof under /debug/pprof/), such as
+// 127.0.0.1:6061; unset, the default, it is empty and nothing is served.
+// A profile shows memory and the command line and costs CPU, so it has an
+// address of its own that no NetworkPolicy allows: set it for the local
+// stack and the bench (PPROF=true), or bind it to loopback for an
+// operator's port-forward; the Kubernetes manifests never set it.
+func ReadPprofAddr(e *Env) string {
+	return readAddr(e, "PPROF_ADDR", "127.0.0.1:6061")
+}
+
+// readAddr reads the optional host:port in variable name; example is a
+// valid value for the error message.
+func readAddr(e *Env, name, example string) string {
+	v := strings.TrimSpace(e.getenv(name))
 	if v == "" {
 		return ""
 	}
 	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-		e.errs = append(e.errs, fmt.Errorf("DEBUG_ADDR must be host:port such as 127.0.0.1:6060, got %q", v))
+		e.errs = append(e.errs, fmt.Errorf("%s must be host:port such as %s, got %q", name, example, v))
 		return ""
 	}
 	return v

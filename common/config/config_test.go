@@ -28,7 +28,8 @@ func TestReadHTTP_Defaults(t *testing.T) {
 	assert.True(t, c.CookieSecure)
 	assert.Equal(t, 24*time.Hour, c.SessionTTL)
 	assert.Equal(t, slog.LevelInfo, c.LogLevel)
-	assert.Empty(t, c.DebugAddr, "profiling is off unless asked for")
+	assert.Empty(t, c.DebugAddr, "metrics are off unless asked for")
+	assert.Empty(t, c.PprofAddr, "profiling is off unless asked for")
 }
 
 func TestReadListenAddr_LISTEN_HOSTNarrowsWhereAServiceListens(t *testing.T) {
@@ -79,7 +80,7 @@ func TestReadHTTP_JWTKeyOf32BytesOrMoreIsTaken(t *testing.T) {
 	}
 }
 
-func TestReadDebugAddr(t *testing.T) {
+func TestReadDebugAddrAndPprofAddr(t *testing.T) {
 	tests := []struct {
 		name, value, want string
 		wantErr           bool
@@ -90,21 +91,40 @@ func TestReadDebugAddr(t *testing.T) {
 		{"no port", "127.0.0.1", "", true},
 		{"empty port", "127.0.0.1:", "", true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := env(map[string]string{"DEBUG_ADDR": tt.value})
+	for variable, read := range map[string]func(*config.Env) string{
+		"DEBUG_ADDR": config.ReadDebugAddr,
+		"PPROF_ADDR": config.ReadPprofAddr,
+	} {
+		for _, tt := range tests {
+			t.Run(variable+" "+tt.name, func(t *testing.T) {
+				e := env(map[string]string{variable: tt.value})
 
-			got := config.ReadDebugAddr(e)
+				got := read(e)
 
-			assert.Equal(t, tt.want, got)
-			if tt.wantErr {
-				require.Error(t, e.Err())
-				assert.Contains(t, e.Err().Error(), "DEBUG_ADDR")
-			} else {
-				assert.NoError(t, e.Err())
-			}
-		})
+				assert.Equal(t, tt.want, got)
+				if tt.wantErr {
+					require.Error(t, e.Err())
+					assert.Contains(t, e.Err().Error(), variable)
+				} else {
+					assert.NoError(t, e.Err())
+				}
+			})
+		}
 	}
+}
+
+func TestReadHTTP_ReadsTheMetricsAndProfileAddressesApart(t *testing.T) {
+	e := env(map[string]string{"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://db/auth", "DEBUG_ADDR": ":9090"})
+	c := config.ReadHTTP(e)
+	require.NoError(t, e.Err())
+	assert.Equal(t, ":9090", c.DebugAddr)
+	assert.Empty(t, c.PprofAddr, "metrics do not turn profiling on")
+
+	e = env(map[string]string{"JWT_KEY": jwtKey, "MONGO_URI": "mongodb://db/auth", "PPROF_ADDR": "127.0.0.1:6061"})
+	c = config.ReadHTTP(e)
+	require.NoError(t, e.Err())
+	assert.Empty(t, c.DebugAddr)
+	assert.Equal(t, "127.0.0.1:6061", c.PprofAddr)
 }
 
 func TestReadHTTP_NamesEveryMissingVariable(t *testing.T) {

@@ -17,23 +17,59 @@ import (
 	"ticketing.dev/common/web"
 )
 
-func TestDebug_ServesProfilesUntilStopped(t *testing.T) {
+func TestPprof_ServesProfilesUntilStopped(t *testing.T) {
 	addr := freeAddr(t)
 	var logs bytes.Buffer
-	stop, err := web.Debug(addr, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	stop, err := web.Pprof(addr, slog.New(slog.NewJSONHandler(&logs, nil)))
 	require.NoError(t, err)
 
-	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1"} {
-		resp, err := http.Get("http://" + addr + path)
-		require.NoError(t, err, path)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode, path)
+	for _, path := range pprofPaths {
+		assert.Equal(t, http.StatusOK, status(t, "http://"+addr+path), path)
 	}
+	assert.Equal(t, http.StatusNotFound, status(t, "http://"+addr+"/metrics"), "metrics stay on DEBUG_ADDR")
 	assert.Contains(t, logs.String(), addr)
 
 	require.NoError(t, stop())
 	_, err = http.Get("http://" + addr + "/debug/pprof/")
 	assert.Error(t, err, "nothing listens once stopped")
+}
+
+// TestDebug_ServesNoProfiles: whatever may scrape the metrics, such as
+// Prometheus in the cluster, cannot take profiles from the same listener;
+// they are served only on PPROF_ADDR, when it is set.
+func TestDebug_ServesNoProfiles(t *testing.T) {
+	addr := freeAddr(t)
+	stop, err := web.Debug(addr, metrics.NewRegistry(), web.Nop)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, stop()) }()
+
+	assert.Equal(t, http.StatusOK, status(t, "http://"+addr+"/metrics"))
+	for _, path := range pprofPaths {
+		assert.Equal(t, http.StatusNotFound, status(t, "http://"+addr+path), path)
+	}
+}
+
+func TestDebug_ServesUntilStopped(t *testing.T) {
+	addr := freeAddr(t)
+	var logs bytes.Buffer
+	stop, err := web.Debug(addr, metrics.NewRegistry(), slog.New(slog.NewJSONHandler(&logs, nil)))
+	require.NoError(t, err)
+	assert.Contains(t, logs.String(), addr)
+
+	require.NoError(t, stop())
+	_, err = http.Get("http://" + addr + "/metrics")
+	assert.Error(t, err, "nothing listens once stopped")
+}
+
+// pprofPaths are some of the profiles net/http/pprof serves.
+var pprofPaths = []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1", "/debug/pprof/symbol"}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err, url)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestDebug_ServesTheRegistrysMetrics(t *testing.T) {
@@ -71,6 +107,9 @@ func TestDebug_EmptyAddrServesNothing(t *testing.T) {
 	stop, err := web.Debug("", metrics.NewRegistry(), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	assert.NoError(t, stop())
+	stop, err = web.Pprof("", slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	assert.NoError(t, stop())
 }
 
 func TestDebug_ReportsAnAddressInUse(t *testing.T) {
@@ -79,8 +118,9 @@ func TestDebug_ReportsAnAddressInUse(t *testing.T) {
 	defer ln.Close()
 
 	_, err = web.Debug(ln.Addr().String(), nil, slog.New(slog.DiscardHandler))
-
 	assert.ErrorContains(t, err, "debug server")
+	_, err = web.Pprof(ln.Addr().String(), slog.New(slog.DiscardHandler))
+	assert.ErrorContains(t, err, "pprof server")
 }
 
 func TestDebug_ProfilesStayOffTheServiceRouter(t *testing.T) {

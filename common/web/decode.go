@@ -28,7 +28,8 @@ var (
 // allowed; in any other format, or with no Content-Type, it is refused with
 // a 415 before it is read. That keeps a cross-site HTML form, which can
 // post text/plain or form-encoded bodies but never application/json, from
-// acting on the API (see also RefuseCrossOrigin).
+// acting on the API. The API routers refuse such bodies earlier still, in
+// RefuseCrossOrigin; this check keeps every handler safe on its own.
 //
 // An empty body decodes as {} so that validation reports the missing fields,
 // as the original app does. A body that is not one well-formed JSON object,

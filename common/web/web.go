@@ -2,8 +2,9 @@
 // return errors, one place that turns those errors into responses, JSON
 // decoding that refuses hostile bodies and bodies that are not
 // application/json, the middleware of every router (request log, metrics,
-// panic recovery) and of every API router (RefuseCrossOrigin), and the
-// debug listener that serves profiles and Prometheus metrics (DEBUG_ADDR).
+// panic recovery) and of every API router (RefuseCrossOrigin), the debug
+// listener that serves Prometheus metrics (DEBUG_ADDR), and the one that
+// serves profiles (PPROF_ADDR).
 package web
 
 import (

@@ -173,13 +173,71 @@ func dockerfilesBuildTheBinaries(t *testing.T, o overlay, m *manifests) {
 			assert.Empty(t, c.Args)
 
 			// The final stage: distroless, non-root, the service's port.
-			assert.True(t, strings.HasPrefix(final.from, "gcr.io/distroless/static") && strings.HasSuffix(final.from, ":nonroot"), final.from)
+			base, _, _ := strings.Cut(final.from, "@") // a digest may follow the tag
+			assert.True(t, strings.HasPrefix(base, "gcr.io/distroless/static") && strings.HasSuffix(base, ":nonroot"), final.from)
 			assert.Contains(t, []string{"nonroot", "nonroot:nonroot", "65532", "65532:65532"}, final.user)
 			for _, p := range c.Ports {
 				assert.Contains(t, final.expose, strconv.Itoa(int(p.ContainerPort)), "EXPOSE the container port")
 			}
 		})
 	}
+}
+
+// digest pins an image to its content: the reference ends in
+// @sha256:<64 hex digits>.
+var digest = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
+
+// distrolessRelease is a distroless image whose name pins the Debian
+// release, such as gcr.io/distroless/static-debian12:nonroot. Distroless
+// publishes no versioned tags, only these and digests: such a tag is as
+// pinned as a tag gets, and a digest after it pins the content.
+var distrolessRelease = regexp.MustCompile(`^gcr\.io/distroless/[a-z0-9-]+-debian\d+:[a-z0-9-]+$`)
+
+// TestDockerfiles_BaseImagesArePinned: no FROM floats with the registry. An
+// image is pinned by a digest, or by a tag naming a patch release
+// (golang:1.26.8, not golang:1.26); distroless, which has no versioned
+// tags, at least by the Debian release in its name. Every Dockerfile builds
+// with the same golang image, so that the services are built by one Go
+// release.
+func TestDockerfiles_BaseImagesArePinned(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "*", "Dockerfile"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	golang := map[string][]string{} // golang image → Dockerfiles
+	for _, f := range files {
+		rel, err := filepath.Rel(repoRoot, f)
+		require.NoError(t, err)
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		instructions, err := parseDockerfile(bytes.NewReader(raw))
+		require.NoError(t, err, rel)
+		stages := map[string]bool{}
+		froms := 0
+		for _, in := range instructions {
+			if in.cmd != "FROM" {
+				continue
+			}
+			froms++
+			words := slices.DeleteFunc(strings.Fields(in.args), func(w string) bool { return strings.HasPrefix(w, "--") })
+			require.NotEmpty(t, words, "%s line %d: FROM names an image", rel, in.line)
+			ref := words[0]
+			// An earlier stage is pinned where it was named.
+			if !stages[strings.ToLower(ref)] {
+				assert.NotContains(t, ref, "$", "%s line %d: %s is chosen by a build argument", rel, in.line, ref)
+				_, tag := imageRef(ref)
+				pinned := digest.MatchString(ref) || patchVersion.MatchString(tag) || distrolessRelease.MatchString(ref)
+				assert.True(t, pinned, "%s line %d: FROM %s floats: pin a patch version or a digest", rel, in.line, ref)
+				if strings.HasPrefix(ref, "golang:") || strings.HasPrefix(ref, "golang@") {
+					golang[ref] = append(golang[ref], rel)
+				}
+			}
+			if len(words) == 3 && strings.EqualFold(words[1], "AS") {
+				stages[strings.ToLower(words[2])] = true
+			}
+		}
+		assert.NotZero(t, froms, "%s has no FROM", rel)
+	}
+	assert.Len(t, golang, 1, "one golang image for every Dockerfile: %v", golang)
 }
 
 func fileSum(t *testing.T, name string) [sha256.Size]byte {

@@ -1,6 +1,7 @@
 package k8s_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -230,15 +231,15 @@ func TestServiceDeployments_RunTheirReplicasBehindAServiceOnPort3000(t *testing.
 	})
 }
 
-// metricsPort is where every service serves its profiles and Prometheus
-// metrics (DEBUG_ADDR) in the cluster.
+// metricsPort is where every service serves its Prometheus metrics
+// (DEBUG_ADDR) in the cluster.
 const metricsPort = 9090
 
 // TestServiceDeployments_ExposeMetricsToPrometheus checks what Prometheus's
 // Kubernetes pod discovery needs of every service: DEBUG_ADDR on the
 // metrics port, the port declared by that name, and the annotations that
 // tell it to scrape the port's /metrics. No Service exposes the port: the
-// profiles there are for port-forwards, never for the ingress.
+// metrics are for Prometheus, never for the ingress.
 func TestServiceDeployments_ExposeMetricsToPrometheus(t *testing.T) {
 	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
 		built := serviceDeployments(t, m, skaffoldFor(t, o))
@@ -268,6 +269,43 @@ func TestServiceDeployments_ExposeMetricsToPrometheus(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// TestWorkloads_ServeNoProfiles: profiles (PPROF_ADDR) show a process's
+// memory and command line and cost CPU, and whatever may reach the metrics
+// port (Prometheus by NetworkPolicy; any pod where policies are not
+// enforced) must not take them. No overlay sets PPROF_ADDR, by a variable
+// or through a ConfigMap or Secret the containers read whole, and nothing
+// rendered mentions pprof at all: no port, probe, annotation or argument.
+func TestWorkloads_ServeNoProfiles(t *testing.T) {
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		for _, w := range m.workloads {
+			for _, c := range allContainers(w.Template.Spec) {
+				_, ok := envVar(c, "PPROF_ADDR")
+				assert.False(t, ok, "%s/%s sets PPROF_ADDR", w.Name, c.Name)
+				for _, from := range c.EnvFrom {
+					if ref := from.ConfigMapRef; ref != nil {
+						if cm := m.configMapNamed(ref.Name); cm != nil {
+							assert.NotContains(t, cm.Data, from.Prefix+"PPROF_ADDR", "%s/%s: ConfigMap %s", w.Name, c.Name, ref.Name)
+						}
+					}
+					if ref := from.SecretRef; ref != nil {
+						if sec := m.secretNamed(ref.Name); sec != nil {
+							assert.NotContains(t, sec.StringData, from.Prefix+"PPROF_ADDR", "%s/%s: Secret %s", w.Name, c.Name, ref.Name)
+							assert.NotContains(t, sec.Data, from.Prefix+"PPROF_ADDR", "%s/%s: Secret %s", w.Name, c.Name, ref.Name)
+						}
+					}
+				}
+			}
+		}
+		for _, obj := range m.objects {
+			b, err := json.Marshal(obj.obj)
+			require.NoError(t, err, obj)
+			// Case matters: seccompProfile holds the letters "pprof".
+			assert.NotContains(t, string(b), "pprof", obj)
+			assert.NotContains(t, string(b), "PPROF", obj)
 		}
 	})
 }

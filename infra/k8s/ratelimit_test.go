@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,6 +57,46 @@ func signInLimits(t *testing.T, o overlay, m *manifests) {
 				"%s: the controller's limits count the client's pods, not the browsers, for every sign-in through the pages", ing.Name)
 		}
 	}
+}
+
+// auth believes X-Forwarded-For from the whole pod network
+// (TRUSTED_PROXIES): any pod that could reach it could choose the address
+// its limits count. Only the NetworkPolicies keep the peers that forward an
+// address to auth to the way in (the ingress controller, or the Gateway's
+// proxy) and, of the namespace's pods, the client behind it.
+func TestSignInLimits_OnlyTheWayInAndTheClientForwardAddressesToAuth(t *testing.T) {
+	forEachOverlay(t, func(t *testing.T, o overlay, m *manifests) {
+		wayIn := "ingress-controller"
+		if o.gateway {
+			wayIn = "gateway"
+		}
+		eps := endpoints(t, o, m)
+		named := func(name string) endpoint {
+			i := slices.IndexFunc(eps, func(e endpoint) bool { return e.name == name })
+			require.GreaterOrEqual(t, i, 0, "no endpoint %s", name)
+			return eps[i]
+		}
+		auth, front := named("auth"), named(wayIn)
+		reaches := func(src, dst endpoint, port int32) bool {
+			for _, p := range dst.ports {
+				if (port == 0 || p.ContainerPort == port) && allowed(t, m.netpols, src, dst, p) {
+					return true
+				}
+			}
+			return false
+		}
+		var toAuth, toWayIn []string
+		for _, src := range eps {
+			if src.name != "auth" && reaches(src, auth, 3000) {
+				toAuth = append(toAuth, src.name)
+			}
+			if src.local() && src.name != wayIn && reaches(src, front, 0) {
+				toWayIn = append(toWayIn, src.name)
+			}
+		}
+		assert.Equal(t, []string{wayIn}, toAuth, "who reaches auth's API port")
+		assert.Equal(t, []string{"client"}, toWayIn, "which of the namespace's pods reach the way in")
+	})
 }
 
 // Without use-forwarded-headers and compute-full-forwarded-for,

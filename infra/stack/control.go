@@ -30,8 +30,9 @@ const (
 type service struct {
 	name, bin, readyURL string
 	env                 []string
-	// debugAddr is where it serves its profiles, when Config.Debug is set.
-	debugAddr string
+	// debugAddr and pprofAddr are where it serves its metrics and its
+	// profiles, when Config.Debug is set.
+	debugAddr, pprofAddr string
 
 	// startMu lets one start happen at a time, whether Restart or the
 	// supervisor asks for it.

@@ -69,8 +69,9 @@ type Config struct {
 	BuildTags []string
 	// LogLevel is passed to every service; default info.
 	LogLevel string
-	// Debug makes every service serve its profiles (DEBUG_ADDR) on a free
-	// loopback port; DebugAddrs names them.
+	// Debug makes every service serve its metrics (DEBUG_ADDR) and its
+	// profiles (PPROF_ADDR), each on a free loopback port; DebugAddrs and
+	// PprofAddrs name them.
 	Debug bool
 	// Out receives the status lines and the services' prefixed log lines.
 	Out io.Writer
@@ -306,8 +307,13 @@ func (s *Stack) startServices(ctx context.Context, binDir string, in infra) (map
 			if err != nil {
 				return nil, err
 			}
+			pprofPort, err := embedded.FreePort("127.0.0.1")
+			if err != nil {
+				return nil, err
+			}
 			svc.debugAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(debugPort))
-			svc.env = append(svc.env, "DEBUG_ADDR="+svc.debugAddr)
+			svc.pprofAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(pprofPort))
+			svc.env = append(svc.env, "DEBUG_ADDR="+svc.debugAddr, "PPROF_ADDR="+svc.pprofAddr)
 		}
 		s.mu.Lock()
 		s.services[name] = svc
@@ -388,15 +394,25 @@ func (s *Stack) ReadyTimes() map[string]time.Duration {
 	return out
 }
 
-// DebugAddrs returns where each service serves its profiles
-// (/debug/pprof/), by name; empty unless Config.Debug is set.
+// DebugAddrs returns where each service serves its metrics (/metrics),
+// by name; empty unless Config.Debug is set.
 func (s *Stack) DebugAddrs() map[string]string {
+	return s.addrs(func(svc *service) string { return svc.debugAddr })
+}
+
+// PprofAddrs returns where each service serves its profiles
+// (/debug/pprof/), by name; empty unless Config.Debug is set.
+func (s *Stack) PprofAddrs() map[string]string {
+	return s.addrs(func(svc *service) string { return svc.pprofAddr })
+}
+
+func (s *Stack) addrs(of func(*service) string) map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]string, len(s.services))
 	for name, svc := range s.services {
-		if svc.debugAddr != "" {
-			out[name] = svc.debugAddr
+		if a := of(svc); a != "" {
+			out[name] = a
 		}
 	}
 	return out

@@ -33,8 +33,8 @@ func (h Headers) Set(r *http.Request) {
 // tried with besides HostileBodies: the body in a format other than
 // application/json, as another site's HTML form can send it without the
 // CORS preflight JSON needs (415), and a JSON body sent from another
-// origin's page (403). A form of another site is refused for its origin
-// first, so it too is a 403.
+// origin's page (403). The format is checked first, so another site's
+// form is a 415 like any other body that is not JSON.
 func HostileHeaders(fields []Field) []Headers {
 	valid := Object(fields, nil)
 	form := url.Values{}
@@ -56,8 +56,8 @@ func HostileHeaders(fields []Field) []Headers {
 		{"no Content-Type", http.Header{}, valid, http.StatusUnsupportedMediaType},
 		{"text/json", ct("text/json"), valid, http.StatusUnsupportedMediaType},
 		{"a cross-site JSON body", crossSite("application/json"), valid, http.StatusForbidden},
-		{"a cross-site text/plain form", crossSite("text/plain"), valid, http.StatusForbidden},
-		{"a cross-site form-encoded form", crossSite("application/x-www-form-urlencoded"), form.Encode(), http.StatusForbidden},
+		{"a cross-site text/plain form", crossSite("text/plain"), valid, http.StatusUnsupportedMediaType},
+		{"a cross-site form-encoded form", crossSite("application/x-www-form-urlencoded"), form.Encode(), http.StatusUnsupportedMediaType},
 		{"a sibling site's JSON body", http.Header{"Origin": {"https://shop.ticketing.dev"}, "Sec-Fetch-Site": {"same-site"}, "Content-Type": {"application/json"}}, valid, http.StatusForbidden},
 		{"another origin without Sec-Fetch-Site", http.Header{"Origin": {EvilOrigin}, "Content-Type": {"application/json"}}, valid, http.StatusForbidden},
 	}

@@ -289,7 +289,7 @@ func cell(ctx context.Context, root, dir, backend, bus string, n int, set settin
 				}
 			}
 			if err == nil && prof != nil {
-				stopProfiling = prof.start(ctx, s.DebugAddrs())
+				stopProfiling = prof.start(ctx, s.PprofAddrs())
 			}
 			return err
 		},
@@ -300,7 +300,7 @@ func cell(ctx context.Context, root, dir, backend, bus string, n int, set settin
 	if prof != nil {
 		stopProfiling()
 		stopProfiling = func() {}
-		prof.heap(ctx, s.DebugAddrs())
+		prof.heap(ctx, s.PprofAddrs())
 		c.Profiles = filepath.Base(prof.dir)
 	}
 	if c.Load != nil {

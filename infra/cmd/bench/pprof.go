@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// profiler saves the services' profiles, fetched from their DEBUG_ADDR,
+// profiler saves the services' profiles, fetched from their PPROF_ADDR,
 // into dir: CPU profiles taken one chunk after the other while the load
 // runs, so that the last one ends soon after the load does, and a heap
 // profile of each after it. go tool pprof reads them, and merges the chunks

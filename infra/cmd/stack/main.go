@@ -7,8 +7,9 @@
 // shortens payments' charge timeout), MAX_UNSOLD_TICKETS (passed to
 // tickets), RATE_LIMIT (passed to auth),
 // LOG_LEVEL (passed to every service), PPROF (true: every service serves
-// its profiles on a loopback port of its own, printed at start; so does the
-// stack itself, where FerretDB, the bus server and the gateway run).
+// its metrics (DEBUG_ADDR) and its profiles (PPROF_ADDR) on loopback ports
+// of their own, printed at start; the stack itself, where FerretDB, the bus
+// server and the gateway run, serves its profiles too).
 package main
 
 import (
@@ -79,17 +80,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		// FerretDB, the bus server and the gateway run in this process:
 		// their profiles are the stack's own (the address is logged).
 		log := slog.New(slog.NewTextHandler(stdout, nil)).With("process", "stack")
-		stopDebug, err := web.Debug("127.0.0.1:0", nil, log)
+		stopPprof, err := web.Pprof("127.0.0.1:0", log)
 		if err != nil {
 			return err
 		}
-		defer stopDebug()
+		defer stopPprof()
 	}
-	ready, debug := s.ReadyTimes(), s.DebugAddrs()
+	ready, debug, profiles := s.ReadyTimes(), s.DebugAddrs(), s.PprofAddrs()
 	var times []string
 	for _, name := range stack.Services {
 		times = append(times, fmt.Sprintf("%s %.1f ms", name, float64(ready[name])/float64(time.Millisecond)))
 		if addr := debug[name]; addr != "" {
+			fmt.Fprintf(stdout, "%s metrics: curl http://%s/metrics\n", name, addr)
+		}
+		if addr := profiles[name]; addr != "" {
 			fmt.Fprintf(stdout, "%s profiles: go tool pprof http://%s/debug/pprof/profile?seconds=10\n", name, addr)
 		}
 	}

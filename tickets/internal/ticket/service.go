@@ -20,8 +20,9 @@ type Service struct {
 	store Store
 	// maxForSale bounds the tickets one seller has for sale; 0 for none.
 	maxForSale int
-	// sellers serialises the count and the insert of one seller's
-	// creates, so that racing creates cannot pass the bound together.
+	// sellers serialises one seller's creates in this process, so that
+	// they queue here rather than on the store's lock (Store.LockSeller),
+	// which serialises them across processes.
 	sellers keylock.Locks
 }
 
@@ -35,24 +36,50 @@ func NewService(store Store, maxForSale int) *Service {
 // NormalizeTitle; a broken rule fails with an *errs.ValidationError, and a
 // seller who already has the most tickets for sale allowed with an
 // *errs.Error of kind Invalid (see TooManyForSale).
+//
+// The count and the insert happen under the seller's lock, in this process
+// and in the store, so that racing creates cannot pass the bound together,
+// from one replica or several.
 func (s *Service) Create(ctx context.Context, userID, title string, price events.Money) (Ticket, error) {
 	title = NormalizeTitle(title)
 	if err := Validate(title, price); err != nil {
 		return Ticket{}, err
 	}
-	if s.maxForSale > 0 {
-		// Held until the insert is done: a create that counted before
-		// another's insert would otherwise pass the bound with it.
-		unlock := s.sellers.Lock(userID)
-		defer unlock()
-		n, err := s.store.CountForSale(ctx, userID, s.maxForSale)
-		if err != nil {
-			return Ticket{}, fmt.Errorf("create ticket: %w", err)
-		}
-		if n >= s.maxForSale {
-			return Ticket{}, TooManyForSale(s.maxForSale)
-		}
+	if s.maxForSale == 0 {
+		return s.insert(ctx, userID, title, price)
 	}
+	// The process's lock first, so that its creates queue here rather
+	// than on the store's.
+	unlock := s.sellers.Lock(userID)
+	defer unlock()
+	unlockStore, err := s.store.LockSeller(ctx, userID)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("create ticket: %w", err)
+	}
+	t, err := s.insertWithRoom(ctx, userID, title, price)
+	// A lock not released lapses on its own: only a create that failed
+	// anyway reports it. One that stored its ticket answers with it, since
+	// its event is on its way.
+	if uerr := unlockStore(ctx); uerr != nil && err != nil {
+		err = errors.Join(err, uerr)
+	}
+	return t, err
+}
+
+// insertWithRoom inserts the ticket unless the seller already has
+// maxForSale for sale; the caller holds the seller's lock.
+func (s *Service) insertWithRoom(ctx context.Context, userID, title string, price events.Money) (Ticket, error) {
+	n, err := s.store.CountForSale(ctx, userID, s.maxForSale)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("create ticket: %w", err)
+	}
+	if n >= s.maxForSale {
+		return Ticket{}, TooManyForSale(s.maxForSale)
+	}
+	return s.insert(ctx, userID, title, price)
+}
+
+func (s *Service) insert(ctx context.Context, userID, title string, price events.Money) (Ticket, error) {
 	t, err := s.store.Insert(ctx, Ticket{Title: title, Price: price, UserID: userID})
 	if err != nil {
 		return Ticket{}, fmt.Errorf("create ticket: %w", err)

@@ -177,6 +177,12 @@ type Store interface {
 	// counting no further than upTo: the caller only asks whether the
 	// seller has reached a bound.
 	CountForSale(ctx context.Context, userID string, upTo int) (int, error)
+	// LockSeller holds userID's create lock, which every process on the
+	// store shares, until unlock is called, waiting for it until ctx is
+	// done: a count of the seller's tickets and an insert under it cannot
+	// interleave with another create's, whichever replica runs it. A lock
+	// whose holder died lapses after a while.
+	LockSeller(ctx context.Context, userID string) (unlock func(context.Context) error, err error)
 	// Update stores t, which was read at t.Version, as version t.Version+1
 	// with its ticket:updated event, and returns it at the new version. It
 	// fails with ErrConflict when the stored version is no longer t.Version.

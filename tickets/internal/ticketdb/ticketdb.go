@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -66,6 +67,12 @@ type Store struct {
 	guard   *mongodb.Guard
 	locks   *keylock.Locks
 	stored  func(id any, msgs ...outbox.Message)
+
+	// sellerLocks are the sellers' create locks (see LockSeller), which
+	// lapse after lease by now.
+	sellerLocks *mongo.Collection
+	lease       time.Duration
+	now         func() time.Time
 }
 
 var _ ticket.Store = (*Store)(nil)
@@ -74,9 +81,16 @@ var _ ticket.Store = (*Store)(nil)
 // relay's (see outbox.NewRelay) and stored its Stored, called after every
 // write that left an event pending, under the document's lock. Call
 // EnsureIndexes before serving.
-func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message)) *Store {
+func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message), opts ...Option) *Store {
 	coll := db.Collection(Collection)
-	return &Store{coll: coll, inserts: mongodb.NewInserter(coll), guard: mongodb.NewGuard(db), locks: locks, stored: stored}
+	s := &Store{
+		coll: coll, inserts: mongodb.NewInserter(coll), guard: mongodb.NewGuard(db), locks: locks, stored: stored,
+		sellerLocks: db.Collection(SellerLocks), lease: DefaultSellerLease, now: time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // EnsureIndexes creates the indexes that are missing: the listing of
