@@ -4,10 +4,11 @@
 //
 // A service sets a Store as its bus.Config.DeadLetters (a service whose
 // only store is Redis, a redisstore.Store of package deadletter/redisstore,
-// which keeps the same letters under the same ids). An operator reads
-// the dead letters with List (or the command infra/cmd/deadletters), mends
-// what made them fail, and replays them with Replay: each is published
-// again, as it was, on its subject, then deleted.
+// which keeps the same letters under the same ids). Both are Keepers. An
+// operator reads the dead letters with List (or the command
+// infra/cmd/deadletters), mends what made them fail, and replays them with
+// Replay, or all of them with ReplayAll: each is published again, as it
+// was, on its subject, then deleted.
 //
 // A replay is a new publish on the subject, so it reaches every queue group
 // subscribed to that subject, not only the one that gave up on it. That is
@@ -55,12 +56,66 @@ type Publisher interface {
 	Publish(ctx context.Context, subject string, data []byte) error
 }
 
-// Store keeps a service's dead letters. It is a bus.DeadLetterSink.
+// Keeper is where a service keeps its dead letters: a Store on its
+// MongoDB, or a redisstore.Store on its Redis. The bus stores the events
+// it gives up on through Put; an operator lists, replays and discards them
+// through the rest. Every Keeper behaves alike, as the conformance suite
+// of package deadletter/deadlettertest checks:
+//
+//   - Put stores a letter under ID(d); storing the same event of the same
+//     group again keeps the first copy.
+//   - List returns every letter, oldest first (by At, then by ID), each
+//     field as it was put, the payload byte for byte.
+//   - Get, Replay and Discard return ErrNotFound for an id that names no
+//     letter.
+//   - Replay publishes the letter again on its subject and then deletes
+//     it; a letter it could not publish is kept.
+//   - Discard deletes a letter without publishing it.
+type Keeper interface {
+	bus.DeadLetterSink
+	// List returns every dead letter, oldest first.
+	List(ctx context.Context) ([]Letter, error)
+	// Get returns the dead letter id names, or ErrNotFound.
+	Get(ctx context.Context, id string) (Letter, error)
+	// Replay publishes the dead letter id names again on its subject,
+	// through pub, and then deletes it; ErrNotFound if there is none.
+	Replay(ctx context.Context, pub Publisher, id string) error
+	// Discard deletes the dead letter id names without publishing it;
+	// ErrNotFound if there is none.
+	Discard(ctx context.Context, id string) error
+}
+
+// ReplayAll replays every dead letter k keeps, oldest first, and returns
+// how many it replayed; it stops at the first it cannot replay, keeping
+// that letter and every one after it for a later replay. A letter that is
+// gone by the time its turn comes (replayed or discarded meanwhile, by
+// another operator) is skipped: it is not counted, and not published
+// again.
+func ReplayAll(ctx context.Context, k Keeper, pub Publisher) (int, error) {
+	letters, err := k.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	replayed := 0
+	for _, l := range letters {
+		err := k.Replay(ctx, pub, l.ID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return replayed, err
+		}
+		replayed++
+	}
+	return replayed, nil
+}
+
+// Store keeps a service's dead letters in MongoDB. It is a Keeper.
 type Store struct {
 	coll *mongo.Collection
 }
 
-var _ bus.DeadLetterSink = (*Store)(nil)
+var _ Keeper = (*Store)(nil)
 
 // New returns the Store on db's collection Collection.
 func New(db *mongo.Database) *Store {
@@ -172,10 +227,6 @@ func (s *Store) Replay(ctx context.Context, pub Publisher, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.replay(ctx, pub, l)
-}
-
-func (s *Store) replay(ctx context.Context, pub Publisher, l Letter) error {
 	if err := pub.Publish(ctx, l.Subject, l.Data); err != nil {
 		return fmt.Errorf("deadletter: replay %s: %w", l.ID, err)
 	}
@@ -197,19 +248,4 @@ func (s *Store) Discard(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	return nil
-}
-
-// ReplayAll replays every dead letter, oldest first, and returns how many
-// it replayed; it stops at the first that fails.
-func (s *Store) ReplayAll(ctx context.Context, pub Publisher) (int, error) {
-	letters, err := s.List(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for i, l := range letters {
-		if err := s.replay(ctx, pub, l); err != nil {
-			return i, err
-		}
-	}
-	return len(letters), nil
 }

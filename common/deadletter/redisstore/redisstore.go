@@ -32,12 +32,12 @@ import (
 const Key = "deadletters"
 
 // Store keeps a service's dead letters in Redis. It is a
-// bus.DeadLetterSink.
+// deadletter.Keeper: deadletter.ReplayAll replays all of them.
 type Store struct {
 	rdb redis.UniversalClient
 }
 
-var _ bus.DeadLetterSink = (*Store)(nil)
+var _ deadletter.Keeper = (*Store)(nil)
 
 // New returns the Store on rdb's hash Key.
 func New(rdb redis.UniversalClient) *Store {
@@ -140,10 +140,6 @@ func (s *Store) Replay(ctx context.Context, pub deadletter.Publisher, id string)
 	if err != nil {
 		return err
 	}
-	return s.replay(ctx, pub, l)
-}
-
-func (s *Store) replay(ctx context.Context, pub deadletter.Publisher, l deadletter.Letter) error {
 	if err := pub.Publish(ctx, l.Subject, l.Data); err != nil {
 		return fmt.Errorf("deadletter: replay %s: %w", l.ID, err)
 	}
@@ -164,19 +160,4 @@ func (s *Store) Discard(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: %q", deadletter.ErrNotFound, id)
 	}
 	return nil
-}
-
-// ReplayAll replays every dead letter, oldest first, and returns how many
-// it replayed; it stops at the first that fails.
-func (s *Store) ReplayAll(ctx context.Context, pub deadletter.Publisher) (int, error) {
-	letters, err := s.List(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for i, l := range letters {
-		if err := s.replay(ctx, pub, l); err != nil {
-			return i, err
-		}
-	}
-	return len(letters), nil
 }

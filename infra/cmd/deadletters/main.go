@@ -93,20 +93,6 @@ func (s *ids) Set(v string) error {
 // defaultRedisPort is used when -redis names no port.
 const defaultRedisPort = "6379"
 
-// store is where a service keeps its dead letters: a deadletter.Store on
-// its MongoDB, or a redisstore.Store on expiration's Redis.
-type store interface {
-	List(ctx context.Context) ([]deadletter.Letter, error)
-	Replay(ctx context.Context, pub deadletter.Publisher, id string) error
-	ReplayAll(ctx context.Context, pub deadletter.Publisher) (int, error)
-	Discard(ctx context.Context, id string) error
-}
-
-var (
-	_ store = (*deadletter.Store)(nil)
-	_ store = (*redisstore.Store)(nil)
-)
-
 // options are the flags of both commands.
 type options struct {
 	mongo, db, nats, cluster, client string
@@ -188,9 +174,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return replay(ctx, letters, o, stdout, stderr)
 }
 
-// open opens the store o names, and returns it with a name for where it
-// is and a function that closes it.
-func open(o options) (store, string, func() error, error) {
+// open opens the store o names, a deadletter.Store on a service's MongoDB
+// or a redisstore.Store on expiration's Redis, and returns it with a name
+// for where it is and a function that closes it.
+func open(o options) (deadletter.Keeper, string, func() error, error) {
 	if o.redis != "" {
 		opts, err := redisOptions(o.redis)
 		if err != nil {
@@ -228,7 +215,7 @@ func redisOptions(v string) (*redis.Options, error) {
 }
 
 // list prints the dead letters in s, which is where, oldest first.
-func list(ctx context.Context, s store, where string, asJSON bool, stdout io.Writer) error {
+func list(ctx context.Context, s deadletter.Keeper, where string, asJSON bool, stdout io.Writer) error {
 	letters, err := s.List(ctx)
 	if err != nil {
 		return err
@@ -290,7 +277,7 @@ func oneLine(s string, n int) string {
 
 // replay publishes the dead letters o names through a bus connection of
 // its own.
-func replay(ctx context.Context, s store, o options, stdout, stderr io.Writer) (err error) {
+func replay(ctx context.Context, s deadletter.Keeper, o options, stdout, stderr io.Writer) (err error) {
 	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -303,7 +290,7 @@ func replay(ctx context.Context, s store, o options, stdout, stderr io.Writer) (
 	defer lifecycle.Close(&err, conn.Close)
 
 	if o.all {
-		n, err := s.ReplayAll(ctx, conn)
+		n, err := deadletter.ReplayAll(ctx, s, conn)
 		fmt.Fprintf(stdout, "replayed %d dead letters\n", n)
 		return err
 	}
