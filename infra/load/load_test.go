@@ -3,7 +3,9 @@ package load_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,4 +110,20 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 	var text bytes.Buffer
 	rep.WriteText(&text)
 	assert.Contains(t, text.String(), "purchase")
+
+	// A warm-up runs the purchase story first, and none of its lags or
+	// latencies reach the report: the lags step's are all there is.
+	var progress []string
+	warm, err := load.Run(ctx, load.Config{
+		URL: s.URL, Users: 2, Duration: 500 * time.Millisecond, Tickets: 5, Warmup: 500 * time.Millisecond, Steps: []string{"lags"},
+		Progress: func(format string, a ...any) { progress = append(progress, fmt.Sprintf(format, a...)) },
+	})
+	require.NoError(t, err)
+	require.Len(t, warm.Steps, 1)
+	assert.Contains(t, strings.Join(progress, "\n"), "warm-up: ")
+	require.NotEmpty(t, warm.Lags)
+	for _, l := range warm.Lags {
+		assert.True(t, strings.HasSuffix(l.Name, load.AtRest), "%s: a lag of the warm-up reached the report", l.Name)
+		assert.Equal(t, warm.Steps[0].Requests, l.Samples, l.Name)
+	}
 }

@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxDuration := fs.Duration("max-duration", 3*time.Minute, "how long a step runs at most, however far from -min-rows")
 	steps := fs.String("steps", strings.Join(load.Steps, ","), "comma-separated steps to run")
 	tickets := fs.Int("tickets", 100, "available tickets the listing holds (created when missing)")
+	warmup := fs.Duration("warmup", 5*time.Second, "how long users run the purchase story, unmeasured, before the first step (0: none)")
 	pool := fs.Int("pool", 1000, "tickets created in advance for the order and pay steps")
 	pids := fs.String("pids", "", "services' process ids, as name=pid,name=pid, for memory and CPU time")
 	metrics := fs.String("metrics", "", "services' debug addresses (DEBUG_ADDR), as name=host:port,..., for the MongoDB commands per request")
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep, err := load.Run(ctx, load.Config{
 		URL: *url, Users: *users, Duration: *duration, MinRows: *minRows, MaxDuration: *maxDuration,
-		Steps: strings.Split(*steps, ","), Tickets: *tickets, Pool: *pool, Procs: procs, Metrics: addrs,
+		Steps: strings.Split(*steps, ","), Tickets: *tickets, Pool: *pool, Warmup: *warmup, Procs: procs, Metrics: addrs,
 		Progress: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	})
 	if err != nil {
