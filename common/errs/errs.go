@@ -4,6 +4,7 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -33,6 +34,9 @@ const (
 	// Forbidden is a request the server refuses whoever sends it, such as
 	// one a browser sent from another site's page.
 	Forbidden
+	// Busy is a request the server could not finish in time, such as one
+	// whose database call timed out under load: the client may try again.
+	Busy
 )
 
 // statuses is the one table from kinds to HTTP statuses.
@@ -46,7 +50,12 @@ var statuses = map[Kind]int{
 	Forbidden:            http.StatusForbidden,
 	TooManyRequests:      http.StatusTooManyRequests,
 	Unavailable:          http.StatusBadGateway,
+	Busy:                 http.StatusServiceUnavailable,
 }
+
+// ErrBusy is what a client learns of a request that timed out on the way
+// to a dependency (context.DeadlineExceeded): a 503, worth trying again.
+var ErrBusy = New(Busy, "The service is busy; try again")
 
 // Error is an error a client may see.
 type Error struct {
@@ -109,6 +118,9 @@ func Response(err error) (int, Body) {
 	var e *Error
 	if errors.As(err, &e) && e.Kind != Internal {
 		return statuses[e.Kind], Body{Errors: []Detail{{Message: e.Message}}}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return statuses[Busy], Body{Errors: []Detail{{Message: ErrBusy.Message}}}
 	}
 	return http.StatusInternalServerError, Body{Errors: []Detail{{Message: InternalMessage}}}
 }

@@ -1,6 +1,7 @@
 package errs_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,6 +48,8 @@ func TestResponse(t *testing.T) {
 		}}},
 		{"unknown error hides its details", errors.New("mongo: connection refused to 10.0.0.3"),
 			http.StatusInternalServerError, errs.Body{Errors: []errs.Detail{{Message: "Something went wrong"}}}},
+		{"a timed-out dependency is busy, not a fault", fmt.Errorf("find order: connection(127.0.0.1:27017[-7]) incomplete read of message header: %w", context.DeadlineExceeded),
+			http.StatusServiceUnavailable, errs.Body{Errors: []errs.Detail{{Message: "The service is busy; try again"}}}},
 		{"internal kind hides its message", errs.New(errs.Internal, "secret detail"),
 			http.StatusInternalServerError, errs.Body{Errors: []errs.Detail{{Message: "Something went wrong"}}}},
 	}

@@ -36,6 +36,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= http.StatusInternalServerError {
 		Logger(r.Context()).ErrorContext(r.Context(), "request failed", "err", err)
 	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	writeJSON(w, r, status, body)
 }
 

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -117,6 +118,11 @@ func TestHandle_WritesErrorsInTheCommonShape(t *testing.T) {
 		return errors.New("mongo: dial tcp 10.1.2.3:27017: refused")
 	}))
 	r.Get("/panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
+	r.Get("/timeout", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		// As mongo-driver reports a call that ran out of time under load.
+		return fmt.Errorf("complete payment: connection(127.0.0.1:27017[-19]) incomplete read of message header: %w",
+			fmt.Errorf("%w: client timed out waiting for server response", context.DeadlineExceeded))
+	}))
 	r.Get("/validation", web.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		var v web.Validator
 		v.Check(false, "title", "Title is required")
@@ -132,6 +138,7 @@ func TestHandle_WritesErrorsInTheCommonShape(t *testing.T) {
 		{"/rule", `{"errors":[{"message":"Ticket is already reserved"}]}`, 400},
 		{"/fault", `{"errors":[{"message":"Something went wrong"}]}`, 500},
 		{"/panic", `{"errors":[{"message":"Something went wrong"}]}`, 500},
+		{"/timeout", `{"errors":[{"message":"The service is busy; try again"}]}`, 503},
 		{"/validation", `{"errors":[{"message":"Title is required","field":"title"},{"message":"Price must be greater than zero","field":"price"}]}`, 400},
 	}
 	for _, c := range cases {
@@ -140,6 +147,9 @@ func TestHandle_WritesErrorsInTheCommonShape(t *testing.T) {
 		assert.Equal(t, c.status, w.Code, c.path)
 		assert.JSONEq(t, c.body, w.Body.String(), c.path)
 		assert.NotEmpty(t, w.Header().Get(web.RequestIDHeader))
+		if c.status == http.StatusServiceUnavailable {
+			assert.Equal(t, "1", w.Header().Get("Retry-After"), c.path)
+		}
 	}
 }
 
