@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"flag"
 	"testing"
 	"time"
 
@@ -14,8 +13,6 @@ import (
 	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestCommandShapes pins the relay's removal of a published event, which
 // the floor of infra/bench copies (docs/bench/method.md): of an event a
@@ -47,5 +44,5 @@ func TestCommandShapes(t *testing.T) {
 			return r.remove(ctx, batch)
 		})
 	}
-	rec.Golden(t, "testdata/commands.golden", *update)
+	rec.Golden(t, "testdata/commands.golden")
 }

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -251,15 +252,17 @@ func (c *Commands) Run(t testing.TB, name string, op func() error) {
 	}
 }
 
+// updateGolden is the -update flag of every test binary that links the
+// kit: go test ./<store> -run TestCommandShapes -update rewrites the
+// golden files instead of comparing with them.
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
+
 // Golden compares the log of every Run so far with the golden file at
-// path, or, when update is set, writes it there. A test package that
-// keeps golden files declares its -update flag and passes it here:
-//
-//	var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-//
-// The file holds, for each operation, a line "# name" and then one line
-// per command (Command.String).
-func (c *Commands) Golden(t testing.TB, path string, update bool) {
+// path, or, with -update, writes it there. The file holds, for each
+// operation, a line "# name" and then one line per command
+// (Command.String).
+func (c *Commands) Golden(t testing.TB, path string) {
+	update := *updateGolden
 	t.Helper()
 	c.mu.Lock()
 	got := "# The MongoDB commands of each operation, as testkit.Shape renders them.\n" +

@@ -63,23 +63,18 @@ func (h *handlers) signIn(w http.ResponseWriter, r *http.Request) error {
 // normalized, checking both together so that a client learns of every
 // broken rule at once.
 func decodeSignUp(w http.ResponseWriter, r *http.Request) (credentials, error) {
-	var req credentials
-	if err := web.Decode(w, r, &req); err != nil {
-		return credentials{}, err
-	}
-	req = req.normalized()
-	var v web.Validator
-	v.Check(user.ValidEmail(req.Email), "email", user.ErrInvalidEmail.Message)
-	v.Check(user.ValidPassword(req.Password), "password", user.ErrInvalidPassword.Message)
-	if err := v.Err(); err != nil {
-		return credentials{}, err
-	}
-	return req, nil
+	return decodeCredentials(w, r, user.ValidPassword, user.ErrInvalidPassword.Message)
 }
 
 // decodeSignIn reads a sign-in body as decodeSignUp does; the password need
 // only be present, as the original app required.
 func decodeSignIn(w http.ResponseWriter, r *http.Request) (credentials, error) {
+	return decodeCredentials(w, r, func(p string) bool { return p != "" }, msgPasswordRequired)
+}
+
+// decodeCredentials reads a body of credentials, normalizes it and checks
+// its email and, by passwordOK, its password, reporting both at once.
+func decodeCredentials(w http.ResponseWriter, r *http.Request, passwordOK func(string) bool, passwordMsg string) (credentials, error) {
 	var req credentials
 	if err := web.Decode(w, r, &req); err != nil {
 		return credentials{}, err
@@ -87,7 +82,7 @@ func decodeSignIn(w http.ResponseWriter, r *http.Request) (credentials, error) {
 	req = req.normalized()
 	var v web.Validator
 	v.Check(user.ValidEmail(req.Email), "email", user.ErrInvalidEmail.Message)
-	v.Check(req.Password != "", "password", msgPasswordRequired)
+	v.Check(passwordOK(req.Password), "password", passwordMsg)
 	if err := v.Err(); err != nil {
 		return credentials{}, err
 	}

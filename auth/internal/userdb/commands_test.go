@@ -1,7 +1,6 @@
 package userdb_test
 
 import (
-	"flag"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,8 +9,6 @@ import (
 	"ticketing.dev/auth/internal/userdb"
 	"ticketing.dev/common/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestCommandShapes pins the commands of the store's operations that the
 // floor of infra/bench copies, called as the service calls them
@@ -32,5 +29,5 @@ func TestCommandShapes(t *testing.T) {
 		_, err := s.ByEmail(ctx, "a@example.com")
 		return err
 	})
-	rec.Golden(t, "testdata/commands.golden", *update)
+	rec.Golden(t, "testdata/commands.golden")
 }

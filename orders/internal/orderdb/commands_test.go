@@ -1,7 +1,6 @@
 package orderdb_test
 
 import (
-	"flag"
 	"testing"
 	"time"
 
@@ -16,8 +15,6 @@ import (
 	"ticketing.dev/orders/internal/order"
 	"ticketing.dev/orders/internal/orderdb"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestCommandShapes pins the commands of the store's operations that the
 // floor of infra/bench copies, called as the service calls them
@@ -60,5 +57,5 @@ func TestCommandShapes(t *testing.T) {
 		_, err := s.Update(ctx, o.ID, order.Expire(now))
 		return err
 	})
-	rec.Golden(t, "testdata/commands.golden", *update)
+	rec.Golden(t, "testdata/commands.golden")
 }

@@ -1,7 +1,6 @@
 package paymentdb_test
 
 import (
-	"flag"
 	"testing"
 	"time"
 
@@ -16,8 +15,6 @@ import (
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestCommandShapes pins the commands of the store's operations that the
 // floor of infra/bench copies, called as the service calls them
@@ -49,5 +46,5 @@ func TestCommandShapes(t *testing.T) {
 	o = payment.Order{ID: bson.NewObjectID().Hex(), UserID: "buyer", Status: events.StatusCreated, Price: 2000, ExpiresAt: now.Add(15 * time.Minute)}
 	require.NoError(t, s.AddOrder(ctx, o))
 	rec.Run(t, "CancelOrder (order:cancelled)", func() error { return s.CancelOrder(ctx, o.ID, o.Version+1, now) })
-	rec.Golden(t, "testdata/commands.golden", *update)
+	rec.Golden(t, "testdata/commands.golden")
 }

@@ -1,7 +1,6 @@
 package ticketdb_test
 
 import (
-	"flag"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,8 +13,6 @@ import (
 	"ticketing.dev/tickets/internal/ticket"
 	"ticketing.dev/tickets/internal/ticketdb"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestCommandShapes pins the commands of the store's operations that the
 // floor of infra/bench copies, called as the service calls them
@@ -57,5 +54,5 @@ func TestCommandShapes(t *testing.T) {
 		tk, err = s.Update(ctx, tk)
 		return err
 	})
-	rec.Golden(t, "testdata/commands.golden", *update)
+	rec.Golden(t, "testdata/commands.golden")
 }
