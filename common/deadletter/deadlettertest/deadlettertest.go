@@ -18,6 +18,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/deadletter"
+	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 )
@@ -255,12 +256,7 @@ func replayAllSkipsALetterGoneMeanwhile(t *testing.T, k deadletter.Keeper) {
 // which acknowledges it without effect.
 func deadLettersOfAListenerReplayToEveryGroup(t *testing.T, k deadletter.Keeper) {
 	const maxDeliveries = 2
-	n := testkit.NATS(t)
-	cfg := testkit.BusConfig(n)
-	cfg.DeadLetters, cfg.MaxDeliveries = k, maxDeliveries
-	conn, err := bus.Connect(t.Context(), cfg, testkit.Logger(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
+	n, conn := connectWith(t, k, maxDeliveries)
 
 	var (
 		mended  atomic.Bool
@@ -291,6 +287,7 @@ func deadLettersOfAListenerReplayToEveryGroup(t *testing.T, k deadletter.Keeper)
 
 	var letters []deadletter.Letter
 	testkit.Eventually(t, func() bool {
+		var err error
 		letters, err = k.List(t.Context())
 		require.NoError(t, err)
 		return len(letters) == 1
@@ -326,12 +323,7 @@ func deadLettersOfAListenerReplayToEveryGroup(t *testing.T, k deadletter.Keeper)
 // ReplayAll brings them to the handler again, oldest first.
 func deadLettersOfAListenerReplayAllOldestFirst(t *testing.T, k deadletter.Keeper) {
 	const maxDeliveries = 2
-	n := testkit.NATS(t)
-	cfg := testkit.BusConfig(n)
-	cfg.DeadLetters, cfg.MaxDeliveries = k, maxDeliveries
-	conn, err := bus.Connect(t.Context(), cfg, testkit.Logger(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
+	_, conn := connectWith(t, k, maxDeliveries)
 
 	var (
 		mended  atomic.Bool
@@ -385,4 +377,17 @@ func deadLettersOfAListenerReplayAllOldestFirst(t *testing.T, k deadletter.Keepe
 	assert.Equal(t, want, applied)
 	mu.Unlock()
 	assert.Empty(t, ids(t, k), "a replayed letter is deleted")
+}
+
+// connectWith starts a bus server and connects to it with k as the sink of
+// events given up on after maxDeliveries.
+func connectWith(t *testing.T, k deadletter.Keeper, maxDeliveries int) (embedded.Bus, *bus.Conn) {
+	t.Helper()
+	n := testkit.NATS(t)
+	cfg := testkit.BusConfig(n)
+	cfg.DeadLetters, cfg.MaxDeliveries = k, maxDeliveries
+	conn, err := bus.Connect(t.Context(), cfg, testkit.Logger(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return n, conn
 }
