@@ -101,13 +101,18 @@ standalone:
 		fi; \
 	done
 
-# make test needs redis-server and Chromium (or Chrome); make run needs
-# neither (it embeds a Redis when redis-server is missing). Debian's are
+# make test needs redis-server, Chromium (or Chrome) and PostgreSQL's
+# server programs (the stack's PostgreSQL backend is tested); make run needs
+# none of them (it embeds a Redis when redis-server is missing). Debian's are
 # installed when missing and running as root; elsewhere deps says what to
 # install. The browser tests look where deps does (infra/e2e, CHROME_PATH).
 BROWSERS := chromium chromium-browser google-chrome google-chrome-stable \
 	"/Applications/Chromium.app/Contents/MacOS/Chromium" \
 	"/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"
+# Where Debian and Homebrew (keg-only) put PostgreSQL's server programs; the
+# stack looks there too (infra/stack/postgres.go).
+POSTGRES_BINS := /usr/lib/postgresql/*/bin/postgres /opt/homebrew/opt/postgresql@*/bin/postgres \
+	/usr/local/opt/postgresql@*/bin/postgres
 deps:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
@@ -116,12 +121,14 @@ deps:
 		if command -v "$$b" >/dev/null 2>&1; then browser="$$b"; break; fi; \
 	done; fi; \
 	[ -n "$$browser" ] || missing="$$missing chromium"; \
+	command -v initdb >/dev/null 2>&1 || ls $(POSTGRES_BINS) >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(uname -s)" = Darwin ]; then \
 		echo "make test needs:$$missing. With Homebrew:"; \
 		case "$$missing" in *redis-server*) echo "  brew install redis";; esac; \
 		case "$$missing" in *chromium*) echo "  brew install --cask chromium   (or Google Chrome; or set CHROME_PATH)";; esac; \
-		echo "make run needs neither."; exit 1; \
+		case "$$missing" in *postgresql*) echo "  brew install postgresql@17";; esac; \
+		echo "make run needs none of them."; exit 1; \
 	fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
 		echo "make test needs:$$missing; install them with your package manager (or set CHROME_PATH to a Chrome)"; exit 1; \
@@ -173,7 +180,7 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10x $$pkg || exit 1; \
 	done
 
-# A few minutes; PostgreSQL's cells need its server programs installed.
+# PostgreSQL's cells need its server programs (make deps installs them).
 bench:
 	$(GO) run ./infra/cmd/bench -root $(CURDIR) -out $(CURDIR)/results $(BENCH_FLAGS)
 

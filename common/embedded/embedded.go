@@ -55,7 +55,11 @@ func StartFerretDB(cfg FerretDBConfig) (*FerretDB, error) {
 		Logger:   logger,
 	}
 	if cfg.PostgreSQLURL != "" {
-		fc.Handler, fc.PostgreSQLURL = "postgresql", cfg.PostgreSQLURL
+		u, err := customPlans(cfg.PostgreSQLURL)
+		if err != nil {
+			return nil, fmt.Errorf("ferretdb: %w", err)
+		}
+		fc.Handler, fc.PostgreSQLURL = "postgresql", u
 	} else {
 		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("ferretdb: %w", err)
@@ -77,15 +81,16 @@ func StartFerretDB(cfg FerretDBConfig) (*FerretDB, error) {
 		defer close(ran)
 		_ = f.Run(ctx)
 	}()
-	var done <-chan struct{} = ran
-	if cfg.PostgreSQLURL == "" {
-		indexed := make(chan struct{})
-		go func() {
-			defer close(indexed)
+	indexed := make(chan struct{})
+	go func() {
+		defer close(indexed)
+		if cfg.PostgreSQLURL != "" {
+			indexIDContainment(ctx, cfg.PostgreSQLURL, logger)
+		} else {
 			indexIDPaths(ctx, cfg.Dir, logger)
-		}()
-		done = both(ran, indexed)
-	}
+		}
+	}()
+	done := both(ran, indexed)
 	uri := f.MongoDBURI() // waits for the listener
 	host := uri[len("mongodb://") : len(uri)-1]
 	if err := WaitTCP(host, 10*time.Second); err != nil {

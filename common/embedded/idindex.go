@@ -35,10 +35,7 @@ const (
 // when the collection is dropped. Only the embedded server (tests and
 // the local stack) runs this; MongoDB indexes _id itself.
 func indexIDPaths(ctx context.Context, dir string, log *slog.Logger) {
-	wait, known := idIndexEvery, 0
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for {
+	indexLoop(ctx, log, func(ctx context.Context) (int, int, error) {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
 		created := 0
 		for _, f := range files {
@@ -48,12 +45,29 @@ func indexIDPaths(ctx context.Context, dir string, log *slog.Logger) {
 			}
 			created += n
 		}
-		if created > 0 || len(files) != known {
+		return created, len(files), nil
+	})
+}
+
+// indexLoop runs pass every idIndexEvery until ctx is done, backing off to
+// idIndexIdle while it creates nothing and sees no new database or table.
+// pass returns how many indexes it created and how many databases or
+// tables it saw.
+func indexLoop(ctx context.Context, log *slog.Logger, pass func(context.Context) (created, seen int, err error)) {
+	wait, known := idIndexEvery, 0
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		created, seen, err := pass(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("index _id lookups", "err", err)
+		}
+		if created > 0 || seen != known {
 			wait = idIndexEvery
 		} else {
 			wait = min(2*wait, idIndexIdle)
 		}
-		known = len(files)
+		known = seen
 		t.Reset(wait)
 		select {
 		case <-ctx.Done():

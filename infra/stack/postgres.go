@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,24 +12,45 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"ticketing.dev/common/embedded"
 )
 
 // postgresBinDir finds PostgreSQL's server programs: on PATH, or where
-// Debian's postgresql package puts them.
+// Debian's postgresql package or Homebrew's (keg-only) postgresql@N
+// formula puts them, the newest version first.
 func postgresBinDir() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		return filepath.Dir(p), nil
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.Sort(dirs)
+	var dirs []string
+	for _, pattern := range []string{"/usr/lib/postgresql/*/bin", "/opt/homebrew/opt/postgresql@*/bin", "/usr/local/opt/postgresql@*/bin"} {
+		found, _ := filepath.Glob(pattern)
+		dirs = append(dirs, found...)
+	}
+	slices.SortFunc(dirs, func(a, b string) int { return cmp.Compare(pgVersion(a), pgVersion(b)) })
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if _, err := os.Stat(filepath.Join(dirs[i], "postgres")); err == nil {
 			return dirs[i], nil
 		}
 	}
-	return "", errors.New("PostgreSQL's server programs are not installed (apt-get install postgresql)")
+	return "", errors.New("PostgreSQL's server programs are not installed (apt-get install postgresql, or brew install postgresql@17)")
+}
+
+// pgVersion is the major version in a folder of PostgreSQL's programs, such
+// as 15 in /usr/lib/postgresql/15/bin or 17 in .../postgresql@17/bin; 0 if
+// it names none.
+func pgVersion(binDir string) int {
+	name := filepath.Base(filepath.Dir(binDir))
+	if _, v, ok := strings.Cut(name, "@"); ok {
+		name = v
+	}
+	n, _ := strconv.Atoi(name)
+	return n
 }
 
 // startPostgres starts a PostgreSQL of the stack's own in dir, creating the
@@ -88,5 +110,32 @@ func (s *Stack) startPostgres(ctx context.Context, dir string, persist bool) (st
 	if err := waitTCP(ctx, p, addr, s.cfg.ReadyTimeout); err != nil {
 		return "", err
 	}
-	return "postgres://ferretdb@" + addr + "/postgres", nil
+	url := "postgres://ferretdb@" + addr + "/postgres"
+	return url, waitPostgres(ctx, p, url, s.cfg.ReadyTimeout)
+}
+
+// waitPostgres waits until PostgreSQL answers a query: it accepts
+// connections while it still recovers or starts up, and refuses the
+// sessions (57P03, "the database system is starting up") that FerretDB
+// would then fail its first command on.
+func waitPostgres(ctx context.Context, p *proc, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, url)
+		if err == nil {
+			err = conn.Ping(ctx)
+			_ = conn.Close(ctx)
+			if err == nil {
+				return nil
+			}
+		}
+		if p.exited() {
+			return fmt.Errorf("%s exited before it was ready (%v); its last lines:\n%s", p.name, p.err, p.lastLines())
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s not answering at %s (%w); its last lines:\n%s", p.name, url, err, p.lastLines())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
