@@ -59,3 +59,42 @@ func TestCommandShapes(t *testing.T) {
 	})
 	rec.Golden(t, "testdata/commands.golden")
 }
+
+// TestOrder_ReadsItsTicketByEquality: an order's ticket is read by
+// {_id: id}, which FerretDB passes down to its backend's index, not by an
+// $in of one id, for which it reads every ticket; a page of several
+// orders reads their tickets by one $in.
+func TestOrder_ReadsItsTicketByEquality(t *testing.T) {
+	db, rec := testkit.RecordCommands(t)
+	ctx := t.Context()
+	s := orderdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {})
+	require.NoError(t, s.EnsureIndexes(ctx))
+	var ids []string
+	for range 2 {
+		tk := order.Ticket{ID: bson.NewObjectID().Hex(), Title: "concert", Price: 2000}
+		require.NoError(t, s.AddTicket(ctx, tk))
+		o, err := s.Create(requestid.With(ctx, "0123456789abcdef01234567"),
+			order.Order{UserID: "buyer", Status: events.StatusCreated, ExpiresAt: time.Now().Add(time.Minute), TicketID: tk.ID}, tk)
+		require.NoError(t, err)
+		ids = append(ids, o.ID)
+	}
+	ticketReads := func() []string {
+		var shapes []string
+		for _, c := range rec.Take() {
+			if c.Name == "find" && c.Collection == "tickets" {
+				shapes = append(shapes, c.Shape)
+			}
+		}
+		return shapes
+	}
+	rec.Take()
+	v, err := s.Order(ctx, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, "concert", v.Ticket.Title)
+	require.Equal(t, []string{"{filter:{_id:objectId}}"}, ticketReads())
+
+	views, _, err := s.OrdersOf(ctx, "buyer", order.Page{Limit: 20})
+	require.NoError(t, err)
+	require.Len(t, views, 2)
+	require.Equal(t, []string{"{filter:{_id:{$in:[objectId]}}}"}, ticketReads())
+}
