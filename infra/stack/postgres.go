@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -106,36 +105,18 @@ func (s *Stack) startPostgres(ctx context.Context, dir string, persist bool) (st
 		return "", err
 	}
 	s.watch(p)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := waitTCP(ctx, p, addr, s.cfg.ReadyTimeout); err != nil {
-		return "", err
-	}
-	url := "postgres://ferretdb@" + addr + "/postgres"
-	return url, waitPostgres(ctx, p, url, s.cfg.ReadyTimeout)
-}
-
-// waitPostgres waits until PostgreSQL answers a query: it accepts
-// connections while it still recovers or starts up, and refuses the
-// sessions (57P03, "the database system is starting up") that FerretDB
-// would then fail its first command on.
-func waitPostgres(ctx context.Context, p *proc, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
+	url := "postgres://ferretdb@" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/postgres"
+	// Not only accepting connections: PostgreSQL accepts them while it
+	// still starts up or recovers, and refuses the session (57P03, "the
+	// database system is starting up") FerretDB would then fail its first
+	// command on.
+	err = waitFor(ctx, p, "answering at "+url, s.cfg.ReadyTimeout, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, url)
-		if err == nil {
-			err = conn.Ping(ctx)
-			_ = conn.Close(ctx)
-			if err == nil {
-				return nil
-			}
+		if err != nil {
+			return err
 		}
-		if p.exited() {
-			return fmt.Errorf("%s exited before it was ready (%v); its last lines:\n%s", p.name, p.err, p.lastLines())
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s not answering at %s (%w); its last lines:\n%s", p.name, url, err, p.lastLines())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer conn.Close(ctx)
+		return conn.Ping(ctx)
+	})
+	return url, err
 }

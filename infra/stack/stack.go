@@ -603,18 +603,32 @@ func newJWTKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// waitTCP waits until the child p accepts connections at addr.
 func waitTCP(ctx context.Context, p *proc, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	return waitFor(ctx, p, "accepting connections at "+addr, timeout, func(context.Context) error {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+}
+
+// waitFor tries ready every 20 ms until it succeeds, the child p exits, ctx
+// is done or timeout passes; what says what ready checks, for the error.
+func waitFor(ctx context.Context, p *proc, what string, timeout time.Duration, ready func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := ready(ctx)
 		if err == nil {
-			return c.Close()
+			return nil
 		}
 		if p.exited() {
 			return fmt.Errorf("%s exited before it was ready (%v); its last lines:\n%s", p.name, p.err, p.lastLines())
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s not accepting connections at %s (%w); its last lines:\n%s", p.name, addr, errors.Join(err, ctx.Err()), p.lastLines())
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s not %s (%w); its last lines:\n%s", p.name, what, errors.Join(err, ctx.Err()), p.lastLines())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
