@@ -10,10 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/testkit"
 )
 
 // TestFerretDB_LooksUpByIDThroughAnIndex checks the plan SQLite makes for
@@ -24,9 +23,7 @@ func TestFerretDB_LooksUpByIDThroughAnIndex(t *testing.T) {
 	f, err := embedded.StartFerretDB(embedded.FerretDBConfig{Dir: dir})
 	require.NoError(t, err)
 	t.Cleanup(f.Stop)
-	client, err := mongo.Connect(options.Client().ApplyURI(f.URI()))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Disconnect(t.Context()) })
+	client := testkit.Client(t, f.URI())
 	coll := client.Database("shop").Collection("tickets")
 	id := bson.NewObjectID()
 	_, err = coll.InsertOne(t.Context(), bson.M{"_id": id, "title": "concert"})
@@ -60,12 +57,9 @@ func TestFerretDB_LooksUpByIDThroughAnIndex(t *testing.T) {
 		"update by _id still scans: %s", plan())
 	assert.Contains(t, plan(), table+"_id_path")
 
-	// FerretDB still finds, updates and deletes through it.
-	_, err = coll.UpdateOne(t.Context(), bson.M{"_id": id}, bson.M{"$set": bson.M{"title": "opera"}})
-	require.NoError(t, err)
-	var got struct{ Title string }
-	require.NoError(t, coll.FindOne(t.Context(), bson.M{"_id": id}).Decode(&got))
-	assert.Equal(t, "opera", got.Title)
+	// FerretDB still finds, updates and deletes through it, and drops
+	// the collection with it.
+	testkit.UpdateFindDeleteByID(t, coll, id)
 	require.NoError(t, coll.Drop(t.Context()))
 	n, err := client.Database("shop").Collection("tickets").CountDocuments(t.Context(), bson.M{})
 	require.NoError(t, err)

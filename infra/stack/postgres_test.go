@@ -11,10 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/testkit"
 )
 
 // TestPostgreSQLBackend_LooksUpByIDThroughAnIndex checks the plan
@@ -36,10 +35,7 @@ func TestPostgreSQLBackend_LooksUpByIDThroughAnIndex(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(f.Stop)
 
-	client, err := mongo.Connect(options.Client().ApplyURI(f.URI()))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Disconnect(t.Context()) })
-	coll := client.Database("shop").Collection("tickets")
+	coll := testkit.Client(t, f.URI()).Database("shop").Collection("tickets")
 	id := bson.NewObjectID()
 	_, err = coll.InsertOne(t.Context(), bson.M{"_id": id, "title": "concert"})
 	require.NoError(t, err)
@@ -73,16 +69,7 @@ func TestPostgreSQLBackend_LooksUpByIDThroughAnIndex(t *testing.T) {
 	assert.Contains(t, plan(), table+"_id_path")
 
 	// FerretDB still finds, updates and deletes through it.
-	_, err = coll.UpdateOne(t.Context(), bson.M{"_id": id}, bson.M{"$set": bson.M{"title": "opera"}})
-	require.NoError(t, err)
-	var got struct{ Title string }
-	require.NoError(t, coll.FindOne(t.Context(), bson.M{"_id": id}).Decode(&got))
-	assert.Equal(t, "opera", got.Title)
-	_, err = coll.DeleteOne(t.Context(), bson.M{"_id": id})
-	require.NoError(t, err)
-	n, err := coll.CountDocuments(t.Context(), bson.M{"_id": id})
-	require.NoError(t, err)
-	assert.Zero(t, n)
+	testkit.UpdateFindDeleteByID(t, coll, id)
 	_, err = coll.InsertOne(t.Context(), bson.M{"_id": id, "title": "concert"})
 	require.NoError(t, err)
 
