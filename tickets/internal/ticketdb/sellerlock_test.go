@@ -99,10 +99,12 @@ func TestLockSeller_TakesOverALockWhoseLeaseLapsed(t *testing.T) {
 	require.NoError(t, err, "the lapsed lock is taken over")
 
 	require.NoError(t, lapsed(t.Context()), "a late release is no error")
-	short, cancelShort := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancelShort()
-	_, err = ps[1].LockSeller(short, "u1")
-	assert.ErrorIs(t, err, context.DeadlineExceeded, "the late release left the new holder's lock")
+	// Read, not tried with a short deadline: a try cut short may leave its
+	// insert in flight, to land once the holder has released (on a busy
+	// machine it did), and hold the lock for a lease.
+	held, err := db.Collection(ticketdb.SellerLocks).CountDocuments(t.Context(), bson.D{{Key: "_id", Value: "u1"}})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, held, "the late release left the new holder's lock")
 
 	require.NoError(t, unlock(t.Context()))
 	unlock, err = ps[1].LockSeller(ctx, "u1")
