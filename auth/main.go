@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -21,12 +20,11 @@ import (
 	"ticketing.dev/auth/internal/httpapi"
 	"ticketing.dev/auth/internal/user"
 	"ticketing.dev/auth/internal/userdb"
+	"ticketing.dev/common/app"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
-	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/session"
-	"ticketing.dev/common/web"
 )
 
 func main() {
@@ -124,66 +122,40 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	log := lifecycle.Logger(stdout, cfg.LogLevel, "auth")
-
-	reg := metrics.NewRegistry()
-	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
+	a, err := app.Open(ctx, app.Config{Name: "auth", Process: cfg.Process, MongoURI: cfg.MongoURI, Database: "auth"}, stdout)
 	if err != nil {
 		return err
 	}
-	defer lifecycle.Close(&err, stopDebug)
-	stopPprof, err := web.Pprof(cfg.PprofAddr, log)
-	if err != nil {
-		return err
-	}
-	defer lifecycle.Close(&err, stopPprof)
+	defer lifecycle.Close(&err, a.Close)
 
-	db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, "auth", mongodb.WithMetrics(reg))
-	if err != nil {
-		return err
-	}
-	defer lifecycle.Close(&err, disconnect)
-
-	store := userdb.New(db)
-	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
+	store := userdb.New(a.DB)
+	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	// scrypt takes 16 MiB per hash: as many at once as there are
 	// processors, each waiting at most hashWait for its turn (then 503),
 	// and the memory returned to the OS a second after a burst.
 	hashes := hashgate.New(runtime.GOMAXPROCS(0), hashWait, time.Second, debug.FreeOSMemory)
-	if err := metrics.ScryptGate(reg, hashes.Load); err != nil {
+	if err := metrics.ScryptGate(a.Metrics, hashes.Load); err != nil {
 		return err
 	}
 	users, err := user.NewService(store, user.WithParams(d.params), user.WithGate(d.gate(hashes)))
 	if err != nil {
 		return err
 	}
-	requests, err := metrics.NewHTTP(reg)
-	if err != nil {
-		return err
-	}
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:             requests,
+		Metrics:             a.Requests,
 		Users:               users,
 		Sessions:            session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:                 log,
+		Log:                 a.Log,
 		RateLimit:           cfg.RateLimit,
 		TrustedProxies:      cfg.TrustedProxies,
 		SignInFailures:      cfg.SignInFailures,
 		SignInFailureWindow: cfg.SignInFailureWindow,
 		Now:                 d.clock,
-		Checks: map[string]web.Check{
-			"mongo": mongodb.Ping(db),
-		},
+		Checks:              a.Checks(),
 	})
-	d.started(parts{db: db})
-
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	log.Info("starting", "database", db.Name(), "rate_limit", cfg.RateLimit, "trusted_proxies", cfg.TrustedProxies,
+	d.started(parts{db: a.DB})
+	return a.Serve(ctx, handler, "database", a.DB.Name(), "rate_limit", cfg.RateLimit, "trusted_proxies", cfg.TrustedProxies,
 		"signin_failure_limit", cfg.SignInFailures, "signin_failure_window", cfg.SignInFailureWindow)
-	return web.Serve(ctx, ln, handler, log)
 }

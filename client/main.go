@@ -45,15 +45,10 @@ func main() {
 
 // settings is the client's whole configuration, read once.
 type settings struct {
-	// ListenAddr is where the pages are served: LISTEN_HOST and PORT.
-	ListenAddr string
+	// Process says where the pages are served.
+	config.Process
 	APIBaseURL string
 	StripeKey  string
-	LogLevel   slog.Level
-	// DebugAddr is where metrics are served; empty serves none.
-	DebugAddr string
-	// PprofAddr is where profiles are served; empty serves none.
-	PprofAddr string
 	// PageSize is how many tickets or orders one page shows.
 	PageSize int
 	// TrustedProxies are the peers whose X-Forwarded-For names the
@@ -66,12 +61,9 @@ type settings struct {
 func readSettings(getenv func(string) string) (settings, error) {
 	env := config.NewEnv(getenv)
 	s := settings{
-		ListenAddr:     config.ReadListenAddr(env),
+		Process:        config.ReadProcess(env),
 		APIBaseURL:     env.Required("API_BASE_URL"),
 		StripeKey:      env.String("STRIPE_PUBLISHABLE_KEY", ""),
-		LogLevel:       env.LogLevel("LOG_LEVEL"),
-		DebugAddr:      config.ReadDebugAddr(env),
-		PprofAddr:      config.ReadPprofAddr(env),
 		TrustedProxies: env.CIDRs("TRUSTED_PROXIES"),
 		PageSize:       env.PositiveInt("PAGE_SIZE", pages.DefaultPageSize),
 	}
@@ -95,6 +87,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
+	// lifecycle.Logger's handler, without linking the MongoDB driver that
+	// package opens.
 	log := slog.New(requestid.LogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))).With("service", "client")
 	reg := metrics.NewRegistry()
 	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/deadletter/redisstore"
@@ -66,15 +67,10 @@ const startPingTimeout = 2 * time.Second
 
 // settings is the service's whole configuration, read once.
 type settings struct {
-	// ListenAddr is where the health and readiness checks are served.
-	ListenAddr string
-	LogLevel   slog.Level
-	NATS       config.NATS
-	Redis      *redis.Options
-	// DebugAddr is where metrics are served; empty serves none.
-	DebugAddr string
-	// PprofAddr is where profiles are served; empty serves none.
-	PprofAddr string
+	// Process says where the health and readiness checks are served.
+	config.Process
+	NATS  config.NATS
+	Redis *redis.Options
 	// lostAfter shortens how long NATS Streaming may be away before the
 	// service gives up; zero keeps the bus's default. Tests set it.
 	lostAfter time.Duration
@@ -83,12 +79,9 @@ type settings struct {
 func readSettings(getenv func(string) string) (settings, error) {
 	env := config.NewEnv(getenv)
 	s := settings{
-		ListenAddr: config.ReadListenAddr(env),
-		LogLevel:   env.LogLevel("LOG_LEVEL"),
-		NATS:       config.ReadNATS(env),
+		Process: config.ReadProcess(env),
+		NATS:    config.ReadNATS(env),
 	}
-	s.DebugAddr = config.ReadDebugAddr(env)
-	s.PprofAddr = config.ReadPprofAddr(env)
 	redisOpts, redisErr := redisOptions(env.String("REDIS_HOST", ""), env.String("REDIS_URL", ""))
 	s.Redis = redisOpts
 	err := env.Err()
@@ -160,28 +153,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 // serve runs the service with cfg. Shutdown goes in the reverse order of
 // start, so that no due task is lost: HTTP stops; asynq lets tasks in
 // flight finish publishing (or puts them back in Redis) while NATS is still
-// open; then NATS closes, which also ends the order:created subscription
-// once handlers in flight have stored their tasks; Redis closes last.
+// open; the rescuer stops; then NATS closes, which also ends the
+// order:created subscription once handlers in flight have stored their
+// tasks; Redis closes last.
 //
 // The subscription is not stopped before asynq: the bus closes
 // subscriptions only with the connection, which asynq's handlers still
 // publish through, and an order:created handled meanwhile only writes to
 // Redis, which is still open.
 func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
-	log := lifecycle.Logger(stdout, cfg.LogLevel, "expiration")
-
-	reg := metrics.NewRegistry()
-	stopDebug, err := web.Debug(cfg.DebugAddr, reg, log)
-	if err != nil {
-		return err
-	}
-	defer lifecycle.Close(&err, stopDebug)
-	stopPprof, err := web.Pprof(cfg.PprofAddr, log)
-	if err != nil {
-		return err
-	}
-	defer lifecycle.Close(&err, stopPprof)
-
 	rdb := redis.NewClient(cfg.Redis)
 	defer lifecycle.Close(&err, func() error {
 		if err := rdb.Close(); err != nil {
@@ -189,66 +169,45 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 		}
 		return nil
 	})
+	// The service's only store keeps the bus's dead letters too: without
+	// them an order:created that can never apply would come back for ever.
+	a, err := app.Open(ctx, app.Config{Name: "expiration", Process: cfg.Process, NATS: &cfg.NATS,
+		DeadLetters: redisstore.New(rdb), LostAfter: cfg.lostAfter}, stdout)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.Close(&err, a.Close)
 	// Redis may come up after the service, as in Kubernetes: say so, and
 	// let /readyz report it, rather than refuse to start.
 	pingCtx, cancelPing := context.WithTimeout(ctx, startPingTimeout)
 	if perr := rdb.Ping(pingCtx).Err(); perr != nil {
-		log.Warn("redis not reachable yet", "addr", cfg.Redis.Addr, "err", perr)
+		a.Log.Warn("redis not reachable yet", "addr", cfg.Redis.Addr, "err", perr)
 	}
 	cancelPing()
 
-	busCfg := bus.ConfigFrom(cfg.NATS)
-	busCfg.LostAfter = cfg.lostAfter
-	busCfg.Metrics = reg
-	// The service's only store keeps its dead letters too: without them an
-	// order:created that can never apply would come back for ever.
-	busCfg.DeadLetters = redisstore.New(rdb)
-	conn, err := bus.Connect(ctx, busCfg, log)
+	lateness, err := metrics.NewExpiration(a.Metrics)
 	if err != nil {
 		return err
 	}
-	defer lifecycle.Close(&err, conn.Close)
-
-	lateness, err := metrics.NewExpiration(reg)
-	if err != nil {
-		return err
-	}
-	expired := bus.NewPublisher[events.ExpirationComplete](conn)
-	worker := task.NewServer(rdb, log)
-	if err := worker.Start(task.NewHandler(expired, log, task.WithMetrics(lateness))); err != nil {
+	expired := bus.NewPublisher[events.ExpirationComplete](a.Bus)
+	worker := task.NewServer(rdb, a.Log)
+	if err := worker.Start(task.NewHandler(expired, a.Log, task.WithMetrics(lateness))); err != nil {
 		return fmt.Errorf("start asynq: %w", err)
 	}
 	defer worker.Shutdown()
 	// Expirations whose worker died mid-task would wait minutes for asynq.
-	rescuing := lifecycle.Go(ctx, task.NewRescuer(rdb, expired, log, task.WithRescueMetrics(lateness)).Run)
-	defer lifecycle.Close(&err, rescuing.Stop)
+	a.Go(ctx, task.NewRescuer(rdb, expired, a.Log, task.WithRescueMetrics(lateness)).Run)
 
-	if err := listener.New(task.NewScheduler(rdb), log).Listen(ctx, conn, bus.DefaultAckWait); err != nil {
+	if err := listener.New(task.NewScheduler(rdb), a.Log).Listen(ctx, a.Bus, bus.DefaultAckWait); err != nil {
 		return err
 	}
 
-	requests, err := metrics.NewHTTP(reg)
-	if err != nil {
-		return err
-	}
-	router := web.NewRouter(log, web.WithMetrics(requests))
-	web.Health(router, map[string]web.Check{
-		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-		"nats":  conn.Ping,
-	})
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-
+	router := web.NewRouter(a.Log, web.WithMetrics(a.Requests))
+	checks := a.Checks()
+	checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	web.Health(router, checks)
 	// Serving stops when ctx is done, and also when NATS Streaming is gone
 	// for good: a service that can no longer hear orders, nor announce
 	// expirations, must be restarted rather than stay up half alive.
-	serveCtx, stopServing := lifecycle.Until(ctx, conn.Lost())
-	defer stopServing()
-	log.Info("starting", "redis", cfg.Redis.Addr, "nats_client_id", cfg.NATS.ClientID)
-	if err := web.Serve(serveCtx, ln, router, log); err != nil {
-		return err
-	}
-	return conn.Err()
+	return a.Serve(ctx, router, "redis", cfg.Redis.Addr, "nats_client_id", cfg.NATS.ClientID)
 }

@@ -225,6 +225,8 @@ func TestRun_ShutdownLosesNoTask(t *testing.T) {
 		return err1 == nil && err2 == nil
 	}, "both tasks to be scheduled")
 
+	// asynq runs on the wall clock: only waiting brings the first task due
+	// and leaves the second ahead.
 	time.Sleep(time.Until(second.Add(600 * time.Millisecond)))
 	require.NoError(t, first.StopAndWait(t))
 	assert.True(t, loggedExpiry(t, first.out.String(), inFlight.ID), "the first process finishes the task in flight")

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,9 +23,7 @@ import (
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
-	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/session"
-	"ticketing.dev/common/web"
 	"ticketing.dev/orders/internal/httpapi"
 	"ticketing.dev/orders/internal/listener"
 	"ticketing.dev/orders/internal/order"
@@ -131,12 +128,12 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	a, err := app.Open(ctx, app.Config{Name: "orders", HTTP: cfg.HTTP, Database: defaultDatabase, NATS: cfg.NATS}, stdout)
+	a, err := app.Open(ctx, app.Config{Name: "orders", Process: cfg.Process, MongoURI: cfg.MongoURI,
+		Database: defaultDatabase, NATS: &cfg.NATS}, stdout)
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, a.Close)
-	log, reg, db, conn := a.Log, a.Metrics, a.DB, a.Bus
 
 	// The store and the relay share the orders' locks: the relay takes an
 	// order's lock to remove its published events.
@@ -145,62 +142,39 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	store := orderdb.New(db, locks, relay.Stored, orderdb.WithClock(d.clock))
-	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
+	store := orderdb.New(a.DB, locks, relay.Stored, orderdb.WithClock(d.clock))
+	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	orders := order.NewService(store, cfg.ExpirationWindow, order.WithClock(d.clock))
 
 	// The relay starts before the listeners and the API write anything, and
 	// publishes whatever a previous process left pending.
-	relaying := lifecycle.Go(ctx, relay.Run)
-	defer lifecycle.Close(&err, relaying.Stop)
-
-	handlers := listener.New(orders, log)
-	if err := listener.Subscribe(ctx, conn, d.ackWait, d.subjects(handlers)); err != nil {
+	a.Go(ctx, relay.Run)
+	handlers := listener.New(orders, a.Log)
+	if err := listener.Subscribe(ctx, a.Bus, d.ackWait, d.subjects(handlers)); err != nil {
 		return err
 	}
 	// The sweep writes events too, so it starts after the relay and stops
 	// before it.
-	sweepMetrics, err := metrics.NewSweep(reg)
+	sweepMetrics, err := metrics.NewSweep(a.Metrics)
 	if err != nil {
 		return err
 	}
-	sweep, err := sweeper.New(orders, cfg.ExpiryGrace, sweeper.Interval(cfg.ExpiryGrace), log, sweepMetrics)
+	sweep, err := sweeper.New(orders, cfg.ExpiryGrace, sweeper.Interval(cfg.ExpiryGrace), a.Log, sweepMetrics)
 	if err != nil {
 		return err
 	}
-	sweeping := lifecycle.Go(ctx, sweep.Run)
-	defer lifecycle.Close(&err, sweeping.Stop)
+	a.Go(ctx, sweep.Run)
 
-	requests, err := metrics.NewHTTP(reg)
-	if err != nil {
-		return err
-	}
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:  requests,
+		Metrics:  a.Requests,
 		Orders:   orders,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:      log,
-		Checks: map[string]web.Check{
-			"mongo": mongodb.Ping(db),
-			"nats":  conn.Ping,
-		},
+		Log:      a.Log,
+		Checks:   a.Checks(),
 	})
-	d.started(parts{db: db, orders: orders, store: store, handlers: handlers, reg: reg})
-
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	// Serving stops when ctx is done, and also when NATS Streaming is gone
-	// for good or the relay has stopped.
-	serveCtx, stopServing := lifecycle.Until(ctx, conn.Lost(), relaying.Done())
-	defer stopServing()
-	log.Info("starting", "database", db.Name(), "expiration_window", cfg.ExpirationWindow.String(),
+	d.started(parts{db: a.DB, orders: orders, store: store, handlers: handlers, reg: a.Metrics})
+	return a.Serve(ctx, handler, "database", a.DB.Name(), "expiration_window", cfg.ExpirationWindow.String(),
 		"expiry_grace", cfg.ExpiryGrace.String())
-	if err := web.Serve(serveCtx, ln, handler, log); err != nil {
-		return err
-	}
-	return conn.Err()
 }

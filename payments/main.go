@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -25,9 +24,7 @@ import (
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
-	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/session"
-	"ticketing.dev/common/web"
 	"ticketing.dev/payments/internal/charger"
 	"ticketing.dev/payments/internal/httpapi"
 	"ticketing.dev/payments/internal/listener"
@@ -153,12 +150,12 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	a, err := app.Open(ctx, app.Config{Name: "payments", HTTP: cfg.HTTP, Database: defaultDatabase, NATS: cfg.NATS}, stdout)
+	a, err := app.Open(ctx, app.Config{Name: "payments", Process: cfg.Process, MongoURI: cfg.MongoURI,
+		Database: defaultDatabase, NATS: &cfg.NATS}, stdout)
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, a.Close)
-	log, reg, db, conn := a.Log, a.Metrics, a.DB, a.Bus
 
 	// The store and the relay share the payments' locks: the relay takes a
 	// payment's lock to remove its published event.
@@ -167,64 +164,41 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	store := paymentdb.New(db, locks, relay.Stored)
-	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
+	store := paymentdb.New(a.DB, locks, relay.Stored)
+	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
-	stripeMetrics, err := metrics.NewStripe(reg)
+	stripeMetrics, err := metrics.NewStripe(a.Metrics)
 	if err != nil {
 		return err
 	}
-	settled, err := metrics.NewSettlement(reg)
+	settled, err := metrics.NewSettlement(a.Metrics)
 	if err != nil {
 		return err
 	}
-	payments := payment.NewService(store, d.charger(cfg, log, stripeMetrics), payment.WithClock(d.clock),
+	payments := payment.NewService(store, d.charger(cfg, a.Log, stripeMetrics), payment.WithClock(d.clock),
 		payment.WithChargeTimeout(cfg.ChargeTimeout), payment.WithChargeMargin(cfg.ChargeMargin), payment.WithObserver(settled))
 
 	// The relay starts before the listeners and the API write anything, and
 	// publishes whatever a previous process left pending.
-	relaying := lifecycle.Go(ctx, relay.Run)
-	defer lifecycle.Close(&err, relaying.Stop)
-
-	if err := listener.Subscribe(ctx, conn, d.ackWait, d.subjects(listener.New(payments, log))); err != nil {
+	a.Go(ctx, relay.Run)
+	if err := listener.Subscribe(ctx, a.Bus, d.ackWait, d.subjects(listener.New(payments, a.Log))); err != nil {
 		return err
 	}
 	// The reconciler settles what crashes and Stripe's failures left
 	// pending or unrefunded, also by a previous process.
-	rec := reconciler.New(payments, cfg.ReconcileInterval, log, settled)
-	reconciling := lifecycle.Go(ctx, rec.Run)
-	defer lifecycle.Close(&err, reconciling.Stop)
-	requests, err := metrics.NewHTTP(reg)
-	if err != nil {
-		return err
-	}
+	rec := reconciler.New(payments, cfg.ReconcileInterval, a.Log, settled)
+	a.Go(ctx, rec.Run)
+
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:  requests,
+		Metrics:  a.Requests,
 		Payments: payments,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:      log,
-		Checks: map[string]web.Check{
-			"mongo": mongodb.Ping(db),
-			"nats":  conn.Ping,
-		},
+		Log:      a.Log,
+		Checks:   a.Checks(),
 	})
-
-	d.started(parts{db: db, store: store, reconciler: rec, reg: reg})
-
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	// Serving stops when ctx is done, and also when NATS Streaming is gone
-	// for good or the relay has stopped.
-	serveCtx, stopServing := lifecycle.Until(ctx, conn.Lost(), relaying.Done())
-	defer stopServing()
-	log.Info("starting", "database", db.Name(), "stripe_api_base", cfg.StripeAPIBase)
-	if err := web.Serve(serveCtx, ln, handler, log); err != nil {
-		return err
-	}
-	return conn.Err()
+	d.started(parts{db: a.DB, store: store, reconciler: rec, reg: a.Metrics})
+	return a.Serve(ctx, handler, "database", a.DB.Name(), "stripe_api_base", cfg.StripeAPIBase)
 }
 
 // stripeCharger charges through Stripe with cfg's key, at its API base

@@ -114,7 +114,7 @@ func TestOrderCreated_ReservesTheTicketAcksAndPublishes(t *testing.T) {
 	assert.Equal(t, int64(1), got.Version)
 	assert.Equal(t, events.TicketUpdated{ID: tk.ID, Version: 1, Title: "concert", Price: 2000, UserID: tk.UserID, OrderID: order}, testkit.Next(t, l.updated))
 
-	time.Sleep(ackWait + 500*time.Millisecond)
+	time.Sleep(ackWait + 500*time.Millisecond) // only waiting past the ack wait shows that none comes back
 	assert.Len(t, l.handled.Errs(events.SubjectOrderCreated, order), 1, "acknowledged: not delivered again")
 }
 

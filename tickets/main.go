@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,10 +17,7 @@ import (
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
-	"ticketing.dev/common/metrics"
-	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/session"
-	"ticketing.dev/common/web"
 	"ticketing.dev/tickets/internal/httpapi"
 	"ticketing.dev/tickets/internal/listener"
 	"ticketing.dev/tickets/internal/ticket"
@@ -110,61 +106,38 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	a, err := app.Open(ctx, app.Config{Name: "tickets", HTTP: cfg.HTTP, Database: defaultDatabase, NATS: cfg.NATS}, stdout)
+	a, err := app.Open(ctx, app.Config{Name: "tickets", Process: cfg.Process, MongoURI: cfg.MongoURI,
+		Database: defaultDatabase, NATS: &cfg.NATS}, stdout)
 	if err != nil {
 		return err
 	}
 	defer lifecycle.Close(&err, a.Close)
-	log, reg, db, conn := a.Log, a.Metrics, a.DB, a.Bus
 
 	locks := new(keylock.Locks)
 	relay, err := a.Relay(ticketdb.Collection, locks)
 	if err != nil {
 		return err
 	}
-	store := ticketdb.New(db, locks, relay.Stored)
-	if err := lifecycle.Retry(ctx, log, "create indexes", store.EnsureIndexes); err != nil {
+	store := ticketdb.New(a.DB, locks, relay.Stored)
+	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	tickets := ticket.NewService(store, cfg.MaxForSale)
 
 	// The relay starts before the listeners and the API write anything, and
 	// publishes whatever a previous process left pending.
-	relaying := lifecycle.Go(ctx, relay.Run)
-	defer lifecycle.Close(&err, relaying.Stop)
-
-	if err := listener.Subscribe(ctx, conn, d.ackWait, d.subjects(listener.New(tickets, log))); err != nil {
+	a.Go(ctx, relay.Run)
+	if err := listener.Subscribe(ctx, a.Bus, d.ackWait, d.subjects(listener.New(tickets, a.Log))); err != nil {
 		return err
 	}
 
-	requests, err := metrics.NewHTTP(reg)
-	if err != nil {
-		return err
-	}
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:  requests,
+		Metrics:  a.Requests,
 		Tickets:  tickets,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:      log,
-		Checks: map[string]web.Check{
-			"mongo": mongodb.Ping(db),
-			"nats":  conn.Ping,
-		},
+		Log:      a.Log,
+		Checks:   a.Checks(),
 	})
 	d.started(parts{tickets: tickets, store: store})
-
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-
-	// Serving stops when ctx is done, and also when NATS Streaming is gone
-	// for good or the relay has stopped.
-	serveCtx, stopServing := lifecycle.Until(ctx, conn.Lost(), relaying.Done())
-	defer stopServing()
-	log.Info("starting", "database", db.Name(), "nats_client_id", cfg.NATS.ClientID)
-	if err := web.Serve(serveCtx, ln, handler, log); err != nil {
-		return err
-	}
-	return conn.Err()
+	return a.Serve(ctx, handler, "database", a.DB.Name(), "nats_client_id", cfg.NATS.ClientID)
 }

@@ -180,15 +180,12 @@ func (e *Env) Key(name string, minBytes int) []byte {
 // 32-byte hash.
 const MinJWTKeyBytes = 32
 
-// HTTP is the configuration every HTTP service shares.
-type HTTP struct {
+// Process is what every service reads about itself: where it listens,
+// what it logs, and where it serves its metrics and profiles.
+type Process struct {
 	// ListenAddr is where the service listens: LISTEN_HOST and PORT.
-	ListenAddr   string
-	JWTKey       []byte
-	MongoURI     string
-	CookieSecure bool
-	SessionTTL   time.Duration
-	LogLevel     slog.Level
+	ListenAddr string
+	LogLevel   slog.Level
 	// DebugAddr is where the service serves its Prometheus metrics;
 	// empty, the default, serves nothing.
 	DebugAddr string
@@ -197,19 +194,35 @@ type HTTP struct {
 	PprofAddr string
 }
 
-// ReadHTTP reads LISTEN_HOST and PORT, JWT_KEY (at least MinJWTKeyBytes),
-// MONGO_URI, COOKIE_SECURE, SESSION_TTL, LOG_LEVEL, DEBUG_ADDR and
+// ReadProcess reads LISTEN_HOST and PORT, LOG_LEVEL, DEBUG_ADDR and
 // PPROF_ADDR.
+func ReadProcess(e *Env) Process {
+	return Process{
+		ListenAddr: ReadListenAddr(e),
+		LogLevel:   e.LogLevel("LOG_LEVEL"),
+		DebugAddr:  ReadDebugAddr(e),
+		PprofAddr:  ReadPprofAddr(e),
+	}
+}
+
+// HTTP is the configuration every service with an API shares.
+type HTTP struct {
+	Process
+	JWTKey       []byte
+	MongoURI     string
+	CookieSecure bool
+	SessionTTL   time.Duration
+}
+
+// ReadHTTP reads the Process variables, JWT_KEY (at least MinJWTKeyBytes),
+// MONGO_URI, COOKIE_SECURE and SESSION_TTL.
 func ReadHTTP(e *Env) HTTP {
 	return HTTP{
-		ListenAddr:   ReadListenAddr(e),
+		Process:      ReadProcess(e),
 		JWTKey:       e.Key("JWT_KEY", MinJWTKeyBytes),
 		MongoURI:     e.Required("MONGO_URI"),
 		CookieSecure: e.Bool("COOKIE_SECURE", true),
 		SessionTTL:   e.Duration("SESSION_TTL", 24*time.Hour),
-		LogLevel:     e.LogLevel("LOG_LEVEL"),
-		DebugAddr:    ReadDebugAddr(e),
-		PprofAddr:    ReadPprofAddr(e),
 	}
 }
 

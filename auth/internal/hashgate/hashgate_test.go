@@ -32,7 +32,7 @@ func burst(t *testing.T, g *hashgate.Gate, n, concurrently int) {
 			if !assert.NoError(t, err) {
 				return
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // a hash's work, in the bubble's time: no real wait
 			leave()
 		})
 	}
@@ -106,7 +106,7 @@ func TestGate_AdmitsAtMostN(t *testing.T) {
 						break
 					}
 				}
-				time.Sleep(time.Millisecond)
+				time.Sleep(time.Millisecond) // a hash's work, in the bubble's time
 				running.Add(-1)
 				leave()
 			})
@@ -201,7 +201,7 @@ func TestGate_ATurnFreedWithinTheWaitIsTaken(t *testing.T) {
 		leave, err := g.Enter(context.Background())
 		require.NoError(t, err)
 		go func() {
-			time.Sleep(1999 * time.Millisecond)
+			time.Sleep(1999 * time.Millisecond) // bubble time: a millisecond inside the wait
 			leave()
 		}()
 
