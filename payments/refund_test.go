@@ -394,6 +394,35 @@ func TestReconciler_RefundsAPaymentWhoseCancellationWasLearntButNotActedOn(t *te
 	assert.Empty(t, a.reconciler.Round(t.Context()), "settled for good")
 }
 
+// TestReconciler_LooksAtEachCancellationOnce: a round reads the cancelled
+// orders since the round before, not those of the last day again. On
+// FerretDB each of those reads scans the orders, and a day of them read
+// every two seconds stalled the service under load.
+func TestReconciler_LooksAtEachCancellationOnce(t *testing.T) {
+	a := newApp(t)
+	// More than a find's first batch (101), so that reading them all
+	// takes a getMore too.
+	for range 120 {
+		e := a.order(newID(), 1500)
+		require.NoError(t, a.store.AddOrder(t.Context(), payment.Order{ID: e.ID, UserID: e.UserID, Status: events.StatusCreated,
+			Price: e.Ticket.Price, Version: e.Version, ExpiresAt: e.ExpiresAt.Time}))
+		require.NoError(t, a.store.CancelOrder(t.Context(), e.ID, e.Version+1, a.clock.Now()))
+	}
+	orderReads := func() float64 {
+		return metricstest.Gather(t, a.reg).Value(metrics.MongoCommands, prometheus.Labels{"collection": "orders", "command": "getMore"})
+	}
+
+	a.clock.Advance(settleAge + time.Second)
+	before := orderReads()
+	assert.Empty(t, a.reconciler.Round(t.Context()), "no payment to refund")
+	assert.Positive(t, orderReads()-before, "the first round reads the 120 cancellations")
+
+	a.clock.Advance(time.Second)
+	before = orderReads()
+	assert.Empty(t, a.reconciler.Round(t.Context()))
+	assert.Zero(t, orderReads()-before, "the next round does not read them again")
+}
+
 func TestReconciler_FinishesARefundItsHolderLeft(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -12,10 +13,44 @@ import (
 const reconcileBatch = 100
 
 // refundLookback bounds how long ago an order's cancellation may have been
-// applied for Reconcile to look for its payment. A cancellation reaches a
-// paid order only around its expiry, and every round looks at it again:
-// after a day it has been looked at over a thousand times.
+// applied for the first round of a process to look for its payment. Later
+// rounds look only at the cancellations applied since the round before
+// (refundWindow).
 const refundLookback = 24 * time.Hour
+
+// refundWindow is where the next round's look at cancelled orders starts.
+// A round looks at the cancellations applied between it and settleAge
+// before its start: by then every payment that raced a cancellation is
+// recorded as succeeded, or left as a claim that the claims' half of the
+// round settles. Once a round has looked at all of those (fewer than a
+// batch, none failed), the next starts where it ended, so that each
+// cancellation is looked at once, not every round for a day: on FerretDB
+// each look reads every cancelled order and every payment, and rounds
+// that read a day of cancellations every two seconds stalled the service.
+// A cancellation stamped by another process whose clock is behind by less
+// than settleAge still falls in a later window.
+type refundWindow struct {
+	mu   sync.Mutex
+	from time.Time // zero: refundLookback before the round
+}
+
+func (w *refundWindow) start(now time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.from.IsZero() {
+		return now.Add(-refundLookback)
+	}
+	return w.from
+}
+
+// advance moves the window's start to end, never backwards.
+func (w *refundWindow) advance(end time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if end.After(w.from) {
+		w.from = end
+	}
+}
 
 // The kinds of thing Reconcile settles.
 const (
@@ -102,15 +137,23 @@ func (s *Service) Reconcile(ctx context.Context) ([]Outcome, error) {
 		}
 		out = append(out, s.reconcileClaim(ctx, c))
 	}
-	due, err := s.store.RefundsDue(ctx, before, now.Add(-refundLookback), before, reconcileBatch)
+	// The window's end is exclusive and its start too: it starts a
+	// millisecond (BSON's precision) before the last one ended.
+	due, err := s.store.RefundsDue(ctx, before, s.refunds.start(now), before, reconcileBatch)
 	if err != nil {
 		return out, fmt.Errorf("reconcile: %w", err)
 	}
+	settled := len(due) < reconcileBatch
 	for _, p := range due {
 		if ctx.Err() != nil {
 			return out, nil
 		}
-		out = append(out, s.reconcileRefund(ctx, p))
+		o := s.reconcileRefund(ctx, p)
+		settled = settled && o.Result != ResultFailed
+		out = append(out, o)
+	}
+	if settled {
+		s.refunds.advance(before.Add(-time.Millisecond))
 	}
 	return out, nil
 }

@@ -52,6 +52,7 @@ type Service struct {
 	chargeMargin  time.Duration
 	staleClaim    time.Duration
 	observer      Observer
+	refunds       refundWindow // Reconcile's
 }
 
 // Option configures a Service.
