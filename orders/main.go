@@ -138,7 +138,7 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	// The store and the relay share the orders' locks: the relay takes an
 	// order's lock to remove its published events.
 	locks := &keylock.Locks{}
-	relay, err := a.Relay(ctx, orderdb.OrdersCollection, locks)
+	relay, err := a.Relay(orderdb.OrdersCollection, locks)
 	if err != nil {
 		return err
 	}

@@ -160,7 +160,7 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	// The store and the relay share the payments' locks: the relay takes a
 	// payment's lock to remove its published event.
 	locks := &keylock.Locks{}
-	relay, err := a.Relay(ctx, paymentdb.PaymentsCollection, locks)
+	relay, err := a.Relay(paymentdb.PaymentsCollection, locks)
 	if err != nil {
 		return err
 	}

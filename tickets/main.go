@@ -114,7 +114,7 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	defer lifecycle.Close(&err, a.Close)
 
 	locks := new(keylock.Locks)
-	relay, err := a.Relay(ctx, ticketdb.Collection, locks)
+	relay, err := a.Relay(ticketdb.Collection, locks)
 	if err != nil {
 		return err
 	}

@@ -173,29 +173,8 @@ func (a *App) Serve(ctx context.Context, h http.Handler, attrs ...any) error {
 // its backlog and the age of its oldest pending event in the metrics. The
 // relay takes an entity's lock in locks to remove its published events:
 // the store writing the entities must share them.
-//
-// On FerretDB the relay polls every ferretDBPoll, not every
-// outbox.DefaultPollInterval: there a look reads every document of the
-// collection (its filter is not passed down to the database), and on a
-// stack holding 20,000 tickets each look held the database for 2–4 s,
-// stalling every request, once a minute. The poll finds what other
-// processes of the service left; on FerretDB (the local stack and the
-// tests) each service is one process, whose relay looks at start and
-// whenever a hand-over fails, and Kubernetes runs MongoDB, whose sparse
-// index answers a look from the pending documents alone.
-func (a *App) Relay(ctx context.Context, collection string, locks *keylock.Locks) (*outbox.Relay, error) {
-	var opts []outbox.Option
-	askCtx, cancel := context.WithTimeout(ctx, serverQueryTimeout)
-	ferret, err := mongodb.IsFerretDB(askCtx, a.DB)
-	cancel()
-	if err != nil {
-		// MongoDB may start after the service, as in Kubernetes, and
-		// Kubernetes runs MongoDB: keep the default.
-		a.Log.Warn("server not known yet; the outbox relay polls as on MongoDB", "err", err)
-	} else if ferret {
-		opts = append(opts, outbox.WithPollInterval(ferretDBPoll))
-	}
-	relay := outbox.NewRelay(a.DB.Collection(collection), a.Bus, locks, a.Log, opts...)
+func (a *App) Relay(collection string, locks *keylock.Locks) (*outbox.Relay, error) {
+	relay := outbox.NewRelay(a.DB.Collection(collection), a.Bus, locks, a.Log)
 	if err := metrics.Outbox(a.Metrics, collection, func() (int, time.Time) {
 		s := relay.Stats()
 		return s.Pending, s.Oldest
@@ -204,13 +183,6 @@ func (a *App) Relay(ctx context.Context, collection string, locks *keylock.Locks
 	}
 	return relay, nil
 }
-
-// ferretDBPoll is how often a relay looks for pending events on FerretDB
-// (see Relay); a poll that finds nothing backs off from there.
-const ferretDBPoll = 10 * time.Minute
-
-// serverQueryTimeout bounds Relay's question of which server it writes to.
-const serverQueryTimeout = 2 * time.Second
 
 // Close stops and closes, in the reverse order of start, what Go started
 // and Open opened: the background functions, the bus (waiting for handlers

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,9 +18,6 @@ import (
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/metrics"
-	"ticketing.dev/common/metrics/metricstest"
-	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web"
 )
@@ -63,7 +59,7 @@ func TestOpen_ServesMetricsAndRelaysAndCloseStopsAll(t *testing.T) {
 	a, err := app.Open(t.Context(), cfg, io.Discard)
 	require.NoError(t, err)
 
-	relay, err := a.Relay(t.Context(), "tickets", &keylock.Locks{})
+	relay, err := a.Relay("tickets", &keylock.Locks{})
 	require.NoError(t, err)
 	require.NotNil(t, relay)
 	require.NoError(t, a.Bus.Publish(t.Context(), string(events.SubjectTicketCreated), []byte(`{}`)))
@@ -200,26 +196,4 @@ func keys(m map[string]web.Check) []string {
 		ks = append(ks, k)
 	}
 	return ks
-}
-
-// TestRelay_OnFerretDBDoesNotPollEveryFewSeconds: a look reads the whole
-// collection on FerretDB, so the relay looks at start, not again within
-// outbox.DefaultPollInterval.
-func TestRelay_OnFerretDBDoesNotPollEveryFewSeconds(t *testing.T) {
-	t.Parallel()
-	a, err := app.Open(t.Context(), configOf(t, testkit.NATS(t)), io.Discard)
-	require.NoError(t, err)
-	defer a.Close()
-	relay, err := a.Relay(t.Context(), "tickets", &keylock.Locks{})
-	require.NoError(t, err)
-	looks := func() float64 {
-		return metricstest.Gather(t, a.Metrics).Value(metrics.MongoCommands, prometheus.Labels{"collection": "tickets", "command": "find"})
-	}
-	a.Go(t.Context(), relay.Run)
-	require.Eventually(t, func() bool { return looks() == 1 }, 10*time.Second, 10*time.Millisecond, "the look at start")
-
-	// Only waiting shows that no poll comes: a look that found nothing
-	// doubles the interval, so the first poll would come after twice the
-	// default.
-	assert.Never(t, func() bool { return looks() > 1 }, 2*outbox.DefaultPollInterval+time.Second, 50*time.Millisecond, "a poll")
 }

@@ -120,21 +120,11 @@ func (g *Guard) server(ctx context.Context) (bool, error) {
 	if g.known {
 		return g.readFirst, nil
 	}
-	ferret, err := IsFerretDB(ctx, g.db)
-	if err != nil {
-		return false, err
-	}
-	g.known, g.readFirst = true, ferret
-	return g.readFirst, nil
-}
-
-// IsFerretDB reports whether db's server is FerretDB: its buildInfo names
-// a ferretdbVersion.
-func IsFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
-	info, err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
+	info, err := g.db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
 	if err != nil {
 		return false, fmt.Errorf("mongodb: buildInfo: %w", err)
 	}
-	_, err = info.LookupErr("ferretdbVersion")
-	return err == nil, nil
+	_, ferret := info.LookupErr("ferretdbVersion")
+	g.known, g.readFirst = true, ferret == nil
+	return g.readFirst, nil
 }
