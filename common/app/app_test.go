@@ -44,6 +44,14 @@ func freeAddr(t *testing.T) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
+// open opens cfg's service, failing the test when it cannot.
+func open(t *testing.T, cfg app.Config) *app.App {
+	t.Helper()
+	a, err := app.Open(t.Context(), cfg, io.Discard)
+	require.NoError(t, err)
+	return a
+}
+
 func get(t *testing.T, url string) int {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -56,8 +64,7 @@ func TestOpen_ServesMetricsAndRelaysAndCloseStopsAll(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
 	cfg := configOf(t, n)
-	a, err := app.Open(t.Context(), cfg, io.Discard)
-	require.NoError(t, err)
+	a := open(t, cfg)
 
 	relay, err := a.Relay("tickets", &keylock.Locks{})
 	require.NoError(t, err)
@@ -96,8 +103,7 @@ func TestOpen_ClosesWhatItOpenedWhenTheBusNeverAnswers(t *testing.T) {
 
 func TestOpen_OpensNoDatabaseAndNoBusWhenNoneIsConfigured(t *testing.T) {
 	t.Parallel()
-	a, err := app.Open(t.Context(), app.Config{Name: "expiration", Process: config.Process{ListenAddr: freeAddr(t)}}, io.Discard)
-	require.NoError(t, err)
+	a := open(t, app.Config{Name: "expiration", Process: config.Process{ListenAddr: freeAddr(t)}})
 	assert.Nil(t, a.DB)
 	assert.Nil(t, a.Bus)
 	assert.Empty(t, a.Checks(), "nothing to check")
@@ -127,8 +133,7 @@ func TestServe_StopsWhenABackgroundFunctionReturnsAndCloseStopsTheOthers(t *test
 	t.Parallel()
 	n := testkit.NATS(t)
 	cfg := configOf(t, n)
-	a, err := app.Open(t.Context(), cfg, io.Discard)
-	require.NoError(t, err)
+	a := open(t, cfg)
 	assert.ElementsMatch(t, []string{"mongo", "nats"}, keys(a.Checks()))
 
 	failed := make(chan struct{})
@@ -162,8 +167,7 @@ func TestServe_StopsWhenABackgroundFunctionReturnsAndCloseStopsTheOthers(t *test
 func TestServe_EndsCleanlyWhenCtxIsDone(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
-	a, err := app.Open(t.Context(), app.Config{Name: "client", Process: config.Process{ListenAddr: addr}}, io.Discard)
-	require.NoError(t, err)
+	a := open(t, app.Config{Name: "client", Process: config.Process{ListenAddr: addr}})
 	defer a.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	served := serve(t, ctx, a, addr)
@@ -176,8 +180,7 @@ func TestServe_EndsWithTheBussErrorWhenTheBusIsLostForGood(t *testing.T) {
 	n := testkit.NATS(t)
 	cfg := configOf(t, n)
 	cfg.LostAfter = 2 * time.Second
-	a, err := app.Open(t.Context(), cfg, io.Discard)
-	require.NoError(t, err)
+	a := open(t, cfg)
 	defer a.Close()
 	served := serve(t, t.Context(), a, cfg.Process.ListenAddr)
 

@@ -19,10 +19,10 @@ const reconcileBatch = 100
 const refundLookback = 24 * time.Hour
 
 // refundWindow is where the next round's look at cancelled orders starts.
-// A round looks at the cancellations applied between it and settleAge
-// before its start: by then every payment that raced a cancellation is
-// recorded as succeeded, or left as a claim that the claims' half of the
-// round settles. Once a round has looked at all of those (fewer than a
+// A round looks at the cancellations applied up to settleAge before its
+// start: by then every payment that raced one of them is recorded as
+// succeeded, or left as a claim that the claims' half of the round
+// settles. Once a round has looked at all of those (fewer than a
 // batch, none failed), the next starts where it ended, so that each
 // cancellation is looked at once, not every round for a day: on FerretDB
 // each look reads every cancelled order and every payment, and rounds
