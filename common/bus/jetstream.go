@@ -51,9 +51,7 @@ func dialJetStream(cfg Config, c *Conn) (*jetStreamTransport, error) {
 	for _, s := range events.Subjects() {
 		subjects = append(subjects, string(s))
 	}
-	// Every service makes sure the stream exists as this one describes
-	// it; the same description makes the same stream, whoever is first.
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	cfgStream := jetstream.StreamConfig{
 		Name:       Stream,
 		Subjects:   subjects,
 		Retention:  jetstream.LimitsPolicy,
@@ -62,7 +60,18 @@ func dialJetStream(cfg Config, c *Conn) (*jetStreamTransport, error) {
 		Duplicates: DuplicateWindow,
 		MaxBytes:   StreamMaxBytes,
 		Discard:    jetstream.DiscardOld,
-	}); err != nil {
+	}
+	// Every service makes sure the stream exists as this one describes
+	// it; the same description makes the same stream, whoever is first.
+	// Creating a stream that exists as described changes nothing, so the
+	// stream is updated only when it differs (a release that changed it):
+	// an update while another service creates its consumer races inside
+	// the server's file store.
+	_, err = js.CreateStream(ctx, cfgStream)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		_, err = js.UpdateStream(ctx, cfgStream)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", Stream, err)
 	}
 	return &jetStreamTransport{js: js, refusals: &c.refusals}, nil

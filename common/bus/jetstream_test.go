@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -81,4 +83,37 @@ func TestListener_HandlerContextCarriesThePublishersRequestID(t *testing.T) {
 // queue group and subject, keeping its place across connections.
 func TestConsumerName_NamesTheGroupAndSubject(t *testing.T) {
 	assert.Equal(t, "orders-service_ticket-created", bus.ConsumerName("orders-service", events.SubjectTicketCreated))
+}
+
+// Every service makes sure of the stream as it connects. The stream is
+// updated only when it differs from the one described: an update while
+// another service creates its consumer races inside the server's store.
+func TestConnect_UpdatesTheStreamOnlyWhenItDiffers(t *testing.T) {
+	t.Parallel()
+	n := testkit.BusServer(t, bus.JetStream)
+	nc, err := nats.Connect(n.URL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	updates, err := nc.SubscribeSync("$JS.API.STREAM.UPDATE." + bus.Stream)
+	require.NoError(t, err)
+	require.NoError(t, nc.Flush())
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+
+	// A stream left by an older release, smaller than this one's.
+	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{
+		Name: bus.Stream, Subjects: []string{string(events.SubjectTicketCreated)}, MaxBytes: 1 << 20,
+	})
+	require.NoError(t, err)
+
+	testkit.Bus(t, n)
+	testkit.Bus(t, n)
+	testkit.Bus(t, n)
+
+	info, err := js.Stream(t.Context(), bus.Stream)
+	require.NoError(t, err)
+	assert.Equal(t, int64(bus.StreamMaxBytes), info.CachedInfo().Config.MaxBytes, "the stream is brought up to date")
+	msgs, _, err := updates.Pending()
+	require.NoError(t, err)
+	assert.Equal(t, 1, msgs, "stream updates")
 }
