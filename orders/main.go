@@ -142,7 +142,7 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	store := orderdb.New(a.DB, locks, relay.Stored, orderdb.WithClock(d.clock))
+	store := orderdb.New(a.DB, locks, relay, orderdb.WithClock(d.clock))
 	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}

@@ -164,7 +164,7 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	store := paymentdb.New(a.DB, locks, relay.Stored)
+	store := paymentdb.New(a.DB, locks, relay)
 	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}

@@ -167,6 +167,29 @@ func TestRelay_PollBacksOffWhileItFindsNothing(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
+// A write that failed in the client may be applied by the server later,
+// even after the look its Notify asked for: the poll starts over, so
+// that such an event waits a poll interval, not a backed-off one.
+func TestRelay_NotifyStartsThePollOver(t *testing.T) {
+	t.Parallel()
+	const poll = 200 * time.Millisecond
+	rt := newRelayTest(t)
+	cmds := rt.countCommands(t)
+	relay := rt.start(t, rt.conn(t), outbox.WithPollInterval(poll))
+
+	// Backed off: looks at start, then 200, 400, 800 and 1,600 ms apart;
+	// the next comes 2.4 s or more later.
+	testkit.Eventually(t, func() bool { return cmds.count("find") >= 5 }, "the poll backed off")
+
+	looks := cmds.count("find")
+	relay.Notify()
+	testkit.Eventually(t, func() bool { return cmds.count("find") > looks }, "a look at once")
+	want := pendingDocs(t, rt.coll, 1) // applied after that look
+	start := time.Now()
+	assert.Equal(t, want, rt.got.waitFor(t, 1))
+	assert.Less(t, time.Since(start), 1500*time.Millisecond, "found by the poll started over, within ~%v", poll)
+}
+
 func TestRelay_StatsCountWhatWaitsToBePublished(t *testing.T) {
 	t.Parallel()
 	rt := newRelayTest(t)

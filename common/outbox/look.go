@@ -47,10 +47,12 @@ func (r *Relay) look(ctx context.Context) (int, error) {
 	r.mu.Unlock()
 	defer r.endLook()
 
+	start := time.Now()
 	docs, err := r.find(ctx)
 	if err != nil {
 		return 0, err
 	}
+	r.lastFind = time.Since(start)
 	all := make([]pending, 0, len(docs))
 	held, found, oldest := make(map[string]bool, len(docs)), 0, time.Time{}
 	for _, doc := range docs {

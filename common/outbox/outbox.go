@@ -14,15 +14,19 @@
 //		bson.M{"$set": bson.M{"version": v + 1}, "$push": bson.M{outbox.Field: msg}})
 //	if err == nil {
 //		relay.Stored(id, msg)
+//	} else {
+//		relay.Notify() // the server may have applied it all the same
 //	}
 //	unlock()
 //
 // The relay publishes the message at once, from memory, and then removes it
 // from the document once NATS Streaming has stored it, many documents' at
 // a time by one bulk write of updates by _id. The document stays the truth:
-// at start, on a poll that backs off while it finds nothing, and whenever
-// its memory is exhausted, the relay also looks for pending messages in
-// the collection, which finds those a crashed process left behind. It
+// at start, after a write that failed, on a poll that backs off while it
+// finds nothing, and whenever its memory is exhausted, the relay also
+// looks for pending messages in the collection, which finds those a
+// crashed process left behind and those of a write that failed in the
+// client after the server applied it. It
 // publishes them a batch of documents at a time, and between batches the
 // messages handed over meanwhile, so that new events do not wait for a
 // whole backlog. Delivery is at least once: a crash between the publish
@@ -89,3 +93,15 @@ func New[E events.Event](ctx context.Context, e E) (Message, error) {
 type Publisher interface {
 	PublishID(ctx context.Context, id, subject string, data []byte) error
 }
+
+// Handoff is what a store tells the relay after each write that would
+// store pending messages in a document, under the document's lock; *Relay
+// is one. After a write that succeeded, Stored hands the messages over;
+// after one that failed, Notify, since the server may have applied it all
+// the same.
+type Handoff interface {
+	Stored(id any, msgs ...Message)
+	Notify()
+}
+
+var _ Handoff = (*Relay)(nil)

@@ -29,9 +29,16 @@ const (
 	// not wait long.
 	maxBackoff = time.Second
 	// maxPollFactor bounds the backed-off poll: a look reads every pending
-	// document, and on FerretDB every document of the collection, so a
-	// busy service that never finds anything should rarely pay for it.
+	// document, so a busy service that never finds anything should rarely
+	// pay for it.
 	maxPollFactor = 12
+	// lookShare stretches the backed-off poll further where a look is
+	// dear: to lookShare times as long as the last look's query took, so
+	// that looks nobody asked for take at most 1/lookShare of the time. On
+	// MongoDB a look reads its sparse index, in a millisecond; on FerretDB
+	// it reads every document of the collection, seconds once it is large,
+	// which stalled the service's requests every time it ran.
+	lookShare = 1000
 	// maxQueued bounds the messages a relay keeps in memory. Beyond it, it
 	// forgets them and finds them in the collection instead.
 	maxQueued = 10_000
@@ -58,7 +65,9 @@ type Relay struct {
 	log     *slog.Logger
 	poll    time.Duration
 	running atomic.Bool
-	indexed bool // by the first look; only Run's goroutine reads it
+	// Only Run's goroutine reads these two, set by looks.
+	indexed  bool          // by the first look
+	lastFind time.Duration // how long the last look's query took
 
 	wake     chan struct{} // Stored or Notify: work for the publishing loop
 	removals chan struct{} // published messages: work for the removing loop
@@ -67,6 +76,7 @@ type Relay struct {
 
 	mu     sync.Mutex
 	scan   bool              // look in the collection before publishing the queue
+	rewind bool              // Notify: the poll starts over after the look
 	queue  []*entry          // handed over by Stored, not yet published, oldest first
 	queued map[string]*entry // queue by message id
 	gen    int               // counts the times Stored dropped the queue
@@ -196,11 +206,15 @@ func (r *Relay) Stored(id any, msgs ...Message) {
 	signal(r.wake)
 }
 
-// Notify asks the relay to look in the collection for pending messages,
-// such as those another process wrote. It never blocks.
+// Notify asks the relay to look in the collection for pending messages
+// that nobody handed it, at once and again on a poll that starts over.
+// Call it after a write that would have stored messages and failed: a
+// write that fails in the client (a timeout, a dropped connection, a
+// cancelled request) may still be applied by the server, even after the
+// first look. It never blocks.
 func (r *Relay) Notify() {
 	r.mu.Lock()
-	r.scan = true
+	r.scan, r.rewind = true, true
 	r.mu.Unlock()
 	signal(r.wake)
 }
@@ -258,12 +272,17 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		backoff = minBackoff
 		if found >= 0 {
-			// A look ran: the poll starts over, sooner when it found
-			// something nobody had handed over.
-			if found > 0 {
+			// A look ran: the poll starts over when it found something
+			// nobody had handed over or when Notify asked for it, and
+			// backs off otherwise.
+			r.mu.Lock()
+			rewind := r.rewind
+			r.rewind = false
+			r.mu.Unlock()
+			if found > 0 || rewind {
 				interval = r.poll
 			} else {
-				interval = min(2*interval, maxPollFactor*r.poll)
+				interval = min(2*interval, max(maxPollFactor*r.poll, lookShare*r.lastFind))
 			}
 			poll.Reset(interval)
 		}

@@ -9,7 +9,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/order"
 	"ticketing.dev/orders/internal/orderdb"
@@ -21,7 +21,7 @@ import (
 
 func benchStore(b *testing.B) *orderdb.Store {
 	b.Helper()
-	s := orderdb.New(testkit.DB(b), new(keylock.Locks), func(any, ...outbox.Message) {})
+	s := orderdb.New(testkit.DB(b), new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(b, s.EnsureIndexes(b.Context()))
 	return s
 }

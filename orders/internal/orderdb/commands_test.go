@@ -9,7 +9,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/order"
@@ -23,7 +23,7 @@ func TestCommandShapes(t *testing.T) {
 	db, rec := testkit.RecordCommands(t)
 	ctx := t.Context()
 	request := requestid.With(ctx, "0123456789abcdef01234567")
-	s := orderdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {})
+	s := orderdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, s.EnsureIndexes(ctx))
 	now := time.Now()
 
@@ -67,7 +67,7 @@ func TestCommandShapes(t *testing.T) {
 func TestOrder_ReadsItsTicketByEquality(t *testing.T) {
 	db, rec := testkit.RecordCommands(t)
 	ctx := t.Context()
-	s := orderdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {})
+	s := orderdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, s.EnsureIndexes(ctx))
 	var ids []string
 	for range 2 {

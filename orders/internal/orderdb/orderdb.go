@@ -131,7 +131,7 @@ type Store struct {
 	// and one that read a stale claim must not delete its successor.
 	claimLocks keylock.Locks
 
-	stored     func(id any, msgs ...outbox.Message)
+	relay      outbox.Handoff
 	now        func() time.Time
 	staleClaim time.Duration
 }
@@ -146,10 +146,10 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
-// New returns a Store on db. locks must be the relay's (see outbox.NewRelay)
-// and stored its Stored, called after every write that stores an event,
-// under the document's lock. Call EnsureIndexes before serving.
-func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message), opts ...Option) *Store {
+// New returns a Store on db. locks must be the relay's (see
+// outbox.NewRelay), and relay is told of every write that would store an
+// event (see outbox.Handoff). Call EnsureIndexes before serving.
+func New(db *mongo.Database, locks *keylock.Locks, relay outbox.Handoff, opts ...Option) *Store {
 	orders, tickets, claims := db.Collection(OrdersCollection), db.Collection(TicketsCollection), db.Collection(ClaimsCollection)
 	s := &Store{
 		orders:       orders,
@@ -160,7 +160,7 @@ func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...o
 		claimInserts: mongodb.NewInserter(claims),
 		replicas:     mongodb.NewInserter(tickets),
 		orderLocks:   locks,
-		stored:       stored,
+		relay:        relay,
 		now:          time.Now,
 		staleClaim:   DefaultStaleClaim,
 	}
@@ -235,7 +235,9 @@ func (s *Store) Create(ctx context.Context, o order.Order, t order.Ticket) (orde
 	unlock := s.orderLocks.Lock(o.ID)
 	err = s.orderInserts.InsertOne(ctx, doc)
 	if err == nil {
-		s.stored(id, msg)
+		s.relay.Stored(id, msg)
+	} else {
+		s.relay.Notify()
 	}
 	unlock()
 	if err != nil {
@@ -477,6 +479,9 @@ func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.O
 		}
 		ok, err := s.guard.UpdateOne(ctx, s.orders, oid, bson.D{{Key: "version", Value: o.Version}}, update)
 		if err != nil {
+			if cancelled {
+				s.relay.Notify()
+			}
 			return o, fmt.Errorf("update order: %w", err)
 		}
 		if !ok {
@@ -485,7 +490,7 @@ func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.O
 		if !cancelled {
 			return changed, nil
 		}
-		s.stored(oid, msg)
+		s.relay.Stored(oid, msg)
 		return changed, s.releaseClaim(ctx, doc.TicketID, doc.ID)
 	}
 	return order.Order{}, fmt.Errorf("update order %s: %w", id, order.ErrConflict)

@@ -16,7 +16,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/order"
 	"ticketing.dev/orders/internal/orderdb"
@@ -36,25 +36,18 @@ type fixture struct {
 	// a test writing an order behind the store's back must hold them too,
 	// or FerretDB may lose its write or the store's.
 	locks *keylock.Locks
-
-	mu     sync.Mutex
-	handed map[string][]outbox.Message // by order id
+	relay *outboxtest.Handoff
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
-		db:     testkit.DB(t),
-		clock:  testkit.NewClock(time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)),
-		locks:  &keylock.Locks{},
-		handed: map[string][]outbox.Message{},
+		db:    testkit.DB(t),
+		clock: testkit.NewClock(time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)),
+		locks: &keylock.Locks{},
+		relay: new(outboxtest.Handoff),
 	}
-	f.store = orderdb.New(f.db, f.locks, func(id any, msgs ...outbox.Message) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		key := id.(bson.ObjectID).Hex()
-		f.handed[key] = append(f.handed[key], msgs...)
-	}, orderdb.WithClock(f.clock.Now))
+	f.store = orderdb.New(f.db, f.locks, f.relay, orderdb.WithClock(f.clock.Now))
 	require.NoError(t, f.store.EnsureIndexes(t.Context()))
 	f.orders = order.NewService(f.store, order.DefaultWindow, order.WithClock(f.clock.Now))
 	return f
@@ -73,10 +66,8 @@ func (f *fixture) ticket(t *testing.T, title string, price events.Money) order.T
 // the relay for the order.
 func (f *fixture) cancellations(t *testing.T, orderID string) []events.OrderCancelled {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	var out []events.OrderCancelled
-	for _, m := range f.handed[orderID] {
+	for _, m := range f.relay.Messages(orderID) {
 		if m.Subject != string(events.SubjectOrderCancelled) {
 			continue
 		}

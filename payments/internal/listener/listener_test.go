@@ -39,7 +39,7 @@ func setup(t *testing.T) env {
 	locks := &keylock.Locks{}
 	// The relay is not run: the tests read the store, not what it publishes.
 	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
-	store := paymentdb.New(db, locks, relay.Stored)
+	store := paymentdb.New(db, locks, relay)
 	require.NoError(t, store.EnsureIndexes(t.Context()))
 	stripe := charger.New("sk_test_123", log, charger.WithBaseURL(testkit.StripeMock(t)))
 	return env{store: store, conn: conn, h: listener.New(payment.NewService(store, stripe), log)}

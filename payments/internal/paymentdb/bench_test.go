@@ -9,7 +9,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 
 func benchStore(b *testing.B) *paymentdb.Store {
 	b.Helper()
-	s := paymentdb.New(testkit.DB(b), new(keylock.Locks), func(any, ...outbox.Message) {})
+	s := paymentdb.New(testkit.DB(b), new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(b, s.EnsureIndexes(b.Context()))
 	return s
 }

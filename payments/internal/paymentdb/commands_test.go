@@ -9,7 +9,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/payment"
@@ -23,7 +23,7 @@ func TestCommandShapes(t *testing.T) {
 	db, rec := testkit.RecordCommands(t)
 	ctx := t.Context()
 	request := requestid.With(ctx, "0123456789abcdef01234567")
-	s := paymentdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {})
+	s := paymentdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, s.EnsureIndexes(ctx))
 	now := time.Now()
 

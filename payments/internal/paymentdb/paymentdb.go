@@ -148,22 +148,21 @@ type Store struct {
 	// orderLocks serialise the updates of one order replica.
 	orderLocks keylock.Locks
 
-	stored func(id any, msgs ...outbox.Message)
+	relay outbox.Handoff
 }
 
 var _ payment.Store = (*Store)(nil)
 
 // New returns a Store on db. locks must be the relay's (see
-// outbox.NewRelay) and stored its Stored, called after every write that
-// stores an event, under the document's lock. Call EnsureIndexes before
-// serving.
-func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message)) *Store {
+// outbox.NewRelay), and relay is told of every write that would store an
+// event (see outbox.Handoff). Call EnsureIndexes before serving.
+func New(db *mongo.Database, locks *keylock.Locks, relay outbox.Handoff) *Store {
 	return &Store{
 		orders:       db.Collection(OrdersCollection),
 		payments:     db.Collection(PaymentsCollection),
 		guard:        mongodb.NewGuard(db),
 		paymentLocks: locks,
-		stored:       stored,
+		relay:        relay,
 	}
 }
 
@@ -372,10 +371,11 @@ func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) 
 			{Key: "$push", Value: bson.D{{Key: outbox.Field, Value: msg}}},
 		})
 	if err != nil {
+		s.relay.Notify()
 		return payment.Payment{}, fmt.Errorf("complete payment: %w", err)
 	}
 	if ok {
-		s.stored(id, msg)
+		s.relay.Stored(id, msg)
 		return p, nil
 	}
 	var d paymentDoc

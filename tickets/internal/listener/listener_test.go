@@ -41,7 +41,7 @@ func setup(t *testing.T) env {
 	locks := &keylock.Locks{}
 	// The relay is not run: the tests read the store, not what it publishes.
 	relay := outbox.NewRelay(db.Collection(ticketdb.Collection), conn, locks, log)
-	store := ticketdb.New(db, locks, relay.Stored)
+	store := ticketdb.New(db, locks, relay)
 	require.NoError(t, store.EnsureIndexes(t.Context()))
 	tickets := ticket.NewService(store, 0)
 	return env{db: db, tickets: tickets, conn: conn, h: listener.New(tickets, log)}

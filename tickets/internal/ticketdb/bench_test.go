@@ -9,6 +9,7 @@ import (
 
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/ticket"
 	"ticketing.dev/tickets/internal/ticketdb"
@@ -26,7 +27,7 @@ const listed = 100
 func benchStore(b *testing.B, n int) (*ticketdb.Store, *mongo.Collection, []string) {
 	b.Helper()
 	db := testkit.DB(b)
-	s := ticketdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {})
+	s := ticketdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(b, s.EnsureIndexes(b.Context()))
 	ids := make([]string, n)
 	for i := range ids {

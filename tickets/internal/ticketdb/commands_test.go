@@ -7,7 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/ticket"
@@ -21,7 +21,7 @@ func TestCommandShapes(t *testing.T) {
 	db, rec := testkit.RecordCommands(t)
 	ctx := t.Context()
 	request := requestid.With(ctx, "0123456789abcdef01234567")
-	s := ticketdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {})
+	s := ticketdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, s.EnsureIndexes(ctx))
 
 	var tk ticket.Ticket

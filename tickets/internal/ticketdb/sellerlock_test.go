@@ -11,7 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/tickets/internal/ticketdb"
 )
 
@@ -21,7 +21,7 @@ func processes(t *testing.T, db *mongo.Database, n int, opts ...ticketdb.Option)
 	t.Helper()
 	stores := make([]*ticketdb.Store, n)
 	for i := range stores {
-		stores[i] = ticketdb.New(db, new(keylock.Locks), func(any, ...outbox.Message) {}, opts...)
+		stores[i] = ticketdb.New(db, new(keylock.Locks), new(outboxtest.Handoff), opts...)
 	}
 	return stores
 }

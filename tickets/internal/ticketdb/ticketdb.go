@@ -66,7 +66,7 @@ type Store struct {
 	inserts *mongodb.Inserter
 	guard   *mongodb.Guard
 	locks   *keylock.Locks
-	stored  func(id any, msgs ...outbox.Message)
+	relay   outbox.Handoff
 
 	// sellerLocks are the sellers' create locks (see LockSeller), which
 	// lapse after lease by now.
@@ -78,13 +78,13 @@ type Store struct {
 var _ ticket.Store = (*Store)(nil)
 
 // New returns a Store on db's tickets collection. locks must be the
-// relay's (see outbox.NewRelay) and stored its Stored, called after every
-// write that left an event pending, under the document's lock. Call
-// EnsureIndexes before serving.
-func New(db *mongo.Database, locks *keylock.Locks, stored func(id any, msgs ...outbox.Message), opts ...Option) *Store {
+// relay's (see outbox.NewRelay), and relay is told of every write that
+// would leave an event pending (see outbox.Handoff). Call EnsureIndexes
+// before serving.
+func New(db *mongo.Database, locks *keylock.Locks, relay outbox.Handoff, opts ...Option) *Store {
 	coll := db.Collection(Collection)
 	s := &Store{
-		coll: coll, inserts: mongodb.NewInserter(coll), guard: mongodb.NewGuard(db), locks: locks, stored: stored,
+		coll: coll, inserts: mongodb.NewInserter(coll), guard: mongodb.NewGuard(db), locks: locks, relay: relay,
 		sellerLocks: db.Collection(SellerLocks), lease: DefaultSellerLease, now: time.Now,
 	}
 	for _, o := range opts {
@@ -136,7 +136,9 @@ func (s *Store) Insert(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 	unlock := s.locks.Lock(t.ID)
 	err = s.inserts.InsertOne(ctx, doc)
 	if err == nil {
-		s.stored(id, msg)
+		s.relay.Stored(id, msg)
+	} else {
+		s.relay.Notify()
 	}
 	unlock()
 	if err != nil {
@@ -232,8 +234,11 @@ func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 
 	unlock := s.locks.Lock(t.ID)
 	ok, err := s.guard.UpdateOne(ctx, s.coll, oid, bson.D{{Key: "version", Value: read}}, update)
-	if ok {
-		s.stored(oid, msg)
+	switch {
+	case ok:
+		s.relay.Stored(oid, msg)
+	case err != nil:
+		s.relay.Notify()
 	}
 	unlock()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/ticket"
 	"ticketing.dev/tickets/internal/ticketdb"
@@ -25,22 +26,16 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 type fixture struct {
-	store  *ticketdb.Store
-	coll   *mongo.Collection
-	mu     sync.Mutex
-	handed map[string][]outbox.Message // by document id, as the relay would be handed them
+	store *ticketdb.Store
+	coll  *mongo.Collection
+	relay *outboxtest.Handoff
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := testkit.DB(t)
-	f := &fixture{coll: db.Collection(ticketdb.Collection), handed: make(map[string][]outbox.Message)}
-	f.store = ticketdb.New(db, new(keylock.Locks), func(id any, msgs ...outbox.Message) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		key := id.(bson.ObjectID).Hex()
-		f.handed[key] = append(f.handed[key], msgs...)
-	})
+	f := &fixture{coll: db.Collection(ticketdb.Collection), relay: new(outboxtest.Handoff)}
+	f.store = ticketdb.New(db, new(keylock.Locks), f.relay)
 	require.NoError(t, f.store.EnsureIndexes(t.Context()))
 	return f
 }
@@ -92,9 +87,7 @@ func TestInsert_StoresTheTicketWithItsCreatedEvent(t *testing.T) {
 	assert.Nil(t, r.OrderID, "no orderId field while nobody holds the ticket")
 	require.Len(t, r.Outbox, 1)
 	assert.Equal(t, events.TicketCreated{ID: tk.ID, Title: "concert", Price: 1099, UserID: "u1"}, decode[events.TicketCreated](t, r.Outbox[0]))
-	f.mu.Lock()
-	assert.Equal(t, r.Outbox, f.handed[tk.ID], "the relay is not handed the stored event")
-	f.mu.Unlock()
+	assert.Equal(t, r.Outbox, f.relay.Messages(tk.ID), "the relay is not handed the stored event")
 
 	got, err := f.store.Get(t.Context(), tk.ID)
 	require.NoError(t, err)
@@ -130,9 +123,7 @@ func TestUpdate_RaisesTheVersionByExactlyOneAndPushesTheEvent(t *testing.T) {
 		assert.EqualValues(t, i+1, e.Version)
 		assert.Equal(t, events.Money(1099+100*(i+1)), e.Price)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	assert.Equal(t, r.Outbox, f.handed[tk.ID], "the relay is not handed each stored event, in order")
+	assert.Equal(t, r.Outbox, f.relay.Messages(tk.ID), "the relay is not handed each stored event, in order")
 }
 
 func TestUpdate_StaleVersionIsAConflict(t *testing.T) {
@@ -152,9 +143,28 @@ func TestUpdate_StaleVersionIsAConflict(t *testing.T) {
 	assert.Equal(t, int64(1500), r.Price, "the stale write changed nothing")
 	assert.Equal(t, int64(1), r.Version)
 	assert.Len(t, r.Outbox, 2, "and left no event")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	assert.Len(t, f.handed[tk.ID], 2, "the relay was handed an event the stale write did not store")
+	assert.Len(t, f.relay.Messages(tk.ID), 2, "the relay was handed an event the stale write did not store")
+	assert.Zero(t, f.relay.Notified(), "a conflict stores nothing: nothing to look for")
+}
+
+// A write that fails may still have been applied by the server (a client
+// timeout, a cancelled request), so the relay is told to look for its
+// event rather than handed it.
+func TestInsertAndUpdate_FailedWriteAsksTheRelayToLook(t *testing.T) {
+	f := newFixture(t)
+	tk := f.insert(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+
+	_, err := f.store.Insert(ctx, ticket.Ticket{Title: "concert", Price: 1099, UserID: "u1"})
+	require.Error(t, err)
+	assert.Equal(t, 1, f.relay.Notified(), "after a failed insert")
+
+	tk.Price = 1500
+	_, err = f.store.Update(ctx, tk)
+	require.Error(t, err)
+	assert.Equal(t, 2, f.relay.Notified(), "after a failed update")
+	assert.Len(t, f.relay.Messages(tk.ID), 1, "only the insert's event was handed over")
 }
 
 func TestUpdate_UnknownTicketIsNotFound(t *testing.T) {
