@@ -104,3 +104,28 @@ func CheckID(what, id string) error {
 	}
 	return nil
 }
+
+// FindByID decodes into doc the document of coll whose _id is id, read
+// with opts, or returns notFound when there is none.
+func FindByID(ctx context.Context, coll *mongo.Collection, id, doc any, notFound error, opts ...options.Lister[options.FindOneOptions]) error {
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, opts...).Decode(doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return notFound
+	}
+	if err != nil {
+		return fmt.Errorf("find %s %v: %w", coll.Name(), id, err)
+	}
+	return nil
+}
+
+// CreateIndexes creates those of models that coll lacks, by one command
+// each: FerretDB 1.24 closed the connection on a createIndexes that named
+// two indexes which both existed already.
+func CreateIndexes(ctx context.Context, coll *mongo.Collection, models ...mongo.IndexModel) error {
+	for _, m := range models {
+		if _, err := coll.Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("create %s index: %w", coll.Name(), err)
+		}
+	}
+	return nil
+}

@@ -8,8 +8,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/testkit"
 )
 
 func TestConnect_DatabaseIsTheURIPathOrTheDefault(t *testing.T) {
@@ -57,4 +61,34 @@ func TestCheckID_NamesTheMalformedID(t *testing.T) {
 		assert.ErrorIs(t, err, mongodb.ErrBadID, id)
 		assert.ErrorContains(t, err, fmt.Sprintf("malformed ticket id %q", id))
 	}
+}
+
+func TestFindByID_DecodesTheDocumentOrReturnsNotFound(t *testing.T) {
+	coll := testkit.DB(t).Collection("things")
+	_, err := coll.InsertOne(t.Context(), bson.D{{Key: "_id", Value: "a"}, {Key: "name", Value: "first"}})
+	require.NoError(t, err)
+	notFound := errors.New("no such thing")
+
+	var doc struct {
+		Name string `bson:"name"`
+	}
+	require.NoError(t, mongodb.FindByID(t.Context(), coll, "a", &doc, notFound))
+	assert.Equal(t, "first", doc.Name)
+	assert.Equal(t, notFound, mongodb.FindByID(t.Context(), coll, "b", &doc, notFound))
+}
+
+func TestCreateIndexes_CreatesOnlyWhatIsMissing(t *testing.T) {
+	coll := testkit.DB(t).Collection("things")
+	a := mongo.IndexModel{Keys: bson.D{{Key: "a", Value: 1}}, Options: options.Index().SetName("a")}
+	b := mongo.IndexModel{Keys: bson.D{{Key: "b", Value: 1}}, Options: options.Index().SetName("b")}
+	require.NoError(t, mongodb.CreateIndexes(t.Context(), coll, a))
+	require.NoError(t, mongodb.CreateIndexes(t.Context(), coll, a, b), "one of them exists already")
+
+	specs, err := coll.Indexes().ListSpecifications(t.Context())
+	require.NoError(t, err)
+	var names []string
+	for _, s := range specs {
+		names = append(names, s.Name)
+	}
+	assert.ElementsMatch(t, []string{"_id_", "a", "b"}, names)
 }

@@ -9,6 +9,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/mongodb"
 )
 
 const (
@@ -211,12 +213,12 @@ var pendingFilter = bson.D{{Key: Field + ".id", Value: bson.D{{Key: "$exists", V
 
 // ensureIndex creates the index of pendingFilter if it is missing.
 func (r *Relay) ensureIndex(ctx context.Context) error {
-	_, err := r.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+	err := mongodb.CreateIndexes(ctx, r.coll, mongo.IndexModel{
 		Keys:    bson.D{{Key: Field + ".id", Value: 1}},
 		Options: options.Index().SetName("outbox_pending").SetSparse(true),
 	})
 	if err != nil {
-		return fmt.Errorf("outbox: create index: %w", err)
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }

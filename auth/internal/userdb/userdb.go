@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/auth/internal/user"
+	"ticketing.dev/common/mongodb"
 )
 
 // Collection is where users live, the name the original app's mongoose
@@ -42,14 +43,10 @@ func New(db *mongo.Database) *Store {
 // index is what makes emails unique: sign-ups never check before inserting,
 // so racing sign-ups cannot both pass a check.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+	return mongodb.CreateIndexes(ctx, s.coll, mongo.IndexModel{
 		Keys:    bson.D{{Key: "email", Value: 1}},
 		Options: options.Index().SetUnique(true).SetName("email_unique"),
 	})
-	if err != nil {
-		return fmt.Errorf("create users index: %w", err)
-	}
-	return nil
 }
 
 // Insert stores u under a new ObjectID. An email that is already stored

@@ -176,25 +176,22 @@ func New(db *mongo.Database, locks *keylock.Locks, relay outbox.Handoff, opts ..
 // the first replaces. The claims need no index of their own: their
 // uniqueness is their _id's.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	// One at a time: FerretDB 1.24 closed the connection on a createIndexes
-	// naming two indexes that both existed already.
-	for _, m := range []mongo.IndexModel{
-		{
+	err := mongodb.CreateIndexes(ctx, s.orders,
+		mongo.IndexModel{
 			Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: 1}},
 			Options: options.Index().SetName("userId_id"),
 		},
-		{
+		mongo.IndexModel{
 			Keys:    bson.D{{Key: "status", Value: 1}, {Key: "expiresAt", Value: 1}},
 			Options: options.Index().SetName("status_expiresAt"),
 		},
-	} {
-		if _, err := s.orders.Indexes().CreateOne(ctx, m); err != nil {
-			return fmt.Errorf("create orders index: %w", err)
-		}
+	)
+	if err != nil {
+		return err
 	}
 	// Databases made before paging hold the narrower index; every query it
 	// served is served by the new one.
-	err := s.orders.Indexes().DropOne(ctx, "userId")
+	err = s.orders.Indexes().DropOne(ctx, "userId")
 	var cmdErr mongo.CommandError
 	if err != nil && !(errors.As(err, &cmdErr) && cmdErr.Code == codeIndexNotFound) {
 		return fmt.Errorf("drop superseded orders index: %w", err)
@@ -351,14 +348,8 @@ func (s *Store) Order(ctx context.Context, id string) (order.View, error) {
 
 func (s *Store) order(ctx context.Context, id bson.ObjectID) (orderDoc, error) {
 	var o orderDoc
-	err := s.orders.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(outbox.Without)).Decode(&o)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return orderDoc{}, order.ErrNotFound
-	}
-	if err != nil {
-		return orderDoc{}, fmt.Errorf("find order: %w", err)
-	}
-	return o, nil
+	err := mongodb.FindByID(ctx, s.orders, id, &o, order.ErrNotFound, options.FindOne().SetProjection(outbox.Without))
+	return o, err
 }
 
 // OrdersOf returns the user's orders, oldest first, within page, with
@@ -533,12 +524,8 @@ func (s *Store) Ticket(ctx context.Context, id string) (order.Ticket, error) {
 		return order.Ticket{}, err
 	}
 	var d ticketDoc
-	err = s.tickets.FindOne(ctx, bson.D{{Key: "_id", Value: tid}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return order.Ticket{}, order.ErrTicketNotFound
-	}
-	if err != nil {
-		return order.Ticket{}, fmt.Errorf("find ticket: %w", err)
+	if err := mongodb.FindByID(ctx, s.tickets, tid, &d, order.ErrTicketNotFound); err != nil {
+		return order.Ticket{}, err
 	}
 	return d.ticket(), nil
 }

@@ -170,14 +170,10 @@ func New(db *mongo.Database, locks *keylock.Locks, relay outbox.Handoff) *Store 
 // missing. That index is what allows one payment per order: payments never
 // check before claiming, so racing payments cannot both pass a check.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.payments.Indexes().CreateOne(ctx, mongo.IndexModel{
+	return mongodb.CreateIndexes(ctx, s.payments, mongo.IndexModel{
 		Keys:    bson.D{{Key: "orderId", Value: 1}},
 		Options: options.Index().SetUnique(true).SetName("orderId_unique"),
 	})
-	if err != nil {
-		return fmt.Errorf("create payments index: %w", err)
-	}
-	return nil
 }
 
 // Order returns the replica of an order.
@@ -191,12 +187,8 @@ func (s *Store) Order(ctx context.Context, id string) (payment.Order, error) {
 
 func (s *Store) order(ctx context.Context, id bson.ObjectID) (payment.Order, error) {
 	var d orderDoc
-	err := s.orders.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return payment.Order{}, payment.ErrOrderNotFound
-	}
-	if err != nil {
-		return payment.Order{}, fmt.Errorf("find order: %w", err)
+	if err := mongodb.FindByID(ctx, s.orders, id, &d, payment.ErrOrderNotFound); err != nil {
+		return payment.Order{}, err
 	}
 	return d.order(), nil
 }

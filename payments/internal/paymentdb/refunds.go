@@ -36,14 +36,8 @@ func (s *Store) PaymentOf(ctx context.Context, orderID string) (payment.Payment,
 // paymentByID reads a payment document by its id.
 func (s *Store) paymentByID(ctx context.Context, id bson.ObjectID) (paymentDoc, error) {
 	var d paymentDoc
-	err := s.payments.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(outbox.Without)).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return paymentDoc{}, payment.ErrPaymentNotFound
-	}
-	if err != nil {
-		return paymentDoc{}, fmt.Errorf("find payment: %w", err)
-	}
-	return d, nil
+	err := mongodb.FindByID(ctx, s.payments, id, &d, payment.ErrPaymentNotFound, options.FindOne().SetProjection(outbox.Without))
+	return d, err
 }
 
 // Retake takes over the claim if it is still pending and still as c was

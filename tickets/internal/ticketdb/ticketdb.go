@@ -6,7 +6,6 @@ package ticketdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -97,23 +96,16 @@ func New(db *mongo.Database, locks *keylock.Locks, relay outbox.Handoff, opts ..
 // available tickets and its pages, and the count of a seller's tickets for
 // sale.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	// One at a time: FerretDB 1.24 dropped the connection when a second
-	// createIndexes command named both of them again.
-	for _, idx := range []mongo.IndexModel{
-		{
+	return mongodb.CreateIndexes(ctx, s.coll,
+		mongo.IndexModel{
 			Keys:    bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}},
 			Options: options.Index().SetName("orderId_id"),
 		},
-		{
+		mongo.IndexModel{
 			Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "orderId", Value: 1}},
 			Options: options.Index().SetName("userId_orderId"),
 		},
-	} {
-		if _, err := s.coll.Indexes().CreateOne(ctx, idx); err != nil {
-			return fmt.Errorf("create tickets index: %w", err)
-		}
-	}
-	return nil
+	)
 }
 
 // Insert stores t under a new ObjectID at version 0, with its
@@ -155,12 +147,8 @@ func (s *Store) Get(ctx context.Context, id string) (ticket.Ticket, error) {
 		return ticket.Ticket{}, err
 	}
 	var doc document
-	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}, options.FindOne().SetProjection(outbox.Without)).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return ticket.Ticket{}, ticket.ErrNotFound
-	}
-	if err != nil {
-		return ticket.Ticket{}, fmt.Errorf("find ticket: %w", err)
+	if err := mongodb.FindByID(ctx, s.coll, oid, &doc, ticket.ErrNotFound, options.FindOne().SetProjection(outbox.Without)); err != nil {
+		return ticket.Ticket{}, err
 	}
 	return doc.ticket(), nil
 }
