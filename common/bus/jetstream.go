@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,18 +64,42 @@ func dialJetStream(cfg Config, c *Conn) (*jetStreamTransport, error) {
 	}
 	// Every service makes sure the stream exists as this one describes
 	// it; the same description makes the same stream, whoever is first.
-	// Creating a stream that exists as described changes nothing, so the
-	// stream is updated only when it differs (a release that changed it):
-	// an update while another service creates its consumer races inside
-	// the server's file store.
-	_, err = js.CreateStream(ctx, cfgStream)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		_, err = js.UpdateStream(ctx, cfgStream)
-	}
-	if err != nil {
+	if err := ensureStream(ctx, js, cfgStream); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", Stream, err)
 	}
 	return &jetStreamTransport{js: js, refusals: &c.refusals}, nil
+}
+
+// ensureStream creates the stream want describes, or updates it where it
+// differs (a release that changed it), and leaves it alone otherwise:
+// an update while another service creates its consumer races inside the
+// server's file store, and a create of a stream that exists counts its
+// size twice against the server's storage limit, which can refuse it.
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) error {
+	s, err := js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err = js.CreateStream(ctx, want); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		s, err = js.Stream(ctx, want.Name) // another service was first
+	}
+	if err != nil {
+		return err
+	}
+	if sameStream(s.CachedInfo().Config, want) {
+		return nil
+	}
+	_, err = js.UpdateStream(ctx, want)
+	return err
+}
+
+// sameStream reports whether have is configured as want says, in the
+// fields want sets; the server fills in the others.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(slices.Sorted(slices.Values(have.Subjects)), slices.Sorted(slices.Values(want.Subjects))) &&
+		have.Retention == want.Retention && have.Storage == want.Storage &&
+		have.Replicas == want.Replicas && have.Duplicates == want.Duplicates &&
+		have.MaxBytes == want.MaxBytes && have.Discard == want.Discard
 }
 
 func (t *jetStreamTransport) natsSubject(subject string) string { return subject }

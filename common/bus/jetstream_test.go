@@ -88,6 +88,9 @@ func TestConsumerName_NamesTheGroupAndSubject(t *testing.T) {
 // Every service makes sure of the stream as it connects. The stream is
 // updated only when it differs from the one described: an update while
 // another service creates its consumer races inside the server's store.
+// (Nor is it created again: that counts its size twice against the
+// server's storage limit, which the TestNATSConfig tests of infra/k8s
+// run under.)
 func TestConnect_UpdatesTheStreamOnlyWhenItDiffers(t *testing.T) {
 	t.Parallel()
 	n := testkit.BusServer(t, bus.JetStream)
