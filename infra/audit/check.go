@@ -161,6 +161,29 @@ func (r Report) String() string {
 	return b.String()
 }
 
+// Summary is the report in a few lines: the counts, how many violations
+// each rule found, and the first n violations.
+func (r Report) Summary(n int) string {
+	head, _, _ := strings.Cut(r.String(), "\n")
+	var b strings.Builder
+	b.WriteString(head + "\n")
+	byRule := map[Rule]int{}
+	var rules []Rule
+	for _, f := range r.Violations {
+		if byRule[f.Rule] == 0 {
+			rules = append(rules, f.Rule)
+		}
+		byRule[f.Rule]++
+	}
+	for _, rule := range rules {
+		fmt.Fprintf(&b, "%d %s violations\n", byRule[rule], rule)
+	}
+	for _, f := range r.Violations[:min(n, len(r.Violations))] {
+		b.WriteString("  " + f.String() + "\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 func total(m map[events.OrderStatus]int) int {
 	n := 0
 	for _, v := range m {

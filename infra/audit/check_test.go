@@ -270,3 +270,17 @@ func set[T any](m map[string]T, id string, change func(*T)) {
 	change(&v)
 	m[id] = v
 }
+
+func TestReport_SummaryCountsEachRuleAndShowsTheFirstFindings(t *testing.T) {
+	r := audit.Report{At: now, Violations: []audit.Finding{
+		{Rule: audit.RuleOutbox, Subject: "tickets.tickets a", Detail: "1 event never published", Settling: true},
+		{Rule: audit.RuleOutbox, Subject: "tickets.tickets b", Detail: "1 event never published", Settling: true},
+		{Rule: audit.RuleTicketReplica, Subject: "orders.tickets c", Detail: "missing", Settling: true},
+	}}
+	got := r.Summary(2)
+	assert.Contains(t, got, "2 outbox violations\n1 ticket-replica violations\n")
+	assert.Contains(t, got, "tickets.tickets a")
+	assert.Contains(t, got, "tickets.tickets b")
+	assert.NotContains(t, got, "orders.tickets c", "only the first 2 findings")
+	assert.Equal(t, 5, strings.Count(got, "\n")+1, "the counts, a line per rule, 2 findings")
+}

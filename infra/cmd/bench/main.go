@@ -251,7 +251,11 @@ func cell(ctx context.Context, root, dir, backend, bus string, n int, set settin
 	settle := func(ctx context.Context) error {
 		err := bench.WaitReplicas(ctx, s.MongoURI(), settleTimeout)
 		if err == nil {
-			_, err = audit.WaitQuiet(ctx, dbs, settleTimeout, audit.Config{})
+			var r audit.Report
+			if r, err = audit.WaitQuiet(ctx, dbs, settleTimeout, audit.Config{}); errors.Is(err, audit.ErrNotQuiet) {
+				// What was still in flight, for the run's log.
+				logf("%s", r.Summary(5))
+			}
 		}
 		if err != nil && ctx.Err() == nil {
 			logf("not settled: %v", err)
