@@ -64,6 +64,7 @@ type Relay struct {
 	locks   *keylock.Locks
 	log     *slog.Logger
 	poll    time.Duration
+	share   int // lookShare; tests change it
 	running atomic.Bool
 	// Only Run's goroutine reads these two, set by looks.
 	indexed  bool          // by the first look
@@ -118,6 +119,7 @@ func NewRelay(coll *mongo.Collection, pub Publisher, locks *keylock.Locks, log *
 		locks:     locks,
 		log:       log.With("component", "outbox", "collection", coll.Name()),
 		poll:      DefaultPollInterval,
+		share:     lookShare,
 		wake:      make(chan struct{}, 1),
 		removals:  make(chan struct{}, 1),
 		scan:      true,
@@ -282,7 +284,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			if found > 0 || rewind {
 				interval = r.poll
 			} else {
-				interval = min(2*interval, max(maxPollFactor*r.poll, lookShare*r.lastFind))
+				interval = min(2*interval, max(maxPollFactor*r.poll, time.Duration(r.share)*r.lastFind))
 			}
 			poll.Reset(interval)
 		}
