@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -203,26 +201,6 @@ func TestListener_RestartedSubscriberMissesNothing(t *testing.T) {
 		testkit.Eventually(t, func() bool { return slices.Contains(orderIDs(after.events()), "marker") }, "events published while away")
 		assert.Equal(t, []string{"o2", "o3", "marker"}, orderIDs(after.events()), "missed or re-received events")
 	})
-}
-
-// waitNoPullRequests waits until the JetStream consumer named consumer
-// holds no pull request; the server drops those of a closed client when
-// asked for the consumer's info.
-func waitNoPullRequests(t *testing.T, n embedded.Bus, consumer string) {
-	t.Helper()
-	nc, err := nats.Connect(n.URL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	testkit.Eventually(t, func() bool {
-		c, err := js.Consumer(t.Context(), bus.Stream, consumer)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(t.Context())
-		return err == nil && info.NumWaiting == 0
-	}, "the closed subscriber's pull requests dropped")
 }
 
 func TestListener_QueueGroupMembersHandleEachEventOnce(t *testing.T) {

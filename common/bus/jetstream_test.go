@@ -94,14 +94,10 @@ func TestConsumerName_NamesTheGroupAndSubject(t *testing.T) {
 func TestConnect_UpdatesTheStreamOnlyWhenItDiffers(t *testing.T) {
 	t.Parallel()
 	n := testkit.BusServer(t, bus.JetStream)
-	nc, err := nats.Connect(n.URL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
+	nc, js := jetStreamClient(t, n)
 	updates, err := nc.SubscribeSync("$JS.API.STREAM.UPDATE." + bus.Stream)
 	require.NoError(t, err)
 	require.NoError(t, nc.Flush())
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
 
 	// A stream left by an older release, smaller than this one's.
 	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{
@@ -119,4 +115,32 @@ func TestConnect_UpdatesTheStreamOnlyWhenItDiffers(t *testing.T) {
 	msgs, _, err := updates.Pending()
 	require.NoError(t, err)
 	assert.Equal(t, 1, msgs, "stream updates")
+}
+
+// jetStreamClient connects a plain NATS client to n, closed when the test
+// ends, to look at the server as the services cannot.
+func jetStreamClient(t *testing.T, n embedded.Bus) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(n.URL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return nc, js
+}
+
+// waitNoPullRequests waits until the JetStream consumer named consumer
+// holds no pull request; the server drops those of a closed client when
+// asked for the consumer's info.
+func waitNoPullRequests(t *testing.T, n embedded.Bus, consumer string) {
+	t.Helper()
+	_, js := jetStreamClient(t, n)
+	testkit.Eventually(t, func() bool {
+		c, err := js.Consumer(t.Context(), bus.Stream, consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(t.Context())
+		return err == nil && info.NumWaiting == 0
+	}, "the closed subscriber's pull requests dropped")
 }
