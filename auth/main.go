@@ -4,14 +4,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -27,15 +23,7 @@ import (
 	"ticketing.dev/common/session"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "auth:", err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("auth", run) }
 
 // settings is the service's whole configuration, read once.
 type settings struct {
@@ -144,16 +132,14 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		return err
 	}
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:             a.Requests,
+		API:                 a.API(),
 		Users:               users,
 		Sessions:            session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:                 a.Log,
 		RateLimit:           cfg.RateLimit,
 		TrustedProxies:      cfg.TrustedProxies,
 		SignInFailures:      cfg.SignInFailures,
 		SignInFailureWindow: cfg.SignInFailureWindow,
 		Now:                 d.clock,
-		Checks:              a.Checks(),
 	})
 	d.started(parts{db: a.DB})
 	return a.Serve(ctx, handler, "database", a.DB.Name(), "rate_limit", cfg.RateLimit, "trusted_proxies", cfg.TrustedProxies,

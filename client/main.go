@@ -13,15 +13,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"ticketing.dev/client/internal/api"
 	"ticketing.dev/client/internal/pages"
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/web"
@@ -33,15 +31,7 @@ import (
 //go:embed templates static
 var assets embed.FS
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "client:", err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("client", run) }
 
 // settings is the client's whole configuration, read once.
 type settings struct {

@@ -12,10 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,7 +25,6 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
-	"ticketing.dev/common/web"
 	"ticketing.dev/expiration/internal/listener"
 	"ticketing.dev/expiration/internal/logthrottle"
 	"ticketing.dev/expiration/internal/task"
@@ -40,13 +37,7 @@ func main() {
 	redis.SetLogger(redisLogger{logthrottle.New(
 		slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "expiration", "component", "go-redis"),
 		time.Second, 5)})
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "expiration:", err)
-		os.Exit(1)
-	}
+	lifecycle.Main("expiration", run)
 }
 
 // redisLogger is go-redis's logger, writing warnings through slog.
@@ -198,16 +189,14 @@ func serve(ctx context.Context, cfg settings, stdout io.Writer) (err error) {
 	// Expirations whose worker died mid-task would wait minutes for asynq.
 	a.Go(ctx, task.NewRescuer(rdb, expired, a.Log, task.WithRescueMetrics(lateness)).Run)
 
-	if err := listener.New(task.NewScheduler(rdb), a.Log).Listen(ctx, a.Bus, bus.DefaultAckWait); err != nil {
+	if err := listener.Subscribe(ctx, a.Bus, bus.DefaultAckWait, listener.New(task.NewScheduler(rdb), a.Log)); err != nil {
 		return err
 	}
 
-	router := web.NewRouter(a.Log, web.WithMetrics(a.Requests))
-	checks := a.Checks()
-	checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
-	web.Health(router, checks)
+	api := a.API()
+	api.Checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 	// Serving stops when ctx is done, and also when NATS Streaming is gone
 	// for good: a service that can no longer hear orders, nor announce
 	// expirations, must be restarted rather than stay up half alive.
-	return a.Serve(ctx, router, "redis", cfg.Redis.Addr, "nats_client_id", cfg.NATS.ClientID)
+	return a.Serve(ctx, api.Router(), "redis", cfg.Redis.Addr, "nats_client_id", cfg.NATS.ClientID)
 }

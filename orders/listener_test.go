@@ -328,10 +328,10 @@ func TestPaymentCreated_UnknownOrderIsPermanent(t *testing.T) {
 	assert.ErrorIs(t, err, bus.ErrPermanent)
 }
 
-// TestListen_HandlesEveryEventOverNATS drives a ticket through its life on a
+// TestSubscribe_HandlesEveryEventOverNATS drives a ticket through its life on a
 // real NATS Streaming server: listed, ordered and expired, ordered again and
 // paid.
-func TestListen_HandlesEveryEventOverNATS(t *testing.T) {
+func TestSubscribe_HandlesEveryEventOverNATS(t *testing.T) {
 	t.Parallel()
 	s := startWired(t)
 	cancelled := testkit.Observe[events.OrderCancelled](t, s.nats)

@@ -9,9 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,15 +28,7 @@ import (
 	"ticketing.dev/orders/internal/sweeper"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "orders:", err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("orders", run) }
 
 // defaultDatabase is used when MONGO_URI names no database.
 const defaultDatabase = "orders"
@@ -168,11 +157,9 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	a.Go(ctx, sweep.Run)
 
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:  a.Requests,
+		API:      a.API(),
 		Orders:   orders,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:      a.Log,
-		Checks:   a.Checks(),
 	})
 	d.started(parts{db: a.DB, orders: orders, store: store, handlers: handlers, reg: a.Metrics})
 	return a.Serve(ctx, handler, "database", a.DB.Name(), "expiration_window", cfg.ExpirationWindow.String(),

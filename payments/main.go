@@ -10,9 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,15 +30,7 @@ import (
 	"ticketing.dev/payments/internal/reconciler"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "payments:", err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("payments", run) }
 
 // defaultDatabase is used when MONGO_URI names no database.
 const defaultDatabase = "payments"
@@ -191,11 +180,9 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	a.Go(ctx, rec.Run)
 
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:  a.Requests,
+		API:      a.API(),
 		Payments: payments,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:      a.Log,
-		Checks:   a.Checks(),
 	})
 	d.started(parts{db: a.DB, store: store, reconciler: rec, reg: a.Metrics})
 	return a.Serve(ctx, handler, "database", a.DB.Name(), "stripe_api_base", cfg.StripeAPIBase)

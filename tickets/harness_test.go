@@ -7,10 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
@@ -34,13 +33,7 @@ const childEnv = "TICKETS_TEST_RUN_SERVICE"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		err := run(ctx, os.Getenv, os.Stdout)
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "tickets:", err)
-			os.Exit(1)
-		}
+		lifecycle.Main("tickets", run)
 		os.Exit(0)
 	}
 	testkit.Main(m)

@@ -5,11 +5,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"ticketing.dev/common/app"
@@ -24,15 +20,7 @@ import (
 	"ticketing.dev/tickets/internal/ticketdb"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tickets:", err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("tickets", run) }
 
 // defaultDatabase is used when MONGO_URI names no database.
 const defaultDatabase = "tickets"
@@ -132,11 +120,9 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	}
 
 	handler := httpapi.Routes(httpapi.Deps{
-		Metrics:  a.Requests,
+		API:      a.API(),
 		Tickets:  tickets,
 		Sessions: session.NewManager(cfg.JWTKey, cfg.SessionTTL, cfg.CookieSecure),
-		Log:      a.Log,
-		Checks:   a.Checks(),
 	})
 	d.started(parts{tickets: tickets, store: store})
 	return a.Serve(ctx, handler, "database", a.DB.Name(), "nats_client_id", cfg.NATS.ClientID)

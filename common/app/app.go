@@ -143,6 +143,12 @@ func (a *App) Checks() map[string]web.Check {
 	return checks
 }
 
+// API is what the service's HTTP surface is built with: its logger, the
+// requests' metrics, and Checks.
+func (a *App) API() web.API {
+	return web.API{Log: a.Log, Metrics: a.Requests, Checks: a.Checks()}
+}
+
 // Serve logs "starting" with attrs and serves h on the service's address
 // (LISTEN_HOST and PORT) until ctx is done, the bus is lost for good or a
 // function started with Go returns; then it stops taking requests and

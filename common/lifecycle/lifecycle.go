@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -16,6 +19,23 @@ import (
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/requestid"
 )
+
+// Run is a service's run function: it serves until ctx is done, reading
+// its configuration through getenv and logging to stdout.
+type Run func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
+
+// Main is a service's main: it calls run with the process's environment
+// and stdout until SIGINT or SIGTERM, and when run fails it prints the
+// error on stderr after name and exits with status 1.
+func Main(name string, run Run) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
 
 // Logger returns the JSON logger a service writes to stdout, every line
 // naming the service, and the request (request_id) when logged with the

@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
@@ -12,18 +11,15 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"ticketing.dev/auth/internal/user"
-	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
 )
 
 // Deps are what the API is built from.
 type Deps struct {
-	// Metrics counts and times the requests; nil records nothing.
-	Metrics  *metrics.HTTP
+	web.API
 	Users    *user.Service
 	Sessions *session.Manager
-	Log      *slog.Logger
 	// RateLimit is how many sign-up and sign-in attempts, together, one
 	// client address may make per minute; 0 turns limiting off.
 	RateLimit int
@@ -40,8 +36,6 @@ type Deps struct {
 	SignInFailureWindow time.Duration
 	// Now tells the time to the limiters; time.Now when nil.
 	Now func() time.Time
-	// Checks are the dependencies /readyz reports on.
-	Checks map[string]web.Check
 }
 
 // Routes returns the whole HTTP surface of the auth service.
@@ -62,9 +56,7 @@ func Routes(d Deps) http.Handler {
 	}
 	limit := addresses.perAddress(d.TrustedProxies)
 
-	r := web.NewRouter(d.Log, web.WithMetrics(d.Metrics))
-	r.Use(web.RefuseCrossOrigin)
-	web.Health(r, d.Checks)
+	r := d.API.Router()
 	r.Route("/api/users", func(r chi.Router) {
 		r.Use(d.Sessions.CurrentUser)
 		r.With(limit).Post("/signup", web.Handle(h.signUp))

@@ -39,13 +39,9 @@ type Subjects interface {
 	OrderCreated(ctx context.Context, e events.OrderCreated) error
 }
 
-// Listen subscribes every handler to its subject in Group, redelivering
-// unacked events after ackWait (bus.DefaultAckWait in production).
-func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
-	return Subscribe(ctx, conn, ackWait, h)
-}
-
-// Subscribe is Listen for the handlers hs.
+// Subscribe subscribes each handler of hs to its subject in Group,
+// redelivering unacked events after ackWait (bus.DefaultAckWait in
+// production).
 func Subscribe(ctx context.Context, conn *bus.Conn, ackWait time.Duration, hs Subjects) error {
 	return bus.ListenAll(ctx,
 		bus.NewListener(conn, Group, hs.OrderCreated).WithAckWait(ackWait).

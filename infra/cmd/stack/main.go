@@ -19,26 +19,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/web"
 	"ticketing.dev/infra/stack"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ticketing:", err)
-		os.Exit(1)
-	}
-}
+func main() { lifecycle.Main("ticketing", run) }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	env := config.NewEnv(getenv)

@@ -40,14 +40,10 @@ type Subjects interface {
 	PaymentCreated(ctx context.Context, e events.PaymentCreated) error
 }
 
-// Listen subscribes every handler to its subject in Group, redelivering
-// unacked events after ackWait (bus.DefaultAckWait in production).
-func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
-	return Subscribe(ctx, conn, ackWait, h)
-}
-
-// Subscribe is Listen for the handlers hs. The events of one ticket, and
-// those of one order, are applied one after the other, in order.
+// Subscribe subscribes each handler of hs to its subject in Group,
+// redelivering unacked events after ackWait (bus.DefaultAckWait in
+// production). The events of one ticket, and those of one order, are applied
+// one after the other, in order.
 func Subscribe(ctx context.Context, conn *bus.Conn, ackWait time.Duration, hs Subjects) error {
 	return bus.ListenAll(ctx,
 		bus.NewListener(conn, Group, hs.TicketCreated).WithAckWait(ackWait).

@@ -4,12 +4,10 @@
 package httpapi
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
-	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/web"
 	"ticketing.dev/payments/internal/payment"
@@ -17,13 +15,9 @@ import (
 
 // Deps are what the API is built from.
 type Deps struct {
-	// Metrics counts and times the requests; nil records nothing.
-	Metrics  *metrics.HTTP
+	web.API
 	Payments *payment.Service
 	Sessions *session.Manager
-	Log      *slog.Logger
-	// Checks are the dependencies /readyz reports on.
-	Checks map[string]web.Check
 }
 
 // Routes returns the whole HTTP surface of the payments service. Paying and
@@ -31,9 +25,7 @@ type Deps struct {
 func Routes(d Deps) http.Handler {
 	h := &handlers{payments: d.Payments}
 
-	r := web.NewRouter(d.Log, web.WithMetrics(d.Metrics))
-	r.Use(web.RefuseCrossOrigin)
-	web.Health(r, d.Checks)
+	r := d.API.Router()
 	r.Route("/api/payments", func(r chi.Router) {
 		r.Use(d.Sessions.CurrentUser, session.RequireAuth)
 		r.Post("/", web.Handle(h.create))

@@ -138,13 +138,13 @@ func TestEvents_ThatCanNeverApplyArePermanent(t *testing.T) {
 	assert.ErrorIs(t, e.h.OrderCreated(t.Context(), badID), mongodb.ErrBadID)
 }
 
-// TestListen_AppliesACancellationThatOvertookItsOrder publishes an order's
+// TestSubscribe_AppliesACancellationThatOvertookItsOrder publishes an order's
 // cancellation before its creation on a real NATS Streaming server, as
-// Listen subscribes the handlers: the cancellation is refused, delivered
+// Subscribe subscribes the handlers: the cancellation is refused, delivered
 // again after the ack wait, and applied once the order is stored.
-func TestListen_AppliesACancellationThatOvertookItsOrder(t *testing.T) {
+func TestSubscribe_AppliesACancellationThatOvertookItsOrder(t *testing.T) {
 	e := setup(t)
-	require.NoError(t, e.h.Listen(t.Context(), e.conn, time.Second))
+	require.NoError(t, listener.Subscribe(t.Context(), e.conn, time.Second, e.h))
 	ev := orderCreated()
 
 	require.NoError(t, bus.NewPublisher[events.OrderCancelled](e.conn).Publish(t.Context(), events.OrderCancelled{ID: ev.ID, Version: 1}))

@@ -40,12 +40,6 @@ type Subjects interface {
 	OrderCancelled(ctx context.Context, e events.OrderCancelled) error
 }
 
-// Listen subscribes every handler to its subject in Group, redelivering
-// unacked events after ackWait (bus.DefaultAckWait in production).
-func (h *Handlers) Listen(ctx context.Context, conn *bus.Conn, ackWait time.Duration) error {
-	return Subscribe(ctx, conn, ackWait, h)
-}
-
 // unknownTicket marks err permanent when it is ticket.ErrNotFound, and
 // returns it otherwise as it is.
 //
@@ -67,8 +61,10 @@ func unknownTicket(err error) error {
 	return err
 }
 
-// Subscribe is Listen for the handlers hs. The events of one ticket are
-// applied one after the other, in order.
+// Subscribe subscribes each handler of hs to its subject in Group,
+// redelivering unacked events after ackWait (bus.DefaultAckWait in
+// production). The events of one ticket are applied one after the other, in
+// order.
 func Subscribe(ctx context.Context, conn *bus.Conn, ackWait time.Duration, hs Subjects) error {
 	return bus.ListenAll(ctx,
 		bus.NewListener(conn, Group, hs.OrderCreated).WithAckWait(ackWait).

@@ -214,13 +214,13 @@ func TestEvents_UnknownTicketIsPermanent(t *testing.T) {
 	assert.ErrorIs(t, err, ticket.ErrNotFound)
 }
 
-// TestListen_AppliesACancellationThatOvertookItsOrder publishes an order's
+// TestSubscribe_AppliesACancellationThatOvertookItsOrder publishes an order's
 // cancellation before its creation on a real NATS Streaming server, as
-// Listen subscribes the handlers: the cancellation is refused, delivered
+// Subscribe subscribes the handlers: the cancellation is refused, delivered
 // again after the ack wait, and applied after the reservation.
-func TestListen_AppliesACancellationThatOvertookItsOrder(t *testing.T) {
+func TestSubscribe_AppliesACancellationThatOvertookItsOrder(t *testing.T) {
 	e := setup(t)
-	require.NoError(t, e.h.Listen(t.Context(), e.conn, time.Second))
+	require.NoError(t, listener.Subscribe(t.Context(), e.conn, time.Second, e.h))
 	tk := e.ticket(t)
 	order := newID()
 
