@@ -117,7 +117,7 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	defer lifecycle.Close(&err, a.Close)
 
 	store := userdb.New(a.DB)
-	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
+	if err := a.Retry(ctx, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	// scrypt takes 16 MiB per hash: as many at once as there are

@@ -17,7 +17,6 @@ import (
 	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
-	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/session"
@@ -124,15 +123,13 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	}
 	defer lifecycle.Close(&err, a.Close)
 
-	// The store and the relay share the orders' locks: the relay takes an
-	// order's lock to remove its published events.
-	locks := &keylock.Locks{}
-	relay, err := a.Relay(orderdb.OrdersCollection, locks)
+	relay, err := a.Relay(orderdb.OrdersCollection)
 	if err != nil {
 		return err
 	}
-	store := orderdb.New(a.DB, locks, relay, orderdb.WithClock(d.clock))
-	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
+	// The store holds the locks the relay takes to remove published events.
+	store := orderdb.New(a.DB, relay.Locks(), relay, orderdb.WithClock(d.clock))
+	if err := a.Retry(ctx, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	orders := order.NewService(store, cfg.ExpirationWindow, order.WithClock(d.clock))

@@ -18,7 +18,6 @@ import (
 	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
-	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/session"
@@ -146,15 +145,13 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	}
 	defer lifecycle.Close(&err, a.Close)
 
-	// The store and the relay share the payments' locks: the relay takes a
-	// payment's lock to remove its published event.
-	locks := &keylock.Locks{}
-	relay, err := a.Relay(paymentdb.PaymentsCollection, locks)
+	relay, err := a.Relay(paymentdb.PaymentsCollection)
 	if err != nil {
 		return err
 	}
-	store := paymentdb.New(a.DB, locks, relay)
-	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
+	// The store holds the locks the relay takes to remove published events.
+	store := paymentdb.New(a.DB, relay.Locks(), relay)
+	if err := a.Retry(ctx, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	stripeMetrics, err := metrics.NewStripe(a.Metrics)

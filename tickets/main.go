@@ -11,7 +11,6 @@ import (
 	"ticketing.dev/common/app"
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/config"
-	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/session"
 	"ticketing.dev/tickets/internal/httpapi"
@@ -101,13 +100,13 @@ func runWith(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	}
 	defer lifecycle.Close(&err, a.Close)
 
-	locks := new(keylock.Locks)
-	relay, err := a.Relay(ticketdb.Collection, locks)
+	relay, err := a.Relay(ticketdb.Collection)
 	if err != nil {
 		return err
 	}
-	store := ticketdb.New(a.DB, locks, relay)
-	if err := lifecycle.Retry(ctx, a.Log, "create indexes", store.EnsureIndexes); err != nil {
+	// The store holds the locks the relay takes to remove published events.
+	store := ticketdb.New(a.DB, relay.Locks(), relay)
+	if err := a.Retry(ctx, "create indexes", store.EnsureIndexes); err != nil {
 		return err
 	}
 	tickets := ticket.NewService(store, cfg.MaxForSale)

@@ -177,10 +177,10 @@ func (a *App) Serve(ctx context.Context, h http.Handler, attrs ...any) error {
 
 // Relay returns the outbox relay of collection, publishing on the bus, with
 // its backlog and the age of its oldest pending event in the metrics. The
-// relay takes an entity's lock in locks to remove its published events:
-// the store writing the entities must share them.
-func (a *App) Relay(collection string, locks *keylock.Locks) (*outbox.Relay, error) {
-	relay := outbox.NewRelay(a.DB.Collection(collection), a.Bus, locks, a.Log)
+// relay takes an entity's lock in its Locks to remove its published
+// events: the store writing the entities must hold the same locks.
+func (a *App) Relay(collection string) (*outbox.Relay, error) {
+	relay := outbox.NewRelay(a.DB.Collection(collection), a.Bus, new(keylock.Locks), a.Log)
 	if err := metrics.Outbox(a.Metrics, collection, func() (int, time.Time) {
 		s := relay.Stats()
 		return s.Pending, s.Oldest
@@ -188,6 +188,12 @@ func (a *App) Relay(collection string, locks *keylock.Locks) (*outbox.Relay, err
 		return nil, err
 	}
 	return relay, nil
+}
+
+// Retry calls fn until it succeeds or ctx is done (lifecycle.Retry), logging
+// each failure as a failure to do what.
+func (a *App) Retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	return lifecycle.Retry(ctx, a.Log, what, fn)
 }
 
 // Close stops and closes, in the reverse order of start, what Go started

@@ -17,7 +17,6 @@ import (
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web"
 )
@@ -66,7 +65,7 @@ func TestOpen_ServesMetricsAndRelaysAndCloseStopsAll(t *testing.T) {
 	cfg := configOf(t, n)
 	a := open(t, cfg)
 
-	relay, err := a.Relay("tickets", &keylock.Locks{})
+	relay, err := a.Relay("tickets")
 	require.NoError(t, err)
 	require.NotNil(t, relay)
 	require.NoError(t, a.Bus.Publish(t.Context(), string(events.SubjectTicketCreated), []byte(`{}`)))

@@ -133,6 +133,10 @@ func NewRelay(coll *mongo.Collection, pub Publisher, locks *keylock.Locks, log *
 	return r
 }
 
+// Locks are the locks the relay takes to remove a published message: the
+// ones the collection's store must hold around its writes.
+func (r *Relay) Locks() *keylock.Locks { return r.locks }
+
 // Stats is what a relay has still to publish.
 type Stats struct {
 	// Pending counts the messages handed over and not yet published, and
