@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/testkit"
 )
@@ -41,4 +42,28 @@ func TestStripeMock_Answers(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestFaultyDB_DropsTheChosenCommandOnlyUntilHealed(t *testing.T) {
+	db, faults := testkit.FaultyDB(t)
+	ctx := t.Context()
+	coll, other := db.Collection("orders"), db.Collection("tickets")
+	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}})
+	require.NoError(t, err)
+
+	faults.Drop("insert", "orders")
+	_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 2}})
+	require.ErrorIs(t, err, testkit.ErrDropped)
+	_, err = other.InsertOne(ctx, bson.D{{Key: "_id", Value: 2}})
+	require.NoError(t, err, "another collection's insert goes through")
+	_, err = coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: 1}}, bson.D{{Key: "$set", Value: bson.D{{Key: "x", Value: 1}}}})
+	require.NoError(t, err, "another command on the collection goes through")
+	assert.Equal(t, 1, faults.Dropped())
+
+	faults.Heal()
+	_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 3}})
+	require.NoError(t, err)
+	n, err := coll.CountDocuments(ctx, bson.D{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, n, "the dropped insert never reached the server")
 }

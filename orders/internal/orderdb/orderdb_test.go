@@ -41,8 +41,14 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, testkit.DB(t))
+}
+
+// newFixtureOn is newFixture on db.
+func newFixtureOn(t *testing.T, db *mongo.Database) *fixture {
+	t.Helper()
 	f := &fixture{
-		db:    testkit.DB(t),
+		db:    db,
 		clock: testkit.NewClock(time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)),
 		locks: &keylock.Locks{},
 		relay: new(outboxtest.Handoff),
@@ -250,6 +256,32 @@ func TestUpdate_ConcurrentExpirationsCancelOnce(t *testing.T) {
 	assert.Equal(t, events.StatusCancelled, got.Status)
 	assert.EqualValues(t, 1, got.Version)
 	assert.Equal(t, []events.OrderCancelled{{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}}, f.cancellations(t, v.ID))
+}
+
+// TestCreateAndCancel_FailedWriteAsksTheRelayToLook drops the order's
+// insert, then its cancellation, on their way to the server: the client
+// cannot tell such a write from one the server applied, so the store asks
+// the relay to look and hands it no event; the failed insert also gives
+// the ticket's claim up.
+func TestCreateAndCancel_FailedWriteAsksTheRelayToLook(t *testing.T) {
+	db, faults := testkit.FaultyDB(t)
+	f := newFixtureOn(t, db)
+	tk := f.ticket(t, "concert", 1000)
+
+	faults.Drop("insert", orderdb.OrdersCollection)
+	_, err := f.orders.Place(t.Context(), "buyer", tk.ID)
+	require.ErrorIs(t, err, testkit.ErrDropped)
+	assert.Equal(t, 1, f.relay.Notified(), "after a failed insert")
+	assert.Empty(t, claimHolder(t, f, tk.ID), "the claim is given up")
+	faults.Heal()
+
+	v := place(t, f, "buyer", tk.ID)
+	faults.Drop("update", orderdb.OrdersCollection)
+	_, err = f.orders.Cancel(t.Context(), "buyer", v.ID)
+	require.ErrorIs(t, err, testkit.ErrDropped)
+	assert.Equal(t, 2, f.relay.Notified(), "after a failed cancellation")
+	assert.Empty(t, f.cancellations(t, v.ID), "no event handed over")
+	assert.Equal(t, 2, faults.Dropped())
 }
 
 func TestUpdate_UnknownOrderIsErrNotFound(t *testing.T) {
