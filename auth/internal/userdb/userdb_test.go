@@ -2,6 +2,7 @@ package userdb_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -87,4 +88,67 @@ func TestByEmail_UnknownEmailIsErrNotFound(t *testing.T) {
 func TestEnsureIndexes_IsIdempotent(t *testing.T) {
 	s, _ := newStore(t)
 	assert.NoError(t, s.EnsureIndexes(t.Context()))
+}
+
+// TestCommandShapes pins the commands of the store's operations that the
+// floor of infra/bench copies, called as the service calls them
+// (docs/bench/method.md).
+func TestCommandShapes(t *testing.T) {
+	db, rec := testkit.RecordCommands(t)
+	ctx := t.Context()
+	s := userdb.New(db)
+	require.NoError(t, s.EnsureIndexes(ctx))
+	hash, err := user.DecoyHash(user.DefaultParams())
+	require.NoError(t, err)
+
+	rec.Run(t, "Insert (POST /api/users/signup)", func() error {
+		_, err := s.Insert(ctx, user.User{Email: "a@example.com", PasswordHash: hash})
+		return err
+	})
+	rec.Run(t, "ByEmail (POST /api/users/signin)", func() error {
+		_, err := s.ByEmail(ctx, "a@example.com")
+		return err
+	})
+	rec.Golden(t, "testdata/commands.golden")
+}
+
+// The benchmarks time sign-up's insert and sign-in's look-up, one caller at
+// a time, on the embedded FerretDB of the tests, without the password hash;
+// docs/performance.md says how to run them.
+
+// benchStore returns a store on a fresh database, and a hash of the form
+// and size auth stores, made without the cost of scrypt.
+func benchStore(b *testing.B) (*userdb.Store, string) {
+	b.Helper()
+	s := userdb.New(testkit.DB(b))
+	require.NoError(b, s.EnsureIndexes(b.Context()))
+	hash, err := user.DecoyHash(user.DefaultParams())
+	require.NoError(b, err)
+	return s, hash
+}
+
+func BenchmarkInsert(b *testing.B) {
+	s, hash := benchStore(b)
+	i := 0
+	for b.Loop() {
+		_, err := s.Insert(b.Context(), user.User{Email: fmt.Sprintf("user%d@example.com", i), PasswordHash: hash})
+		require.NoError(b, err)
+		i++
+	}
+}
+
+// BenchmarkByEmail looks the users up in turn among 100.
+func BenchmarkByEmail(b *testing.B) {
+	s, hash := benchStore(b)
+	const users = 100
+	for i := range users {
+		_, err := s.Insert(b.Context(), user.User{Email: fmt.Sprintf("user%d@example.com", i), PasswordHash: hash})
+		require.NoError(b, err)
+	}
+	i := 0
+	for b.Loop() {
+		_, err := s.ByEmail(b.Context(), fmt.Sprintf("user%d@example.com", i%users))
+		require.NoError(b, err)
+		i++
+	}
 }
