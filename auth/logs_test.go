@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/common/web/webtest"
 )
 
 // TestRun_LogsNoSecret runs the service at debug level through every
@@ -53,7 +53,7 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	signup := call(http.MethodPost, "/api/users/signup", creds("logs@test.com", password), "")
 	require.Equal(t, http.StatusCreated, signup.StatusCode)
 	cookie := sessionValue(t, signup)
-	token := tokenOf(t, cookie)
+	token := webtest.TokenOf(t, cookie)
 	assert.Equal(t, http.StatusBadRequest, call(http.MethodPost, "/api/users/signup", creds("logs@test.com", password), "").StatusCode)
 	assert.Equal(t, http.StatusBadRequest, call(http.MethodPost, "/api/users/signin", creds("logs@test.com", wrongPassword), "").StatusCode)
 	assert.Equal(t, http.StatusBadRequest, call(http.MethodPost, "/api/users/signin", creds("nobody@test.com", password), "").StatusCode)
@@ -84,16 +84,4 @@ func sessionValue(t *testing.T, resp *http.Response) string {
 	}
 	t.Fatal("no session cookie")
 	return ""
-}
-
-// tokenOf returns the JWT inside a session cookie's value.
-func tokenOf(t *testing.T, cookie string) string {
-	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(cookie)
-	require.NoError(t, err)
-	var s struct {
-		JWT string `json:"jwt"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &s))
-	return s.JWT
 }

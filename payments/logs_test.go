@@ -2,8 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -70,7 +68,7 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	rec := httptest.NewRecorder()
 	require.NoError(t, session.NewManager([]byte(jwt), time.Hour, false).SignIn(rec, buyer, "logs@test.dev"))
 	cookie := rec.Result().Cookies()[0]
-	token := tokenOf(t, cookie.Value)
+	token := webtest.TokenOf(t, cookie.Value)
 	bus := testkit.Bus(t, n)
 	orders := make([]events.OrderCreated, 4)
 	for i := range orders {
@@ -108,16 +106,4 @@ func TestRun_LogsNoSecret(t *testing.T) {
 		"session cookie": cookie.Value,
 		"session token":  token,
 	})
-}
-
-// tokenOf returns the JWT inside a session cookie's value.
-func tokenOf(t *testing.T, cookie string) string {
-	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(cookie)
-	require.NoError(t, err)
-	var s struct {
-		JWT string `json:"jwt"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &s))
-	return s.JWT
 }

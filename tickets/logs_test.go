@@ -2,8 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -33,7 +31,7 @@ func TestRun_LogsNoSecret(t *testing.T) {
 	user := newUserID()
 	require.NoError(t, session.NewManager([]byte(key), time.Hour, false).SignIn(rec, user, "logs@test.dev"))
 	cookie := rec.Result().Cookies()[0]
-	token := tokenOf(t, cookie.Value)
+	token := webtest.TokenOf(t, cookie.Value)
 
 	r := s.do(t, http.MethodPost, "/api/tickets", `{"title":"concert","price":10}`, cookie)
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
@@ -53,16 +51,4 @@ func TestRun_LogsNoSecret(t *testing.T) {
 		"session cookie": cookie.Value,
 		"session token":  token,
 	})
-}
-
-// tokenOf returns the JWT inside a session cookie's value.
-func tokenOf(t *testing.T, cookie string) string {
-	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(cookie)
-	require.NoError(t, err)
-	var s struct {
-		JWT string `json:"jwt"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &s))
-	return s.JWT
 }

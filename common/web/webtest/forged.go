@@ -75,6 +75,23 @@ func CookieValue(token string) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// TokenOf returns the token inside a session cookie's value: the inverse
+// of CookieValue.
+func TokenOf(t testing.TB, cookieValue string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(cookieValue)
+	if err != nil {
+		t.Fatalf("webtest: session cookie %q: %v", cookieValue, err)
+	}
+	var s struct {
+		JWT string `json:"jwt"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatalf("webtest: session cookie %q: %v", cookieValue, err)
+	}
+	return s.JWT
+}
+
 // MalformedIDs are path ids that are no ObjectId, each as it goes into a
 // URL path: an id, an id of 25 or 23 hex digits, NUL, path traversal and
 // operator objects, escaped and not.

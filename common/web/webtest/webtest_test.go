@@ -113,3 +113,7 @@ func TestMalformedIDs_AreNotIDs(t *testing.T) {
 		assert.False(t, strings.Contains(id, "/"), "one path segment: %s", id)
 	}
 }
+
+func TestTokenOf_UndoesCookieValue(t *testing.T) {
+	assert.Equal(t, "header.claims.signature", webtest.TokenOf(t, webtest.CookieValue("header.claims.signature")))
+}
