@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -122,7 +121,7 @@ func TestRun_ServesUntilCancelledThenShutsDownGracefully(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, late.StatusCode)
 
 	assert.NoError(t, svc.Wait(t, 30*time.Second))
-	assertJSONLogs(t, out.String())
+	testkit.AssertJSONLogs(t, out.String())
 }
 
 // assertStoredWithProductionHash reads the user run stored, in the database
@@ -142,19 +141,6 @@ func assertStoredWithProductionHash(t *testing.T, uri string) {
 	require.NoError(t, err)
 	assert.Equal(t, "test@test.com", doc.Email)
 	assert.True(t, strings.HasPrefix(doc.Password, "scrypt$ln=14,r=8,p=1$"), doc.Password)
-}
-
-func assertJSONLogs(t *testing.T, logs string) {
-	t.Helper()
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	var lines int
-	for sc.Scan() {
-		var entry map[string]any
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &entry), sc.Text())
-		assert.Contains(t, entry, "level")
-		lines++
-	}
-	assert.Positive(t, lines)
 }
 
 // TestRun_WaitsForADatabaseThatStartsLater: in Kubernetes a service may start

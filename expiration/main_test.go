@@ -120,7 +120,7 @@ func TestRun_ServesHealthAndTurnsOrderCreatedIntoExpirationComplete(t *testing.T
 
 	require.NoError(t, svc.StopAndWait(t))
 	assert.Len(t, expired.of(e.ID), 1)
-	assertJSONLogs(t, svc.out.String())
+	testkit.AssertJSONLogs(t, svc.out.String())
 }
 
 // TestRun_ServesMetricsOnTheDebugAddress checks what expiration counts, as
@@ -353,19 +353,6 @@ func redisClient(t *testing.T, addr string) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
-}
-
-func assertJSONLogs(t *testing.T, logs string) {
-	t.Helper()
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	var lines int
-	for sc.Scan() {
-		var entry map[string]any
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &entry), sc.Text())
-		assert.Contains(t, entry, "level")
-		lines++
-	}
-	assert.Positive(t, lines)
 }
 
 // loggedExpiry reports whether a run's logs say it expired the order.

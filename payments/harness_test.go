@@ -18,6 +18,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/errs"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/outbox"
@@ -242,13 +243,9 @@ func (r response) id(t *testing.T) string {
 }
 
 // errors decodes the common error shape.
-func (r response) errors(t *testing.T) []struct{ Message, Field string } {
+func (r response) errors(t *testing.T) []errs.Detail {
 	t.Helper()
-	var body struct {
-		Errors []struct{ Message, Field string } `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal(r.body, &body), "%s", r.body)
-	return body.Errors
+	return webtest.Errors(t, r.body)
 }
 
 // message is the single error message of the response.

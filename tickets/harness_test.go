@@ -18,6 +18,7 @@ import (
 
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/embedded"
+	"ticketing.dev/common/errs"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/lifecycle"
 	"ticketing.dev/common/mongodb"
@@ -95,13 +96,9 @@ type response struct {
 }
 
 // errors decodes the common error shape.
-func (r response) errors(t *testing.T) []struct{ Message, Field string } {
+func (r response) errors(t *testing.T) []errs.Detail {
 	t.Helper()
-	var body struct {
-		Errors []struct{ Message, Field string } `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal(r.body, &body), "%s", r.body)
-	return body.Errors
+	return webtest.Errors(t, r.body)
 }
 
 // ticket decodes a ticket body.

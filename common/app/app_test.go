@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -30,17 +28,10 @@ func configOf(t *testing.T, n embedded.Bus) app.Config {
 	b := testkit.BusConfig(n)
 	return app.Config{
 		Name:     "tickets",
-		Process:  config.Process{ListenAddr: freeAddr(t), DebugAddr: freeAddr(t), PprofAddr: freeAddr(t)},
+		Process:  config.Process{ListenAddr: testkit.FreeAddr(t), DebugAddr: testkit.FreeAddr(t), PprofAddr: testkit.FreeAddr(t)},
 		MongoURI: testkit.MongoURI(t),
 		NATS:     &config.NATS{Transport: b.Transport, URL: b.URL, ClusterID: b.ClusterID, ClientID: b.ClientID},
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	port, err := embedded.FreePort("127.0.0.1")
-	require.NoError(t, err)
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // open opens cfg's service, failing the test when it cannot.
@@ -102,7 +93,7 @@ func TestOpen_ClosesWhatItOpenedWhenTheBusNeverAnswers(t *testing.T) {
 
 func TestOpen_OpensNoDatabaseAndNoBusWhenNoneIsConfigured(t *testing.T) {
 	t.Parallel()
-	a := open(t, app.Config{Name: "expiration", Process: config.Process{ListenAddr: freeAddr(t)}})
+	a := open(t, app.Config{Name: "expiration", Process: config.Process{ListenAddr: testkit.FreeAddr(t)}})
 	assert.Nil(t, a.DB)
 	assert.Nil(t, a.Bus)
 	assert.Empty(t, a.Checks(), "nothing to check")
@@ -165,7 +156,7 @@ func TestServe_StopsWhenABackgroundFunctionReturnsAndCloseStopsTheOthers(t *test
 
 func TestServe_EndsCleanlyWhenCtxIsDone(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	a := open(t, app.Config{Name: "client", Process: config.Process{ListenAddr: addr}})
 	defer a.Close()
 	ctx, cancel := context.WithCancel(t.Context())

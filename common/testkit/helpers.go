@@ -1,8 +1,10 @@
 package testkit
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,35 @@ func FreePort(t testing.TB) string {
 		t.Fatalf("testkit: %v", err)
 	}
 	return strconv.Itoa(port)
+}
+
+// FreeAddr returns 127.0.0.1 and a port that was free a moment ago: an
+// address for a listener under test, or one nothing listens on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", FreePort(t))
+}
+
+// AssertJSONLogs asserts that logs holds at least one line and that every
+// line is a JSON object with a level, as the services log.
+func AssertJSONLogs(t testing.TB, logs string) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	var lines int
+	for sc.Scan() {
+		var entry map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &entry); err != nil {
+			t.Errorf("log line %q is no JSON object: %v", sc.Text(), err)
+			continue
+		}
+		if _, ok := entry["level"]; !ok {
+			t.Errorf("log line %q has no level", sc.Text())
+		}
+		lines++
+	}
+	if lines == 0 {
+		t.Error("no log line")
+	}
 }
 
 // Buffer is a bytes.Buffer safe for concurrent use: the stdout of a service

@@ -14,11 +14,12 @@ import (
 
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/metrics/metricstest"
+	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web"
 )
 
 func TestPprof_ServesProfilesUntilStopped(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	var logs bytes.Buffer
 	stop, err := web.Pprof(addr, slog.New(slog.NewJSONHandler(&logs, nil)))
 	require.NoError(t, err)
@@ -38,7 +39,7 @@ func TestPprof_ServesProfilesUntilStopped(t *testing.T) {
 // Prometheus in the cluster, cannot take profiles from the same listener;
 // they are served only on PPROF_ADDR, when it is set.
 func TestDebug_ServesNoProfiles(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	stop, err := web.Debug(addr, metrics.NewRegistry(), web.Nop)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, stop()) }()
@@ -50,7 +51,7 @@ func TestDebug_ServesNoProfiles(t *testing.T) {
 }
 
 func TestDebug_ServesUntilStopped(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	var logs bytes.Buffer
 	stop, err := web.Debug(addr, metrics.NewRegistry(), slog.New(slog.NewJSONHandler(&logs, nil)))
 	require.NoError(t, err)
@@ -73,7 +74,7 @@ func status(t *testing.T, url string) int {
 }
 
 func TestDebug_ServesTheRegistrysMetrics(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	reg := metrics.NewRegistry()
 	m, err := metrics.NewHTTP(reg)
 	require.NoError(t, err)
@@ -92,7 +93,7 @@ func TestDebug_ServesTheRegistrysMetrics(t *testing.T) {
 }
 
 func TestDebug_WithoutARegistryServesNoMetrics(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	stop, err := web.Debug(addr, nil, web.Nop)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, stop()) }()
@@ -133,13 +134,4 @@ func TestDebug_ProfilesStayOffTheServiceRouter(t *testing.T) {
 	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
 
 	assert.Equal(t, http.StatusNotFound, rec.Code)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }

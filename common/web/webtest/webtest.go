@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"ticketing.dev/common/errs"
 	"ticketing.dev/common/web"
@@ -169,6 +170,15 @@ func HostileBodies(fields []Field) []Body {
 		)
 	}
 	return bodies
+}
+
+// Errors decodes a body in the common error shape, failing the test when
+// it is not one.
+func Errors(t testing.TB, body []byte) []errs.Detail {
+	t.Helper()
+	var e errs.Body
+	require.NoError(t, json.Unmarshal(body, &e), "%s", truncate(body))
+	return e.Errors
 }
 
 // AssertErrorResponse checks that a response is want, with a JSON body in

@@ -3,7 +3,6 @@ package listener_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,7 +91,7 @@ func TestOrderCreated_RedeliveredEventSchedulesOnceAndExpiresOnce(t *testing.T) 
 }
 
 func TestOrderCreated_FailsSoTheEventIsRedeliveredWhileRedisIsUnreachable(t *testing.T) {
-	handle := listener.New(task.NewScheduler(redisClient(t, closedAddr(t))), testkit.Logger(t)).OrderCreated
+	handle := listener.New(task.NewScheduler(redisClient(t, testkit.FreeAddr(t))), testkit.Logger(t)).OrderCreated
 
 	err := handle(t.Context(), orderCreated(newID(), time.Now().Add(time.Minute)))
 
@@ -220,14 +219,4 @@ func redisClient(t *testing.T, addr string) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
-}
-
-// closedAddr returns an address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }

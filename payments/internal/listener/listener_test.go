@@ -13,7 +13,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/mongodb"
-	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/charger"
 	"ticketing.dev/payments/internal/listener"
@@ -36,10 +36,8 @@ func setup(t *testing.T) env {
 	db := testkit.DB(t)
 	conn := testkit.Bus(t, testkit.NATS(t))
 	log := testkit.Logger(t)
-	locks := &keylock.Locks{}
-	// The relay is not run: the tests read the store, not what it publishes.
-	relay := outbox.NewRelay(db.Collection(paymentdb.PaymentsCollection), conn, locks, log)
-	store := paymentdb.New(db, locks, relay)
+	// No relay: the tests read the store, not what it publishes.
+	store := paymentdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, store.EnsureIndexes(t.Context()))
 	stripe := charger.New("sk_test_123", log, charger.WithBaseURL(testkit.StripeMock(t)))
 	return env{store: store, conn: conn, h: listener.New(payment.NewService(store, stripe), log)}

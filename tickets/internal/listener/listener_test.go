@@ -15,6 +15,7 @@ import (
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/listener"
@@ -38,10 +39,8 @@ func setup(t *testing.T) env {
 	db := testkit.DB(t)
 	conn := testkit.Bus(t, testkit.NATS(t))
 	log := testkit.Logger(t)
-	locks := &keylock.Locks{}
-	// The relay is not run: the tests read the store, not what it publishes.
-	relay := outbox.NewRelay(db.Collection(ticketdb.Collection), conn, locks, log)
-	store := ticketdb.New(db, locks, relay)
+	// No relay: the tests read the store, not what it publishes.
+	store := ticketdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, store.EnsureIndexes(t.Context()))
 	tickets := ticket.NewService(store, 0)
 	return env{db: db, tickets: tickets, conn: conn, h: listener.New(tickets, log)}
