@@ -106,29 +106,15 @@ func (s *service) do(t *testing.T, req request) response {
 
 // try is do for goroutines other than the test's, which must not fail it.
 func (s *service) try(req request) (response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	r, err := http.NewRequestWithContext(ctx, req.method, s.URL+req.path, strings.NewReader(req.body))
-	if err != nil {
-		return response{}, err
-	}
-	r.Header.Set("Content-Type", "application/json")
-	if req.headers != nil {
-		req.headers.Set(r)
-	}
-	if req.cookie != nil {
-		r.AddCookie(req.cookie)
-	}
-	if req.forwardedFor != "" {
-		r.Header.Set("X-Forwarded-For", req.forwardedFor)
-	}
-	resp, err := s.client.Do(r)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: string(b), cookies: resp.Cookies()}, err
+	r, err := webtest.Send(s.client, req.method, s.URL+req.path, req.body, req.cookie, func(r *http.Request) {
+		if req.headers != nil {
+			req.headers.Set(r)
+		}
+		if req.forwardedFor != "" {
+			r.Header.Set("X-Forwarded-For", req.forwardedFor)
+		}
+	})
+	return response{status: r.Status, header: r.Header, body: string(r.Body), cookies: r.Cookies}, err
 }
 
 func (s *service) post(t *testing.T, path, body string) response {

@@ -146,7 +146,7 @@ func assertStoredWithProductionHash(t *testing.T, uri string) {
 // TestRun_WaitsForADatabaseThatStartsLater: in Kubernetes a service may start
 // before its MongoDB; it waits instead of exiting into a crash loop.
 func TestRun_WaitsForADatabaseThatStartsLater(t *testing.T) {
-	dbAddr := "127.0.0.1:" + testkit.FreePort(t)
+	dbAddr := testkit.FreeAddr(t)
 	// The database starts a second after the service, which meanwhile
 	// must neither give up nor claim to be ready.
 	started := make(chan error, 1)

@@ -18,7 +18,7 @@ import (
 // Prometheus scrapes it from DEBUG_ADDR: its requests by route, its
 // MongoDB commands by collection, and the load of its scrypt gate.
 func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
-	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	debugAddr := testkit.FreeAddr(t)
 	svc := testkit.StartService(t, run, testkit.ServiceEnv(testkit.MongoURI(t), nil, map[string]string{
 		"JWT_KEY":    testJWTKey,
 		"LOG_LEVEL":  "info",

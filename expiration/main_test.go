@@ -129,7 +129,7 @@ func TestRun_ServesHealthAndTurnsOrderCreatedIntoExpirationComplete(t *testing.T
 func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	n := testkit.NATS(t)
 	expired := observe(t, testkit.Bus(t, n))
-	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	debugAddr := testkit.FreeAddr(t)
 	svc := startRun(t, n, "REDIS_HOST", testkit.RedisServer(t), "DEBUG_ADDR", debugAddr)
 	url := "http://" + debugAddr + "/metrics"
 	before := metricstest.Scrape(t, url)
@@ -161,7 +161,7 @@ func TestRun_AnEventThatCanNeverApplyIsADeadLetterAtOnce(t *testing.T) {
 	n := testkit.NATS(t)
 	addr := testkit.RedisServer(t)
 	expired := observe(t, testkit.Bus(t, n))
-	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	debugAddr := testkit.FreeAddr(t)
 	svc := startRun(t, n, "REDIS_HOST", addr, "DEBUG_ADDR", debugAddr)
 	url := "http://" + debugAddr + "/metrics"
 	before := metricstest.Scrape(t, url)

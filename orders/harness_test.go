@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,23 +223,8 @@ func (s *wired) doWith(t *testing.T, method, target string, h webtest.Headers, c
 // send is doWith for goroutines other than the test's, which must not fail
 // it.
 func (s *wired) send(method, target string, h webtest.Headers, c *http.Cookie) (response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.URL+target, strings.NewReader(h.Body))
-	if err != nil {
-		return response{}, err
-	}
-	h.Set(req)
-	if c != nil {
-		req.AddCookie(c)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}, err
+	r, err := webtest.Send(s.client, method, s.URL+target, h.Body, c, h.Set)
+	return response{status: r.Status, header: r.Header, body: string(r.Body)}, err
 }
 
 // jsonText encodes v, with the keys of its maps sorted, for comparing

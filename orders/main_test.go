@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/common/web/webtest"
 )
 
 func TestRun_MissingConfigurationNamesEveryVariable(t *testing.T) {
@@ -89,47 +89,32 @@ func TestRun_PlacesOrdersForTicketsLearnedFromEvents(t *testing.T) {
 	t.Parallel()
 	s := start(t)
 	conn := testkit.Bus(t, s.nats)
-	created := make(chan events.OrderCreated, 1)
-	require.NoError(t, bus.NewListener(conn, "test", func(_ context.Context, e events.OrderCreated) error {
-		created <- e
-		return nil
-	}).Listen(t.Context()))
+	created := testkit.Observe[events.OrderCreated](t, s.nats)
 	ticketID := "6b06f206db0ebb1c9087ba20"
 	require.NoError(t, bus.NewPublisher[events.TicketCreated](conn).Publish(t.Context(),
 		events.TicketCreated{ID: ticketID, Title: "concert", Price: 2500, UserID: "seller"}))
 
-	var res *http.Response
+	var res webtest.Response
 	testkit.Eventually(t, func() bool {
-		req, err := http.NewRequest(http.MethodPost, s.URL+"/api/orders", strings.NewReader(`{"ticketId":"`+ticketID+`"}`))
+		var err error
+		res, err = webtest.Send(nil, http.MethodPost, s.URL+"/api/orders", `{"ticketId":"`+ticketID+`"}`,
+			testkit.SignIn(t, "6b06f206db0ebb1c9087ba21"), nil)
 		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Cookie", cookie(t, "6b06f206db0ebb1c9087ba21"))
-		res, err = http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		if res.StatusCode == http.StatusNotFound { // ticket:created not applied yet
-			res.Body.Close()
-			return false
-		}
-		return true
+		return res.Status != http.StatusNotFound // ticket:created not applied yet
 	}, "ticket never reached the replica")
-	defer res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
+	require.Equal(t, http.StatusCreated, res.Status)
 	var body struct {
 		ID        string `json:"id"`
 		ExpiresAt string `json:"expiresAt"`
 	}
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	require.NoError(t, json.Unmarshal(res.Body, &body))
 
-	select {
-	case e := <-created:
-		assert.Equal(t, body.ID, e.ID)
-		assert.Equal(t, ticketID, e.Ticket.ID)
-		assert.Equal(t, events.Money(2500), e.Ticket.Price)
-		assert.Equal(t, body.ExpiresAt, e.ExpiresAt.String())
-		assert.WithinDuration(t, time.Now().Add(2*time.Minute), e.ExpiresAt.Time, 10*time.Second)
-	case <-time.After(10 * time.Second):
-		t.Fatal("order:created never published")
-	}
+	e := testkit.Next(t, created)
+	assert.Equal(t, body.ID, e.ID)
+	assert.Equal(t, ticketID, e.Ticket.ID)
+	assert.Equal(t, events.Money(2500), e.Ticket.Price)
+	assert.Equal(t, body.ExpiresAt, e.ExpiresAt.String())
+	assert.WithinDuration(t, time.Now().Add(2*time.Minute), e.ExpiresAt.Time, 10*time.Second)
 
 	s.Stop()
 	assert.NoError(t, s.Wait(t, 30*time.Second))

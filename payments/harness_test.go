@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -273,17 +272,9 @@ func (a *wired) payFor(t *testing.T, cookie *http.Cookie, orderID, token string)
 // get sends a GET of path as the user of cookie.
 func (a *wired) get(t *testing.T, cookie *http.Cookie, path string) response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.url+path, nil)
+	r, err := webtest.Send(nil, http.MethodGet, a.url+path, "", cookie, nil)
 	require.NoError(t, err)
-	if cookie != nil {
-		req.AddCookie(cookie)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 // post is safe to call from goroutines other than the test's.
@@ -293,23 +284,8 @@ func post(url string, cookie *http.Cookie, body string) (response, error) {
 
 // send sends h's body with h's headers and the session cookie, if any.
 func send(method, url string, cookie *http.Cookie, h webtest.Headers) (response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(h.Body))
-	if err != nil {
-		return response{}, err
-	}
-	h.Set(req)
-	if cookie != nil {
-		req.AddCookie(cookie)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
+	r, err := webtest.Send(nil, method, url, h.Body, cookie, h.Set)
+	return response{status: r.Status, header: r.Header, body: r.Body}, err
 }
 
 // newID returns an id as the services hand them out.

@@ -111,7 +111,7 @@ func TestRun_ServesPaymentsThenShutsDownCleanly(t *testing.T) {
 // MongoDB commands by collection, and its outbox's backlog.
 func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	n := testkit.NATS(t)
-	debugAddr := "127.0.0.1:" + testkit.FreePort(t)
+	debugAddr := testkit.FreeAddr(t)
 	svc := startRun(t, n, stripetest.Proxy(t, testkit.StripeMock(t)).URL, map[string]string{"DEBUG_ADDR": debugAddr})
 	url := "http://" + debugAddr + "/metrics"
 	before := metricstest.Scrape(t, url)

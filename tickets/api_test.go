@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"ticketing.dev/common/errs"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/ticket"
@@ -47,7 +48,7 @@ func TestCreate_InvalidTitleIs400(t *testing.T) {
 	for _, body := range []string{`{"title":"","price":10}`, `{"price":10}`, `{"title":"   ","price":10}`} {
 		r := s.do(t, http.MethodPost, "/api/tickets", body, cookie)
 		assert.Equal(t, http.StatusBadRequest, r.status, body)
-		assert.Equal(t, []struct{ Message, Field string }{{ticket.MsgTitleRequired, "title"}}, r.errors(t), body)
+		assert.Equal(t, []errs.Detail{{Message: ticket.MsgTitleRequired, Field: "title"}}, r.errors(t), body)
 	}
 }
 
@@ -58,7 +59,7 @@ func TestCreate_InvalidPriceIs400(t *testing.T) {
 	for _, body := range []string{`{"title":"concert","price":-10}`, `{"title":"concert"}`, `{"title":"concert","price":0}`} {
 		r := s.do(t, http.MethodPost, "/api/tickets", body, cookie)
 		assert.Equal(t, http.StatusBadRequest, r.status, body)
-		assert.Equal(t, []struct{ Message, Field string }{{ticket.MsgPricePositive, "price"}}, r.errors(t), body)
+		assert.Equal(t, []errs.Detail{{Message: ticket.MsgPricePositive, Field: "price"}}, r.errors(t), body)
 	}
 }
 
@@ -67,9 +68,9 @@ func TestCreate_ReportsEveryInvalidField(t *testing.T) {
 	s := startService(t)
 	r := s.do(t, http.MethodPost, "/api/tickets", ``, testkit.SignIn(t, newUserID()))
 	assert.Equal(t, http.StatusBadRequest, r.status)
-	assert.Equal(t, []struct{ Message, Field string }{
-		{ticket.MsgTitleRequired, "title"},
-		{ticket.MsgPricePositive, "price"},
+	assert.Equal(t, []errs.Detail{
+		{Message: ticket.MsgTitleRequired, Field: "title"},
+		{Message: ticket.MsgPricePositive, Field: "price"},
 	}, r.errors(t))
 }
 
@@ -164,11 +165,11 @@ func TestPrice_RoundTripsExactly(t *testing.T) {
 	for _, price := range []string{`10.999`, `"10.999"`, `0.001`} {
 		r = s.do(t, http.MethodPost, "/api/tickets", `{"title":"concert","price":`+price+`}`, cookie)
 		assert.Equal(t, http.StatusBadRequest, r.status, price)
-		assert.Equal(t, []struct{ Message, Field string }{{ticket.MsgPriceCents, "price"}}, r.errors(t), price)
+		assert.Equal(t, []errs.Detail{{Message: ticket.MsgPriceCents, Field: "price"}}, r.errors(t), price)
 	}
 	r = s.do(t, http.MethodPost, "/api/tickets", `{"title":"concert","price":1000000.01}`, cookie)
 	assert.Equal(t, http.StatusBadRequest, r.status)
-	assert.Equal(t, []struct{ Message, Field string }{{ticket.MsgPriceTooHigh, "price"}}, r.errors(t))
+	assert.Equal(t, []errs.Detail{{Message: ticket.MsgPriceTooHigh, Field: "price"}}, r.errors(t))
 	r = s.do(t, http.MethodPost, "/api/tickets", `{"title":"concert","price":1000000}`, cookie)
 	assert.Equal(t, http.StatusCreated, r.status, "one million dollars is allowed")
 }

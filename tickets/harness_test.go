@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -141,26 +138,12 @@ func (s *service) doWith(t *testing.T, method, path string, h webtest.Headers, c
 }
 
 func (s *service) tryWith(method, path, body string, cookie *http.Cookie, h *webtest.Headers) (response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		return response{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
+	var edit func(*http.Request)
 	if h != nil {
-		h.Set(req)
+		edit = h.Set
 	}
-	if cookie != nil {
-		req.AddCookie(cookie)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
+	r, err := webtest.Send(nil, method, s.URL+path, body, cookie, edit)
+	return response{status: r.Status, header: r.Header, body: r.Body}, err
 }
 
 // create lists a ticket as the user of cookie and returns it.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"ticketing.dev/common/errs"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web/webtest"
@@ -130,7 +131,7 @@ func TestHostileBodies_AreClientErrorsAndWriteNothing(t *testing.T) {
 func TestSellerAtTheLimit_CreateIs400AndWritesNothing(t *testing.T) {
 	t.Parallel()
 	h := startHostileRunWith(t, map[string]string{"MAX_UNSOLD_TICKETS": "1"})
-	want := []struct{ Message, Field string }{{Message: fmt.Sprintf(ticket.MsgTooManyForSale, 1)}}
+	want := []errs.Detail{{Message: fmt.Sprintf(ticket.MsgTooManyForSale, 1)}}
 	for _, c := range []struct{ name, body string }{
 		{"a valid ticket", webtest.Object(ticketFields, nil)},
 		{"a title of 200 characters that JSON escapes", `{"title":"` + longTitle(ticket.MaxTitleLen) + `","price":10}`},
@@ -146,7 +147,7 @@ func TestSellerAtTheLimit_CreateIs400AndWritesNothing(t *testing.T) {
 	t.Run("a broken rule is reported before the limit", func(t *testing.T) {
 		r := h.s.do(t, http.MethodPost, "/api/tickets", `{"title":"","price":10}`, h.owner)
 		h.assertError(t, r, http.StatusBadRequest)
-		assert.Equal(t, []struct{ Message, Field string }{{Message: ticket.MsgTitleRequired, Field: "title"}}, r.errors(t))
+		assert.Equal(t, []errs.Detail{{Message: ticket.MsgTitleRequired, Field: "title"}}, r.errors(t))
 	})
 	h.assertNothingWritten(t)
 	h.assertNoEvents(t)

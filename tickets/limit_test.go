@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"ticketing.dev/common/errs"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/ticket"
@@ -46,7 +47,7 @@ func TestCreate_ReservedTicketsDoNotCountTowardsTheLimit(t *testing.T) {
 
 	r := s.do(t, http.MethodPost, "/api/tickets", `{"title":"third","price":10}`, cookie)
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
-	assert.Equal(t, []struct{ Message, Field string }{{Message: fmt.Sprintf(ticket.MsgTooManyForSale, 2)}}, r.errors(t))
+	assert.Equal(t, []errs.Detail{{Message: fmt.Sprintf(ticket.MsgTooManyForSale, 2)}}, r.errors(t))
 
 	other := testkit.SignIn(t, newUserID())
 	s.create(t, other, "another seller's", "10")

@@ -23,7 +23,7 @@ func TestRun_ServesMetricsOnTheDebugAddress(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
 	e := testkit.ServiceEnv(testkit.MongoURI(t), n)
-	e["DEBUG_ADDR"] = "127.0.0.1:" + testkit.FreePort(t)
+	e["DEBUG_ADDR"] = testkit.FreeAddr(t)
 	s := startServiceOn(t, e, n)
 	url := "http://" + e["DEBUG_ADDR"] + "/metrics"
 	before := metricstest.Scrape(t, url)

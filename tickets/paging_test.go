@@ -124,11 +124,7 @@ func TestList_BadPageParametersAre400AndChangeNothing(t *testing.T) {
 	for _, bad := range webtest.BadPageQueries() {
 		r := s.do(t, http.MethodGet, "/api/tickets?"+bad.Query, "", nil)
 		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", bad.Query, r.body)
-		var want []struct{ Message, Field string }
-		for _, d := range bad.Want {
-			want = append(want, struct{ Message, Field string }(d))
-		}
-		assert.Equal(t, want, r.errors(t), bad.Query)
+		assert.Equal(t, bad.Want, r.errors(t), bad.Query)
 		assert.Empty(t, r.header.Values("Link"), bad.Query)
 	}
 	assert.Equal(t, before, testkit.Snapshot(t, s.db), "the database is as it was")
