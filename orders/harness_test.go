@@ -55,6 +55,24 @@ func cookie(t *testing.T, userID string) string {
 	return c.Name + "=" + c.Value
 }
 
+// listAndOrder publishes ticket:created for ticketID, then places an
+// order for it as buyer once the service's replica has the ticket, and
+// returns the order as the API answered it.
+func (s *service) listAndOrder(t *testing.T, ticketID, buyer string) (created struct{ ID, ExpiresAt string }) {
+	t.Helper()
+	testkit.Publish(t, testkit.Bus(t, s.nats), events.TicketCreated{ID: ticketID, Title: "concert", Price: 2500, UserID: "seller"})
+	var res webtest.Response
+	testkit.Eventually(t, func() bool {
+		var err error
+		res, err = webtest.Send(nil, http.MethodPost, s.URL+"/api/orders", `{"ticketId":"`+ticketID+`"}`, testkit.SignIn(t, buyer), nil)
+		require.NoError(t, err)
+		return res.Status != http.StatusNotFound // ticket:created not applied yet
+	}, "ticket never reached the replica")
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	require.NoError(t, json.Unmarshal(res.Body, &created))
+	return created
+}
+
 // window is a wired service's expiration window, the default.
 const window = order.DefaultWindow
 

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	"ticketing.dev/common/bus"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
-	"ticketing.dev/common/web/webtest"
 )
 
 func TestRun_MissingConfigurationNamesEveryVariable(t *testing.T) {
@@ -88,26 +85,9 @@ func TestReadSettings_ExpiryGraceDefaultsToAMinute(t *testing.T) {
 func TestRun_PlacesOrdersForTicketsLearnedFromEvents(t *testing.T) {
 	t.Parallel()
 	s := start(t)
-	conn := testkit.Bus(t, s.nats)
 	created := testkit.Observe[events.OrderCreated](t, s.nats)
 	ticketID := "6b06f206db0ebb1c9087ba20"
-	require.NoError(t, bus.NewPublisher[events.TicketCreated](conn).Publish(t.Context(),
-		events.TicketCreated{ID: ticketID, Title: "concert", Price: 2500, UserID: "seller"}))
-
-	var res webtest.Response
-	testkit.Eventually(t, func() bool {
-		var err error
-		res, err = webtest.Send(nil, http.MethodPost, s.URL+"/api/orders", `{"ticketId":"`+ticketID+`"}`,
-			testkit.SignIn(t, "6b06f206db0ebb1c9087ba21"), nil)
-		require.NoError(t, err)
-		return res.Status != http.StatusNotFound // ticket:created not applied yet
-	}, "ticket never reached the replica")
-	require.Equal(t, http.StatusCreated, res.Status)
-	var body struct {
-		ID        string `json:"id"`
-		ExpiresAt string `json:"expiresAt"`
-	}
-	require.NoError(t, json.Unmarshal(res.Body, &body))
+	body := s.listAndOrder(t, ticketID, "6b06f206db0ebb1c9087ba21")
 
 	e := testkit.Next(t, created)
 	assert.Equal(t, body.ID, e.ID)

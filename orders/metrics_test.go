@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"ticketing.dev/common/metrics"
 	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
-	"ticketing.dev/common/web/webtest"
 )
 
 // TestRun_ServesMetricsOnTheDebugAddress checks what the orders service
@@ -72,25 +70,9 @@ func TestRun_SweepsAnOrderWhoseExpirationNeverCame(t *testing.T) {
 	})
 	url := "http://" + debugAddr + "/metrics"
 	before := metricstest.Scrape(t, url)
-	conn := testkit.Bus(t, s.nats)
 	cancelled := testkit.Observe[events.OrderCancelled](t, s.nats)
 	ticketID := "6b06f206db0ebb1c9087ba40"
-	require.NoError(t, bus.NewPublisher[events.TicketCreated](conn).Publish(t.Context(),
-		events.TicketCreated{ID: ticketID, Title: "concert", Price: 2500, UserID: "seller"}))
-
-	var res webtest.Response
-	testkit.Eventually(t, func() bool {
-		var err error
-		res, err = webtest.Send(nil, http.MethodPost, s.URL+"/api/orders", `{"ticketId":"`+ticketID+`"}`,
-			testkit.SignIn(t, "6b06f206db0ebb1c9087ba41"), nil)
-		require.NoError(t, err)
-		return res.Status != http.StatusNotFound // ticket:created not applied yet
-	}, "ticket never reached the replica")
-	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
-	var body struct {
-		ID string `json:"id"`
-	}
-	require.NoError(t, json.Unmarshal(res.Body, &body))
+	body := s.listAndOrder(t, ticketID, "6b06f206db0ebb1c9087ba41")
 
 	e := testkit.Next(t, cancelled)
 	assert.Equal(t, body.ID, e.ID)
