@@ -55,6 +55,27 @@ func (a *wired) refundedOnce(t *testing.T, trigger string) paymentDoc {
 	return d
 }
 
+// payHeldAtStripe pays for the order as buyer in the background, and
+// returns once the charge has reached Stripe, which holds it until release.
+// The API's answer comes on paid after release.
+func (a *wired) payHeldAtStripe(t *testing.T, buyer, orderID string) (paid <-chan response, release func()) {
+	t.Helper()
+	arrived, release := a.stripe.HoldCharges()
+	t.Cleanup(release)
+	answers := make(chan response, 1)
+	go func() {
+		r, err := post(a.url+"/api/payments", testkit.SignIn(t, buyer), `{"token":"tok_visa","orderId":"`+orderID+`"}`)
+		assert.NoError(t, err)
+		answers <- r
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the charge never reached Stripe")
+	}
+	return answers, release
+}
+
 // TestPay_CancelledWhileChargingIsRefundedOnce holds the charge at Stripe's
 // door until order:cancelled has been applied and acked: the charge that
 // then succeeds is refunded, once, and never announced.
@@ -63,19 +84,7 @@ func TestPay_CancelledWhileChargingIsRefundedOnce(t *testing.T) {
 	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 2000))
-	arrived, release := a.stripe.HoldCharges()
-	defer release()
-	paid := make(chan response, 1)
-	go func() {
-		r, err := post(a.url+"/api/payments", testkit.SignIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
-		assert.NoError(t, err)
-		paid <- r
-	}()
-	select {
-	case <-arrived:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the charge never reached Stripe")
-	}
+	paid, release := a.payHeldAtStripe(t, buyer, o.ID)
 
 	a.cancelled(t, o)
 	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
@@ -100,15 +109,7 @@ func TestPay_OrderExpiringWhileChargingIsRefunded(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 2000))
-	arrived, release := a.stripe.HoldCharges()
-	defer release()
-	paid := make(chan response, 1)
-	go func() {
-		r, err := post(a.url+"/api/payments", testkit.SignIn(t, buyer), `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
-		assert.NoError(t, err)
-		paid <- r
-	}()
-	<-arrived
+	paid, release := a.payHeldAtStripe(t, buyer, o.ID)
 	a.clock.Advance(15 * time.Minute)
 	release()
 	r := <-paid
