@@ -95,7 +95,7 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer) (_ *App, err error)
 	a.closers = append(a.closers, stopPprof)
 
 	if cfg.MongoURI != "" {
-		db, disconnect, err := lifecycle.OpenMongo(cfg.MongoURI, cfg.Database, mongodb.WithMetrics(a.Metrics))
+		db, disconnect, err := mongodb.Open(cfg.MongoURI, cfg.Database, mongodb.WithMetrics(a.Metrics))
 		if err != nil {
 			return nil, err
 		}

@@ -14,9 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-
-	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/requestid"
 )
 
@@ -42,28 +39,6 @@ func Main(name string, run Run) {
 // context of a request or of an event it caused (package requestid).
 func Logger(w io.Writer, level slog.Level, name string) *slog.Logger {
 	return slog.New(requestid.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))).With("service", name)
-}
-
-// disconnectTimeout bounds the wait for MongoDB at shutdown.
-const disconnectTimeout = 10 * time.Second
-
-// OpenMongo connects to the database uri names, def when it names none, and
-// returns it with the function that disconnects it. opts are Connect's,
-// such as mongodb.WithMetrics.
-func OpenMongo(uri, def string, opts ...mongodb.Option) (*mongo.Database, func() error, error) {
-	client, db, err := mongodb.Connect(uri, def, opts...)
-	if err != nil {
-		return nil, nil, err
-	}
-	disconnect := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), disconnectTimeout)
-		defer cancel()
-		if err := client.Disconnect(ctx); err != nil {
-			return fmt.Errorf("disconnect mongo: %w", err)
-		}
-		return nil
-	}
-	return db, disconnect, nil
 }
 
 // Close calls closer and joins its error into *err; it is meant for defer,

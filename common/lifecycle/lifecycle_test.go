@@ -67,13 +67,6 @@ func TestUntil_EndsWhenAnyStopCloses(t *testing.T) {
 	}
 }
 
-func TestOpenMongo_NamesTheDatabase(t *testing.T) {
-	db, disconnect, err := lifecycle.OpenMongo("mongodb://127.0.0.1:1/orders", "x")
-	require.NoError(t, err)
-	assert.Equal(t, "orders", db.Name())
-	assert.NoError(t, disconnect())
-}
-
 func TestRetry_UntilSuccessOrContextEnd(t *testing.T) {
 	calls := 0
 	err := lifecycle.Retry(t.Context(), slog.New(slog.DiscardHandler), "create indexes", func(context.Context) error {

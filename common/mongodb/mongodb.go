@@ -62,6 +62,27 @@ func Connect(uri, def string, opts ...Option) (*mongo.Client, *mongo.Database, e
 	return client, client.Database(name), nil
 }
 
+// disconnectTimeout bounds the wait for MongoDB at shutdown.
+const disconnectTimeout = 10 * time.Second
+
+// Open is Connect returning the database with the function that
+// disconnects its client, for a service's shutdown.
+func Open(uri, def string, opts ...Option) (*mongo.Database, func() error, error) {
+	client, db, err := Connect(uri, def, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	disconnect := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), disconnectTimeout)
+		defer cancel()
+		if err := client.Disconnect(ctx); err != nil {
+			return fmt.Errorf("disconnect mongo: %w", err)
+		}
+		return nil
+	}
+	return db, disconnect, nil
+}
+
 // Ping reports whether the database answers; readiness checks use it.
 func Ping(db *mongo.Database) func(ctx context.Context) error {
 	return func(ctx context.Context) error {

@@ -92,3 +92,10 @@ func TestCreateIndexes_CreatesOnlyWhatIsMissing(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"_id_", "a", "b"}, names)
 }
+
+func TestOpen_NamesTheDatabase(t *testing.T) {
+	db, disconnect, err := mongodb.Open("mongodb://127.0.0.1:1/orders", "x")
+	require.NoError(t, err)
+	assert.Equal(t, "orders", db.Name())
+	assert.NoError(t, disconnect())
+}

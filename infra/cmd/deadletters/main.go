@@ -53,6 +53,7 @@ import (
 	"ticketing.dev/common/deadletter"
 	"ticketing.dev/common/deadletter/redisstore"
 	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/mongodb"
 )
 
 // errUsage is run's answer to arguments it cannot act on.
@@ -186,7 +187,7 @@ func open(o options) (deadletter.Keeper, string, func() error, error) {
 		rdb := redis.NewClient(opts)
 		return redisstore.New(rdb), "Redis " + opts.Addr, rdb.Close, nil
 	}
-	db, disconnect, err := lifecycle.OpenMongo(o.mongo, o.db)
+	db, disconnect, err := mongodb.Open(o.mongo, o.db)
 	if err != nil {
 		return nil, "", nil, err
 	}

@@ -17,7 +17,7 @@ import (
 	"ticketing.dev/common/deadletter/redisstore"
 	"ticketing.dev/common/embedded"
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/lifecycle"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/testkit"
 )
 
@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 func deadLetters(t *testing.T, versions ...int64) (string, []string) {
 	t.Helper()
 	uri := testkit.MongoURI(t)
-	db, disconnect, err := lifecycle.OpenMongo(uri, "")
+	db, disconnect, err := mongodb.Open(uri, "")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = disconnect() })
 	store := deadletter.New(db)
@@ -272,7 +272,7 @@ func receive(t *testing.T, got <-chan int64) int64 {
 
 func remaining(t *testing.T, uri string) []string {
 	t.Helper()
-	db, disconnect, err := lifecycle.OpenMongo(uri, "")
+	db, disconnect, err := mongodb.Open(uri, "")
 	require.NoError(t, err)
 	defer func() { _ = disconnect() }()
 	letters, err := deadletter.New(db).List(t.Context())
