@@ -270,6 +270,10 @@ func stripeCalls() []audit.StripeCall {
 	return out
 }
 
+// probeTitle begins the titles of the probe's tickets, which the load's
+// buyers leave alone: the probe orders them itself.
+const probeTitle = "probe "
+
 // propagation lists a ticket and measures how long until the orders
 // service's replica of it exists: the time for events to flow again.
 func propagation(ctx context.Context, t *testing.T, l *load, probe *user, dbs audit.Databases) (time.Duration, ticket) {
@@ -277,7 +281,7 @@ func propagation(ctx context.Context, t *testing.T, l *load, probe *user, dbs au
 	start := time.Now()
 	var tk ticket
 	require.Equal(t, http.StatusCreated, probe.do(ctx, http.MethodPost, "/api/tickets",
-		map[string]any{"title": "probe " + l.run, "price": events.Money(1000)}, &tk))
+		map[string]any{"title": probeTitle + l.run, "price": events.Money(1000)}, &tk))
 	l.book.listed(tk)
 	id, err := bson.ObjectIDFromHex(tk.ID)
 	require.NoError(t, err)
