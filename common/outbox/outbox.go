@@ -105,3 +105,13 @@ type Handoff interface {
 }
 
 var _ Handoff = (*Relay)(nil)
+
+// HandOver tells h how an insert that stored msgs in document id went:
+// Stored when err is nil, Notify when it is not.
+func HandOver(h Handoff, err error, id any, msgs ...Message) {
+	if err != nil {
+		h.Notify()
+		return
+	}
+	h.Stored(id, msgs...)
+}

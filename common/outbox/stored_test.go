@@ -1,6 +1,7 @@
 package outbox_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/outbox/outboxtest"
 	"ticketing.dev/common/testkit"
 )
 
@@ -143,4 +145,17 @@ func TestRelay_RemovesWhatItPublishedFromManyDocumentsAndNothingElse(t *testing.
 		assert.EqualValues(c, 1, pending, "documents holding messages: only the one with a held-back message")
 	}, 45*time.Second, 50*time.Millisecond)
 	assert.Equal(t, left, pendingOf(t, coll, other))
+}
+
+func TestHandOver_HandsOverASuccessAndNotifiesAFailure(t *testing.T) {
+	h := new(outboxtest.Handoff)
+	msg, err := outbox.New(t.Context(), events.TicketCreated{ID: "t1", Title: "concert", Price: 1000, UserID: "u1"})
+	require.NoError(t, err)
+
+	outbox.HandOver(h, nil, "t1", msg)
+	outbox.HandOver(h, errors.New("timed out in the client"), "t2", msg)
+
+	assert.Len(t, h.Messages("t1"), 1)
+	assert.Empty(t, h.Messages("t2"), "a failed write hands nothing over")
+	assert.Equal(t, 1, h.Notified())
 }

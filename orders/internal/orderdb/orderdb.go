@@ -231,11 +231,7 @@ func (s *Store) Create(ctx context.Context, o order.Order, t order.Ticket) (orde
 	}
 	unlock := s.orderLocks.Lock(o.ID)
 	err = s.orderInserts.InsertOne(ctx, doc)
-	if err == nil {
-		s.relay.Stored(id, msg)
-	} else {
-		s.relay.Notify()
-	}
+	outbox.HandOver(s.relay, err, id, msg)
 	unlock()
 	if err != nil {
 		return order.Order{}, errors.Join(fmt.Errorf("insert order: %w", err), s.abandonClaim(ctx, tid, id))

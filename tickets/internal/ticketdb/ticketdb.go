@@ -127,11 +127,7 @@ func (s *Store) Insert(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 	}
 	unlock := s.locks.Lock(t.ID)
 	err = s.inserts.InsertOne(ctx, doc)
-	if err == nil {
-		s.relay.Stored(id, msg)
-	} else {
-		s.relay.Notify()
-	}
+	outbox.HandOver(s.relay, err, id, msg)
 	unlock()
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("insert ticket: %w", err)
