@@ -17,6 +17,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web"
+	"ticketing.dev/common/web/webtest"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
@@ -44,10 +45,9 @@ func open(t *testing.T, cfg app.Config) *app.App {
 
 func get(t *testing.T, url string) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	r, err := webtest.Send(nil, http.MethodGet, url, "", nil, nil)
 	require.NoError(t, err, url)
-	resp.Body.Close()
-	return resp.StatusCode
+	return r.Status
 }
 
 func TestOpen_ServesMetricsAndRelaysAndCloseStopsAll(t *testing.T) {

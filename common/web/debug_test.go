@@ -16,6 +16,7 @@ import (
 	"ticketing.dev/common/metrics/metricstest"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/web"
+	"ticketing.dev/common/web/webtest"
 )
 
 func TestPprof_ServesProfilesUntilStopped(t *testing.T) {
@@ -67,10 +68,9 @@ var pprofPaths = []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof
 
 func status(t *testing.T, url string) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	r, err := webtest.Send(nil, http.MethodGet, url, "", nil, nil)
 	require.NoError(t, err, url)
-	resp.Body.Close()
-	return resp.StatusCode
+	return r.Status
 }
 
 func TestDebug_ServesTheRegistrysMetrics(t *testing.T) {
