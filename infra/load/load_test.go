@@ -6,28 +6,16 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"ticketing.dev/common/testkit"
 	"ticketing.dev/infra/load"
 	"ticketing.dev/infra/stack"
 )
-
-// syncWriter lets the stack's goroutines share one buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
 
 func TestSteps_InRunOrderWithTheRowsTheyAdd(t *testing.T) {
 	assert.Equal(t, []string{"signup", "signin", "list", "listpage", "show", "create", "order", "pay", "purchase", "lags", "expire"}, load.Steps,
@@ -43,13 +31,13 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out := &syncWriter{}
+	out := new(testkit.Buffer) // the stack's goroutines share it
 	// The window leaves the pay step time to pay its orders while other
 	// test packages run beside this one under the race detector.
 	s, err := stack.Start(ctx, stack.Config{
 		Root: root, GatewayAddr: "127.0.0.1:0", ExpirationWindow: "3s", RateLimit: "0", MaxUnsoldTickets: "0", LogLevel: "warn", Out: out, Debug: true,
 	})
-	require.NoError(t, err, "stack: %s", &out.b)
+	require.NoError(t, err, "stack: %s", out.String())
 	defer s.Stop()
 	procs := map[string]int{}
 	for _, name := range stack.Services {
