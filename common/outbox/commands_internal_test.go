@@ -10,7 +10,6 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
-	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 )
 
@@ -27,7 +26,7 @@ func TestCommandShapes(t *testing.T) {
 		name string
 		ctx  context.Context
 	}{
-		{"remove the published event of a request", requestid.With(t.Context(), "0123456789abcdef01234567")},
+		{"remove the published event of a request", testkit.Request(t)},
 		{"remove the published event of an event", t.Context()},
 	} {
 		id := bson.NewObjectID()

@@ -16,6 +16,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/requestid"
 )
 
 // Commands records the data commands a client sends (find, insert,
@@ -73,6 +75,16 @@ func (c *Commands) Take() []Command {
 	got := c.got
 	c.got = nil
 	return got
+}
+
+// RequestID is the request id of Request's context.
+const RequestID = "0123456789abcdef01234567"
+
+// Request returns the test's context as a request's, with a request id
+// that never changes (RequestID), so that the events a store writes, which
+// carry it, have the same shape in every run.
+func Request(t testing.TB) context.Context {
+	return requestid.With(t.Context(), RequestID)
 }
 
 // RecordCommands returns a fresh database, as DB does, reached through a

@@ -10,7 +10,6 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/outbox/outboxtest"
-	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/order"
 	"ticketing.dev/orders/internal/orderdb"
@@ -21,8 +20,7 @@ import (
 // (docs/bench/method.md).
 func TestCommandShapes(t *testing.T) {
 	db, rec := testkit.RecordCommands(t)
-	ctx := t.Context()
-	request := requestid.With(ctx, "0123456789abcdef01234567")
+	ctx, request := t.Context(), testkit.Request(t)
 	s := orderdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, s.EnsureIndexes(ctx))
 	now := time.Now()
@@ -73,7 +71,7 @@ func TestOrder_ReadsItsTicketByEquality(t *testing.T) {
 	for range 2 {
 		tk := order.Ticket{ID: bson.NewObjectID().Hex(), Title: "concert", Price: 2000}
 		require.NoError(t, s.AddTicket(ctx, tk))
-		o, err := s.Create(requestid.With(ctx, "0123456789abcdef01234567"),
+		o, err := s.Create(testkit.Request(t),
 			order.Order{UserID: "buyer", Status: events.StatusCreated, ExpiresAt: time.Now().Add(time.Minute), TicketID: tk.ID}, tk)
 		require.NoError(t, err)
 		ids = append(ids, o.ID)

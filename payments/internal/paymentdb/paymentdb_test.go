@@ -15,7 +15,6 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/outbox/outboxtest"
-	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/payment"
 	"ticketing.dev/payments/internal/paymentdb"
@@ -175,8 +174,7 @@ func TestClaimRefund_OfRacingHoldersExactlyOneWins(t *testing.T) {
 // (docs/bench/method.md).
 func TestCommandShapes(t *testing.T) {
 	db, rec := testkit.RecordCommands(t)
-	ctx := t.Context()
-	request := requestid.With(ctx, "0123456789abcdef01234567")
+	ctx, request := t.Context(), testkit.Request(t)
 	s := paymentdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, s.EnsureIndexes(ctx))
 	now := time.Now()

@@ -8,7 +8,6 @@ import (
 
 	"ticketing.dev/common/keylock"
 	"ticketing.dev/common/outbox/outboxtest"
-	"ticketing.dev/common/requestid"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/internal/ticket"
 	"ticketing.dev/tickets/internal/ticketdb"
@@ -19,8 +18,7 @@ import (
 // (docs/bench/method.md).
 func TestCommandShapes(t *testing.T) {
 	db, rec := testkit.RecordCommands(t)
-	ctx := t.Context()
-	request := requestid.With(ctx, "0123456789abcdef01234567")
+	ctx, request := t.Context(), testkit.Request(t)
 	s := ticketdb.New(db, new(keylock.Locks), new(outboxtest.Handoff))
 	require.NoError(t, s.EnsureIndexes(ctx))
 
