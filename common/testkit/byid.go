@@ -9,11 +9,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Client connects to the MongoDB server at uri, disconnecting when the
-// test ends.
-func Client(t testing.TB, uri string) *mongo.Client {
+// Client connects to the MongoDB server at uri, with opts on top (a
+// monitor, a dialer), disconnecting when the test ends.
+func Client(t testing.TB, uri string, opts ...*options.ClientOptions) *mongo.Client {
 	t.Helper()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	client, err := mongo.Connect(append([]*options.ClientOptions{options.Client().ApplyURI(uri)}, opts...)...)
 	if err != nil {
 		t.Fatalf("testkit: connect %s: %v", uri, err)
 	}

@@ -93,12 +93,7 @@ func RecordCommands(t testing.TB) (*mongo.Database, *Commands) {
 	t.Helper()
 	name := DB(t).Name() // started, named, and dropped when the test ends
 	rec := &Commands{}
-	client, err := mongo.Connect(options.Client().ApplyURI(mongoSrv.URI()).SetMonitor(rec.Monitor()))
-	if err != nil {
-		t.Fatalf("testkit: connect: %v", err)
-	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	return client.Database(name), rec
+	return Client(t, mongoSrv.URI(), options.Client().SetMonitor(rec.Monitor())).Database(name), rec
 }
 
 // sessionFields are the fields the driver adds to every command, whatever

@@ -104,12 +104,7 @@ func (c *faultyConn) Write(p []byte) (int, error) {
 // can drop. Its writes are not retried, so a dropped write fails.
 func FaultyDB(t testing.TB) (*mongo.Database, *Faults) {
 	t.Helper()
-	db := DB(t)
+	name := DB(t).Name() // started, named, and dropped when the test ends
 	f := new(Faults)
-	client, err := mongo.Connect(options.Client().ApplyURI(mongoSrv.URI()).SetDialer(f).SetRetryWrites(false))
-	if err != nil {
-		t.Fatalf("testkit: connect: %v", err)
-	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	return client.Database(db.Name()), f
+	return Client(t, mongoSrv.URI(), options.Client().SetDialer(f).SetRetryWrites(false)).Database(name), f
 }
