@@ -500,10 +500,17 @@ func TestListener_WorkersKeepEachKeysOrderAndLetOtherKeysPass(t *testing.T) {
 				return nil
 			}).WithWorkers(4, func(e events.OrderCancelled) string { return e.Ticket.ID }).Listen(t.Context()))
 
+		// Each ticket's worker runs on its own: wait for all four, not for
+		// the slowest alone (t2's last event was once still in flight).
 		testkit.Eventually(t, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			return len(byTicket["slow"]) == 20
+			for _, ticket := range []string{"slow", "t1", "t2", "t3"} {
+				if len(byTicket[ticket]) < 20 {
+					return false
+				}
+			}
+			return true
 		}, "every event handled")
 		mu.Lock()
 		defer mu.Unlock()
