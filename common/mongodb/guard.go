@@ -27,12 +27,16 @@ import (
 // the document's keylock, which every caller holds across the call, and
 // from each service being one process on that server. Real MongoDB, which
 // Kubernetes runs, keeps the check in the filter, atomic across replicas.
+//
+// A writer that has just read the document under its keylock, and holds
+// the lock still, writes with UpdateLocked: it knows the fields already,
+// and on FerretDB a second read would tell it nothing the lock does not.
 type Guard struct {
 	db *mongo.Database
 
-	mu        sync.Mutex
-	known     bool
-	readFirst bool
+	mu     sync.Mutex
+	known  bool
+	ferret bool
 }
 
 // NewGuard returns a Guard for collections of db.
@@ -43,7 +47,19 @@ func NewGuard(db *mongo.Database) *Guard {
 // UpdateOne applies update to the document id when it holds every field
 // of held with its value, and reports whether it did.
 func (g *Guard) UpdateOne(ctx context.Context, coll *mongo.Collection, id any, held bson.D, update any) (bool, error) {
-	filter, ok, err := g.filter(ctx, coll, id, held)
+	return g.update(ctx, coll, id, held, update, true)
+}
+
+// UpdateLocked is UpdateOne for a writer that read held's values from the
+// document while holding its keylock, and holds the lock still. On MongoDB
+// the filter checks held, as UpdateOne's does; on FerretDB the write goes
+// by _id alone, without reading the document again.
+func (g *Guard) UpdateLocked(ctx context.Context, coll *mongo.Collection, id any, held bson.D, update any) (bool, error) {
+	return g.update(ctx, coll, id, held, update, false)
+}
+
+func (g *Guard) update(ctx context.Context, coll *mongo.Collection, id any, held bson.D, update any, read bool) (bool, error) {
+	filter, ok, err := g.filter(ctx, coll, id, held, read)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -57,7 +73,7 @@ func (g *Guard) UpdateOne(ctx context.Context, coll *mongo.Collection, id any, h
 // DeleteOne deletes the document id when it holds every field of held
 // with its value, and reports whether it did.
 func (g *Guard) DeleteOne(ctx context.Context, coll *mongo.Collection, id any, held bson.D) (bool, error) {
-	filter, ok, err := g.filter(ctx, coll, id, held)
+	filter, ok, err := g.filter(ctx, coll, id, held, true)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -69,15 +85,19 @@ func (g *Guard) DeleteOne(ctx context.Context, coll *mongo.Collection, id any, h
 }
 
 // filter returns the write's filter, or false when a read shows that the
-// document does not hold held (or is gone).
-func (g *Guard) filter(ctx context.Context, coll *mongo.Collection, id any, held bson.D) (bson.D, bool, error) {
-	readFirst, err := g.server(ctx)
+// document does not hold held (or is gone). On FerretDB it reads the
+// document only when asked to.
+func (g *Guard) filter(ctx context.Context, coll *mongo.Collection, id any, held bson.D, read bool) (bson.D, bool, error) {
+	ferret, err := g.server(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	byID := bson.D{{Key: "_id", Value: id}}
-	if !readFirst {
+	if !ferret {
 		return append(byID, held...), true, nil
+	}
+	if !read {
+		return byID, true, nil
 	}
 	fields := make(bson.D, len(held))
 	for i, e := range held {
@@ -118,13 +138,13 @@ func (g *Guard) server(ctx context.Context) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.known {
-		return g.readFirst, nil
+		return g.ferret, nil
 	}
 	info, err := g.db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
 	if err != nil {
 		return false, fmt.Errorf("mongodb: buildInfo: %w", err)
 	}
-	_, ferret := info.LookupErr("ferretdbVersion")
-	g.known, g.readFirst = true, ferret == nil
-	return g.readFirst, nil
+	_, err = info.LookupErr("ferretdbVersion")
+	g.known, g.ferret = true, err == nil
+	return g.ferret, nil
 }

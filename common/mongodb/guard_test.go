@@ -111,54 +111,86 @@ func TestGuard_EveryHeldFieldMustMatch(t *testing.T) {
 }
 
 // On FerretDB the write itself must find its document by a lone _id, the
-// only filter its SQLite backend answers from the index.
+// only filter its SQLite backend answers from the index; UpdateOne and
+// DeleteOne read the document first, UpdateLocked, whose caller has just
+// read it under its lock, does not.
 func TestGuard_WritesByALoneIDOnFerretDB(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
+	var sent []string
 	var filters []bson.Raw
 	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		var key string
-		switch e.CommandName {
-		case "update":
-			key = "updates"
-		case "delete":
-			key = "deletes"
-		default:
-			return
-		}
-		docs, err := e.Command.Lookup(key).Array().Values()
-		if err != nil || len(docs) == 0 {
+		key := map[string]string{"find": "", "update": "updates", "delete": "deletes"}
+		k, ok := key[e.CommandName]
+		if !ok {
 			return
 		}
 		mu.Lock()
-		filters = append(filters, docs[0].Document().Lookup("q").Document())
-		mu.Unlock()
+		defer mu.Unlock()
+		sent = append(sent, e.CommandName)
+		if k == "" {
+			return
+		}
+		if docs, err := e.Command.Lookup(k).Array().Values(); err == nil && len(docs) > 0 {
+			filters = append(filters, docs[0].Document().Lookup("q").Document())
+		}
 	}}
-	client, err := mongo.Connect(options.Client().ApplyURI(testkit.MongoURI(t)).SetMonitor(monitor))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = client.Disconnect(ctx) })
-	db := client.Database(testkit.DB(t).Name())
+	db := testkit.Client(t, testkit.MongoURI(t), options.Client().SetMonitor(monitor)).Database(testkit.DB(t).Name())
 	coll := db.Collection("docs")
 	id := bson.NewObjectID()
-	_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(0)}})
+	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(0)}})
 	require.NoError(t, err)
+	bump := func(to int64) bson.D {
+		return bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: to}}}}
+	}
 
 	g := mongodb.NewGuard(db)
-	ok, err := g.UpdateOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(0)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: int64(1)}}}})
+	ok, err := g.UpdateOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(0)}}, bump(1))
 	require.NoError(t, err)
 	require.True(t, ok)
-	ok, err = g.DeleteOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(1)}})
+	ok, err = g.UpdateLocked(ctx, coll, id, bson.D{{Key: "version", Value: int64(1)}}, bump(2))
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = g.DeleteOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(2)}})
 	require.NoError(t, err)
 	require.True(t, ok)
 
 	mu.Lock()
 	defer mu.Unlock()
-	require.Len(t, filters, 2)
+	assert.Equal(t, []string{"find", "update", "update", "find", "delete"}, sent)
+	require.Len(t, filters, 3)
 	for _, f := range filters {
 		elems, err := f.Elements()
 		require.NoError(t, err)
 		require.Len(t, elems, 1, "filter %s", f)
 		assert.Equal(t, "_id", elems[0].Key())
 	}
+}
+
+// UpdateLocked checks held in the filter where the server applies it
+// atomically (MongoDB); on FerretDB its caller's lock and read are the
+// check, and the write goes by _id.
+func TestGuard_UpdateLockedChecksInTheFilterOnMongoDB(t *testing.T) {
+	ctx := context.Background()
+	db := testkit.DB(t)
+	coll := db.Collection("docs")
+	id := bson.NewObjectID()
+	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(3)}})
+	require.NoError(t, err)
+	bump := bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: int64(9)}}}}
+
+	ok, err := mongodb.NewFilterGuard(db).UpdateLocked(ctx, coll, id, bson.D{{Key: "version", Value: int64(2)}}, bump)
+	require.NoError(t, err)
+	assert.False(t, ok, "a stale version is refused by the filter")
+
+	ok, err = mongodb.NewFilterGuard(db).UpdateLocked(ctx, coll, bson.NewObjectID(), bson.D{{Key: "version", Value: int64(3)}}, bump)
+	require.NoError(t, err)
+	assert.False(t, ok, "a missing document is not updated")
+
+	ok, err = mongodb.NewGuard(db).UpdateLocked(ctx, coll, id, bson.D{{Key: "version", Value: int64(3)}}, bump)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	var got struct{ Version int64 }
+	require.NoError(t, coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&got))
+	assert.Equal(t, int64(9), got.Version)
 }

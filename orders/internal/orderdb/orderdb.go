@@ -464,7 +464,7 @@ func (s *Store) Update(ctx context.Context, id string, rule order.Rule) (order.O
 			}
 			update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: outbox.Field, Value: msg}}})
 		}
-		ok, err := s.guard.UpdateOne(ctx, s.orders, oid, bson.D{{Key: "version", Value: o.Version}}, update)
+		ok, err := s.guard.UpdateLocked(ctx, s.orders, oid, bson.D{{Key: "version", Value: o.Version}}, update)
 		if err != nil {
 			if cancelled {
 				s.relay.Notify()

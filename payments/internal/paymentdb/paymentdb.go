@@ -319,7 +319,7 @@ func (s *Store) takeOver(ctx context.Context, c payment.Claim, staleBefore time.
 	case !stale(d, staleBefore):
 		return payment.Claim{}, payment.ErrPaymentInProgress
 	}
-	ok, err := s.guard.UpdateOne(ctx, s.payments, d.ID,
+	ok, err := s.guard.UpdateLocked(ctx, s.payments, d.ID,
 		bson.D{{Key: "status", Value: StatusPending}, {Key: "claimedAt", Value: d.ClaimedAt}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "claimedAt", Value: c.ClaimedAt}}},

@@ -9,13 +9,10 @@ import (
 	"ticketing.dev/common/keylock"
 )
 
-// maxAttempts bounds how often a change is re-read and re-applied after
-// losing a race to another write of the same ticket.
-const maxAttempts = 3
-
 // Service lists, edits and reserves tickets. Every change is applied to the
-// stored state as it is when written: a change that loses a race is applied
-// again to the winner's result, rules and all, never written over it.
+// stored state as it is when written (see Store.Update): a change that
+// loses a race is applied again to the winner's result, rules and all,
+// never written over it.
 type Service struct {
 	store Store
 	// maxForSale bounds the tickets one seller has for sale; 0 for none.
@@ -114,7 +111,7 @@ func (s *Service) Edit(ctx context.Context, userID, id, title string, price even
 	if err := Validate(title, price); err != nil {
 		return Ticket{}, err
 	}
-	t, _, err := s.change(ctx, id, func(t *Ticket) (bool, error) {
+	t, _, err := s.store.Update(ctx, id, func(t *Ticket) (bool, error) {
 		return true, t.Edit(userID, title, price)
 	})
 	if err != nil {
@@ -126,7 +123,7 @@ func (s *Service) Edit(ctx context.Context, userID, id, title string, price even
 // Reserve locks ticket id for orderID, as order:created asks. A redelivered
 // event changes nothing; see Ticket.Reserve.
 func (s *Service) Reserve(ctx context.Context, id, orderID string) (changed bool, err error) {
-	_, changed, err = s.change(ctx, id, func(t *Ticket) (bool, error) { return t.Reserve(orderID) })
+	_, changed, err = s.store.Update(ctx, id, func(t *Ticket) (bool, error) { return t.Reserve(orderID) })
 	if err != nil {
 		return false, fmt.Errorf("reserve ticket %s for order %s: %w", id, orderID, err)
 	}
@@ -136,33 +133,9 @@ func (s *Service) Reserve(ctx context.Context, id, orderID string) (changed bool
 // Release unlocks ticket id held by orderID, as order:cancelled asks. A
 // redelivered event changes nothing; see Ticket.Release.
 func (s *Service) Release(ctx context.Context, id, orderID string) (changed bool, err error) {
-	_, changed, err = s.change(ctx, id, func(t *Ticket) (bool, error) { return t.Release(orderID) })
+	_, changed, err = s.store.Update(ctx, id, func(t *Ticket) (bool, error) { return t.Release(orderID) })
 	if err != nil {
 		return false, fmt.Errorf("release ticket %s from order %s: %w", id, orderID, err)
 	}
 	return changed, nil
-}
-
-// change reads ticket id, applies apply to it and stores the result. When
-// another write got in between, it starts again from that write's result,
-// so apply's rules always judge the state that is actually replaced.
-func (s *Service) change(ctx context.Context, id string, apply func(*Ticket) (bool, error)) (Ticket, bool, error) {
-	for attempt := 1; ; attempt++ {
-		t, err := s.store.Get(ctx, id)
-		if err != nil {
-			return Ticket{}, false, err
-		}
-		changed, err := apply(&t)
-		if err != nil || !changed {
-			return t, false, err
-		}
-		saved, err := s.store.Update(ctx, t)
-		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
-			continue
-		}
-		if err != nil {
-			return Ticket{}, false, err
-		}
-		return saved, true, nil
-	}
 }

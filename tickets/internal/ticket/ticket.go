@@ -183,8 +183,16 @@ type Store interface {
 	// interleave with another create's, whichever replica runs it. A lock
 	// whose holder died lapses after a while.
 	LockSeller(ctx context.Context, userID string) (unlock func(context.Context) error, err error)
-	// Update stores t, which was read at t.Version, as version t.Version+1
-	// with its ticket:updated event, and returns it at the new version. It
-	// fails with ErrConflict when the stored version is no longer t.Version.
-	Update(ctx context.Context, t Ticket) (Ticket, error)
+	// Update applies change to ticket id as stored, and when change reports
+	// a change, stores the result as the next version with its
+	// ticket:updated event. It returns the ticket as it stands and whether
+	// it changed. A write by another process in between is noticed, and
+	// change applied again to what that write stored, a few times at most
+	// before ErrConflict. It fails with ErrNotFound or ErrInvalidID, and
+	// with change's error, which leaves the ticket as it was.
+	Update(ctx context.Context, id string, change Change) (Ticket, bool, error)
 }
+
+// Change changes a ticket in place by the rules of its methods (Edit,
+// Reserve, Release) and reports whether it changed anything.
+type Change func(*Ticket) (bool, error)

@@ -142,6 +142,10 @@ func (s *Store) Get(ctx context.Context, id string) (ticket.Ticket, error) {
 	if err != nil {
 		return ticket.Ticket{}, err
 	}
+	return s.get(ctx, oid)
+}
+
+func (s *Store) get(ctx context.Context, oid bson.ObjectID) (ticket.Ticket, error) {
 	var doc document
 	if err := mongodb.FindByID(ctx, s.coll, oid, &doc, ticket.ErrNotFound, options.FindOne().SetProjection(outbox.Without)); err != nil {
 		return ticket.Ticket{}, err
@@ -186,20 +190,52 @@ func (s *Store) CountForSale(ctx context.Context, userID string, upTo int) (int,
 	return int(n), nil
 }
 
-// Update stores t, read at version t.Version, as version t.Version+1 with
-// its ticket:updated event pending, in one write that only matches while
-// the stored version is still t.Version. Otherwise it fails with
-// ticket.ErrConflict, or ticket.ErrNotFound when the ticket is gone.
-func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, error) {
-	oid, err := mongodb.ParseID(t.ID, ticket.ErrInvalidID)
+// updateAttempts bounds how often Update re-reads a ticket that another
+// process wrote between its read and its write.
+const updateAttempts = 3
+
+// Update applies change to the ticket id under the ticket's lock, which
+// the relay shares, and stores the result as the next version with its
+// ticket:updated event pending, in one write that only matches while the
+// stored version is still the one read (see mongodb.Guard). A write by
+// another process in between makes it read and apply change again; after
+// updateAttempts such races it fails with ticket.ErrConflict.
+func (s *Store) Update(ctx context.Context, id string, change ticket.Change) (ticket.Ticket, bool, error) {
+	oid, err := mongodb.ParseID(id, ticket.ErrInvalidID)
 	if err != nil {
-		return ticket.Ticket{}, err
+		return ticket.Ticket{}, false, err
 	}
+	unlock := s.locks.Lock(oid.Hex())
+	defer unlock()
+	for range updateAttempts {
+		t, err := s.get(ctx, oid)
+		if err != nil {
+			return ticket.Ticket{}, false, err
+		}
+		changed, err := change(&t)
+		if err != nil || !changed {
+			return t, false, err
+		}
+		ok, err := s.write(ctx, oid, &t)
+		if err != nil {
+			return ticket.Ticket{}, false, fmt.Errorf("update ticket: %w", err)
+		}
+		if ok {
+			return t, true, nil
+		}
+	}
+	return ticket.Ticket{}, false, fmt.Errorf("update ticket %s: %w", id, ticket.ErrConflict)
+}
+
+// write stores t, read at t.Version under its lock, as version
+// t.Version+1 with its ticket:updated pending, unless another process
+// wrote it since the read; it reports whether it stored it.
+func (s *Store) write(ctx context.Context, oid bson.ObjectID, t *ticket.Ticket) (bool, error) {
 	read := t.Version
-	t.ID, t.Version = oid.Hex(), read+1
+	t.Version++
 	msg, err := outbox.New(ctx, t.Updated())
 	if err != nil {
-		return ticket.Ticket{}, fmt.Errorf("update ticket: %w", err)
+		return false, err
 	}
 	set := bson.D{
 		{Key: "title", Value: t.Title},
@@ -216,25 +252,14 @@ func (s *Store) Update(ctx context.Context, t ticket.Ticket) (ticket.Ticket, err
 	}
 	update = append(update, bson.E{Key: "$set", Value: set})
 
-	unlock := s.locks.Lock(t.ID)
-	ok, err := s.guard.UpdateOne(ctx, s.coll, oid, bson.D{{Key: "version", Value: read}}, update)
+	ok, err := s.guard.UpdateLocked(ctx, s.coll, oid, bson.D{{Key: "version", Value: read}}, update)
 	switch {
 	case ok:
 		s.relay.Stored(oid, msg)
 	case err != nil:
 		s.relay.Notify()
 	}
-	unlock()
-	if err != nil {
-		return ticket.Ticket{}, fmt.Errorf("update ticket: %w", err)
-	}
-	if !ok {
-		if _, err := s.Get(ctx, t.ID); err != nil {
-			return ticket.Ticket{}, err
-		}
-		return ticket.Ticket{}, ticket.ErrConflict
-	}
-	return t, nil
+	return ok, err
 }
 
 func nonNil(s []string) []string {

@@ -3,10 +3,10 @@ package ticketdb_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,7 +33,11 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db := testkit.DB(t)
+	return newFixtureOn(t, testkit.DB(t))
+}
+
+func newFixtureOn(t *testing.T, db *mongo.Database) *fixture {
+	t.Helper()
 	f := &fixture{coll: db.Collection(ticketdb.Collection), relay: new(outboxtest.Handoff)}
 	f.store = ticketdb.New(db, new(keylock.Locks), f.relay)
 	require.NoError(t, f.store.EnsureIndexes(t.Context()))
@@ -104,14 +108,33 @@ func TestGet_UnknownAndMalformedIDs(t *testing.T) {
 	}
 }
 
+func reprice(p events.Money) ticket.Change {
+	return func(t *ticket.Ticket) (bool, error) { t.Price = p; return true, nil }
+}
+
+func reserve(orderID string) ticket.Change {
+	return func(t *ticket.Ticket) (bool, error) { return t.Reserve(orderID) }
+}
+
+func release(orderID string) ticket.Change {
+	return func(t *ticket.Ticket) (bool, error) { return t.Release(orderID) }
+}
+
+// update applies change to ticket id and returns the ticket as stored.
+func (f *fixture) update(t *testing.T, id string, change ticket.Change) ticket.Ticket {
+	t.Helper()
+	tk, changed, err := f.store.Update(t.Context(), id, change)
+	require.NoError(t, err)
+	require.True(t, changed)
+	return tk
+}
+
 func TestUpdate_RaisesTheVersionByExactlyOneAndPushesTheEvent(t *testing.T) {
 	f := newFixture(t)
 	tk := f.insert(t)
 
 	for want := int64(1); want <= 4; want++ {
-		tk.Price += 100
-		next, err := f.store.Update(t.Context(), tk)
-		require.NoError(t, err)
+		next := f.update(t, tk.ID, reprice(tk.Price+100))
 		assert.Equal(t, want, next.Version)
 		assert.Equal(t, want, f.raw(t, tk.ID).Version)
 		tk = next
@@ -126,87 +149,108 @@ func TestUpdate_RaisesTheVersionByExactlyOneAndPushesTheEvent(t *testing.T) {
 	assert.Equal(t, r.Outbox, f.relay.Messages(tk.ID), "the relay is not handed each stored event, in order")
 }
 
-func TestUpdate_StaleVersionIsAConflict(t *testing.T) {
+// A change is judged against the ticket as stored, and one it refuses or
+// that changes nothing writes nothing.
+func TestUpdate_RefusedOrEmptyChangeStoresNothing(t *testing.T) {
 	f := newFixture(t)
 	tk := f.insert(t)
-	first, second := tk, tk
+	f.update(t, tk.ID, reserve("o1"))
 
-	first.Price = 1500
-	_, err := f.store.Update(t.Context(), first)
-	require.NoError(t, err)
+	got, changed, err := f.store.Update(t.Context(), tk.ID, reserve("o2"))
+	assert.ErrorIs(t, err, ticket.ErrHeldByOtherOrder, "o1 holds the ticket as stored")
+	assert.False(t, changed)
+	assert.Equal(t, "o1", got.OrderID)
 
-	second.Price = 2000
-	_, err = f.store.Update(t.Context(), second)
-	assert.ErrorIs(t, err, ticket.ErrConflict)
+	got, changed, err = f.store.Update(t.Context(), tk.ID, reserve("o1"))
+	require.NoError(t, err, "a redelivered reservation")
+	assert.False(t, changed)
+	assert.Equal(t, int64(1), got.Version)
 
 	r := f.raw(t, tk.ID)
-	assert.Equal(t, int64(1500), r.Price, "the stale write changed nothing")
 	assert.Equal(t, int64(1), r.Version)
-	assert.Len(t, r.Outbox, 2, "and left no event")
-	assert.Len(t, f.relay.Messages(tk.ID), 2, "the relay was handed an event the stale write did not store")
-	assert.Zero(t, f.relay.Notified(), "a conflict stores nothing: nothing to look for")
+	assert.Len(t, r.Outbox, 2, "no event for either")
+	assert.Len(t, f.relay.Messages(tk.ID), 2)
+	assert.Zero(t, f.relay.Notified())
 }
 
 // A write that fails may still have been applied by the server (a client
 // timeout, a cancelled request), so the relay is told to look for its
 // event rather than handed it.
 func TestInsertAndUpdate_FailedWriteAsksTheRelayToLook(t *testing.T) {
-	f := newFixture(t)
+	db, faults := testkit.FaultyDB(t)
+	f := newFixtureOn(t, db)
 	tk := f.insert(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
 
-	_, err := f.store.Insert(ctx, ticket.Ticket{Title: "concert", Price: 1099, UserID: "u1"})
-	require.Error(t, err)
+	faults.Drop("insert", ticketdb.Collection)
+	_, err := f.store.Insert(t.Context(), ticket.Ticket{Title: "concert", Price: 1099, UserID: "u1"})
+	require.ErrorIs(t, err, testkit.ErrDropped)
 	assert.Equal(t, 1, f.relay.Notified(), "after a failed insert")
+	faults.Heal()
 
-	tk.Price = 1500
-	_, err = f.store.Update(ctx, tk)
-	require.Error(t, err)
+	faults.Drop("update", ticketdb.Collection)
+	_, _, err = f.store.Update(t.Context(), tk.ID, reprice(1500))
+	require.ErrorIs(t, err, testkit.ErrDropped)
 	assert.Equal(t, 2, f.relay.Notified(), "after a failed update")
-	assert.Len(t, f.relay.Messages(tk.ID), 1, "only the insert's event was handed over")
+	assert.Len(t, f.relay.Messages(tk.ID), 1, "only the first insert's event was handed over")
+	assert.Equal(t, 2, faults.Dropped())
 }
 
-func TestUpdate_UnknownTicketIsNotFound(t *testing.T) {
+func TestUpdate_UnknownOrMalformedTicket(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.store.Update(t.Context(), ticket.Ticket{ID: bson.NewObjectID().Hex(), Title: "x", Price: 1})
+	_, _, err := f.store.Update(t.Context(), bson.NewObjectID().Hex(), reprice(1))
 	assert.ErrorIs(t, err, ticket.ErrNotFound)
+	_, _, err = f.store.Update(t.Context(), "abc", reprice(1))
+	assert.ErrorIs(t, err, ticket.ErrInvalidID)
 }
 
-func TestUpdate_ConcurrentWritesOfOneVersionStoreOne(t *testing.T) {
+// Racing changes of one ticket are applied one after the other, each to
+// the last one's result: no change is lost, and one order's reservation
+// wins.
+func TestUpdate_RacingChangesApplyInTurn(t *testing.T) {
 	f := newFixture(t)
-	const rounds, racers = 10, 8
-	for range rounds {
+	const racers = 8
+	race := func(change func(i int) ticket.Change) (ticket.Ticket, []error) {
 		tk := f.insert(t)
+		errs := make([]error, racers)
 		var wg sync.WaitGroup
-		var won atomic.Int64
 		for i := range racers {
-			wg.Go(func() {
-				mine := tk
-				mine.Price = events.Money(100 + i)
-				_, err := f.store.Update(context.Background(), mine)
-				if err == nil {
-					won.Add(1)
-					return
-				}
-				assert.ErrorIs(t, err, ticket.ErrConflict)
-			})
+			wg.Go(func() { _, _, errs[i] = f.store.Update(context.Background(), tk.ID, change(i)) })
 		}
 		wg.Wait()
-		assert.EqualValues(t, 1, won.Load())
-		r := f.raw(t, tk.ID)
-		assert.Equal(t, int64(1), r.Version)
-		assert.Len(t, r.Outbox, 2)
+		return tk, errs
 	}
+
+	tk, errs := race(func(int) ticket.Change {
+		return func(t *ticket.Ticket) (bool, error) { t.Price++; return true, nil }
+	})
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	r := f.raw(t, tk.ID)
+	assert.Equal(t, int64(1099+racers), r.Price, "every change applied to the one before")
+	assert.Equal(t, int64(racers), r.Version)
+	assert.Len(t, r.Outbox, 1+racers)
+
+	tk, errs = race(func(i int) ticket.Change { return reserve(fmt.Sprintf("o%d", i)) })
+	var won []int
+	for i, err := range errs {
+		if err == nil {
+			won = append(won, i)
+			continue
+		}
+		assert.ErrorIs(t, err, ticket.ErrHeldByOtherOrder)
+	}
+	require.Len(t, won, 1)
+	r = f.raw(t, tk.ID)
+	require.NotNil(t, r.OrderID)
+	assert.Equal(t, fmt.Sprintf("o%d", won[0]), *r.OrderID)
+	assert.Equal(t, int64(1), r.Version)
+	assert.Len(t, r.Outbox, 2)
 }
 
 func TestUpdate_ReservationAndReleaseAreStored(t *testing.T) {
 	f := newFixture(t)
-	tk := f.insert(t)
-
-	tk.OrderID = "o1"
-	tk, err := f.store.Update(t.Context(), tk)
-	require.NoError(t, err)
+	tk := f.update(t, f.insert(t).ID, reserve("o1"))
 	r := f.raw(t, tk.ID)
 	require.NotNil(t, r.OrderID)
 	assert.Equal(t, "o1", *r.OrderID)
@@ -214,10 +258,7 @@ func TestUpdate_ReservationAndReleaseAreStored(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tk, got)
 
-	_, err = tk.Release("o1")
-	require.NoError(t, err)
-	tk, err = f.store.Update(t.Context(), tk)
-	require.NoError(t, err)
+	tk = f.update(t, tk.ID, release("o1"))
 	r = f.raw(t, tk.ID)
 	assert.Nil(t, r.OrderID, "the orderId field is removed, not emptied")
 	assert.Equal(t, []string{"o1"}, r.ReleasedOrderIDs)
@@ -237,16 +278,9 @@ func TestAvailable_ListsUnreservedTicketsOldestFirst(t *testing.T) {
 	assert.False(t, more)
 
 	a, b, c := f.insert(t), f.insert(t), f.insert(t)
-	b.OrderID = "o1"
-	_, err = f.store.Update(t.Context(), b)
-	require.NoError(t, err)
-	c.OrderID = "o2"
-	c, err = f.store.Update(t.Context(), c)
-	require.NoError(t, err)
-	_, err = c.Release("o2")
-	require.NoError(t, err)
-	c, err = f.store.Update(t.Context(), c)
-	require.NoError(t, err)
+	f.update(t, b.ID, reserve("o1"))
+	f.update(t, c.ID, reserve("o2"))
+	f.update(t, c.ID, release("o2"))
 
 	ts, more, err = f.store.Available(t.Context(), ticket.Page{})
 	require.NoError(t, err)
@@ -261,11 +295,7 @@ func TestAvailable_PagesInIDOrderSkippingReservedTickets(t *testing.T) {
 		all = append(all, f.insert(t).ID)
 	}
 	slices.Sort(all) // ObjectIDs of one process rise, but for a counter wrapping within a second
-	reserved, err := f.store.Get(t.Context(), all[3])
-	require.NoError(t, err)
-	reserved.OrderID = "o1"
-	_, err = f.store.Update(t.Context(), reserved)
-	require.NoError(t, err)
+	f.update(t, all[3], reserve("o1"))
 	available := []string{all[0], all[1], all[2], all[4]}
 
 	cases := []struct {
@@ -291,7 +321,7 @@ func TestAvailable_PagesInIDOrderSkippingReservedTickets(t *testing.T) {
 		assert.Equal(t, c.more, more, c.name)
 	}
 
-	_, _, err = f.store.Available(t.Context(), ticket.Page{After: "not-an-id", Limit: 1})
+	_, _, err := f.store.Available(t.Context(), ticket.Page{After: "not-an-id", Limit: 1})
 	assert.ErrorIs(t, err, ticket.ErrInvalidID)
 }
 
@@ -324,10 +354,7 @@ func TestCountForSale_CountsTheSellersUnreservedTicketsUpToTheBound(t *testing.T
 	}
 	_, err := f.store.Insert(t.Context(), ticket.Ticket{Title: "another seller's", Price: 1099, UserID: "u2"})
 	require.NoError(t, err)
-	reserved := mine[0]
-	reserved.OrderID = "o1"
-	_, err = f.store.Update(t.Context(), reserved)
-	require.NoError(t, err)
+	f.update(t, mine[0].ID, reserve("o1"))
 
 	assert.Equal(t, 3, count("u1", 10), "the reserved ticket and the other seller's are left out")
 	assert.Equal(t, 3, count("u1", 0), "0 counts them all")
