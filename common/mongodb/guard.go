@@ -148,3 +148,30 @@ func (g *Guard) server(ctx context.Context) (bool, error) {
 	g.known, g.ferret = true, err == nil
 	return g.ferret, nil
 }
+
+// ApplyVersion applies update, which takes the replica id to version,
+// when the replica holds the version before it: a replica applies its
+// source's versions one after another. A replica at version or past it
+// has applied it already (a redelivery), and nil is returned. A replica
+// that is missing or further behind fails with behind, wrapped, so that
+// the event is redelivered once the versions before it have come.
+func (g *Guard) ApplyVersion(ctx context.Context, coll *mongo.Collection, id bson.ObjectID, version int64, update any, behind error) error {
+	ok, err := g.UpdateOne(ctx, coll, id, bson.D{{Key: "version", Value: version - 1}}, update)
+	if err != nil || ok {
+		return err
+	}
+	// Not applied: either it was already, or an earlier version is missing.
+	var held struct {
+		Version int64 `bson:"version"`
+	}
+	err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&held)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fmt.Errorf("%s version %d: not created yet: %w", id.Hex(), version, behind)
+	case err != nil:
+		return err
+	case held.Version >= version:
+		return nil
+	}
+	return fmt.Errorf("%s version %d: the replica holds version %d: %w", id.Hex(), version, held.Version, behind)
+}

@@ -2,6 +2,8 @@ package mongodb_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -193,4 +195,42 @@ func TestGuard_UpdateLockedChecksInTheFilterOnMongoDB(t *testing.T) {
 	var got struct{ Version int64 }
 	require.NoError(t, coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&got))
 	assert.Equal(t, int64(9), got.Version)
+}
+
+func TestGuard_ApplyVersionAppliesEachVersionOnTheOneBefore(t *testing.T) {
+	ctx := context.Background()
+	errBehind := errors.New("behind")
+	for name, g := range guards(testkit.DB(t)) {
+		t.Run(name, func(t *testing.T) {
+			coll := testkit.DB(t).Collection("replicas")
+			id := bson.NewObjectID()
+			to := func(v int64) bson.D {
+				return bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: v}, {Key: "title", Value: fmt.Sprint("v", v)}}}}
+			}
+			apply := func(v int64) error { return g.ApplyVersion(ctx, coll, id, v, to(v), errBehind) }
+
+			err := apply(1)
+			require.ErrorIs(t, err, errBehind, "no replica yet")
+			assert.Contains(t, err.Error(), "not created yet")
+
+			_, err = coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(0)}, {Key: "title", Value: "v0"}})
+			require.NoError(t, err)
+			err = apply(2)
+			require.ErrorIs(t, err, errBehind, "version 1 has not come")
+			assert.Contains(t, err.Error(), "holds version 0")
+
+			require.NoError(t, apply(1))
+			require.NoError(t, apply(2))
+			require.NoError(t, apply(1), "a redelivery of a version passed")
+			require.NoError(t, apply(2), "a redelivery of the version held")
+
+			var got struct {
+				Version int64
+				Title   string
+			}
+			require.NoError(t, coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&got))
+			assert.Equal(t, int64(2), got.Version)
+			assert.Equal(t, "v2", got.Title, "a redelivery changed nothing")
+		})
+	}
 }

@@ -215,7 +215,7 @@ func (s *Store) AddOrder(ctx context.Context, o payment.Order) error {
 }
 
 // CancelOrder applies the cancellation of version `version` when the
-// replica holds the version before it.
+// replica holds the version before it (mongodb.Guard.ApplyVersion).
 func (s *Store) CancelOrder(ctx context.Context, id string, version int64, at time.Time) error {
 	oid, err := mongodb.ParseID(id, payment.ErrMalformedID)
 	if err != nil {
@@ -223,31 +223,15 @@ func (s *Store) CancelOrder(ctx context.Context, id string, version int64, at ti
 	}
 	unlock := s.orderLocks.Lock(oid.Hex())
 	defer unlock()
-	ok, err := s.guard.UpdateOne(ctx, s.orders, oid,
-		bson.D{{Key: "version", Value: version - 1}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: events.StatusCancelled},
-			{Key: "version", Value: version},
-			{Key: "cancelledAt", Value: at.UTC()},
-		}}})
-	if err != nil {
+	update := bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status", Value: events.StatusCancelled},
+		{Key: "version", Value: version},
+		{Key: "cancelledAt", Value: at.UTC()},
+	}}}
+	if err := s.guard.ApplyVersion(ctx, s.orders, oid, version, update, payment.ErrOrderBehind); err != nil {
 		return fmt.Errorf("cancel order: %w", err)
 	}
-	if ok {
-		return nil
-	}
-	// Not applied: either it was already, or an earlier version is missing.
-	cur, err := s.order(ctx, oid)
-	if errors.Is(err, payment.ErrOrderNotFound) {
-		return fmt.Errorf("order %s version %d: not created yet: %w", id, version, payment.ErrOrderBehind)
-	}
-	if err != nil {
-		return err
-	}
-	if cur.Version >= version {
-		return nil
-	}
-	return fmt.Errorf("order %s version %d: replica holds version %d: %w", id, version, cur.Version, payment.ErrOrderBehind)
+	return nil
 }
 
 // Claim inserts a pending payment for c.OrderID, or looks at the one that
