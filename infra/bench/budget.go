@@ -177,6 +177,9 @@ type Comparison struct {
 	// Incomplete says why some of the step's events were still in flight
 	// when its commands were read: they cost more than measured.
 	Incomplete string `json:",omitempty"`
+	// Inherited says why the commands measured include the unfinished
+	// work of the step before: they cost less than measured.
+	Inherited string `json:",omitempty"`
 }
 
 // Compare sets a step's measured commands against the budget of the calls
@@ -185,7 +188,7 @@ func Compare(s load.StepResult) (c Comparison, ok bool) {
 	if s.Requests == 0 {
 		return Comparison{}, false
 	}
-	c = Comparison{Step: s.Name, Requests: s.Requests, Stories: map[string]float64{}, Incomplete: s.Unsettled}
+	c = Comparison{Step: s.Name, Requests: s.Requests, Stories: map[string]float64{}, Incomplete: s.Unsettled, Inherited: s.Inherited}
 	per := 1 / float64(s.Requests)
 	for call, n := range s.Calls {
 		story, ok := CallStories[call]
@@ -295,6 +298,8 @@ func (c Comparison) Verdict() string {
 		return "n/a"
 	case c.Budget == 0:
 		return "no budget"
+	case c.Over && c.Inherited != "":
+		return fmt.Sprintf("over budget by %.0f %%, with the step before's unfinished work", (c.Ratio-1)*100)
 	case c.Over:
 		return fmt.Sprintf("**over budget by %.0f %%**", (c.Ratio-1)*100)
 	case c.Incomplete != "":

@@ -130,6 +130,18 @@ func TestCompare(t *testing.T) {
 			stories: map[string]float64{"create": 1},
 		},
 		{
+			name: "over budget after an unsettled step says so",
+			step: func() load.StepResult {
+				s := step("pay", 100, map[string]int{load.Call("POST", "/api/payments", 201): 100},
+					cmd("payments", "payments", "insert", 100), cmd("orders", "orders", "update", 3000))
+				s.Inherited = "not settled: audit: the system did not become quiet within 1m30s"
+				return s
+			}(),
+			budget: 7, meas: 31, over: true, verdict: "over budget by 343 %, with the step before's unfinished work",
+			stories:   map[string]float64{"pay": 1},
+			overLines: []string{"orders.orders update"},
+		},
+		{
 			name:   "commands not measured",
 			step:   load.StepResult{Name: "create", Requests: 100, Calls: created, CommandsErr: "tickets: GET /metrics: 404 Not Found"},
 			budget: 3, meas: 0, verdict: "n/a",

@@ -152,6 +152,10 @@ type StepResult struct {
 	// commands were read (Settle returned ErrNotSettled): they are then
 	// fewer than the step will cost.
 	Unsettled string `json:",omitempty"`
+	// Inherited says that the step before it had not settled
+	// (its Unsettled): the commands counted here include that step's
+	// unfinished work.
+	Inherited string `json:",omitempty"`
 }
 
 // ErrNotSettled is what Config.Settle wraps when the events did not settle
@@ -242,6 +246,7 @@ type runner struct {
 	// Only the goroutine of Run touches these.
 	made       map[string]int // rows this run added, by RowSteps collection
 	recyclable []expiring     // tickets of orders left unpaid, oldest expiry first
+	unsettled  string         // the last step's StepResult.Unsettled
 }
 
 // Run runs the configured steps one after the other and returns what they

@@ -157,6 +157,7 @@ func (r *runner) account(ctx context.Context, res *StepResult, before map[string
 		return err
 	}
 	res.Unsettled = unsettled
+	res.Inherited, r.unsettled = r.unsettled, unsettled
 	left := unpaid(orders)
 	for _, e := range left {
 		if !e.at.After(cutoff) {

@@ -161,6 +161,10 @@ func writeComparison(p func(string, ...any), cmp bench.Comparison) {
 		p("")
 		p("The step's events were not all handled when its commands were read (`%s`): it costs more than measured.", strings.ReplaceAll(firstLine(cmp.Incomplete), "`", "'"))
 	}
+	if cmp.Inherited != "" {
+		p("")
+		p("The step before it had not settled (`%s`): the commands counted here include that step's unfinished work, so this one costs less than measured.", strings.ReplaceAll(firstLine(cmp.Inherited), "`", "'"))
+	}
 }
 
 // seriesChart draws a step's requests a second and p99 a second, over its
