@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/testkit"
@@ -118,26 +115,7 @@ func TestGuard_EveryHeldFieldMustMatch(t *testing.T) {
 // read it under its lock, does not.
 func TestGuard_WritesByALoneIDOnFerretDB(t *testing.T) {
 	ctx := context.Background()
-	var mu sync.Mutex
-	var sent []string
-	var filters []bson.Raw
-	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		key := map[string]string{"find": "", "update": "updates", "delete": "deletes"}
-		k, ok := key[e.CommandName]
-		if !ok {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		sent = append(sent, e.CommandName)
-		if k == "" {
-			return
-		}
-		if docs, err := e.Command.Lookup(k).Array().Values(); err == nil && len(docs) > 0 {
-			filters = append(filters, docs[0].Document().Lookup("q").Document())
-		}
-	}}
-	db := testkit.Client(t, testkit.MongoURI(t), options.Client().SetMonitor(monitor)).Database(testkit.DB(t).Name())
+	db, rec := testkit.RecordCommands(t)
 	coll := db.Collection("docs")
 	id := bson.NewObjectID()
 	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(0)}})
@@ -145,6 +123,7 @@ func TestGuard_WritesByALoneIDOnFerretDB(t *testing.T) {
 	bump := func(to int64) bson.D {
 		return bson.D{{Key: "$set", Value: bson.D{{Key: "version", Value: to}}}}
 	}
+	rec.Take()
 
 	g := mongodb.NewGuard(db)
 	ok, err := g.UpdateOne(ctx, coll, id, bson.D{{Key: "version", Value: int64(0)}}, bump(1))
@@ -157,16 +136,17 @@ func TestGuard_WritesByALoneIDOnFerretDB(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, []string{"find", "update", "update", "find", "delete"}, sent)
-	require.Len(t, filters, 3)
-	for _, f := range filters {
-		elems, err := f.Elements()
-		require.NoError(t, err)
-		require.Len(t, elems, 1, "filter %s", f)
-		assert.Equal(t, "_id", elems[0].Key())
+	var sent []string
+	for _, c := range rec.Take() {
+		sent = append(sent, c.String())
 	}
+	read := "find docs {filter:{_id:objectId},limit:1,projection:{version:1},singleBatch:true}"
+	update := "update docs {ordered:true,updates:[{q:{_id:objectId},u:{$set:{version:long}}}]}"
+	assert.Equal(t, []string{
+		read, update, // UpdateOne
+		update,                                                                  // UpdateLocked
+		read, "delete docs {deletes:[{limit:1,q:{_id:objectId}}],ordered:true}", // DeleteOne
+	}, sent)
 }
 
 // UpdateLocked checks held in the filter where the server applies it
