@@ -154,17 +154,28 @@ func (g *Guard) server(ctx context.Context) (bool, error) {
 // source's versions one after another. A replica at version or past it
 // has applied it already (a redelivery), and nil is returned. A replica
 // that is missing or further behind fails with behind, wrapped, so that
-// the event is redelivered once the versions before it have come.
+// the event is redelivered once the versions before it have come. On
+// FerretDB one read by _id decides, and the write goes by _id; on MongoDB
+// the write filters on version-1 and a read follows only when it missed.
 func (g *Guard) ApplyVersion(ctx context.Context, coll *mongo.Collection, id bson.ObjectID, version int64, update any, behind error) error {
-	ok, err := g.UpdateOne(ctx, coll, id, bson.D{{Key: "version", Value: version - 1}}, update)
-	if err != nil || ok {
+	ferret, err := g.server(ctx)
+	if err != nil {
 		return err
 	}
-	// Not applied: either it was already, or an earlier version is missing.
+	byID := bson.D{{Key: "_id", Value: id}}
+	if !ferret {
+		res, err := coll.UpdateOne(ctx, append(byID, bson.E{Key: "version", Value: version - 1}), update)
+		if err != nil || res.MatchedCount == 1 {
+			return err
+		}
+	}
+	// On FerretDB the one read decides (see Guard); on MongoDB it says why
+	// the write did not match: applied already, or an earlier version is
+	// missing.
 	var held struct {
 		Version int64 `bson:"version"`
 	}
-	err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&held)
+	err = coll.FindOne(ctx, byID, options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&held)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return fmt.Errorf("%s version %d: not created yet: %w", id.Hex(), version, behind)
@@ -172,6 +183,11 @@ func (g *Guard) ApplyVersion(ctx context.Context, coll *mongo.Collection, id bso
 		return err
 	case held.Version >= version:
 		return nil
+	case held.Version < version-1 || !ferret:
+		// On MongoDB, version-1 here was written by another process since
+		// the update missed: the redelivered event applies it.
+		return fmt.Errorf("%s version %d: the replica holds version %d: %w", id.Hex(), version, held.Version, behind)
 	}
-	return fmt.Errorf("%s version %d: the replica holds version %d: %w", id.Hex(), version, held.Version, behind)
+	_, err = coll.UpdateOne(ctx, byID, update)
+	return err
 }
