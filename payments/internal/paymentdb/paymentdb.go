@@ -328,18 +328,12 @@ func stale(d paymentDoc, staleBefore time.Time) bool {
 // every holder charges under the claim's one idempotency key, so whichever
 // completes it records the one charge Stripe made.
 func (s *Store) Complete(ctx context.Context, c payment.Claim, stripeID string) (payment.Payment, error) {
-	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
-	if err != nil {
-		return payment.Payment{}, err
-	}
 	p := payment.Payment{ID: c.ID, OrderID: c.OrderID, StripeID: stripeID, Status: payment.StatusSucceeded}
 	msg, err := outbox.New(ctx, p.CreatedEvent())
 	if err != nil {
 		return payment.Payment{}, err
 	}
-	unlock := s.paymentLocks.Lock(id.Hex())
-	defer unlock()
-	ok, err := s.guard.UpdateOne(ctx, s.payments, id,
+	id, ok, err := s.updatePayment(ctx, c.ID,
 		bson.D{{Key: "status", Value: StatusPending}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: StatusSucceeded}, {Key: "stripeId", Value: stripeID}}},
@@ -382,18 +376,28 @@ func (s *Store) Release(ctx context.Context, c payment.Claim) error {
 // Abandon marks the claim, if it is still pending and still c's, as one
 // the next attempt takes over at once.
 func (s *Store) Abandon(ctx context.Context, c payment.Claim) error {
-	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
-	if err != nil {
-		return err
-	}
-	unlock := s.paymentLocks.Lock(id.Hex())
-	defer unlock()
-	_, err = s.guard.UpdateOne(ctx, s.payments, id, heldBy(c),
+	_, _, err := s.updatePayment(ctx, c.ID, heldBy(c),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "abandoned", Value: true}}}})
 	if err != nil {
 		return fmt.Errorf("abandon claim: %w", err)
 	}
 	return nil
+}
+
+// updatePayment applies update to the payment with the given id if it
+// still matches held, and reports whether it did. It holds the payment's
+// lock while it writes: on FerretDB the lock is what makes the Guard's
+// write by _id safe (see mongodb.Guard). A malformed id is
+// payment.ErrMalformedID.
+func (s *Store) updatePayment(ctx context.Context, id string, held, update bson.D) (bson.ObjectID, bool, error) {
+	oid, err := mongodb.ParseID(id, payment.ErrMalformedID)
+	if err != nil {
+		return oid, false, err
+	}
+	unlock := s.paymentLocks.Lock(oid.Hex())
+	defer unlock()
+	ok, err := s.guard.UpdateOne(ctx, s.payments, oid, held, update)
+	return oid, ok, err
 }
 
 // heldBy is what a claim holds while it is pending and held by c, that is

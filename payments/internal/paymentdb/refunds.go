@@ -43,14 +43,8 @@ func (s *Store) paymentByID(ctx context.Context, id bson.ObjectID) (paymentDoc, 
 // Retake takes over the claim if it is still pending and still as c was
 // listed.
 func (s *Store) Retake(ctx context.Context, c payment.Claim, at time.Time) (payment.Claim, error) {
-	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
-	if err != nil {
-		return payment.Claim{}, err
-	}
 	at = at.UTC().Truncate(time.Millisecond) // what BSON keeps
-	unlock := s.paymentLocks.Lock(id.Hex())
-	defer unlock()
-	ok, err := s.guard.UpdateOne(ctx, s.payments, id, heldBy(c), bson.D{
+	_, ok, err := s.updatePayment(ctx, c.ID, heldBy(c), bson.D{
 		{Key: "$set", Value: bson.D{{Key: "claimedAt", Value: at}}},
 		{Key: "$unset", Value: bson.D{{Key: "abandoned", Value: ""}}},
 	})
@@ -90,14 +84,8 @@ func (s *Store) PendingClaims(ctx context.Context, claimedBefore time.Time, limi
 // one update that stores no event. Like Complete, it filters on the
 // status only: every holder of the claim charged under its one key.
 func (s *Store) RefundDue(ctx context.Context, c payment.Claim, stripeID string, at time.Time) (payment.RefundClaim, error) {
-	id, err := mongodb.ParseID(c.ID, payment.ErrMalformedID)
-	if err != nil {
-		return payment.RefundClaim{}, err
-	}
 	at = at.UTC().Truncate(time.Millisecond)
-	unlock := s.paymentLocks.Lock(id.Hex())
-	defer unlock()
-	ok, err := s.guard.UpdateOne(ctx, s.payments, id,
+	_, ok, err := s.updatePayment(ctx, c.ID,
 		bson.D{{Key: "status", Value: StatusPending}},
 		bson.D{
 			{Key: "$set", Value: bson.D{
@@ -141,7 +129,9 @@ func (s *Store) ClaimRefund(ctx context.Context, paymentID string, at, staleBefo
 	default: // refunding by a live holder, or a claim not charged yet
 		return payment.RefundClaim{}, fmt.Errorf("claim refund of %s (%s): %w", paymentID, d.Status, payment.ErrRefundInProgress)
 	}
-	ok, err := s.guard.UpdateOne(ctx, s.payments, id, held, bson.D{{Key: "$set", Value: bson.D{
+	// Read under the lock, held is what the payment holds: on FerretDB
+	// the write needs no second read.
+	ok, err := s.guard.UpdateLocked(ctx, s.payments, id, held, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "status", Value: StatusRefunding},
 		{Key: "refundingAt", Value: at},
 	}}})
@@ -158,14 +148,8 @@ func (s *Store) ClaimRefund(ctx context.Context, paymentID string, at, staleBefo
 // holder refunds under the payment's one refund key, so whichever records
 // it records the one refund Stripe made.
 func (s *Store) Refunded(ctx context.Context, r payment.RefundClaim, refundID string, at time.Time) (payment.Payment, error) {
-	id, err := mongodb.ParseID(r.PaymentID, payment.ErrMalformedID)
-	if err != nil {
-		return payment.Payment{}, err
-	}
 	at = at.UTC().Truncate(time.Millisecond)
-	unlock := s.paymentLocks.Lock(id.Hex())
-	defer unlock()
-	ok, err := s.guard.UpdateOne(ctx, s.payments, id,
+	id, ok, err := s.updatePayment(ctx, r.PaymentID,
 		bson.D{{Key: "status", Value: StatusRefunding}},
 		bson.D{
 			{Key: "$set", Value: bson.D{
