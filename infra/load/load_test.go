@@ -114,4 +114,26 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 		assert.True(t, strings.HasSuffix(l.Name, load.AtRest), "%s: a lag of the warm-up reached the report", l.Name)
 		assert.Equal(t, warm.Steps[0].Requests, l.Samples, l.Name)
 	}
+
+	// A step whose events had not settled when its commands were read
+	// says so, and so does the one after it, whose count includes that
+	// work; the one after that is clear. Settle runs before each step and
+	// after it: the first two calls are signup's.
+	settles := 0
+	chained, err := load.Run(ctx, load.Config{
+		URL: s.URL, Users: 2, Duration: 500 * time.Millisecond, Tickets: 5, Steps: []string{"signup", "signin", "list"},
+		Settle: func(context.Context) error {
+			if settles++; settles <= 2 {
+				return fmt.Errorf("%w: 3 events pending", load.ErrNotSettled)
+			}
+			return nil
+		},
+	})
+	require.NoError(t, err)
+	require.Len(t, chained.Steps, 3)
+	assert.Equal(t, "not settled: 3 events pending", chained.Steps[0].Unsettled)
+	assert.Empty(t, chained.Steps[0].Inherited)
+	assert.Empty(t, chained.Steps[1].Unsettled)
+	assert.Equal(t, chained.Steps[0].Unsettled, chained.Steps[1].Inherited)
+	assert.Empty(t, chained.Steps[2].Inherited)
 }
