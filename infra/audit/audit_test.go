@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -129,4 +130,27 @@ func TestAudit_EmptyDatabasesAreConsistent(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, r.OK())
 	assert.Zero(t, r.Counts.Tickets)
+}
+
+// TestLoad_ReadsClaimsBeforeOrders: the collections are read one after the
+// other, not as one snapshot. Read orders first, an overdue order cancelled
+// between the two reads would look active with no claim, a double sale
+// the audit would report falsely; read claims first, it looks like a claim
+// its cancelled order has not released yet, which the audit only warns of.
+func TestLoad_ReadsClaimsBeforeOrders(t *testing.T) {
+	orders, rec := testkit.RecordCommands(t)
+	dbs := databases(t)
+	dbs.Orders = orders
+	_, err := audit.Load(t.Context(), dbs)
+	require.NoError(t, err)
+
+	var finds []string
+	for _, c := range rec.Take() {
+		if c.Name == "find" {
+			finds = append(finds, c.Collection)
+		}
+	}
+	claims, ordersAt := slices.Index(finds, "claims"), slices.Index(finds, "orders")
+	require.True(t, claims >= 0 && ordersAt >= 0, "finds in the orders database: %v", finds)
+	assert.Less(t, claims, ordersAt, "finds in the orders database: %v", finds)
 }
