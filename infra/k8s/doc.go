@@ -3,8 +3,8 @@
 // (overlays/dev, overlays/gateway, overlays/jetstream, overlays/prod) and
 // the components they share (components/), with a kind cluster's configuration (kind/); and the
 // tests that render every overlay with kustomize and check it, the
-// Dockerfiles and skaffold.yaml offline: no cluster and no Docker engine are
-// needed.
+// Dockerfile (replayed for each service) and skaffold.yaml offline: no
+// cluster and no Docker engine are needed.
 //
 // testdata/skaffold-v4beta13.json is skaffold's JSON schema for
 // skaffold/v4beta13, copied from docs-v2/content/en/schemas/ in the Go module

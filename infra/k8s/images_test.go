@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"debug/buildinfo"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -45,22 +46,23 @@ func goBuildEnv() []string {
 	return append(env, "GOENV=off", "GOTOOLCHAIN=local")
 }
 
-// buildImage replays the artifact's Dockerfile, once per test binary.
+// buildImage replays the artifact's Dockerfile with its build arguments,
+// once per build (artifact.build) per test binary.
 func buildImage(t *testing.T, a artifact) *replayed {
 	t.Helper()
 	builtImages.Lock()
-	if builtImages.byDf == nil {
+	if builtImages.byBuild == nil {
 		dir, err := os.MkdirTemp("", "ticketing-images-")
 		if err != nil {
 			builtImages.Unlock()
 			require.NoError(t, err)
 		}
-		builtImages.dir, builtImages.byDf = dir, map[string]*imageBuild{}
+		builtImages.dir, builtImages.byBuild = dir, map[string]*imageBuild{}
 	}
-	b := builtImages.byDf[a.dockerfile()]
+	b := builtImages.byBuild[a.build()]
 	if b == nil {
 		b = new(imageBuild)
-		builtImages.byDf[a.dockerfile()] = b
+		builtImages.byBuild[a.build()] = b
 	}
 	dir := builtImages.dir
 	builtImages.Unlock()
@@ -75,9 +77,15 @@ func buildImage(t *testing.T, a artifact) *replayed {
 			b.err = err
 			return
 		}
-		b.img, b.err = replayDockerfile(filepath.Join(repoRoot, a.Context), filepath.Join(repoRoot, a.dockerfile()), work, goBin, goBuildEnv())
+		for k, v := range a.buildArgs() {
+			if strings.Contains(v, "{{") {
+				b.err = fmt.Errorf("build argument %s=%s: skaffold's templates are not replayed", k, v)
+				return
+			}
+		}
+		b.img, b.err = replayDockerfile(filepath.Join(repoRoot, a.Context), filepath.Join(repoRoot, a.dockerfile()), a.buildArgs(), work, goBin, goBuildEnv())
 	})
-	require.NoError(t, b.err, "replaying %s", a.dockerfile())
+	require.NoError(t, b.err, "replaying %s", a.build())
 	return b.img
 }
 
@@ -132,7 +140,7 @@ func TestDockerfiles_BuildTheBinaryTheirDeploymentRuns(t *testing.T) {
 func dockerfilesBuildTheBinaries(t *testing.T, o overlay, m *manifests) {
 	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
 		d, c := sd.workload, sd.container
-		t.Run(sd.artifact.dockerfile(), func(t *testing.T) {
+		t.Run(sd.artifact.build(), func(t *testing.T) {
 			img := buildImage(t, sd.artifact)
 			require.GreaterOrEqual(t, len(img.stages), 2, "multi-stage: the toolchain stays out of the image")
 			build, b := buildStage(t, img)
@@ -196,13 +204,29 @@ var distrolessRelease = regexp.MustCompile(`^gcr\.io/distroless/[a-z0-9-]+-debia
 // TestDockerfiles_BaseImagesArePinned: no FROM floats with the registry. An
 // image is pinned by a digest, or by a tag naming a patch release
 // (golang:1.26.8, not golang:1.26); distroless, which has no versioned
-// tags, at least by the Debian release in its name. Every Dockerfile builds
-// with the same golang image, so that the services are built by one Go
-// release.
+// tags, at least by the Debian release in its name. The checked Dockerfiles
+// are the one at the root, which builds every service, any in a folder
+// below it, and any other a skaffold profile names: should one come back,
+// it builds with the same golang image, so that the services are built by
+// one Go release.
 func TestDockerfiles_BaseImagesArePinned(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(repoRoot, "*", "Dockerfile"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
+	var files []string
+	for _, pattern := range []string{"Dockerfile", filepath.Join("*", "Dockerfile")} {
+		found, err := filepath.Glob(filepath.Join(repoRoot, pattern))
+		require.NoError(t, err)
+		files = append(files, found...)
+	}
+	require.Contains(t, files, filepath.Join(repoRoot, "Dockerfile"), "the services' Dockerfile")
+	for _, o := range overlays {
+		if !o.deployed {
+			continue
+		}
+		for _, a := range skaffoldFor(t, o).Build.Artifacts {
+			if f := filepath.Join(repoRoot, a.dockerfile()); !slices.Contains(files, f) {
+				files = append(files, f)
+			}
+		}
+	}
 	golang := map[string][]string{} // golang image → Dockerfiles
 	for _, f := range files {
 		rel, err := filepath.Rel(repoRoot, f)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -76,7 +77,8 @@ type artifact struct {
 	Image   string `json:"image"`
 	Context string `json:"context"`
 	Docker  *struct {
-		Dockerfile string `json:"dockerfile"`
+		Dockerfile string            `json:"dockerfile"`
+		BuildArgs  map[string]string `json:"buildArgs"`
 	} `json:"docker"`
 }
 
@@ -87,6 +89,25 @@ func (a artifact) dockerfile() string {
 		name = a.Docker.Dockerfile
 	}
 	return filepath.Join(a.Context, name)
+}
+
+// buildArgs are the artifact's build arguments (docker build --build-arg).
+func (a artifact) buildArgs() map[string]string {
+	if a.Docker == nil {
+		return nil
+	}
+	return a.Docker.BuildArgs
+}
+
+// build names what is built: the Dockerfile and the build arguments, such
+// as "Dockerfile SERVICE=tickets". Artifacts with the same build get the
+// same image.
+func (a artifact) build() string {
+	words := []string{a.dockerfile()}
+	for _, k := range slices.Sorted(maps.Keys(a.buildArgs())) {
+		words = append(words, k+"="+a.buildArgs()[k])
+	}
+	return strings.Join(words, " ")
 }
 
 // skaffoldFor returns skaffold.yaml as the overlay's profile makes it: the
@@ -167,7 +188,7 @@ kind: Config
 build:
   artifacts:
     - image: ticketing/auth
-      dockerfile: auth/Dockerfile
+      dockerfile: Dockerfile
 `))
 	assert.Error(t, err, "dockerfile belongs under docker:")
 }
@@ -247,6 +268,10 @@ func TestSkaffold_HasAnArtifactForEveryImageTheManifestsDoNotPin(t *testing.T) {
 			assert.Equal(t, ".", a.Context, "%s: the context is the repository root, so that common/ is in it", a.Image)
 			require.NotNil(t, a.Docker, a.Image)
 			assert.FileExists(t, filepath.Join(repoRoot, a.dockerfile()))
+			// One Dockerfile builds every service, told which by SERVICE:
+			// the service's folder, the last part of the image's name.
+			assert.Equal(t, "Dockerfile", a.dockerfile(), "%s: built by the Dockerfile at the repository root", a.Image)
+			assert.Equal(t, path.Base(a.Image), a.buildArgs()["SERVICE"], "%s: the build argument SERVICE", a.Image)
 		}
 		used := map[string]bool{}
 		for _, d := range m.workloads {
