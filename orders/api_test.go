@@ -320,21 +320,31 @@ func TestShowOrder_ReturnsTheCallersOrder(t *testing.T) {
 	assert.Equal(t, tk.ID, got.Ticket.ID)
 }
 
-func TestShowOrder_AnotherUsersOrderIs401(t *testing.T) {
+// TestOrderRoutes_AnotherUsersOrderIs401: another user's order is neither
+// shown nor cancelled, and stays as it was.
+func TestOrderRoutes_AnotherUsersOrderIs401(t *testing.T) {
 	t.Parallel()
 	s := startWired(t)
 	o := s.place(t, buyer, s.ticket(t, "concert", 2000).ID)
+	for _, method := range []string{http.MethodGet, http.MethodDelete} {
+		t.Run(method, func(t *testing.T) {
+			r := s.do(t, method, "/api/orders/"+o.ID, someoneElse, "")
 
-	r := s.do(t, http.MethodGet, "/api/orders/"+o.ID, someoneElse, "")
-
-	assertError(t, r, http.StatusUnauthorized, "Not authorized")
+			assertError(t, r, http.StatusUnauthorized, "Not authorized")
+			assert.Equal(t, "created", s.get(t, buyer, o.ID).Status)
+		})
+	}
 }
 
-func TestShowOrder_UnknownOrderIs404(t *testing.T) {
+func TestOrderRoutes_UnknownOrderIs404(t *testing.T) {
 	t.Parallel()
 	s := startWired(t)
-	r := s.do(t, http.MethodGet, "/api/orders/"+newID(), buyer, "")
-	assertError(t, r, http.StatusNotFound, "Order not found")
+	for _, method := range []string{http.MethodGet, http.MethodDelete} {
+		t.Run(method, func(t *testing.T) {
+			r := s.do(t, method, "/api/orders/"+newID(), buyer, "")
+			assertError(t, r, http.StatusNotFound, "Order not found")
+		})
+	}
 }
 
 func TestOrderRoutes_MalformedIDIs400(t *testing.T) {
@@ -403,22 +413,4 @@ func TestCancelOrder_CompletedOrderIs400(t *testing.T) {
 
 	assertError(t, r, http.StatusBadRequest, "Cannot cancel a completed order")
 	assert.Equal(t, "complete", s.get(t, buyer, o.ID).Status)
-}
-
-func TestCancelOrder_AnotherUsersOrderIs401(t *testing.T) {
-	t.Parallel()
-	s := startWired(t)
-	o := s.place(t, buyer, s.ticket(t, "concert", 2000).ID)
-
-	r := s.do(t, http.MethodDelete, "/api/orders/"+o.ID, someoneElse, "")
-
-	assertError(t, r, http.StatusUnauthorized, "Not authorized")
-	assert.Equal(t, "created", s.get(t, buyer, o.ID).Status)
-}
-
-func TestCancelOrder_UnknownOrderIs404(t *testing.T) {
-	t.Parallel()
-	s := startWired(t)
-	r := s.do(t, http.MethodDelete, "/api/orders/"+newID(), buyer, "")
-	assertError(t, r, http.StatusNotFound, "Order not found")
 }

@@ -14,6 +14,14 @@ import (
 	"ticketing.dev/orders/internal/order"
 )
 
+// assertOrder checks the status and version of the order as stored.
+func (s *wired) assertOrder(t *testing.T, id string, status events.OrderStatus, version int64) {
+	t.Helper()
+	got := s.getOrder(t, id)
+	assert.Equal(t, status, got.Status)
+	assert.EqualValues(t, version, got.Version)
+}
+
 // TestTicketUpdated_AppliesVersionsInOrderWhenDeliveredOutOfOrder publishes
 // version 2 before version 1 on a real NATS Streaming server: version 2 is
 // refused and redelivered until version 1 has landed.
@@ -42,9 +50,7 @@ func TestExpirationComplete_CancelsTheOrderPublishesAndAcks(t *testing.T) {
 
 	require.NoError(t, s.handlers.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
 
-	got := s.getOrder(t, v.ID)
-	assert.Equal(t, events.StatusCancelled, got.Status)
-	assert.EqualValues(t, 1, got.Version)
+	s.assertOrder(t, v.ID, events.StatusCancelled, 1)
 	assert.Equal(t, events.OrderCancelled{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}, testkit.Next(t, cancelled))
 }
 
@@ -60,40 +66,41 @@ func TestExpirationComplete_ReleasesTheTicket(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// TestExpirationComplete_LeavesACompleteOrderWithoutEvent delivers the
-// expiration before expiresAt too: a complete order is acked as it is, due
-// or not.
-func TestExpirationComplete_LeavesACompleteOrderWithoutEvent(t *testing.T) {
+// TestExpirationComplete_AcksACompleteOrCancelledOrderAsItIsWithoutEvent
+// delivers the expiration before expiresAt too: an order paid or cancelled
+// by its buyer is acked as it is, due or not.
+func TestExpirationComplete_AcksACompleteOrCancelledOrderAsItIsWithoutEvent(t *testing.T) {
 	t.Parallel()
-	s := startWired(t)
-	v := s.placed(t)
-	require.NoError(t, s.handlers.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}))
-	cancelled := testkit.Observe[events.OrderCancelled](t, s.nats)
+	tests := []struct {
+		name string
+		// end pays for or cancels the order, reading the order:cancelled
+		// that a cancellation publishes.
+		end  func(t *testing.T, s *wired, v order.View, cancelled <-chan events.OrderCancelled)
+		want events.OrderStatus
+	}{
+		{"complete", func(t *testing.T, s *wired, v order.View, _ <-chan events.OrderCancelled) {
+			require.NoError(t, s.handlers.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}))
+		}, events.StatusComplete},
+		{"cancelled by its buyer", func(t *testing.T, s *wired, v order.View, cancelled <-chan events.OrderCancelled) {
+			_, err := s.orders.Cancel(t.Context(), "buyer", v.ID)
+			require.NoError(t, err)
+			testkit.Next(t, cancelled)
+		}, events.StatusCancelled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := startWired(t)
+			v := s.placed(t)
+			cancelled := testkit.Observe[events.OrderCancelled](t, s.nats)
+			tt.end(t, s, v, cancelled)
 
-	require.NoError(t, s.handlers.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
+			require.NoError(t, s.handlers.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
 
-	got := s.getOrder(t, v.ID)
-	assert.Equal(t, events.StatusComplete, got.Status)
-	assert.EqualValues(t, 1, got.Version)
-	testkit.Quiet(t, cancelled, 300*time.Millisecond)
-}
-
-// TestExpirationComplete_AcksAnOrderAlreadyCancelledWithoutEvent delivers
-// the expiration before expiresAt too: a cancelled order is acked as it is,
-// due or not.
-func TestExpirationComplete_AcksAnOrderAlreadyCancelledWithoutEvent(t *testing.T) {
-	t.Parallel()
-	s := startWired(t)
-	v := s.placed(t)
-	cancelled := testkit.Observe[events.OrderCancelled](t, s.nats)
-	_, err := s.orders.Cancel(t.Context(), "buyer", v.ID)
-	require.NoError(t, err)
-	testkit.Next(t, cancelled)
-
-	require.NoError(t, s.handlers.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
-
-	assert.EqualValues(t, 1, s.getOrder(t, v.ID).Version)
-	testkit.Quiet(t, cancelled, 300*time.Millisecond)
+			s.assertOrder(t, v.ID, tt.want, 1)
+			testkit.Quiet(t, cancelled, 300*time.Millisecond)
+		})
+	}
 }
 
 // TestExpirationComplete_EarlyIsNotAckedAndCancelsNothing delivers the
@@ -109,9 +116,7 @@ func TestExpirationComplete_EarlyIsNotAckedAndCancelsNothing(t *testing.T) {
 	err := s.handlers.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID})
 
 	assert.ErrorIs(t, err, order.ErrNotDue)
-	got := s.getOrder(t, v.ID)
-	assert.Equal(t, events.StatusCreated, got.Status)
-	assert.EqualValues(t, 0, got.Version)
+	s.assertOrder(t, v.ID, events.StatusCreated, 0)
 	_, err = s.orders.Place(t.Context(), "next-buyer", v.TicketID)
 	assert.ErrorIs(t, err, order.ErrReserved, "the ticket stays locked")
 	testkit.Quiet(t, cancelled, 300*time.Millisecond)
@@ -174,9 +179,7 @@ func TestExpirationComplete_EarlyIsRedeliveredAndCancelsOnceDue(t *testing.T) {
 	for _, err := range handled[:len(handled)-1] {
 		assert.ErrorIs(t, err, order.ErrNotDue)
 	}
-	got := s.getOrder(t, v.ID)
-	assert.Equal(t, events.StatusCancelled, got.Status)
-	assert.EqualValues(t, 1, got.Version)
+	s.assertOrder(t, v.ID, events.StatusCancelled, 1)
 	assert.Equal(t, events.OrderCancelled{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}, testkit.Next(t, cancelled))
 	testkit.Quiet(t, cancelled, 300*time.Millisecond)
 }
@@ -191,44 +194,38 @@ func TestExpirationComplete_UnknownOrderIsPermanent(t *testing.T) {
 	assert.ErrorIs(t, err, bus.ErrPermanent)
 }
 
-func TestPaymentCreated_CompletesTheOrderAndAcks(t *testing.T) {
+// TestPaymentCreated_CompletesOnlyAnOpenOrderAndAcks: a payment completes
+// the order it pays for; its redelivery, or a payment for an order that
+// expired meanwhile, changes nothing; each is acked.
+func TestPaymentCreated_CompletesOnlyAnOpenOrderAndAcks(t *testing.T) {
 	t.Parallel()
-	s := startWired(t)
-	v := s.placed(t)
+	tests := []struct {
+		name string
+		// before is what happened to the order before e.
+		before func(t *testing.T, s *wired, e events.PaymentCreated)
+		want   events.OrderStatus
+	}{
+		{"completes the order", func(*testing.T, *wired, events.PaymentCreated) {}, events.StatusComplete},
+		{"a redelivery changes nothing", func(t *testing.T, s *wired, e events.PaymentCreated) {
+			require.NoError(t, s.handlers.PaymentCreated(t.Context(), e))
+		}, events.StatusComplete},
+		{"leaves a cancelled order cancelled", func(t *testing.T, s *wired, e events.PaymentCreated) {
+			s.clock.Advance(window)
+			require.NoError(t, s.handlers.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: e.OrderID}))
+		}, events.StatusCancelled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := startWired(t)
+			e := events.PaymentCreated{ID: "p1", OrderID: s.placed(t).ID, StripeID: "ch_1"}
+			tt.before(t, s, e)
 
-	require.NoError(t, s.handlers.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}))
+			require.NoError(t, s.handlers.PaymentCreated(t.Context(), e))
 
-	got := s.getOrder(t, v.ID)
-	assert.Equal(t, events.StatusComplete, got.Status)
-	assert.EqualValues(t, 1, got.Version)
-}
-
-func TestPaymentCreated_RedeliveryChangesNothingAndAcks(t *testing.T) {
-	t.Parallel()
-	s := startWired(t)
-	v := s.placed(t)
-	e := events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}
-	require.NoError(t, s.handlers.PaymentCreated(t.Context(), e))
-
-	require.NoError(t, s.handlers.PaymentCreated(t.Context(), e))
-
-	got := s.getOrder(t, v.ID)
-	assert.Equal(t, events.StatusComplete, got.Status)
-	assert.EqualValues(t, 1, got.Version)
-}
-
-func TestPaymentCreated_LeavesACancelledOrderCancelledAndAcks(t *testing.T) {
-	t.Parallel()
-	s := startWired(t)
-	v := s.placed(t)
-	s.clock.Advance(window)
-	require.NoError(t, s.handlers.ExpirationComplete(t.Context(), events.ExpirationComplete{OrderID: v.ID}))
-
-	require.NoError(t, s.handlers.PaymentCreated(t.Context(), events.PaymentCreated{ID: "p1", OrderID: v.ID, StripeID: "ch_1"}))
-
-	got := s.getOrder(t, v.ID)
-	assert.Equal(t, events.StatusCancelled, got.Status)
-	assert.EqualValues(t, 1, got.Version)
+			s.assertOrder(t, e.OrderID, tt.want, 1)
+		})
+	}
 }
 
 func TestPaymentCreated_UnknownOrderIsPermanent(t *testing.T) {

@@ -32,48 +32,69 @@ func newSweeper(t *testing.T, s *wired, opts ...sweeper.Option) (*sweeper.Sweepe
 	return sw, reg
 }
 
+// sweeping is a service with a sweeper of the test's own (newSweeper's),
+// one order placed (v) and the order:cancelled events it publishes.
+type sweeping struct {
+	*wired
+	sw        *sweeper.Sweeper
+	reg       *prometheus.Registry
+	v         order.View
+	cancelled <-chan events.OrderCancelled
+}
+
+// startSweeping starts a service with a sweeper and places an order.
+func startSweeping(t *testing.T) *sweeping {
+	t.Helper()
+	s := &sweeping{wired: startWired(t)}
+	s.sw, s.reg = newSweeper(t, s.wired)
+	s.v = s.placed(t)
+	s.cancelled = testkit.Observe[events.OrderCancelled](t, s.nats)
+	return s
+}
+
+// sweep runs one pass of the sweeper, requires it to succeed and returns
+// how many orders it cancelled.
+func (s *sweeping) sweep(t *testing.T) int {
+	t.Helper()
+	n, err := s.sw.Sweep(t.Context())
+	require.NoError(t, err)
+	return n
+}
+
+// swept is the sweeper's count of the orders it cancelled.
+func (s *sweeping) swept(t *testing.T) float64 {
+	t.Helper()
+	return metricstest.Gather(t, s.reg).Value(metrics.OrdersSwept, nil)
+}
+
 func TestSweep_CancelsAnOrderPastItsGraceWhoseExpirationNeverCame(t *testing.T) {
 	t.Parallel()
-	s := startWired(t)
-	sw, reg := newSweeper(t, s)
-	v := s.placed(t)
-	cancelled := testkit.Observe[events.OrderCancelled](t, s.nats)
+	s := startSweeping(t)
 	s.clock.Advance(window + grace + time.Millisecond)
 
-	n, err := sw.Sweep(t.Context())
+	assert.Equal(t, 1, s.sweep(t))
 
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
-	got := s.getOrder(t, v.ID).Order
-	assert.Equal(t, events.StatusCancelled, got.Status)
-	assert.EqualValues(t, 1, got.Version)
-	assert.Equal(t, events.OrderCancelled{ID: v.ID, Version: 1, Ticket: events.TicketRef{ID: v.TicketID}}, testkit.Next(t, cancelled))
-	_, err = s.orders.Place(t.Context(), "next-buyer", v.TicketID)
+	s.assertOrder(t, s.v.ID, events.StatusCancelled, 1)
+	assert.Equal(t, events.OrderCancelled{ID: s.v.ID, Version: 1, Ticket: events.TicketRef{ID: s.v.TicketID}}, testkit.Next(t, s.cancelled))
+	_, err := s.orders.Place(t.Context(), "next-buyer", s.v.TicketID)
 	assert.NoError(t, err, "the ticket is released")
-	assert.Equal(t, 1.0, metricstest.Gather(t, reg).Value(metrics.OrdersSwept, nil))
+	assert.Equal(t, 1.0, s.swept(t))
 
-	n, err = sw.Sweep(t.Context())
-	require.NoError(t, err)
-	assert.Zero(t, n, "a swept order is not swept again")
-	testkit.Quiet(t, cancelled, 300*time.Millisecond)
+	assert.Zero(t, s.sweep(t), "a swept order is not swept again")
+	testkit.Quiet(t, s.cancelled, 300*time.Millisecond)
 }
 
 func TestSweep_LeavesAnOrderWithinItsGrace(t *testing.T) {
 	t.Parallel()
-	s := startWired(t)
-	sw, reg := newSweeper(t, s)
-	v := s.placed(t)
-	cancelled := testkit.Observe[events.OrderCancelled](t, s.nats)
+	s := startSweeping(t)
 	// Expired, but expiration:complete may still be on its way.
 	s.clock.Advance(window + grace - time.Millisecond)
 
-	n, err := sw.Sweep(t.Context())
+	assert.Zero(t, s.sweep(t))
 
-	require.NoError(t, err)
-	assert.Zero(t, n)
-	assert.Equal(t, events.StatusCreated, s.getOrder(t, v.ID).Order.Status)
-	assert.Zero(t, metricstest.Gather(t, reg).Value(metrics.OrdersSwept, nil))
-	testkit.Quiet(t, cancelled, 300*time.Millisecond)
+	assert.Equal(t, events.StatusCreated, s.getOrder(t, s.v.ID).Status)
+	assert.Zero(t, s.swept(t))
+	testkit.Quiet(t, s.cancelled, 300*time.Millisecond)
 }
 
 func TestSweep_LeavesCompleteAndCancelledOrders(t *testing.T) {
@@ -126,30 +147,25 @@ func TestSweep_WorksOffMoreOrdersThanABatchInOnePass(t *testing.T) {
 // order is cancelled once, with one order:cancelled.
 func TestSweep_RacingExpirationCompleteCancelsOnce(t *testing.T) {
 	t.Parallel()
-	s := startWired(t)
-	sw, reg := newSweeper(t, s)
-	v := s.placed(t)
-	cancelled := testkit.Observe[events.OrderCancelled](t, s.nats)
+	s := startSweeping(t)
 	s.clock.Advance(window + grace + time.Millisecond)
 
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			_, err := sw.Sweep(context.Background())
+			_, err := s.sw.Sweep(context.Background())
 			assert.NoError(t, err)
 		})
 		wg.Go(func() {
-			assert.NoError(t, s.handlers.ExpirationComplete(context.Background(), events.ExpirationComplete{OrderID: v.ID}))
+			assert.NoError(t, s.handlers.ExpirationComplete(context.Background(), events.ExpirationComplete{OrderID: s.v.ID}))
 		})
 	}
 	wg.Wait()
 
-	got := s.getOrder(t, v.ID).Order
-	assert.Equal(t, events.StatusCancelled, got.Status)
-	assert.EqualValues(t, 1, got.Version)
-	assert.LessOrEqual(t, metricstest.Gather(t, reg).Value(metrics.OrdersSwept, nil), 1.0)
-	assert.EqualValues(t, 1, testkit.Next(t, cancelled).Version)
-	testkit.Quiet(t, cancelled, 300*time.Millisecond)
+	s.assertOrder(t, s.v.ID, events.StatusCancelled, 1)
+	assert.LessOrEqual(t, s.swept(t), 1.0)
+	assert.EqualValues(t, 1, testkit.Next(t, s.cancelled).Version)
+	testkit.Quiet(t, s.cancelled, 300*time.Millisecond)
 }
 
 // TestRun_SweepsUntilStopped runs the sweeper as run does: an order whose

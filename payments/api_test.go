@@ -17,6 +17,61 @@ import (
 	"ticketing.dev/payments/internal/stripetest"
 )
 
+// paid pays for the order with tok_visa as buyer and requires a 201.
+func (a *wired) paid(t *testing.T, buyer, orderID string) response {
+	t.Helper()
+	r := a.payFor(t, testkit.SignIn(t, buyer), orderID, "tok_visa")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	return r
+}
+
+// claimLeft claims the order for tok_visa as a process that died before it
+// could charge leaves it, and returns the claim.
+func (a *wired) claimLeft(t *testing.T, orderID string) payment.Claim {
+	t.Helper()
+	c, err := a.store.Claim(t.Context(), payment.Claim{OrderID: orderID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
+	require.NoError(t, err)
+	return c
+}
+
+// payAtOnce has racers requests pay for the order with token as the user
+// of cookie at the same time, and returns their answers.
+func (a *wired) payAtOnce(t *testing.T, cookie *http.Cookie, orderID, token string, racers int) []response {
+	t.Helper()
+	var wg sync.WaitGroup
+	results := make([]response, racers)
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			results[i], errs[i] = post(a.url+"/api/payments", cookie, `{"token":"`+token+`","orderId":"`+orderID+`"}`)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	return results
+}
+
+// assertRefused checks that r refused the payment with status and message,
+// and that nothing was charged or recorded.
+func (a *wired) assertRefused(t *testing.T, r response, status int, message string) {
+	t.Helper()
+	assert.Equal(t, status, r.status, "%s", r.body)
+	assert.Equal(t, message, r.message(t))
+	assert.Empty(t, a.stripe.Charges())
+	assert.Empty(t, a.payments(t))
+}
+
+// countStatuses counts the answers by status.
+func countStatuses(rs []response) map[int]int {
+	statuses := map[int]int{}
+	for _, r := range rs {
+		statuses[r.status]++
+	}
+	return statuses
+}
+
 // The cases of the original app's payments route tests come first.
 
 func TestPay_OrderThatDoesNotExistIs404(t *testing.T) {
@@ -34,10 +89,7 @@ func TestPay_SomeoneElsesOrderIs401(t *testing.T) {
 
 	r := a.payFor(t, testkit.SignIn(t, newID()), o.ID, "tok_visa")
 
-	assert.Equal(t, http.StatusUnauthorized, r.status, "%s", r.body)
-	assert.Equal(t, "Not authorized", r.message(t))
-	assert.Empty(t, a.stripe.Charges())
-	assert.Empty(t, a.payments(t))
+	a.assertRefused(t, r, http.StatusUnauthorized, "Not authorized")
 }
 
 func TestPay_CancelledOrderIs400(t *testing.T) {
@@ -48,10 +100,7 @@ func TestPay_CancelledOrderIs400(t *testing.T) {
 
 	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
-	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
-	assert.Equal(t, "Cannot pay for a cancelled order", r.message(t))
-	assert.Empty(t, a.stripe.Charges())
-	assert.Empty(t, a.payments(t))
+	a.assertRefused(t, r, http.StatusBadRequest, "Cannot pay for a cancelled order")
 }
 
 func TestPay_ChargesThePriceInCentsAndRecordsThePayment(t *testing.T) {
@@ -104,7 +153,7 @@ func TestPay_PaidOrderCannotBePaidAgain(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
+	a.paid(t, buyer, o.ID)
 
 	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_mastercard")
 
@@ -118,7 +167,7 @@ func TestPay_OrderIDInUpperCaseIsTheSameOrder(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
+	a.paid(t, buyer, o.ID)
 
 	r := a.payFor(t, testkit.SignIn(t, buyer), strings.ToUpper(o.ID), "tok_visa")
 
@@ -135,25 +184,14 @@ func TestPay_ConcurrentPaymentsOfOneOrderChargeOnce(t *testing.T) {
 	cookie := testkit.SignIn(t, buyer)
 	const racers = 5
 
-	var wg sync.WaitGroup
-	results := make([]response, racers)
-	errs := make([]error, racers)
-	for i := range racers {
-		wg.Go(func() {
-			results[i], errs[i] = post(a.url+"/api/payments", cookie, `{"token":"tok_visa","orderId":"`+o.ID+`"}`)
-		})
-	}
-	wg.Wait()
+	results := a.payAtOnce(t, cookie, o.ID, "tok_visa", racers)
 
-	statuses := map[int]int{}
-	for i, r := range results {
-		require.NoError(t, errs[i])
-		statuses[r.status]++
+	for _, r := range results {
 		if r.status == http.StatusBadRequest {
 			assert.Contains(t, []string{"Order has already been paid", payment.ErrPaymentInProgress.Message}, r.message(t))
 		}
 	}
-	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusBadRequest: racers - 1}, statuses)
+	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusBadRequest: racers - 1}, countStatuses(results))
 	assert.Len(t, a.stripe.Charges(), 1, "exactly one charge reaches Stripe")
 	assert.Len(t, a.payments(t), 1)
 	testkit.Next(t, created)
@@ -168,10 +206,7 @@ func TestPay_OrderPastItsExpiryIsRefusedBeforeItsCancellationArrives(t *testing.
 
 	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
 
-	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
-	assert.Equal(t, "Cannot pay for a cancelled order", r.message(t))
-	assert.Empty(t, a.stripe.Charges())
-	assert.Empty(t, a.payments(t))
+	a.assertRefused(t, r, http.StatusBadRequest, "Cannot pay for a cancelled order")
 	d, _ := a.replica(t, o.ID)
 	assert.Equal(t, "created", d.Status, "the order:cancelled has not come yet")
 }
@@ -275,8 +310,7 @@ func TestPay_ClaimLeftByACrashIsTakenOverOnceStale(t *testing.T) {
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
 	// A process claimed the order, then died before it could finish.
-	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
-	require.NoError(t, err)
+	left := a.claimLeft(t, o.ID)
 
 	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_mastercard")
 	assert.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
@@ -297,31 +331,19 @@ func TestPay_ConcurrentTakeoversOfAStaleClaimChargeOnce(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
-	require.NoError(t, err)
+	left := a.claimLeft(t, o.ID)
 	a.clock.Advance(payment.DefaultStaleClaim + time.Second)
 	cookie := testkit.SignIn(t, buyer)
 	const racers = 5
 
-	var wg sync.WaitGroup
-	results := make([]response, racers)
-	errs := make([]error, racers)
-	for i := range racers {
-		wg.Go(func() {
-			results[i], errs[i] = post(a.url+"/api/payments", cookie, `{"token":"tok_mastercard","orderId":"`+o.ID+`"}`)
-		})
-	}
-	wg.Wait()
+	results := a.payAtOnce(t, cookie, o.ID, "tok_mastercard", racers)
 
-	statuses := map[int]int{}
-	for i, r := range results {
-		require.NoError(t, errs[i])
-		statuses[r.status]++
+	for _, r := range results {
 		if r.status == http.StatusCreated {
 			assert.Equal(t, left.ID, r.id(t))
 		}
 	}
-	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusBadRequest: racers - 1}, statuses)
+	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusBadRequest: racers - 1}, countStatuses(results))
 	assert.Len(t, a.stripe.Charges(), 1, "exactly one charge reaches Stripe")
 	assert.Len(t, a.payments(t), 1)
 }

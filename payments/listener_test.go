@@ -15,6 +15,23 @@ import (
 // The listeners are tested through a real NATS Streaming server: a nil
 // result of a handler is an ack, an error a redelivery to come.
 
+// nthResult waits until the events about the order have been handled n
+// times, and returns what the handler returned the nth time; what names
+// that nth event.
+func (a *wired) nthResult(t *testing.T, orderID string, n int, what string) error {
+	t.Helper()
+	testkit.Eventually(t, func() bool { return len(a.handled.Of("", orderID)) == n }, "%s never handled", what)
+	return a.handled.Of("", orderID)[n-1].Err
+}
+
+// assertReplica checks the status and version of the order's replica.
+func (a *wired) assertReplica(t *testing.T, orderID, status string, version int64) {
+	t.Helper()
+	d, _ := a.replica(t, orderID)
+	assert.Equal(t, status, d.Status)
+	assert.Equal(t, version, d.Version)
+}
+
 func TestOrderCreated_ReplicatesTheOrderAndAcks(t *testing.T) {
 	a := newApp(t)
 	e := a.order(newID(), 2099)
@@ -41,11 +58,8 @@ func TestOrderCreated_RedeliveryIsAckedWithoutChange(t *testing.T) {
 
 	publish(t, a.conn, o)
 
-	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 3 }, "redelivered order:created never handled")
-	assert.NoError(t, a.handled.Of("", o.ID)[2].Err)
-	d, _ := a.replica(t, o.ID)
-	assert.Equal(t, "cancelled", d.Status)
-	assert.Equal(t, int64(1), d.Version)
+	assert.NoError(t, a.nthResult(t, o.ID, 3, "redelivered order:created"))
+	a.assertReplica(t, o.ID, "cancelled", 1)
 }
 
 func TestOrderCancelled_UpdatesTheStatusAndAcks(t *testing.T) {
@@ -54,11 +68,8 @@ func TestOrderCancelled_UpdatesTheStatusAndAcks(t *testing.T) {
 
 	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.TicketRef{ID: o.Ticket.ID}})
 
-	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
-	assert.NoError(t, a.handled.Of("", o.ID)[1].Err)
-	d, _ := a.replica(t, o.ID)
-	assert.Equal(t, "cancelled", d.Status)
-	assert.Equal(t, int64(1), d.Version)
+	assert.NoError(t, a.nthResult(t, o.ID, 2, "order:cancelled"))
+	a.assertReplica(t, o.ID, "cancelled", 1)
 }
 
 func TestOrderCancelled_VersionAlreadyAppliedIsAcked(t *testing.T) {
@@ -68,8 +79,7 @@ func TestOrderCancelled_VersionAlreadyAppliedIsAcked(t *testing.T) {
 
 	a.cancelled(t, o)
 
-	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 3 }, "second order:cancelled never handled")
-	assert.NoError(t, a.handled.Of("", o.ID)[2].Err)
+	assert.NoError(t, a.nthResult(t, o.ID, 3, "second order:cancelled"))
 }
 
 // TestOrderCancelled_BeforeItsOrderIsNotAckedUntilItApplies publishes an
@@ -106,8 +116,7 @@ func TestOrderCancelled_VersionFromTheFutureIsNotAcked(t *testing.T) {
 
 	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: 2, Ticket: events.TicketRef{ID: o.Ticket.ID}})
 
-	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
-	assert.ErrorIs(t, a.handled.Of("", o.ID)[1].Err, payment.ErrOrderBehind)
+	assert.ErrorIs(t, a.nthResult(t, o.ID, 2, "order:cancelled"), payment.ErrOrderBehind)
 	d, _ := a.replica(t, o.ID)
 	assert.Equal(t, "created", d.Status)
 }

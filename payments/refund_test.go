@@ -55,6 +55,24 @@ func (a *wired) refundedOnce(t *testing.T, trigger string) paymentDoc {
 	return d
 }
 
+// onlyOutcome runs a reconciler round and returns its one outcome.
+func (a *wired) onlyOutcome(t *testing.T) payment.Outcome {
+	t.Helper()
+	outcomes := a.reconciler.Round(t.Context())
+	require.Len(t, outcomes, 1)
+	return outcomes[0]
+}
+
+// outcomeOnceStale checks that a reconciler round leaves what is still
+// fresh to its holder (fresh says why), then moves the clock past
+// settleAge and returns the one outcome of the next round.
+func (a *wired) outcomeOnceStale(t *testing.T, fresh string) payment.Outcome {
+	t.Helper()
+	assert.Empty(t, a.reconciler.Round(t.Context()), fresh)
+	a.clock.Advance(settleAge + time.Second)
+	return a.onlyOutcome(t)
+}
+
 // payHeldAtStripe pays for the order as buyer in the background, and
 // returns once the charge has reached Stripe, which holds it until release.
 // The API's answer comes on paid after release.
@@ -87,8 +105,7 @@ func TestPay_CancelledWhileChargingIsRefundedOnce(t *testing.T) {
 	paid, release := a.payHeldAtStripe(t, buyer, o.ID)
 
 	a.cancelled(t, o)
-	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
-	assert.NoError(t, a.handled.Of("", o.ID)[1].Err, "acked: the charge in flight is its holder's to settle")
+	assert.NoError(t, a.nthResult(t, o.ID, 2, "order:cancelled"), "acked: the charge in flight is its holder's to settle")
 	release()
 	r := <-paid
 
@@ -123,21 +140,18 @@ func TestOrderCancelled_AfterPaymentRefundsOnceAndItsRedeliveryDoesNot(t *testin
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 2000))
-	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := a.paid(t, buyer, o.ID)
 
 	a.cancelled(t, o)
 
-	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
-	assert.NoError(t, a.handled.Of("", o.ID)[1].Err, "acked once the refund is recorded")
+	assert.NoError(t, a.nthResult(t, o.ID, 2, "order:cancelled"), "acked once the refund is recorded")
 	d := a.refundedOnce(t, payment.TriggerCancelled)
 	assert.Equal(t, r.id(t), d.ID.Hex())
 
 	// The same event again, as NATS Streaming redelivers it.
 	publish(t, a.conn, events.OrderCancelled{ID: o.ID, Version: o.Version + 1, Ticket: events.TicketRef{ID: o.Ticket.ID}})
 
-	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 3 }, "redelivered order:cancelled never handled")
-	assert.NoError(t, a.handled.Of("", o.ID)[2].Err)
+	assert.NoError(t, a.nthResult(t, o.ID, 3, "redelivered order:cancelled"))
 	assert.Len(t, a.stripe.Refunds(), 1, "refunded once")
 	// The relay may have drained the outbox meanwhile; the payment itself
 	// must be as the first cancellation left it.
@@ -150,7 +164,7 @@ func TestOrderCancelled_RefundStripeFailedIsNotAckedAndTheReconcilerFinishesIt(t
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 2000))
-	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
+	a.paid(t, buyer, o.ID)
 	failing := stripetest.Answering(t, http.StatusInternalServerError, stripetest.APIError)
 	a.useStripe(t, failing.URL)
 
@@ -177,15 +191,11 @@ func TestReconciler_CompletesAClaimLeftPendingOnAPayableOrder(t *testing.T) {
 	a := newApp(t)
 	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	o := a.created(t, a.order(newID(), 1500))
-	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
-	require.NoError(t, err)
+	left := a.claimLeft(t, o.ID)
 
-	assert.Empty(t, a.reconciler.Round(t.Context()), "a fresh claim may still be charging")
-	a.clock.Advance(settleAge + time.Second)
-	outcomes := a.reconciler.Round(t.Context())
+	got := a.outcomeOnceStale(t, "a fresh claim may still be charging")
 
-	require.Len(t, outcomes, 1)
-	assert.Equal(t, payment.ResultCompleted, outcomes[0].Result, "%v", outcomes[0].Err)
+	assert.Equal(t, payment.ResultCompleted, got.Result, "%v", got.Err)
 	assert.Equal(t, []stripetest.Charge{{Amount: "1500", Currency: "usd", Source: "tok_visa", IdempotencyKey: left.IdempotencyKey(),
 		Metadata: map[string]string{"order_id": o.ID, "payment_id": left.ID}}}, a.stripe.Charges())
 	d := a.onlyPayment(t)
@@ -200,18 +210,15 @@ func TestReconciler_RefundsAClaimLeftPendingOnACancelledOrder(t *testing.T) {
 	a := newApp(t)
 	created := testkit.Observe[events.PaymentCreated](t, a.nats)
 	o := a.created(t, a.order(newID(), 1500))
-	left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
-	require.NoError(t, err)
+	left := a.claimLeft(t, o.ID)
 	a.cancelled(t, o)
-	testkit.Eventually(t, func() bool { return len(a.handled.Of("", o.ID)) == 2 }, "order:cancelled never handled")
-	assert.NoError(t, a.handled.Of("", o.ID)[1].Err)
+	assert.NoError(t, a.nthResult(t, o.ID, 2, "order:cancelled"))
 	assert.Empty(t, a.stripe.Refunds(), "nothing recorded as charged yet")
 
 	a.clock.Advance(settleAge + time.Second)
-	outcomes := a.reconciler.Round(t.Context())
+	got := a.onlyOutcome(t)
 
-	require.Len(t, outcomes, 1)
-	assert.Equal(t, payment.ResultRefunded, outcomes[0].Result, "%v", outcomes[0].Err)
+	assert.Equal(t, payment.ResultRefunded, got.Result, "%v", got.Err)
 	require.Len(t, a.stripe.Charges(), 1)
 	assert.Equal(t, left.IdempotencyKey(), a.stripe.Charges()[0].IdempotencyKey)
 	d := a.refundedOnce(t, payment.TriggerReconciler)
@@ -226,16 +233,14 @@ func TestReconciler_ReleasesAClaimUnderWhichNothingWasCharged(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	_, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
-	require.NoError(t, err)
+	a.claimLeft(t, o.ID)
 	declining := stripetest.Answering(t, http.StatusPaymentRequired, stripetest.CardDeclined)
 	a.useStripe(t, declining.URL)
 	a.clock.Advance(settleAge + time.Second)
 
-	outcomes := a.reconciler.Round(t.Context())
+	got := a.onlyOutcome(t)
 
-	require.Len(t, outcomes, 1)
-	assert.Equal(t, payment.ResultReleased, outcomes[0].Result, "%v", outcomes[0].Err)
+	assert.Equal(t, payment.ResultReleased, got.Result, "%v", got.Err)
 	assert.Len(t, declining.Charges(), 1)
 	assert.Empty(t, declining.Refunds())
 	assert.Empty(t, a.payments(t))
@@ -248,15 +253,11 @@ func TestReconciler_ReleasesAClaimUnderWhichNothingWasCharged(t *testing.T) {
 func TestReconciler_KeepsAClaimWhenStripeDoesNotAnswer(t *testing.T) {
 	a := newApp(t)
 	o := a.created(t, a.order(newID(), 1500))
-	_, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
-	require.NoError(t, err)
+	a.claimLeft(t, o.ID)
 	a.useStripe(t, stripetest.Unreachable(t))
 	a.clock.Advance(settleAge + time.Second)
 
-	outcomes := a.reconciler.Round(t.Context())
-
-	require.Len(t, outcomes, 1)
-	assert.Equal(t, payment.ResultFailed, outcomes[0].Result)
+	assert.Equal(t, payment.ResultFailed, a.onlyOutcome(t).Result)
 	d := a.onlyPayment(t)
 	assert.Equal(t, paymentdb.StatusPending, d.Status, "kept for the next round")
 	assert.True(t, d.Abandoned, "and for the buyer's next attempt")
@@ -282,14 +283,12 @@ func TestReconciler_SettlesAClaimOlderThanItsKeyByTheChargeItsMetadataFinds(t *t
 			e := a.order(newID(), 1500)
 			e.ExpiresAt = events.NewTime(a.clock.Now().Add(tt.window))
 			o := a.created(t, e)
-			left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
-			require.NoError(t, err)
+			left := a.claimLeft(t, o.ID)
 			a.clock.Advance(payment.MaxRepeatAge)
 
-			outcomes := a.reconciler.Round(t.Context())
+			got := a.onlyOutcome(t)
 
-			require.Len(t, outcomes, 1)
-			assert.Equal(t, tt.want, outcomes[0].Result, "%v", outcomes[0].Err)
+			assert.Equal(t, tt.want, got.Result, "%v", got.Err)
 			assert.Empty(t, a.stripe.Charges(), "not charged again under a key Stripe may have forgotten")
 			searches := a.stripe.Searches()
 			require.Len(t, searches, 1)
@@ -329,16 +328,14 @@ func TestReconciler_ReleasesAnOldClaimOnlyWhenStripeHoldsItsChargesFailed(t *tes
 		t.Run(tt.name, func(t *testing.T) {
 			a := newApp(t)
 			o := a.created(t, a.order(newID(), 1500))
-			left, err := a.store.Claim(t.Context(), payment.Claim{OrderID: o.ID, Token: "tok_visa", ClaimedAt: a.clock.Now()}, a.clock.Now())
-			require.NoError(t, err)
+			left := a.claimLeft(t, o.ID)
 			stripe := stripetest.Answering(t, tt.status, tt.body)
 			a.useStripe(t, stripe.URL)
 			a.clock.Advance(payment.MaxRepeatAge + time.Hour)
 
-			outcomes := a.reconciler.Round(t.Context())
+			got := a.onlyOutcome(t)
 
-			require.Len(t, outcomes, 1)
-			assert.Equal(t, tt.want, outcomes[0].Result, "%v", outcomes[0].Err)
+			assert.Equal(t, tt.want, got.Result, "%v", got.Err)
 			assert.Len(t, stripe.Searches(), 1)
 			assert.Empty(t, stripe.Charges(), "not charged again")
 			assert.Empty(t, stripe.Refunds())
@@ -380,16 +377,12 @@ func TestReconciler_RefundsAPaymentWhoseCancellationWasLearntButNotActedOn(t *te
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := a.paid(t, buyer, o.ID)
 	require.NoError(t, a.store.CancelOrder(t.Context(), o.ID, o.Version+1, a.clock.Now()))
 
-	assert.Empty(t, a.reconciler.Round(t.Context()), "a fresh cancellation is its listener's")
-	a.clock.Advance(settleAge + time.Second)
-	outcomes := a.reconciler.Round(t.Context())
+	got := a.outcomeOnceStale(t, "a fresh cancellation is its listener's")
 
-	require.Len(t, outcomes, 1)
-	assert.Equal(t, payment.Outcome{Kind: payment.KindRefund, Result: payment.ResultRefunded, OrderID: o.ID, PaymentID: r.id(t)}, outcomes[0])
+	assert.Equal(t, payment.Outcome{Kind: payment.KindRefund, Result: payment.ResultRefunded, OrderID: o.ID, PaymentID: r.id(t)}, got)
 	assert.Equal(t, paymentdb.StatusRefunded, a.onlyPayment(t).Status)
 	assert.Len(t, a.stripe.Refunds(), 1)
 	assert.Empty(t, a.reconciler.Round(t.Context()), "settled for good")
@@ -428,17 +421,13 @@ func TestReconciler_FinishesARefundItsHolderLeft(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	r := a.paid(t, buyer, o.ID)
 	_, err := a.store.ClaimRefund(t.Context(), r.id(t), a.clock.Now(), a.clock.Now())
 	require.NoError(t, err)
 
-	assert.Empty(t, a.reconciler.Round(t.Context()), "its holder may still be refunding")
-	a.clock.Advance(settleAge + time.Second)
-	outcomes := a.reconciler.Round(t.Context())
+	got := a.outcomeOnceStale(t, "its holder may still be refunding")
 
-	require.Len(t, outcomes, 1)
-	assert.Equal(t, payment.ResultRefunded, outcomes[0].Result, "%v", outcomes[0].Err)
+	assert.Equal(t, payment.ResultRefunded, got.Result, "%v", got.Err)
 	assert.Equal(t, paymentdb.StatusRefunded, a.onlyPayment(t).Status)
 	assert.Len(t, a.stripe.Refunds(), 1)
 }
@@ -462,7 +451,7 @@ func TestPay_TooLittleTimeLeftOnAPaidOrderIsAlreadyPaid(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
+	a.paid(t, buyer, o.ID)
 	a.clock.Advance(15*time.Minute - time.Second)
 
 	r := a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa")
@@ -502,7 +491,7 @@ func TestShowPayment_IsOnlyForItsBuyer(t *testing.T) {
 	a := newApp(t)
 	buyer := newID()
 	o := a.created(t, a.order(buyer, 1500))
-	require.Equal(t, http.StatusCreated, a.payFor(t, testkit.SignIn(t, buyer), o.ID, "tok_visa").status)
+	a.paid(t, buyer, o.ID)
 
 	other := a.get(t, testkit.SignIn(t, newID()), "/api/payments/"+o.ID)
 	assert.Equal(t, http.StatusNotFound, other.status, "another user's payment does not exist for them")

@@ -41,25 +41,28 @@ func TestCreate_SignedInIsNot401(t *testing.T) {
 	assert.NotEqual(t, http.StatusUnauthorized, r.status)
 }
 
-func TestCreate_InvalidTitleIs400(t *testing.T) {
+func TestCreate_InvalidTitleOrPriceIs400(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
 	cookie := testkit.SignIn(t, newUserID())
-	for _, body := range []string{`{"title":"","price":10}`, `{"price":10}`, `{"title":"   ","price":10}`} {
-		r := s.do(t, http.MethodPost, "/api/tickets", body, cookie)
-		assert.Equal(t, http.StatusBadRequest, r.status, body)
-		assert.Equal(t, []errs.Detail{{Message: ticket.MsgTitleRequired, Field: "title"}}, r.errors(t), body)
+	tests := []struct {
+		name   string
+		bodies []string
+		want   errs.Detail
+	}{
+		{"title required", []string{`{"title":"","price":10}`, `{"price":10}`, `{"title":"   ","price":10}`},
+			errs.Detail{Message: ticket.MsgTitleRequired, Field: "title"}},
+		{"price positive", []string{`{"title":"concert","price":-10}`, `{"title":"concert"}`, `{"title":"concert","price":0}`},
+			errs.Detail{Message: ticket.MsgPricePositive, Field: "price"}},
 	}
-}
-
-func TestCreate_InvalidPriceIs400(t *testing.T) {
-	t.Parallel()
-	s := startService(t)
-	cookie := testkit.SignIn(t, newUserID())
-	for _, body := range []string{`{"title":"concert","price":-10}`, `{"title":"concert"}`, `{"title":"concert","price":0}`} {
-		r := s.do(t, http.MethodPost, "/api/tickets", body, cookie)
-		assert.Equal(t, http.StatusBadRequest, r.status, body)
-		assert.Equal(t, []errs.Detail{{Message: ticket.MsgPricePositive, Field: "price"}}, r.errors(t), body)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, body := range tt.bodies {
+				r := s.do(t, http.MethodPost, "/api/tickets", body, cookie)
+				assert.Equal(t, http.StatusBadRequest, r.status, body)
+				assert.Equal(t, []errs.Detail{tt.want}, r.errors(t), body)
+			}
+		})
 	}
 }
 

@@ -76,31 +76,8 @@ func TestCreate_RacingCreatesStopAtTheLimit(t *testing.T) {
 	cookie := testkit.SignIn(t, seller)
 	s.create(t, cookie, "listed before the race", "10")
 
-	statuses := make([]int, racers)
-	errs := make([]error, racers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range racers {
-		wg.Go(func() {
-			<-start
-			r, err := s.try(http.MethodPost, "/api/tickets", fmt.Sprintf(`{"title":"racer %d","price":10}`, i), cookie)
-			statuses[i], errs[i] = r.status, err
-		})
-	}
-	close(start)
-	wg.Wait()
+	created := raceCreates(t, cookie, racers, func(int) *service { return s })
 
-	created := 0
-	for i := range racers {
-		require.NoError(t, errs[i])
-		switch statuses[i] {
-		case http.StatusCreated:
-			created++
-		case http.StatusBadRequest:
-		default:
-			t.Errorf("racer %d: status %d", i, statuses[i])
-		}
-	}
 	assert.Equal(t, limit-1, created, "exactly the room that was left")
 	assert.EqualValues(t, limit, s.countOf(t, seller), "the seller's tickets stored")
 	list, _ := s.listed(t, "/api/tickets")
@@ -127,39 +104,51 @@ func TestCreate_RacingCreatesOnTwoReplicasStopAtTheLimit(t *testing.T) {
 
 	// Each round a new seller, so that every round starts with room.
 	for round := range rounds {
-		seller := newUserID()
-		cookie := testkit.SignIn(t, seller)
-		statuses := make([]int, racers)
-		errs := make([]error, racers)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range racers {
-			wg.Go(func() {
-				<-start
-				r, err := replicas[i%2].try(http.MethodPost, "/api/tickets", fmt.Sprintf(`{"title":"racer %d","price":10}`, i), cookie)
-				statuses[i], errs[i] = r.status, err
-			})
-		}
-		close(start)
-		wg.Wait()
+		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
+			seller := newUserID()
+			cookie := testkit.SignIn(t, seller)
 
-		created := 0
-		for i := range racers {
-			require.NoError(t, errs[i])
-			switch statuses[i] {
-			case http.StatusCreated:
-				created++
-			case http.StatusBadRequest:
-			default:
-				t.Errorf("round %d, racer %d: status %d", round, i, statuses[i])
-			}
-		}
-		assert.Equal(t, limit, created, "round %d: exactly the limit, from both replicas together", round)
-		assert.EqualValues(t, limit, replicas[0].countOf(t, seller), "round %d: the seller's tickets stored", round)
+			created := raceCreates(t, cookie, racers, func(i int) *service { return replicas[i%2] })
+
+			assert.Equal(t, limit, created, "exactly the limit, from both replicas together")
+			assert.EqualValues(t, limit, replicas[0].countOf(t, seller), "the seller's tickets stored")
+		})
 	}
 	locks, err := replicas[0].db.Collection(ticketdb.SellerLocks).CountDocuments(t.Context(), bson.D{})
 	require.NoError(t, err)
 	assert.Zero(t, locks, "every create released its lock")
+}
+
+// raceCreates has racers creates by the seller of cookie start at once, the
+// ith sent to the service via(i), and returns how many were created: each of
+// the others must be refused with a 400.
+func raceCreates(t *testing.T, cookie *http.Cookie, racers int, via func(i int) *service) (created int) {
+	t.Helper()
+	statuses := make([]int, racers)
+	errs := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			r, err := via(i).try(http.MethodPost, "/api/tickets", fmt.Sprintf(`{"title":"racer %d","price":10}`, i), cookie)
+			statuses[i], errs[i] = r.status, err
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	for i := range racers {
+		require.NoError(t, errs[i])
+		switch statuses[i] {
+		case http.StatusCreated:
+			created++
+		case http.StatusBadRequest:
+		default:
+			t.Errorf("racer %d: status %d", i, statuses[i])
+		}
+	}
+	return created
 }
 
 func TestRun_RefusesAMalformedTicketLimit(t *testing.T) {

@@ -73,6 +73,14 @@ func (l *listening) newTicket(t *testing.T) ticket.Ticket {
 	return tk
 }
 
+// startWithTicket starts the service listening, with a ticket for the order
+// events to be about.
+func startWithTicket(t *testing.T) (*listening, ticket.Ticket) {
+	t.Helper()
+	l := startListening(t)
+	return l, l.newTicket(t)
+}
+
 func (l *listening) get(t *testing.T, id string) ticket.Ticket {
 	t.Helper()
 	tk, err := l.store.Get(t.Context(), id)
@@ -91,6 +99,16 @@ func (l *listening) orderCreated(t *testing.T, ticketID, orderID string) {
 	}))
 }
 
+// held has a new order hold the ticket: it publishes the order's
+// order:created, requires it acknowledged, and returns the order's id.
+func (l *listening) held(t *testing.T, ticketID string) string {
+	t.Helper()
+	order := bson.NewObjectID().Hex()
+	l.orderCreated(t, ticketID, order)
+	require.Equal(t, []error{nil}, l.handled.Wait(t, events.SubjectOrderCreated, order, 1), "order:created of the order holding the ticket")
+	return order
+}
+
 func (l *listening) orderCancelled(t *testing.T, ticketID, orderID string) {
 	t.Helper()
 	require.NoError(t, bus.NewPublisher[events.OrderCancelled](l.publisher(t)).Publish(t.Context(), events.OrderCancelled{
@@ -102,8 +120,7 @@ func (l *listening) orderCancelled(t *testing.T, ticketID, orderID string) {
 
 func TestOrderCreated_ReservesTheTicketAcksAndPublishes(t *testing.T) {
 	t.Parallel()
-	l := startListening(t)
-	tk := l.newTicket(t)
+	l, tk := startWithTicket(t)
 	order := bson.NewObjectID().Hex()
 
 	l.orderCreated(t, tk.ID, order)
@@ -120,11 +137,8 @@ func TestOrderCreated_ReservesTheTicketAcksAndPublishes(t *testing.T) {
 
 func TestOrderCancelled_ReleasesTheTicketAcksAndPublishes(t *testing.T) {
 	t.Parallel()
-	l := startListening(t)
-	tk := l.newTicket(t)
-	order := bson.NewObjectID().Hex()
-	l.orderCreated(t, tk.ID, order)
-	l.handled.Wait(t, events.SubjectOrderCreated, order, 1)
+	l, tk := startWithTicket(t)
+	order := l.held(t, tk.ID)
 
 	l.orderCancelled(t, tk.ID, order)
 
@@ -138,8 +152,7 @@ func TestOrderCancelled_ReleasesTheTicketAcksAndPublishes(t *testing.T) {
 
 func TestOrderCreated_RedeliveryDoesNotRaiseTheVersionTwice(t *testing.T) {
 	t.Parallel()
-	l := startListening(t)
-	tk := l.newTicket(t)
+	l, tk := startWithTicket(t)
 	order := bson.NewObjectID().Hex()
 
 	l.orderCreated(t, tk.ID, order)
@@ -155,11 +168,8 @@ func TestOrderCreated_RedeliveryDoesNotRaiseTheVersionTwice(t *testing.T) {
 
 func TestOrderCancelled_RedeliveryChangesNothing(t *testing.T) {
 	t.Parallel()
-	l := startListening(t)
-	tk := l.newTicket(t)
-	order := bson.NewObjectID().Hex()
-	l.orderCreated(t, tk.ID, order)
-	l.handled.Wait(t, events.SubjectOrderCreated, order, 1)
+	l, tk := startWithTicket(t)
+	order := l.held(t, tk.ID)
 
 	l.orderCancelled(t, tk.ID, order)
 	l.orderCancelled(t, tk.ID, order)
@@ -178,8 +188,7 @@ func TestOrderCancelled_RedeliveryChangesNothing(t *testing.T) {
 
 func TestOrderCancelled_BeforeItsOrderCreatedWaitsForIt(t *testing.T) {
 	t.Parallel()
-	l := startListening(t)
-	tk := l.newTicket(t)
+	l, tk := startWithTicket(t)
 	order := bson.NewObjectID().Hex()
 
 	l.orderCancelled(t, tk.ID, order)
@@ -207,11 +216,9 @@ func TestOrderCancelled_BeforeItsOrderCreatedWaitsForIt(t *testing.T) {
 
 func TestOrderCreated_TicketHeldByAnotherOrderWaitsForItsCancellation(t *testing.T) {
 	t.Parallel()
-	l := startListening(t)
-	tk := l.newTicket(t)
-	first, second := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
-	l.orderCreated(t, tk.ID, first)
-	l.handled.Wait(t, events.SubjectOrderCreated, first, 1)
+	l, tk := startWithTicket(t)
+	first := l.held(t, tk.ID)
+	second := bson.NewObjectID().Hex()
 
 	l.orderCreated(t, tk.ID, second)
 	errs := l.handled.Wait(t, events.SubjectOrderCreated, second, 1)
@@ -235,11 +242,9 @@ func TestOrderCreated_TicketHeldByAnotherOrderWaitsForItsCancellation(t *testing
 // once it is paid.
 func TestOrderCancelled_WhileAnotherOrderHoldsTheTicketIsAppliedAtOnce(t *testing.T) {
 	t.Parallel()
-	l := startListening(t)
-	tk := l.newTicket(t)
-	first, second, third := bson.NewObjectID().Hex(), bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
-	l.orderCreated(t, tk.ID, first)
-	l.handled.Wait(t, events.SubjectOrderCreated, first, 1)
+	l, tk := startWithTicket(t)
+	first := l.held(t, tk.ID)
+	second, third := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
 
 	l.orderCreated(t, tk.ID, second)
 	assert.ErrorIs(t, l.handled.Wait(t, events.SubjectOrderCreated, second, 1)[0], ticket.ErrHeldByOtherOrder)
@@ -265,8 +270,7 @@ func TestOrderCancelled_WhileAnotherOrderHoldsTheTicketIsAppliedAtOnce(t *testin
 // changes no ticket.
 func TestOrderEvents_UnknownTicketAndMalformedIDsAreDeadLettersAtOnce(t *testing.T) {
 	t.Parallel()
-	l := startListening(t)
-	tk := l.newTicket(t)
+	l, tk := startWithTicket(t)
 	unknownTicket, unknownOrder, badOrder := bson.NewObjectID().Hex(), bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
 
 	l.orderCreated(t, unknownTicket, unknownOrder)
@@ -280,13 +284,7 @@ func TestOrderEvents_UnknownTicketAndMalformedIDsAreDeadLettersAtOnce(t *testing
 		assert.ErrorIs(t, err, bus.ErrPermanent, "%s: the ticket cannot come later", s)
 		assert.ErrorIs(t, l.handled.Wait(t, s, badOrder, 1)[0], bus.ErrPermanent, "%s: it can never apply", s)
 	}
-	var letters []deadletter.Letter
-	eventually(t, func() bool {
-		var err error
-		letters, err = deadletter.New(l.db).List(t.Context())
-		return err == nil && len(letters) == 4
-	}, "the four events are dead letters")
-	for _, dl := range letters {
+	for _, dl := range l.deadLetters(t, 4, "the four events are dead letters") {
 		assert.Equal(t, 1, dl.Deliveries, "%s %s at once", dl.Subject, dl.Data)
 		assert.Equal(t, listener.Group, dl.Group)
 		if strings.Contains(string(dl.Data), unknownTicket) {
@@ -320,18 +318,26 @@ func TestRun_AMalformedEventIsADeadLetterAtOnce(t *testing.T) {
 		Ticket:    events.OrderTicket{ID: "not-an-id", Price: 2000},
 	}))
 
-	var letters []deadletter.Letter
-	eventually(t, func() bool {
-		var err error
-		letters, err = deadletter.New(s.db).List(t.Context())
-		return err == nil && len(letters) == 1
-	}, "the event is a dead letter")
+	letters := s.deadLetters(t, 1, "the event is a dead letter")
 	assert.Equal(t, string(events.SubjectOrderCreated), letters[0].Subject)
 	assert.Equal(t, "tickets-service", letters[0].Group)
 	assert.Equal(t, 1, letters[0].Deliveries, "at once")
 	assert.Contains(t, letters[0].Err, `malformed ticket id "not-an-id"`)
 	assert.Contains(t, string(letters[0].Data), order)
 	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/api/tickets", "", nil).status, "still serving")
+}
+
+// deadLetters waits until the service's database holds n dead letters and
+// returns them; msg says what it waits for.
+func (s *service) deadLetters(t *testing.T, n int, msg string) []deadletter.Letter {
+	t.Helper()
+	var letters []deadletter.Letter
+	eventually(t, func() bool {
+		var err error
+		letters, err = deadletter.New(s.db).List(t.Context())
+		return err == nil && len(letters) == n
+	}, msg)
+	return letters
 }
 
 // eventually is testkit.Eventually for conditions that read the database.

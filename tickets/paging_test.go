@@ -66,13 +66,21 @@ func (s *service) listForSale(t *testing.T, n int) {
 	}
 }
 
+// wholeListing lists n tickets for sale and returns the ids of the listing
+// read without a limit: all n, with no Link, since nothing follows it.
+func (s *service) wholeListing(t *testing.T, n int) []string {
+	t.Helper()
+	s.listForSale(t, n)
+	whole, next := s.listed(t, "/api/tickets")
+	require.Len(t, whole, n)
+	assert.Empty(t, next, "no Link without limit")
+	return whole
+}
+
 func TestList_PagesAddUpToTheWholeListing(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	s.listForSale(t, 7)
-	whole, next := s.listed(t, "/api/tickets")
-	require.Len(t, whole, 7)
-	assert.Empty(t, next, "no Link without limit")
+	whole := s.wholeListing(t, 7)
 
 	pages := s.pages(t, "/api/tickets?limit=3")
 
@@ -99,9 +107,7 @@ func TestList_PagesAddUpToTheWholeListing(t *testing.T) {
 func TestList_PagesLeaveOutTicketsReservedMeanwhile(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	s.listForSale(t, 7)
-	whole, _ := s.listed(t, "/api/tickets")
-	require.Len(t, whole, 7)
+	whole := s.wholeListing(t, 7)
 
 	first, next := s.listed(t, "/api/tickets?limit=3")
 	require.Equal(t, whole[:3], first)
