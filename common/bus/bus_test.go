@@ -244,14 +244,7 @@ func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
 		publishOrders(t, testkit.Bus(t, n), "o1")
 		<-started
 
-		closed := make(chan error, 1)
-		go func() { closed <- conn.Close() }()
-		select {
-		case <-closed:
-			t.Fatal("Close returned while a handler was running")
-		case <-time.After(200 * time.Millisecond):
-		}
-		close(release)
+		closed := closeWhileHandling(t, conn, release)
 		select {
 		case err := <-closed:
 			require.NoError(t, err)
@@ -262,15 +255,39 @@ func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
 
 		// The handler's ack reached the server: the group's next member is
 		// not handed the event again once the ack wait is over.
-		again := &inbox[events.OrderCancelled]{}
-		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
-			WithAckWait(ackWait).Listen(t.Context()))
+		again := nextMember(t, n)
 		// One ack wait more than elsewhere: the new member joins only after
 		// Close, and the server may start its redelivery timer for the
 		// closed member's unacked events when the new member joins.
 		assert.Never(t, func() bool { return again.len() > 0 }, ackWait+pastAckWait, tick,
 			"the event handled during Close was redelivered")
 	})
+}
+
+// closeWhileHandling closes conn while one of its handlers waits for
+// release, checks that Close waits for the handler, then closes release
+// and returns the channel Close's error comes on.
+func closeWhileHandling(t *testing.T, conn *bus.Conn, release chan<- struct{}) <-chan error {
+	t.Helper()
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a handler was running")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	return closed
+}
+
+// nextMember joins orders-service on n as the group's next member, on a
+// connection of its own, and records the events it is handed.
+func nextMember(t *testing.T, n embedded.Bus) *inbox[events.OrderCancelled] {
+	t.Helper()
+	again := &inbox[events.OrderCancelled]{}
+	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
+		WithAckWait(ackWait).Listen(t.Context()))
+	return again
 }
 
 func TestConnect_RetriesUntilServerAppears(t *testing.T) {
@@ -541,22 +558,12 @@ func TestConn_CloseWaitsForWorkersInFlightAndLeavesTheirQueuesToTheGroup(t *test
 		}).WithAckWait(ackWait).WithWorkers(2, func(events.OrderCancelled) string { return "one key" }).Listen(t.Context()))
 		<-started
 
-		closed := make(chan error, 1)
-		go func() { closed <- conn.Close() }()
-		select {
-		case <-closed:
-			t.Fatal("Close returned while a handler was running")
-		case <-time.After(200 * time.Millisecond):
-		}
-		close(release)
-		require.NoError(t, <-closed)
+		require.NoError(t, <-closeWhileHandling(t, conn, release))
 		assert.Equal(t, []string{"o1"}, orderIDs(handled.events()), "handled after Close began")
 
 		// o1 was acknowledged; o2 and o3, queued behind it, go to the group's
 		// next member.
-		again := &inbox[events.OrderCancelled]{}
-		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
-			WithAckWait(ackWait).Listen(t.Context()))
+		again := nextMember(t, n)
 		testkit.Eventually(t, func() bool { return again.len() >= 2 }, "the queued events delivered again")
 		assert.Never(t, func() bool { return again.len() > 2 }, pastAckWait, tick, "an event delivered a third time")
 		assert.Equal(t, []string{"o2", "o3"}, orderIDs(again.events()))

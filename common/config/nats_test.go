@@ -10,6 +10,22 @@ import (
 	"ticketing.dev/common/config"
 )
 
+// readNATS reads the NATS settings from the variables vars. With wantErr,
+// it checks that reading fails with an error that says it, and reports
+// false; without, that reading succeeds, and reports true.
+func readNATS(t *testing.T, vars map[string]string, wantErr string) (config.NATS, bool) {
+	t.Helper()
+	e := env(vars)
+	got := config.ReadNATS(e)
+	if wantErr != "" {
+		require.Error(t, e.Err())
+		assert.Contains(t, e.Err().Error(), wantErr)
+		return got, false
+	}
+	require.NoError(t, e.Err())
+	return got, true
+}
+
 func TestReadNATS_Credentials(t *testing.T) {
 	tests := []struct {
 		name, user, password string
@@ -22,19 +38,13 @@ func TestReadNATS_Credentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := env(map[string]string{
+			got, ok := readNATS(t, map[string]string{
 				"NATS_URL": "nats://nats-srv:4222", "NATS_CLUSTER_ID": "ticketing", "NATS_CLIENT_ID": "tickets-abc",
 				"NATS_USER": tt.user, "NATS_PASSWORD": tt.password,
-			})
-
-			got := config.ReadNATS(e)
-
-			if tt.wantErr != "" {
-				require.Error(t, e.Err())
-				assert.Contains(t, e.Err().Error(), tt.wantErr)
+			}, tt.wantErr)
+			if !ok {
 				return
 			}
-			require.NoError(t, e.Err())
 			assert.Equal(t, tt.user, got.User)
 			assert.Equal(t, tt.password, got.Password)
 		})
@@ -78,16 +88,10 @@ func TestReadNATS_Transport(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			vars := map[string]string{"NATS_URL": "nats://nats-srv:4222", "NATS_CLIENT_ID": "tickets-abc"}
 			maps.Copy(vars, tt.vars)
-			e := env(vars)
-
-			got := config.ReadNATS(e)
-
-			if tt.wantErr != "" {
-				require.Error(t, e.Err())
-				assert.Contains(t, e.Err().Error(), tt.wantErr)
+			got, ok := readNATS(t, vars, tt.wantErr)
+			if !ok {
 				return
 			}
-			require.NoError(t, e.Err())
 			assert.Equal(t, tt.want.Transport, got.Transport)
 			assert.Equal(t, tt.want.ClusterID, got.ClusterID)
 			assert.Equal(t, tt.want.Replicas, got.Replicas)

@@ -92,16 +92,44 @@ func serveFast(t *testing.T, h http.Handler) string {
 	return ln.Addr().String()
 }
 
-// trickle writes one line every interval until the connection fails or
-// stop is closed.
-func trickle(conn net.Conn, interval time.Duration, stop <-chan struct{}) {
+// sendSlowly sends request to the server at addr, and then piece(i), the
+// i-th from 0, every 50 ms until the server closes the connection. It fails
+// the test if the server still holds the connection after 5 seconds, and
+// returns what the server answered and how long after the first byte it
+// closed the connection.
+func sendSlowly(t *testing.T, addr, request string, piece func(i int) string) (answer string, elapsed time.Duration) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	start := time.Now()
+	_, err = io.WriteString(conn, request)
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	defer close(stop)
+	go trickle(conn, 50*time.Millisecond, stop, piece)
+
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	got, err := io.ReadAll(conn)
+
+	elapsed = time.Since(start)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server still held the connection after %v", elapsed)
+	}
+	return string(got), elapsed
+}
+
+// trickle writes piece(i), i from 0, one every interval until the
+// connection fails or stop is closed.
+func trickle(conn net.Conn, interval time.Duration, stop <-chan struct{}, piece func(i int) string) {
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
 			return
 		case <-time.After(interval):
 		}
-		if _, err := fmt.Fprintf(conn, "X-Slow-%d: a\r\n", i); err != nil {
+		if _, err := io.WriteString(conn, piece(i)); err != nil {
 			return
 		}
 	}
@@ -111,25 +139,11 @@ func TestServe_CutsOffAClientSendingItsHeadersSlowly(t *testing.T) {
 	addr := serveFast(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("a request whose headers never end reached the handler")
 	}))
-	conn, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer conn.Close()
-	start := time.Now()
-	_, err = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: test\r\n")
-	require.NoError(t, err)
-	stop := make(chan struct{})
-	defer close(stop)
-	go trickle(conn, 50*time.Millisecond, stop)
+	answer, elapsed := sendSlowly(t, addr, "GET / HTTP/1.1\r\nHost: test\r\n", func(i int) string {
+		return fmt.Sprintf("X-Slow-%d: a\r\n", i)
+	})
 
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
-	answer, err := io.ReadAll(conn)
-
-	elapsed := time.Since(start)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("the server still held the connection after %v", elapsed)
-	}
-	assert.NotContains(t, string(answer), "200 OK")
+	assert.NotContains(t, answer, "200 OK")
 	assert.GreaterOrEqual(t, elapsed, fastTimeouts.ReadHeader-50*time.Millisecond, "cut off before its time")
 	assert.Less(t, elapsed, 3*time.Second, "cut off %v after the first byte", elapsed)
 }
@@ -142,37 +156,11 @@ func TestServe_CutsOffAClientSendingItsBodySlowly(t *testing.T) {
 		}
 		return web.Respond(w, r, http.StatusOK, v)
 	}))
-	conn, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer conn.Close()
-	start := time.Now()
-	_, err = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
-	require.NoError(t, err)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if _, err := io.WriteString(conn, " "); err != nil {
-				return
-			}
-		}
-	}()
+	answer, elapsed := sendSlowly(t, addr, "POST / HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+		func(int) string { return " " })
 
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
-	answer, err := io.ReadAll(conn)
-
-	elapsed := time.Since(start)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("the server still held the connection after %v", elapsed)
-	}
-	assert.True(t, strings.HasPrefix(string(answer), "HTTP/1.1 400 "), "%q", answer)
-	assert.Contains(t, string(answer), `{"errors":[{"message":"Could not read request body"}]}`)
+	assert.True(t, strings.HasPrefix(answer, "HTTP/1.1 400 "), "%q", answer)
+	assert.Contains(t, answer, `{"errors":[{"message":"Could not read request body"}]}`)
 	assert.GreaterOrEqual(t, elapsed, fastTimeouts.Read-50*time.Millisecond, "cut off before its time")
 	assert.Less(t, elapsed, 3*time.Second, "cut off %v after the first byte", elapsed)
 }

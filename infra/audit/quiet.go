@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"time"
 )
 
@@ -68,27 +69,20 @@ func WaitQuiet(ctx context.Context, dbs Databases, timeout time.Duration, cfg Co
 // fingerprint is a hash of everything the snapshot holds, to notice change.
 func (s *Snapshot) fingerprint() uint64 {
 	h := fnv.New64a()
-	write := func(v any) { fmt.Fprintf(h, "%+v\n", v) }
-	for _, v := range sorted(s.Users) {
-		write(v)
-	}
-	for _, v := range sorted(s.Tickets) {
-		write(v)
-	}
-	for _, v := range sorted(s.Orders) {
-		write(v)
-	}
-	for _, v := range sorted(s.TicketReplicas) {
-		write(v)
-	}
-	for _, v := range sorted(s.Claims) {
-		write(v)
-	}
-	for _, v := range sorted(s.Payments) {
-		write(v)
-	}
-	for _, v := range sorted(s.OrderReplicas) {
-		write(v)
-	}
+	writeSorted(h, s.Users)
+	writeSorted(h, s.Tickets)
+	writeSorted(h, s.Orders)
+	writeSorted(h, s.TicketReplicas)
+	writeSorted(h, s.Claims)
+	writeSorted(h, s.Payments)
+	writeSorted(h, s.OrderReplicas)
 	return h.Sum64()
+}
+
+// writeSorted writes each value of m to w, in the order of their keys, a
+// line each.
+func writeSorted[T any](w io.Writer, m map[string]T) {
+	for _, v := range sorted(m) {
+		fmt.Fprintf(w, "%+v\n", v)
+	}
 }

@@ -357,35 +357,44 @@ func TestServiceDeployments_SetEveryVariableTheServiceRequires(t *testing.T) {
 	forEachOverlayInParallel(t, setEveryRequiredVariable)
 }
 
-func setEveryRequiredVariable(t *testing.T, o overlay, m *manifests) {
+// forEachServiceBinaryInParallel runs check as a subtest per ticketing
+// service the overlay deploys, in parallel with one another, on the binary
+// the service's image runs.
+func forEachServiceBinaryInParallel(t *testing.T, o overlay, m *manifests, check func(t *testing.T, sd serviceDeployment, bin string)) {
+	t.Helper()
 	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
 		t.Run(sd.deployment.Name, func(t *testing.T) {
 			t.Parallel()
-			bin := entrypoint(t, buildImage(t, sd.artifact))
-			// What a service requires depends on the bus it speaks:
-			// NATS_CLUSTER_ID only with NATS Streaming.
-			env := emptyEnvironment
-			if b, ok := envVar(sd.container, "BUS"); ok {
-				env = append(slices.Clone(env), "BUS="+b.Value)
-			}
-			out, exited, err := runOnce(t, bin, env, 2*time.Second)
-			if !exited {
-				assert.NotRegexp(t, configError, out)
-				t.Logf("%s requires nothing: it ran without a configuration", sd.deployment.Name)
-				return
-			}
-			require.Error(t, err, "exited at once, and successfully, with no configuration:\n%s", out)
-			matches := requiredVariable.FindAllStringSubmatch(out, -1)
-			require.NotEmpty(t, matches, "failed, but not for a missing variable:\n%s", out)
-			for _, match := range matches {
-				names := strings.Split(match[1], " or ")
-				assert.True(t, slices.ContainsFunc(names, func(n string) bool {
-					_, ok := envVar(sd.container, n)
-					return ok
-				}), "%s requires %s", sd.deployment.Name, match[1])
-			}
+			check(t, sd, entrypoint(t, buildImage(t, sd.artifact)))
 		})
 	}
+}
+
+func setEveryRequiredVariable(t *testing.T, o overlay, m *manifests) {
+	forEachServiceBinaryInParallel(t, o, m, func(t *testing.T, sd serviceDeployment, bin string) {
+		// What a service requires depends on the bus it speaks:
+		// NATS_CLUSTER_ID only with NATS Streaming.
+		env := emptyEnvironment
+		if b, ok := envVar(sd.container, "BUS"); ok {
+			env = append(slices.Clone(env), "BUS="+b.Value)
+		}
+		out, exited, err := runOnce(t, bin, env, 2*time.Second)
+		if !exited {
+			assert.NotRegexp(t, configError, out)
+			t.Logf("%s requires nothing: it ran without a configuration", sd.deployment.Name)
+			return
+		}
+		require.Error(t, err, "exited at once, and successfully, with no configuration:\n%s", out)
+		matches := requiredVariable.FindAllStringSubmatch(out, -1)
+		require.NotEmpty(t, matches, "failed, but not for a missing variable:\n%s", out)
+		for _, match := range matches {
+			names := strings.Split(match[1], " or ")
+			assert.True(t, slices.ContainsFunc(names, func(n string) bool {
+				_, ok := envVar(sd.container, n)
+				return ok
+			}), "%s requires %s", sd.deployment.Name, match[1])
+		}
+	})
 }
 
 // deploymentEnv is the container's environment as the kubelet would give it,
@@ -456,21 +465,17 @@ func TestServiceDeployments_EnvironmentPassesTheServicesConfiguration(t *testing
 }
 
 func environmentPassesTheConfiguration(t *testing.T, o overlay, m *manifests) {
-	for _, sd := range serviceDeployments(t, m, skaffoldFor(t, o)) {
-		t.Run(sd.deployment.Name, func(t *testing.T) {
-			t.Parallel()
-			bin := entrypoint(t, buildImage(t, sd.artifact))
-			// MongoDB, NATS and Redis are not there: the services wait for
-			// them, or give up later than this.
-			out, exited, err := runOnce(t, bin, deploymentEnv(t, sd), 2*time.Second)
-			assert.NotRegexp(t, configError, out)
-			if exited {
-				var exit *exec.ExitError
-				assert.True(t, err == nil || errors.As(err, &exit), "%v", err)
-				t.Logf("%s stopped by itself (%v), not for its configuration:\n%s", sd.deployment.Name, err, out)
-			}
-		})
-	}
+	forEachServiceBinaryInParallel(t, o, m, func(t *testing.T, sd serviceDeployment, bin string) {
+		// MongoDB, NATS and Redis are not there: the services wait for
+		// them, or give up later than this.
+		out, exited, err := runOnce(t, bin, deploymentEnv(t, sd), 2*time.Second)
+		assert.NotRegexp(t, configError, out)
+		if exited {
+			var exit *exec.ExitError
+			assert.True(t, err == nil || errors.As(err, &exit), "%v", err)
+			t.Logf("%s stopped by itself (%v), not for its configuration:\n%s", sd.deployment.Name, err, out)
+		}
+	})
 }
 
 // TestServiceDeployments_SetOnlyVariablesTheServiceReads looks for each

@@ -362,44 +362,29 @@ func (m *manifests) podsOf(selector labels.Selector) []*workload {
 	return out
 }
 
-// serviceNamed returns the Service called name, or nil.
-func (m *manifests) serviceNamed(name string) *corev1.Service {
-	for _, s := range m.services {
-		if s.Name == name {
-			return s
+// named returns the object of objs called name, or nil.
+func named[T metav1.Object](objs []T, name string) T {
+	for _, o := range objs {
+		if o.GetName() == name {
+			return o
 		}
 	}
-	return nil
+	var none T
+	return none
 }
+
+// serviceNamed returns the Service called name, or nil.
+func (m *manifests) serviceNamed(name string) *corev1.Service { return named(m.services, name) }
 
 // configMapNamed returns the ConfigMap called name, or nil.
-func (m *manifests) configMapNamed(name string) *corev1.ConfigMap {
-	for _, c := range m.configMaps {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
+func (m *manifests) configMapNamed(name string) *corev1.ConfigMap { return named(m.configMaps, name) }
 
 // secretNamed returns the Secret called name, or nil.
-func (m *manifests) secretNamed(name string) *corev1.Secret {
-	for _, s := range m.secrets {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
-}
+func (m *manifests) secretNamed(name string) *corev1.Secret { return named(m.secrets, name) }
 
 // deploymentNamed returns the Deployment called name, or nil.
 func (m *manifests) deploymentNamed(name string) *appsv1.Deployment {
-	for _, d := range m.deployments {
-		if d.Name == name {
-			return d
-		}
-	}
-	return nil
+	return named(m.deployments, name)
 }
 
 // workloadOfService returns the one workload a Service selects.

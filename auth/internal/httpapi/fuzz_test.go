@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
 
 	"ticketing.dev/auth/internal/user"
@@ -47,14 +48,17 @@ func decodedAs(t *testing.T, body []byte) credentials {
 	return c
 }
 
-// FuzzDecodeSignUp checks that a sign-up body is either refused with a
-// client error naming only its fields, or yields the body's own email and
-// password, normalized, that pass the sign-up rules.
-func FuzzDecodeSignUp(f *testing.F) {
+// fuzzDecodeCredentials fuzzes decode with the credential seeds: a body is
+// either refused with a client error naming only its fields, or yields the
+// body's own email and password, normalized, with a valid email and a
+// password that validPassword accepts, as the rules of flow (sign-up,
+// sign-in) require.
+func fuzzDecodeCredentials(f *testing.F, flow string, decode func(http.ResponseWriter, *http.Request) (credentials, error), validPassword func(string) bool) {
+	f.Helper()
 	addCredentialSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		w, r := webtest.Post(body)
-		got, err := decodeSignUp(w, r)
+		got, err := decode(w, r)
 		if err != nil {
 			webtest.CheckRefusal(t, body, err, "email", "password")
 			return
@@ -64,30 +68,21 @@ func FuzzDecodeSignUp(f *testing.F) {
 		if got.Email != user.NormalizeEmail(raw.Email) || got.Password != user.NormalizePassword(raw.Password) {
 			t.Fatalf("decoded %q as %+v, want the normalized %+v", body, got, raw)
 		}
-		if !user.ValidEmail(got.Email) || !user.ValidPassword(got.Password) {
-			t.Fatalf("accepted %+v, which breaks the sign-up rules", got)
+		if !user.ValidEmail(got.Email) || !validPassword(got.Password) {
+			t.Fatalf("accepted %+v, which breaks the %s rules", got, flow)
 		}
 	})
+}
+
+// FuzzDecodeSignUp checks that a sign-up body is either refused with a
+// client error naming only its fields, or yields the body's own email and
+// password, normalized, that pass the sign-up rules.
+func FuzzDecodeSignUp(f *testing.F) {
+	fuzzDecodeCredentials(f, "sign-up", decodeSignUp, user.ValidPassword)
 }
 
 // FuzzDecodeSignIn checks sign-in bodies as FuzzDecodeSignUp does, under
 // sign-in's rules: a valid email and a password that is not blank.
 func FuzzDecodeSignIn(f *testing.F) {
-	addCredentialSeeds(f)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		w, r := webtest.Post(body)
-		got, err := decodeSignIn(w, r)
-		if err != nil {
-			webtest.CheckRefusal(t, body, err, "email", "password")
-			return
-		}
-		webtest.CheckAcceptedShape(t, body)
-		raw := decodedAs(t, body)
-		if got.Email != user.NormalizeEmail(raw.Email) || got.Password != user.NormalizePassword(raw.Password) {
-			t.Fatalf("decoded %q as %+v, want the normalized %+v", body, got, raw)
-		}
-		if !user.ValidEmail(got.Email) || got.Password == "" {
-			t.Fatalf("accepted %+v, which breaks the sign-in rules", got)
-		}
-	})
+	fuzzDecodeCredentials(f, "sign-in", decodeSignIn, func(p string) bool { return p != "" })
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -91,11 +92,20 @@ func ids(t *testing.T, k deadletter.Keeper) []string {
 	return ids
 }
 
-// publisher is a deadletter.Publisher that calls a function.
-type publisher func(subject string, data []byte) error
+// recorder is a deadletter.Publisher of ticket:updated: it records the
+// version of each event it is handed, and then returns what then returns,
+// told how many events it has been handed so far.
+type recorder struct {
+	t         *testing.T
+	then      func(handed int) error
+	published []string
+}
 
-func (p publisher) Publish(_ context.Context, subject string, data []byte) error {
-	return p(subject, data)
+func (r *recorder) Publish(_ context.Context, _ string, data []byte) error {
+	var e events.TicketUpdated
+	require.NoError(r.t, json.Unmarshal(data, &e))
+	r.published = append(r.published, fmt.Sprint(e.Version))
+	return r.then(len(r.published))
 }
 
 func putListGetRoundTrip(t *testing.T, k deadletter.Keeper) {
@@ -210,42 +220,34 @@ func replayAllReplaysOldestFirst(t *testing.T, k deadletter.Keeper) {
 
 func replayAllStopsAtTheFirstFailure(t *testing.T, k deadletter.Keeper) {
 	put(t, k, 1, 2, 3)
-	var published []string
-	pub := publisher(func(_ string, data []byte) error {
-		var e events.TicketUpdated
-		require.NoError(t, json.Unmarshal(data, &e))
-		published = append(published, fmt.Sprint(e.Version))
-		if len(published) == 2 {
+	pub := &recorder{t: t, then: func(handed int) error {
+		if handed == 2 {
 			return assert.AnError
 		}
 		return nil
-	})
+	}}
 
 	replayed, err := deadletter.ReplayAll(t.Context(), k, pub)
 	require.ErrorIs(t, err, assert.AnError)
 	assert.Equal(t, 1, replayed)
-	assert.Equal(t, []string{"1", "2"}, published, "nothing tried after the failure")
+	assert.Equal(t, []string{"1", "2"}, pub.published, "nothing tried after the failure")
 	assert.Equal(t, []string{deadletter.ID(letter(2, "")), deadletter.ID(letter(3, ""))}, ids(t, k),
 		"the letter that failed and those after it kept")
 }
 
 func replayAllSkipsALetterGoneMeanwhile(t *testing.T, k deadletter.Keeper) {
 	put(t, k, 1, 2, 3)
-	var published []string
-	pub := publisher(func(_ string, data []byte) error {
-		var e events.TicketUpdated
-		require.NoError(t, json.Unmarshal(data, &e))
-		published = append(published, fmt.Sprint(e.Version))
-		if len(published) == 1 { // another operator discards the second meanwhile
+	pub := &recorder{t: t, then: func(handed int) error {
+		if handed == 1 { // another operator discards the second meanwhile
 			require.NoError(t, k.Discard(t.Context(), deadletter.ID(letter(2, ""))))
 		}
 		return nil
-	})
+	}}
 
 	replayed, err := deadletter.ReplayAll(t.Context(), k, pub)
 	require.NoError(t, err)
 	assert.Equal(t, 2, replayed)
-	assert.Equal(t, []string{"1", "3"}, published, "the discarded letter not published")
+	assert.Equal(t, []string{"1", "3"}, pub.published, "the discarded letter not published")
 	assert.Empty(t, ids(t, k))
 }
 
@@ -258,23 +260,11 @@ func deadLettersOfAListenerReplayToEveryGroup(t *testing.T, k deadletter.Keeper)
 	const maxDeliveries = 2
 	n, conn := connectWith(t, k, maxDeliveries)
 
+	orders := listenUntilMended(t, conn)
 	var (
-		mended  atomic.Bool
-		tries   atomic.Int32
 		mu      sync.Mutex
-		applied []events.TicketUpdated
 		audited []events.TicketUpdated
 	)
-	require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.TicketUpdated) error {
-		tries.Add(1)
-		if !mended.Load() {
-			return assert.AnError
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		applied = append(applied, e)
-		return nil
-	}).WithAckWait(time.Second).Listen(t.Context()))
 	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "audit-service", func(_ context.Context, e events.TicketUpdated) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -293,25 +283,22 @@ func deadLettersOfAListenerReplayToEveryGroup(t *testing.T, k deadletter.Keeper)
 		return len(letters) == 1
 	}, "the event dead-lettered")
 	l := letters[0]
-	assert.Equal(t, string(events.SubjectTicketUpdated), l.Subject)
-	assert.Equal(t, "orders-service", l.Group)
-	assert.Equal(t, maxDeliveries, l.Deliveries)
-	assert.Equal(t, assert.AnError.Error(), l.Err)
+	assertGivenUp(t, l, maxDeliveries)
 	var stored events.TicketUpdated
 	require.NoError(t, json.Unmarshal(l.Data, &stored))
 	assert.Equal(t, want, stored)
-	assert.EqualValues(t, maxDeliveries, tries.Load())
+	assert.EqualValues(t, maxDeliveries, orders.tries.Load())
 
-	mended.Store(true)
+	orders.mended.Store(true)
 	require.NoError(t, k.Replay(t.Context(), conn, l.ID))
 
 	testkit.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(applied) == 1 && len(audited) == 2
+		return len(orders.appliedSoFar()) == 1 && len(audited) == 2
 	}, "the replay handled by the group that gave up and seen by the other")
+	assert.Equal(t, want, orders.appliedSoFar()[0])
 	mu.Lock()
-	assert.Equal(t, want, applied[0])
 	assert.Equal(t, []events.TicketUpdated{want, want}, audited)
 	mu.Unlock()
 	assert.Empty(t, ids(t, k), "a replayed letter is deleted")
@@ -325,58 +312,80 @@ func deadLettersOfAListenerReplayAllOldestFirst(t *testing.T, k deadletter.Keepe
 	const maxDeliveries = 2
 	_, conn := connectWith(t, k, maxDeliveries)
 
-	var (
-		mended  atomic.Bool
-		tries   atomic.Int32
-		mu      sync.Mutex
-		applied []string
-	)
-	require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.TicketUpdated) error {
-		tries.Add(1)
-		if !mended.Load() {
-			return assert.AnError
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		applied = append(applied, e.ID)
-		return nil
-	}).WithAckWait(time.Second).Listen(t.Context()))
+	orders := listenUntilMended(t, conn)
 
-	var want []string
+	var want []events.TicketUpdated
 	for i := range 2 {
 		e := events.TicketUpdated{ID: fmt.Sprintf("t%d", i), Version: 1, Title: "concert", Price: 2500, UserID: "u1"}
 		require.NoError(t, bus.NewPublisher[events.TicketUpdated](conn).Publish(t.Context(), e))
-		want = append(want, e.ID)
+		want = append(want, e)
 		// One after the other, so that the first is given up on first.
 		testkit.Eventually(t, func() bool { return len(ids(t, k)) == i+1 }, "ticket:updated %d dead-lettered", i)
 	}
 	letters, err := k.List(t.Context())
 	require.NoError(t, err)
 	for _, l := range letters {
-		assert.Equal(t, string(events.SubjectTicketUpdated), l.Subject)
-		assert.Equal(t, "orders-service", l.Group)
-		assert.Equal(t, maxDeliveries, l.Deliveries)
-		assert.Equal(t, assert.AnError.Error(), l.Err)
+		assertGivenUp(t, l, maxDeliveries)
 	}
 	var first events.TicketUpdated
 	require.NoError(t, json.Unmarshal(letters[0].Data, &first))
-	assert.Equal(t, want[0], first.ID)
-	assert.EqualValues(t, 2*maxDeliveries, tries.Load())
+	assert.Equal(t, want[0], first)
+	assert.EqualValues(t, 2*maxDeliveries, orders.tries.Load())
 
-	mended.Store(true)
+	orders.mended.Store(true)
 	replayed, err := deadletter.ReplayAll(t.Context(), k, conn)
 	require.NoError(t, err)
 	assert.Equal(t, 2, replayed)
 
-	testkit.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(applied) == 2
-	}, "the replays handled")
-	mu.Lock()
-	assert.Equal(t, want, applied)
-	mu.Unlock()
+	testkit.Eventually(t, func() bool { return len(orders.appliedSoFar()) == 2 }, "the replays handled")
+	assert.Equal(t, want, orders.appliedSoFar())
 	assert.Empty(t, ids(t, k), "a replayed letter is deleted")
+}
+
+// untilMended is a handler of ticket:updated that fails every delivery
+// until it is mended, and then applies the events it is handed.
+type untilMended struct {
+	mended  atomic.Bool
+	tries   atomic.Int32 // deliveries, failed or not
+	mu      sync.Mutex
+	applied []events.TicketUpdated
+}
+
+// listenUntilMended listens on conn as orders-service with a handler that
+// fails until it is mended, each delivery after an ack wait of a second.
+func listenUntilMended(t *testing.T, conn *bus.Conn) *untilMended {
+	t.Helper()
+	h := new(untilMended)
+	require.NoError(t, bus.NewListener(conn, "orders-service", h.handle).WithAckWait(time.Second).Listen(t.Context()))
+	return h
+}
+
+func (h *untilMended) handle(_ context.Context, e events.TicketUpdated) error {
+	h.tries.Add(1)
+	if !h.mended.Load() {
+		return assert.AnError
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.applied = append(h.applied, e)
+	return nil
+}
+
+// appliedSoFar returns the events the handler has applied, in order.
+func (h *untilMended) appliedSoFar() []events.TicketUpdated {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.applied)
+}
+
+// assertGivenUp checks that l is a ticket:updated that orders-service gave
+// up on after maxDeliveries, its handler failing with assert.AnError.
+func assertGivenUp(t *testing.T, l deadletter.Letter, maxDeliveries int) {
+	t.Helper()
+	assert.Equal(t, string(events.SubjectTicketUpdated), l.Subject)
+	assert.Equal(t, "orders-service", l.Group)
+	assert.Equal(t, maxDeliveries, l.Deliveries)
+	assert.Equal(t, assert.AnError.Error(), l.Err)
 }
 
 // connectWith starts a bus server and connects to it with k as the sink of

@@ -45,7 +45,9 @@ func New(rdb redis.UniversalClient) *Store {
 }
 
 // document is a dead letter as stored, with package deadletter's field
-// names.
+// names: the fields of bus.DeadLetter, in its order, so that either
+// converts to the other, and a field added to one and not to the other
+// does not compile.
 type document struct {
 	Subject    string    `json:"subject"`
 	Group      string    `json:"group"`
@@ -57,36 +59,25 @@ type document struct {
 	At         time.Time `json:"at"`
 }
 
+// deadLetter is the dead letter d stores, its times in UTC.
+func (d document) deadLetter() bus.DeadLetter {
+	l := bus.DeadLetter(d)
+	l.Published, l.At = l.Published.UTC(), l.At.UTC()
+	return l
+}
+
 func decode(id, value string) (deadletter.Letter, error) {
 	var d document
 	if err := json.Unmarshal([]byte(value), &d); err != nil {
 		return deadletter.Letter{}, fmt.Errorf("letter %q: %w", id, err)
 	}
-	return deadletter.Letter{ID: id, DeadLetter: bus.DeadLetter{
-		Subject:    d.Subject,
-		Group:      d.Group,
-		Data:       d.Data,
-		Err:        d.Err,
-		Deliveries: d.Deliveries,
-		Sequence:   d.Sequence,
-		Published:  d.Published.UTC(),
-		At:         d.At.UTC(),
-	}}, nil
+	return deadletter.Letter{ID: id, DeadLetter: d.deadLetter()}, nil
 }
 
 // Put stores d under deadletter.ID(d); storing the same event of the same
 // group again keeps the first copy.
 func (s *Store) Put(ctx context.Context, d bus.DeadLetter) error {
-	value, err := json.Marshal(document{
-		Subject:    d.Subject,
-		Group:      d.Group,
-		Data:       d.Data,
-		Err:        d.Err,
-		Deliveries: d.Deliveries,
-		Sequence:   d.Sequence,
-		Published:  d.Published,
-		At:         d.At,
-	})
+	value, err := json.Marshal(document(d))
 	if err != nil {
 		return fmt.Errorf("deadletter: put %s seq %d: %w", d.Subject, d.Sequence, err)
 	}

@@ -32,20 +32,31 @@ func deadLetters(t *testing.T, versions ...int64) (string, []string) {
 	db, disconnect, err := mongodb.Open(uri, "")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = disconnect() })
-	store := deadletter.New(db)
+	var updates []any
+	for _, v := range versions {
+		updates = append(updates, events.TicketUpdated{ID: "t1", Version: v, Title: "concert", Price: 2500, UserID: "u1"})
+	}
+	return uri, putDeadLetters(t, deadletter.New(db), events.SubjectTicketUpdated, "orders-service", "version gap", updates)
+}
+
+// putDeadLetters puts into store a dead letter of each event, oldest first,
+// on subject, given up on by group for reason after 10 deliveries, and
+// returns the letters' ids.
+func putDeadLetters(t *testing.T, store bus.DeadLetterSink, subject events.Subject, group, reason string, evs []any) []string {
+	t.Helper()
 	var ids []string
-	for i, v := range versions {
-		data, err := json.Marshal(events.TicketUpdated{ID: "t1", Version: v, Title: "concert", Price: 2500, UserID: "u1"})
+	for i, e := range evs {
+		data, err := json.Marshal(e)
 		require.NoError(t, err)
 		d := bus.DeadLetter{
-			Subject: string(events.SubjectTicketUpdated), Group: "orders-service", Data: data,
-			Err: "version gap", Deliveries: 10, Sequence: uint64(i + 1),
+			Subject: string(subject), Group: group, Data: data,
+			Err: reason, Deliveries: 10, Sequence: uint64(i + 1),
 			Published: time.Now().Add(-time.Minute), At: time.Now().Add(time.Duration(i) * time.Millisecond),
 		}
 		require.NoError(t, store.Put(t.Context(), d))
 		ids = append(ids, deadletter.ID(d))
 	}
-	return uri, ids
+	return ids
 }
 
 func runCommand(t *testing.T, args ...string) (string, error) {
@@ -97,11 +108,7 @@ func TestReplay_PublishesAndDeletesByIDThenAll(t *testing.T) {
 	t.Parallel()
 	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
 		uri, ids := deadLetters(t, 1, 2, 3)
-		got := make(chan int64, 3)
-		require.NoError(t, bus.NewListener(testkit.Bus(t, n), "orders-service", func(_ context.Context, e events.TicketUpdated) error {
-			got <- e.Version
-			return nil
-		}).Listen(t.Context()))
+		got := listen(t, testkit.Bus(t, n), "orders-service", func(e events.TicketUpdated) int64 { return e.Version })
 		nats := []string{"-bus", n.Transport(), "-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-test"}
 
 		_, err := runCommand(t, append([]string{"replay", "-mongo", uri, "-id", ids[1]}, nats...)...)
@@ -138,11 +145,7 @@ func TestReplay_PublishesAsTheUserItIsGiven(t *testing.T) {
 	conn, err := bus.Connect(ctx, cfg, testkit.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	got := make(chan int64, 1)
-	require.NoError(t, bus.NewListener(conn, "orders-service", func(_ context.Context, e events.TicketUpdated) error {
-		got <- e.Version
-		return nil
-	}).Listen(t.Context()))
+	got := listen(t, conn, "orders-service", func(e events.TicketUpdated) int64 { return e.Version })
 	args := []string{"replay", "-mongo", uri, "-id", ids[0], "-bus", n.Transport(), "-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-user-test", "-user", "operator"}
 
 	_, err = runCommand(t, args...)
@@ -176,20 +179,11 @@ func redisDeadLetters(t *testing.T, orders ...string) (string, []string) {
 	addr := testkit.MiniRedis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	store := redisstore.New(rdb)
-	var ids []string
-	for i, id := range orders {
-		data, err := json.Marshal(events.OrderCreated{ID: id, Status: events.StatusCreated, ExpiresAt: events.NewTime(time.Now())})
-		require.NoError(t, err)
-		d := bus.DeadLetter{
-			Subject: string(events.SubjectOrderCreated), Group: "expiration-service", Data: data,
-			Err: "redis unavailable", Deliveries: 10, Sequence: uint64(i + 1),
-			Published: time.Now().Add(-time.Minute), At: time.Now().Add(time.Duration(i) * time.Millisecond),
-		}
-		require.NoError(t, store.Put(t.Context(), d))
-		ids = append(ids, deadletter.ID(d))
+	var created []any
+	for _, id := range orders {
+		created = append(created, events.OrderCreated{ID: id, Status: events.StatusCreated, ExpiresAt: events.NewTime(time.Now())})
 	}
-	return addr, ids
+	return addr, putDeadLetters(t, redisstore.New(rdb), events.SubjectOrderCreated, "expiration-service", "redis unavailable", created)
 }
 
 // Expiration keeps its dead letters in its Redis: -redis lists, replays
@@ -198,11 +192,7 @@ func TestRedis_ListsReplaysAndDiscardsExpirationsDeadLetters(t *testing.T) {
 	t.Parallel()
 	n := testkit.NATS(t)
 	addr, ids := redisDeadLetters(t, "o1", "o2", "o3", "o4")
-	got := make(chan string, 4)
-	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "expiration-service", func(_ context.Context, e events.OrderCreated) error {
-		got <- e.ID
-		return nil
-	}).Listen(t.Context()))
+	got := listen(t, testkit.Bus(t, n), "expiration-service", func(e events.OrderCreated) string { return e.ID })
 	nats := []string{"-bus", n.Transport(), "-nats", n.URL(), "-cluster", n.ClusterID(), "-client", "deadletters-redis-test"}
 	left := func() []string {
 		t.Helper()
@@ -230,13 +220,13 @@ func TestRedis_ListsReplaysAndDiscardsExpirationsDeadLetters(t *testing.T) {
 	require.NoError(t, err)
 	_, err = runCommand(t, append([]string{"replay", "-redis", addr, "-id", ids[1]}, nats...)...)
 	require.NoError(t, err)
-	assert.Equal(t, "o2", receiveID(t, got))
+	assert.Equal(t, "o2", receive(t, got))
 	assert.Equal(t, []string{ids[0], ids[2]}, left())
 
 	out, err = runCommand(t, append([]string{"replay", "-redis", addr, "-all"}, nats...)...)
 	require.NoError(t, err)
 	assert.Contains(t, out, "replayed 2 dead letters")
-	assert.Equal(t, []string{"o1", "o3"}, []string{receiveID(t, got), receiveID(t, got)})
+	assert.Equal(t, []string{"o1", "o3"}, []string{receive(t, got), receive(t, got)})
 	assert.Empty(t, left())
 	out, err = runCommand(t, "list", "-redis", addr)
 	require.NoError(t, err)
@@ -248,25 +238,29 @@ func TestRedis_ListsReplaysAndDiscardsExpirationsDeadLetters(t *testing.T) {
 	assert.ErrorIs(t, err, deadletter.ErrNotFound, "replayed once only")
 }
 
-func receiveID(t *testing.T, got <-chan string) string {
+// listen listens on conn as group and sends on the channel it returns what
+// of each event it is handed, as field takes it.
+func listen[E events.Event, T any](t *testing.T, conn *bus.Conn, group string, field func(E) T) <-chan T {
 	t.Helper()
-	select {
-	case id := <-got:
-		return id
-	case <-time.After(10 * time.Second):
-		t.Fatal("replayed event not delivered")
-		return ""
-	}
+	got := make(chan T, 10)
+	require.NoError(t, bus.NewListener(conn, group, func(_ context.Context, e E) error {
+		got <- field(e)
+		return nil
+	}).Listen(t.Context()))
+	return got
 }
 
-func receive(t *testing.T, got <-chan int64) int64 {
+// receive returns what the listener sends on got for the next replayed
+// event, failing the test if none comes within 10 seconds.
+func receive[T any](t *testing.T, got <-chan T) T {
 	t.Helper()
 	select {
 	case v := <-got:
 		return v
 	case <-time.After(10 * time.Second):
 		t.Fatal("replayed event not delivered")
-		return 0
+		var none T
+		return none
 	}
 }
 
