@@ -444,8 +444,8 @@ func summary(reqs []request, outages []outage, book *ledger, s *audit.Snapshot, 
 		len(book.users), len(book.tickets), book.edits, len(book.orders), book.cancels, len(book.payments))
 	fmt.Fprintf(&b, "final: %d complete, %d cancelled (%d by buyers, the rest expired), %d created; %d refunds at Stripe\n",
 		countOrders(s, events.StatusComplete), countOrders(s, events.StatusCancelled), book.cancels, countOrders(s, events.StatusCreated), refunds)
-	fmt.Fprintf(&b, "expiration tasks left active by the killed worker and rescued: %d; orders swept after Redis lost their expiry: %d\n",
-		strings.Count(logs.String(), "published the expiration of a task its worker left active"),
+	fmt.Fprintf(&b, "expiration tasks still active past their time and rescued: %d; orders swept after Redis lost their expiry: %d\n",
+		strings.Count(logs.String(), "published the expiration of a task still active past its time"),
 		strings.Count(logs.String(), "cancelled an order whose expiration never came"))
 	fmt.Fprintf(&b, "quiet after %v; %s", quietTook.Round(100*time.Millisecond), r)
 	return b.String()

@@ -38,6 +38,12 @@ const (
 // recovers it: an order is cancelled at most once, and an expiration for an
 // order already cancelled or complete changes nothing. It is never early,
 // since only tasks well past their expiresAt count as stuck.
+//
+// Lateness counts from the order's expiresAt, which is all an active task
+// tells: a live worker whose publish has waited that long, or that took
+// the task late from a backlog, is rescued too. Its log line says
+// "orphaned" when asynq holds the worker's lease expired, that is when the
+// worker is gone.
 type Rescuer struct {
 	inspector  *asynq.Inspector
 	pub        Publisher
@@ -136,7 +142,7 @@ func (r *Rescuer) sweep(ctx context.Context) error {
 		}
 		r.metrics.Published(time.Since(p.ExpiresAt.Time))
 		r.rescued[t.ID] = true
-		r.log.WarnContext(ctx, "published the expiration of a task its worker left active",
+		r.log.WarnContext(ctx, "published the expiration of a task still active past its time",
 			"order_id", p.OrderID, "late_ms", late.Milliseconds(), "orphaned", t.IsOrphaned)
 	}
 	for id := range r.rescued {
