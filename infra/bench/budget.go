@@ -177,8 +177,8 @@ type Comparison struct {
 	// Incomplete says why some of the step's events were still in flight
 	// when its commands were read: they cost more than measured.
 	Incomplete string `json:",omitempty"`
-	// Inherited says why the commands measured include the unfinished
-	// work of the step before: they cost less than measured.
+	// Inherited says why the commands measured include unfinished work
+	// of what came before the step: it costs less than measured.
 	Inherited string `json:",omitempty"`
 }
 

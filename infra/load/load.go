@@ -152,8 +152,9 @@ type StepResult struct {
 	// commands were read (Settle returned ErrNotSettled): they are then
 	// fewer than the step will cost.
 	Unsettled string `json:",omitempty"`
-	// Inherited says that the step before it had not settled
-	// (its Unsettled): the commands counted here include that step's
+	// Inherited says that the events of what came before the step had
+	// not settled when its count started (the last Settle before it
+	// returned ErrNotSettled): the commands counted here include that
 	// unfinished work.
 	Inherited string `json:",omitempty"`
 }
@@ -246,7 +247,7 @@ type runner struct {
 	// Only the goroutine of Run touches these.
 	made       map[string]int // rows this run added, by RowSteps collection
 	recyclable []expiring     // tickets of orders left unpaid, oldest expiry first
-	unsettled  string         // the last step's StepResult.Unsettled
+	unsettled  string         // why the last settle did not, "" when it did
 }
 
 // Run runs the configured steps one after the other and returns what they
@@ -363,16 +364,19 @@ func (r *runner) warmUp(ctx context.Context) error {
 }
 
 // settle runs Config.Settle. It returns why the events did not settle
-// when Settle says so but lets the run go on, and an error when Settle
+// when Settle says so but lets the run go on, and keeps it for the next
+// step's count (StepResult.Inherited); it returns an error when Settle
 // fails.
 func (r *runner) settle(ctx context.Context) (unsettled string, err error) {
+	r.unsettled = ""
 	if r.cfg.Settle == nil {
 		return "", nil
 	}
 	err = r.cfg.Settle(ctx)
 	switch {
 	case errors.Is(err, ErrNotSettled):
-		return err.Error(), nil
+		r.unsettled = err.Error()
+		return r.unsettled, nil
 	case err != nil:
 		return "", fmt.Errorf("load: settle: %w", err)
 	}

@@ -42,12 +42,16 @@ func (r *runner) run(ctx context.Context, name string, users int, it iteration) 
 	if rule.need == 0 {
 		rule.max = rule.min
 	}
+	// The last settle before the count starts says whether work of the
+	// step before is still in flight, and so counted here.
+	inherited := r.unsettled
 	before, countedBefore, errBefore := r.scrape(ctx)
 	// What came before the step is not its cost.
 	r.addMade(r.meter.takeCalls())
 	r.meter.takeOrders()
 
 	res := r.work(ctx, name, users, it, rule)
+	res.Inherited = inherited
 	if addsRows {
 		res.Rows = had + int(rule.added.Load())
 	}
@@ -157,7 +161,6 @@ func (r *runner) account(ctx context.Context, res *StepResult, before map[string
 		return err
 	}
 	res.Unsettled = unsettled
-	res.Inherited, r.unsettled = r.unsettled, unsettled
 	left := unpaid(orders)
 	for _, e := range left {
 		if !e.at.After(cutoff) {

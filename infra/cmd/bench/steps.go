@@ -163,7 +163,7 @@ func writeComparison(p func(string, ...any), cmp bench.Comparison) {
 	}
 	if cmp.Inherited != "" {
 		p("")
-		p("The step before it had not settled (`%s`): the commands counted here include that step's unfinished work, so this one costs less than measured.", strings.ReplaceAll(firstLine(cmp.Inherited), "`", "'"))
+		p("The events of what came before it had not settled when its count started (`%s`): the commands counted here include that unfinished work, so this step costs less than measured.", strings.ReplaceAll(firstLine(cmp.Inherited), "`", "'"))
 	}
 }
 
