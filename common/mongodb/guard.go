@@ -155,8 +155,9 @@ func (g *Guard) server(ctx context.Context) (bool, error) {
 // has applied it already (a redelivery), and nil is returned. A replica
 // that is missing or further behind fails with behind, wrapped, so that
 // the event is redelivered once the versions before it have come. On
-// FerretDB one read by _id decides, and the write goes by _id; on MongoDB
-// the write filters on version-1 and a read follows only when it missed.
+// FerretDB one read by _id decides, and the write goes by _id, so the
+// caller holds id's keylock, as for UpdateLocked; on MongoDB the write
+// filters on version-1 and a read follows only when it missed.
 func (g *Guard) ApplyVersion(ctx context.Context, coll *mongo.Collection, id bson.ObjectID, version int64, update any, behind error) error {
 	ferret, err := g.server(ctx)
 	if err != nil {
