@@ -282,19 +282,22 @@ func TestRunner_WaitsForTimersBeforeGoingOn(t *testing.T) {
 }
 
 // TestRunner_InterruptsAScriptThatDoesNotEnd, in a pm.test too, whose catch
-// does not stop the interruption, and in a chain of timers.
+// does not stop the interruption, and in a chain of timers, at the line it
+// was running: for a timer interrupted before its callback's first
+// instruction, the line that set the timer.
 func TestRunner_InterruptsAScriptThatDoesNotEnd(t *testing.T) {
-	for _, script := range []string{
-		`while (true) {}`,
-		`pm.test("t", function () { for (;;) {} });`,
-		`function again() { setTimeout(again, 0); } again();`,
+	for _, tc := range []struct{ script, line string }{
+		{`while (true) {}`, "line 1"},
+		{`pm.test("t", function () { for (;;) {} });`, "line 1"},
+		{`function again() { setTimeout(again, 0); } again();`, "line 1"},
+		{"pm.collectionVariables.set(\"x\", 1);\nfunction again() { setTimeout(again, 0); }\nagain();", "line 2"},
 	} {
-		t.Run(script, func(t *testing.T) {
+		t.Run(tc.script, func(t *testing.T) {
 			r, _ := runner(t, &server{})
 			r.ScriptTimeout = 50 * time.Millisecond
-			rep, err := r.Run(context.Background(), collection(nil, request("one", "GET", "/x", script)))
+			rep, err := r.Run(context.Background(), collection(nil, request("one", "GET", "/x", tc.script)))
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), "Story / one, test script: line 1: the script ran for more than 50ms")
+			assert.Contains(t, err.Error(), "Story / one, test script: "+tc.line+": the script ran for more than 50ms")
 			assert.Empty(t, rep.Tests)
 		})
 	}

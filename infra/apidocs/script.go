@@ -51,11 +51,13 @@ type sandbox struct {
 }
 
 // timer is a callback setTimeout asked for, due at a time since the script
-// started, as the script's waits count it.
+// started, as the script's waits count it. line is the script's line that
+// called setTimeout.
 type timer struct {
 	due  time.Duration
 	fn   goja.Callable
 	args []goja.Value
+	line int
 }
 
 // run runs a script of listen ("prerequest" or "test") and then, as
@@ -70,15 +72,22 @@ func (sb *sandbox) run(listen, src string) error {
 	var now time.Duration
 	var timers []timer
 	budget := sb.timeout
-	guard := func(f func() (goja.Value, error)) error {
+	// guard runs f within what is left of the budget. line is where to say
+	// f was if it is interrupted before its first instruction, which has no
+	// stack yet.
+	guard := func(line int, f func() (goja.Value, error)) error {
 		start := time.Now()
 		watchdog := time.AfterFunc(budget, func() {
 			rt.Interrupt(fmt.Errorf("the script ran for more than %v: a loop that does not end?", sb.timeout))
 		})
 		_, err := f()
-		watchdog.Stop()
+		if !watchdog.Stop() {
+			// It fired, perhaps after f returned: the flag must not
+			// interrupt the next call at its entry.
+			rt.ClearInterrupt()
+		}
 		budget -= time.Since(start)
-		return scriptError(err)
+		return scriptError(err, line)
 	}
 
 	host := map[string]any{
@@ -122,7 +131,7 @@ func (sb *sandbox) run(listen, src string) error {
 			if len(call.Arguments) > 2 {
 				args = slices.Clone(call.Arguments[2:])
 			}
-			timers = append(timers, timer{now + time.Duration(ms*float64(time.Millisecond)), fn, args})
+			timers = append(timers, timer{now + time.Duration(ms*float64(time.Millisecond)), fn, args, scriptLine(rt.CaptureCallStack(0, nil))})
 			return rt.ToValue(len(timers))
 		},
 		"record": func(name string, failure goja.Value) {
@@ -145,7 +154,7 @@ func (sb *sandbox) run(listen, src string) error {
 		return err
 	}
 
-	if err := guard(func() (goja.Value, error) { return rt.RunProgram(prg) }); err != nil {
+	if err := guard(1, func() (goja.Value, error) { return rt.RunProgram(prg) }); err != nil {
 		return err
 	}
 	for len(timers) > 0 {
@@ -162,7 +171,7 @@ func (sb *sandbox) run(listen, src string) error {
 			sb.sleep(t.due - now)
 			now = t.due
 		}
-		if err := guard(func() (goja.Value, error) { return t.fn(goja.Undefined(), t.args...) }); err != nil {
+		if err := guard(t.line, func() (goja.Value, error) { return t.fn(goja.Undefined(), t.args...) }); err != nil {
 			return err
 		}
 	}
@@ -170,8 +179,10 @@ func (sb *sandbox) run(listen, src string) error {
 }
 
 // scriptError reports what ended a script: the exception, at the line of
-// the script it came from (not of the sandbox).
-func scriptError(err error) error {
+// the script it came from (not of the sandbox). An interruption with no
+// line of the script on its stack came before the call's first
+// instruction: it is reported at entry, the line the call was made from.
+func scriptError(err error, entry int) error {
 	var msg string
 	var stack []goja.StackFrame
 	var interrupted *goja.InterruptedError
@@ -184,10 +195,23 @@ func scriptError(err error) error {
 	default:
 		return err
 	}
+	line := scriptLine(stack)
+	if line == 0 && interrupted != nil {
+		line = entry
+	}
+	if line == 0 {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("line %d: %s", line, msg)
+}
+
+// scriptLine is the line of the innermost frame of the script on stack, or
+// 0 if it has none.
+func scriptLine(stack []goja.StackFrame) int {
 	for _, f := range stack {
 		if f.SrcName() == scriptName {
-			return fmt.Errorf("line %d: %s", f.Position().Line, msg)
+			return f.Position().Line
 		}
 	}
-	return errors.New(msg)
+	return 0
 }
