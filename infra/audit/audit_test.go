@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -123,6 +124,49 @@ func TestWaitQuiet_GivesUpReportingWhatNeverSettled(t *testing.T) {
 	require.True(t, errors.Is(err, audit.ErrNotQuiet), "err: %v", err)
 	assert.True(t, r.Settling())
 	assert.Contains(t, r.String(), "1 events stored with the ticket (version 3) never published (settling)")
+}
+
+// TestWaitSettled_WaitsWhileTheDataChanges, past its stall, and returns
+// once the events have drained.
+func TestWaitSettled_WaitsWhileTheDataChanges(t *testing.T) {
+	dbs := databases(t)
+	store(t, dbs, time.Now().Add(time.Minute).UTC())
+	tickets := dbs.Tickets.Collection("tickets")
+
+	// A backlog being worked off: the ticket changes every 300 ms for
+	// 2.4 s, longer than the stall of 1 s, before its event is published.
+	go func() {
+		ctx := context.Background()
+		for i := range 8 {
+			time.Sleep(300 * time.Millisecond)
+			_, err := tickets.UpdateOne(ctx, bson.M{"_id": oid(t, freshTicket)}, bson.M{"$set": bson.M{"title": fmt.Sprintf("theatre %d", i)}})
+			assert.NoError(t, err)
+		}
+		_, err := tickets.UpdateOne(ctx, bson.M{"_id": oid(t, freshTicket)}, bson.M{"$set": bson.M{"title": "theatre", "outbox": bson.A{}}})
+		assert.NoError(t, err)
+		_, err = dbs.Orders.Collection("tickets").InsertOne(ctx, bson.M{"_id": oid(t, freshTicket), "title": "theatre", "price": int64(3000), "version": int64(3)})
+		assert.NoError(t, err)
+	}()
+
+	start := time.Now()
+	r, err := audit.WaitSettled(t.Context(), dbs, time.Second, 30*time.Second, audit.Config{})
+	require.NoError(t, err)
+	assert.True(t, r.OK(), "%s", r)
+	assert.GreaterOrEqual(t, time.Since(start), 2400*time.Millisecond+audit.Quiet, "waited for the drain, then for quiet")
+}
+
+// TestWaitSettled_GivesUpWhenNothingChanges for its stall, long before
+// its bound.
+func TestWaitSettled_GivesUpWhenNothingChanges(t *testing.T) {
+	dbs := databases(t)
+	store(t, dbs, time.Now().Add(time.Minute).UTC())
+
+	start := time.Now()
+	r, err := audit.WaitSettled(t.Context(), dbs, time.Second, time.Minute, audit.Config{})
+	require.True(t, errors.Is(err, audit.ErrNotQuiet), "err: %v", err)
+	assert.Contains(t, err.Error(), "nothing changed for 1s")
+	assert.Less(t, time.Since(start), 30*time.Second, "gave up after its stall, not its bound")
+	assert.True(t, r.Settling())
 }
 
 func TestAudit_EmptyDatabasesAreConsistent(t *testing.T) {

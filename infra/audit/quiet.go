@@ -15,7 +15,11 @@ import (
 // only has to cover a handler between its read and its write.
 const Quiet = time.Second
 
-// pollEvery is how often WaitQuiet reads the databases.
+// pollEvery is how often WaitQuiet reads the databases, at the most: a
+// read that takes longer is followed by a pause as long as it took, so
+// that on large collections the auditor takes at most half of the
+// database's time from the handlers it waits for (on FerretDB over
+// PostgreSQL one read of 55,000 documents took 2.5 s).
 const pollEvery = 200 * time.Millisecond
 
 // ErrNotQuiet is returned by WaitQuiet when the system did not settle in
@@ -29,6 +33,19 @@ var ErrNotQuiet = errors.New("audit: the system did not become quiet")
 // that state, for a system configured as cfg says. After timeout it
 // returns the last audit with ErrNotQuiet.
 func WaitQuiet(ctx context.Context, dbs Databases, timeout time.Duration, cfg Config) (Report, error) {
+	return wait(ctx, dbs, timeout, 0, cfg)
+}
+
+// WaitSettled is WaitQuiet for a backlog of unknown size, such as a
+// benchmark step leaves: it waits as long as the data keeps changing, for
+// most at the most, and gives up with ErrNotQuiet once nothing has changed
+// for stall while events are still in flight.
+func WaitSettled(ctx context.Context, dbs Databases, stall, most time.Duration, cfg Config) (Report, error) {
+	return wait(ctx, dbs, most, stall, cfg)
+}
+
+// wait is WaitQuiet, giving up after stall without change when stall > 0.
+func wait(ctx context.Context, dbs Databases, timeout, stall time.Duration, cfg Config) (Report, error) {
 	deadline := time.Now().Add(timeout)
 	var (
 		r          Report
@@ -36,14 +53,16 @@ func WaitQuiet(ctx context.Context, dbs Databases, timeout time.Duration, cfg Co
 		stillSince time.Time
 	)
 	for {
+		start := time.Now()
 		s, err := Load(ctx, dbs)
+		pause := max(pollEvery, time.Since(start))
 		if err != nil {
 			// A database too busy to answer in time is no reason to
 			// give up before the timeout.
 			if ctx.Err() != nil || time.Now().After(deadline) {
 				return r, err
 			}
-			time.Sleep(pollEvery)
+			time.Sleep(pause)
 			continue
 		}
 		now := time.Now()
@@ -52,16 +71,18 @@ func WaitQuiet(ctx context.Context, dbs Databases, timeout time.Duration, cfg Co
 		if fp != last || stillSince.IsZero() {
 			last, stillSince = fp, now
 		}
-		if !r.Settling() && now.Sub(stillSince) >= Quiet {
+		switch {
+		case !r.Settling() && now.Sub(stillSince) >= Quiet:
 			return r, nil
-		}
-		if now.After(deadline) {
+		case now.After(deadline):
 			return r, fmt.Errorf("%w within %v", ErrNotQuiet, timeout)
+		case stall > 0 && now.Sub(stillSince) >= stall:
+			return r, fmt.Errorf("%w: nothing changed for %v", ErrNotQuiet, stall)
 		}
 		select {
 		case <-ctx.Done():
 			return r, fmt.Errorf("audit: wait for quiet: %w", ctx.Err())
-		case <-time.After(pollEvery):
+		case <-time.After(pause):
 		}
 	}
 }
