@@ -152,6 +152,10 @@ type StepResult struct {
 	// commands were read (Settle returned ErrNotSettled): they are then
 	// fewer than the step will cost.
 	Unsettled string `json:",omitempty"`
+	// Settled is how long the step's events took to be handled after its
+	// last request (and the expiry of its orders, when the step waited for
+	// it): Settle's wait, or how long it waited before giving up.
+	Settled time.Duration `json:",omitempty"`
 	// Inherited says that the events of what came before the step had
 	// not settled when its count started (the last Settle before it
 	// returned ErrNotSettled): the commands counted here include that

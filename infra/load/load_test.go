@@ -67,6 +67,7 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 		// Until every service counts its MongoDB commands, a step says why
 		// it has none.
 		assert.True(t, st.CommandsMeasured || st.CommandsErr != "", st.Name)
+		assert.Zero(t, st.Settled, "%s: no Settle, no wait for it", st.Name)
 	}
 	order, _ := rep.Step("order")
 	assert.Equal(t, order.Requests, order.Expired, "every order of the order step expired before its commands were read")
@@ -128,6 +129,9 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 			if settles++; settles == 2 || settles == 3 || settles == 6 {
 				return fmt.Errorf("%w: call %d", load.ErrNotSettled, settles)
 			}
+			if settles == 4 { // signin's events take a while
+				time.Sleep(300 * time.Millisecond)
+			}
 			return nil
 		},
 	})
@@ -138,4 +142,8 @@ func TestRun_EveryStepAndLagMeasuredWithoutErrors(t *testing.T) {
 		[]string{chained.Steps[0].Unsettled, chained.Steps[1].Unsettled, chained.Steps[2].Unsettled, chained.Steps[3].Unsettled})
 	assert.Equal(t, []string{"", "not settled: call 3", "", ""},
 		[]string{chained.Steps[0].Inherited, chained.Steps[1].Inherited, chained.Steps[2].Inherited, chained.Steps[3].Inherited})
+	assert.GreaterOrEqual(t, chained.Steps[1].Settled, 300*time.Millisecond, "signin's settle is timed")
+	for _, st := range chained.Steps {
+		assert.Positive(t, st.Settled, "%s: a settle after the step", st.Name)
+	}
 }

@@ -160,6 +160,9 @@ func (r *runner) account(ctx context.Context, res *StepResult, before map[string
 	if err != nil {
 		return err
 	}
+	if r.cfg.Settle != nil {
+		res.Settled = time.Since(cutoff)
+	}
 	res.Unsettled = unsettled
 	left := unpaid(orders)
 	for _, e := range left {

@@ -50,10 +50,11 @@ func writeReport(dir string, r Run) error {
 	p("")
 	p("Each step is also shown second by second: requests completed and their p99 in each second (the seconds after the step stopped starting requests are left out), "+
 		"and its worst second, the full second with the fewest requests, against the mean. "+
-		"Its MongoDB commands are read from every service's `%s` before the step and once its events are handled (expired orders included), "+
+		"Its MongoDB commands are read from every service's `%s` before the step and once its events are handled (expired orders included; "+
+		"the auditor finds the system quiet, waited for %v at the most, or until nothing has changed for %v), "+
 		"and divided by its successful requests; connection overhead (handshakes, the pings of /readyz) is shown but not counted. "+
 		"Its budget is the sum of the budgets of the calls it made (polls and retries included) and of its orders that expired; "+
-		"a step is over budget when its commands per request exceed the budget by more than %.0f %%.", load.CommandsMetric, bench.Tolerance*100)
+		"a step is over budget when its commands per request exceed the budget by more than %.0f %%.", load.CommandsMetric, settleMost, settleStall, bench.Tolerance*100)
 	writeBudgets(p)
 	writeLagsByBus(p, r.Cells)
 	for _, c := range r.Cells {

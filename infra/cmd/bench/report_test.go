@@ -47,6 +47,7 @@ func TestWriteReport_StepsSecondBySecondAndTheirBudget(t *testing.T) {
 		Series: series, Worst: load.WorstSecond(series),
 		Calls:            map[string]int{load.Call("POST", "/api/tickets", 201): 890},
 		CommandsMeasured: true,
+		Settled:          2340 * time.Millisecond,
 		Commands: []load.CommandCount{
 			{Service: "tickets", Collection: "tickets", Command: "insert", Count: 890},
 			{Service: "tickets", Collection: "tickets", Command: "update", Count: 890},
@@ -62,6 +63,7 @@ func TestWriteReport_StepsSecondBySecondAndTheirBudget(t *testing.T) {
 		Worst:       &load.Window{At: 0, Requests: 200, P99: 2 * time.Millisecond, Mean: 200, Ratio: 1},
 		Calls:       map[string]int{load.Call("GET", "/api/tickets/:id", 200): 4000},
 		CommandsErr: "tickets: GET http://127.0.0.1:1/metrics: 404 Not Found",
+		Settled:     5 * time.Minute, Unsettled: "not settled: audit: the system did not become quiet: nothing changed for 30s",
 	}
 	floorSeries := []load.Second{{At: 0, Requests: 900, P99: 30 * time.Millisecond}, {At: time.Second, Requests: 850, P99: 40 * time.Millisecond}}
 	c := Cell{
@@ -85,7 +87,8 @@ func TestWriteReport_StepsSecondBySecondAndTheirBudget(t *testing.T) {
 	for _, want := range []string{
 		"until their collection holds 10000 rows, for 3m0s at most",
 		"### sqlite: create",
-		"worst second at 3s: 10 requests, p99 3000.00 ms",
+		"worst second at 3s: 10 requests, p99 3000.00 ms, 0.22 × the mean of 46.1 req/s over the full seconds; its events were all handled 2.3s after its last request.",
+		"its events were still in flight 5m0s after its last request.",
 		"![create second by second](sqlite-100-step-create.png)",
 		"Floor: 1750 iterations, 875.0/s, each the budget of create (3 commands)",
 		"| tickets | tickets | find | **1.00** | 0.00 | **not in the budget** |",

@@ -82,6 +82,12 @@ func writeStepDetails(p func(string, ...any), dir, base string, c Cell, floors m
 		default:
 			line += "; no full second"
 		}
+		switch {
+		case s.Unsettled != "":
+			line += fmt.Sprintf("; its events were still in flight %v after its last request", s.Settled.Round(100*time.Millisecond))
+		case s.Settled > 0:
+			line += fmt.Sprintf("; its events were all handled %v after its last request", s.Settled.Round(100*time.Millisecond))
+		}
 		p("%s.", line)
 		if floor != nil {
 			fl := fmt.Sprintf("Floor: %d iterations, %.1f/s", floor.Requests, floor.RPS)
