@@ -33,38 +33,6 @@ const pastAckWait = ackWait + 500*time.Millisecond
 // tick is how often a test that watches for something looks.
 const tick = 10 * time.Millisecond
 
-// inbox records the events a handler receives.
-type inbox[E any] struct {
-	mu  sync.Mutex
-	got []E
-}
-
-func (b *inbox[E]) add(e E) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.got = append(b.got, e)
-}
-
-func (b *inbox[E]) events() []E {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.got)
-}
-
-func (b *inbox[E]) len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.got)
-}
-
-// record returns a handler that accepts every event into b.
-func record[E events.Event](b *inbox[E]) bus.Handler[E] {
-	return func(_ context.Context, e E) error {
-		b.add(e)
-		return nil
-	}
-}
-
 func publishOrders(t *testing.T, conn *bus.Conn, ids ...string) {
 	t.Helper()
 	pub := bus.NewPublisher[events.OrderCancelled](conn)
@@ -154,19 +122,19 @@ func TestListener_UndecodablePayloadIsAckedAndNotRedelivered(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = conn.Close() })
 
-		var got inbox[events.OrderCancelled]
-		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
+		var got testkit.Inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", got.Handle).
 			WithAckWait(ackWait).Listen(t.Context()))
 
 		require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
 		publishOrders(t, conn, "o1", "o2")
 
-		testkit.Eventually(t, func() bool { return got.len() == 2 }, "good events after a bad one")
+		testkit.Eventually(t, func() bool { return got.Len() == 2 }, "good events after a bad one")
 		// An unacked message would come back one ack wait after delivery.
 		assert.Never(t, func() bool {
-			return got.len() > 2 || rec.state.count("dropping undecodable event") > 1
+			return got.Len() > 2 || rec.state.count("dropping undecodable event") > 1
 		}, pastAckWait, tick, "an event delivered again")
-		assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
+		assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.Events()))
 		assert.Equal(t, 1, rec.state.count("dropping undecodable event"), "undecodable event delivered again")
 	})
 }
@@ -176,11 +144,11 @@ func TestListener_RestartedSubscriberMissesNothing(t *testing.T) {
 	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
 		pub := testkit.Bus(t, n)
 
-		var before inbox[events.OrderCancelled]
+		var before testkit.Inbox[events.OrderCancelled]
 		first := connect(t, testkit.BusConfig(n))
-		require.NoError(t, bus.NewListener(first, "payments-service", record(&before)).Listen(t.Context()))
+		require.NoError(t, bus.NewListener(first, "payments-service", before.Handle).Listen(t.Context()))
 		publishOrders(t, pub, "o1")
-		testkit.Eventually(t, func() bool { return before.len() == 1 }, "first event")
+		testkit.Eventually(t, func() bool { return before.Len() == 1 }, "first event")
 		require.NoError(t, first.Close())
 		if n.Transport() == bus.JetStream {
 			// A pull request the closed subscriber left on the server
@@ -192,14 +160,14 @@ func TestListener_RestartedSubscriberMissesNothing(t *testing.T) {
 
 		publishOrders(t, pub, "o2", "o3")
 
-		var after inbox[events.OrderCancelled]
+		var after testkit.Inbox[events.OrderCancelled]
 		second := connect(t, testkit.BusConfig(n))
-		require.NoError(t, bus.NewListener(second, "payments-service", record(&after)).Listen(t.Context()))
+		require.NoError(t, bus.NewListener(second, "payments-service", after.Handle).Listen(t.Context()))
 		// A marker: a subscriber gets its events in order, so once the
 		// marker is in, so is every copy of what came before.
 		publishOrders(t, pub, "marker")
-		testkit.Eventually(t, func() bool { return slices.Contains(orderIDs(after.events()), "marker") }, "events published while away")
-		assert.Equal(t, []string{"o2", "o3", "marker"}, orderIDs(after.events()), "missed or re-received events")
+		testkit.Eventually(t, func() bool { return slices.Contains(orderIDs(after.Events()), "marker") }, "events published while away")
+		assert.Equal(t, []string{"o2", "o3", "marker"}, orderIDs(after.Events()), "missed or re-received events")
 	})
 }
 
@@ -207,9 +175,9 @@ func TestListener_QueueGroupMembersHandleEachEventOnce(t *testing.T) {
 	t.Parallel()
 	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
 		pub := testkit.Bus(t, n)
-		var a, b inbox[events.OrderCancelled]
-		require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", record(&a)).Listen(t.Context()))
-		require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", record(&b)).Listen(t.Context()))
+		var a, b testkit.Inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", a.Handle).Listen(t.Context()))
+		require.NoError(t, bus.NewListener(testkit.Bus(t, n), "tickets-service", b.Handle).Listen(t.Context()))
 
 		var want []string
 		for i := range 50 {
@@ -217,14 +185,14 @@ func TestListener_QueueGroupMembersHandleEachEventOnce(t *testing.T) {
 		}
 		publishOrders(t, pub, want...)
 
-		testkit.Eventually(t, func() bool { return a.len()+b.len() >= 50 }, "all events handled")
+		testkit.Eventually(t, func() bool { return a.Len()+b.Len() >= 50 }, "all events handled")
 		// A copy handed to both members would come as fast as the original,
 		// not an ack wait later, so a short look suffices; a marker cannot
 		// stand in for it, as the group hands a marker to one member only.
-		assert.Never(t, func() bool { return a.len()+b.len() > 50 }, 200*time.Millisecond, tick, "an event handled twice")
-		all := append(orderIDs(a.events()), orderIDs(b.events())...)
+		assert.Never(t, func() bool { return a.Len()+b.Len() > 50 }, 200*time.Millisecond, tick, "an event handled twice")
+		all := append(orderIDs(a.Events()), orderIDs(b.Events())...)
 		assert.ElementsMatch(t, want, all, "union of the members is not every event exactly once")
-		t.Logf("members handled %d and %d", a.len(), b.len())
+		t.Logf("members handled %d and %d", a.Len(), b.Len())
 	})
 }
 
@@ -259,7 +227,7 @@ func TestConn_CloseWaitsForHandlerInFlight(t *testing.T) {
 		// One ack wait more than elsewhere: the new member joins only after
 		// Close, and the server may start its redelivery timer for the
 		// closed member's unacked events when the new member joins.
-		assert.Never(t, func() bool { return again.len() > 0 }, ackWait+pastAckWait, tick,
+		assert.Never(t, func() bool { return again.Len() > 0 }, ackWait+pastAckWait, tick,
 			"the event handled during Close was redelivered")
 	})
 }
@@ -282,10 +250,10 @@ func closeWhileHandling(t *testing.T, conn *bus.Conn, release chan<- struct{}) <
 
 // nextMember joins orders-service on n as the group's next member, on a
 // connection of its own, and records the events it is handed.
-func nextMember(t *testing.T, n embedded.Bus) *inbox[events.OrderCancelled] {
+func nextMember(t *testing.T, n embedded.Bus) *testkit.Inbox[events.OrderCancelled] {
 	t.Helper()
-	again := &inbox[events.OrderCancelled]{}
-	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", record(again)).
+	again := &testkit.Inbox[events.OrderCancelled]{}
+	require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service", again.Handle).
 		WithAckWait(ackWait).Listen(t.Context()))
 	return again
 }
@@ -379,8 +347,8 @@ func TestConn_SurvivesServerRestart(t *testing.T) {
 		cfg := testkit.BusConfig(n)
 		cfg.LostAfter = 2 * time.Second
 		conn := connect(t, cfg)
-		var got inbox[events.OrderCancelled]
-		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).Listen(t.Context()))
+		var got testkit.Inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", got.Handle).Listen(t.Context()))
 
 		n.Stop()
 		testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) != nil }, "disconnect noticed")
@@ -389,7 +357,7 @@ func TestConn_SurvivesServerRestart(t *testing.T) {
 		// Publishing fails fast while the client reconnects; it recovers by itself.
 		testkit.Eventually(t, func() bool { return conn.Ping(t.Context()) == nil }, "reconnected")
 		publishOrders(t, conn, "o1")
-		testkit.Eventually(t, func() bool { return got.len() == 1 }, "event after restart")
+		testkit.Eventually(t, func() bool { return got.Len() == 1 }, "event after restart")
 		assert.NoError(t, conn.Err())
 	})
 }
@@ -467,16 +435,16 @@ func TestListener_SlowHandlerWorksOffABacklogWithoutRedeliveries(t *testing.T) {
 		}
 		publishOrders(t, testkit.Bus(t, n), ids...)
 
-		got := &inbox[events.OrderCancelled]{}
+		got := &testkit.Inbox[events.OrderCancelled]{}
 		require.NoError(t, bus.NewListener(connect(t, testkit.BusConfig(n)), "orders-service",
 			func(ctx context.Context, e events.OrderCancelled) error {
 				time.Sleep(each) // the slow handler under test: its time is the point
-				return record(got)(ctx, e)
+				return got.Handle(ctx, e)
 			}).WithAckWait(ackWait).Listen(t.Context()))
 
-		testkit.Eventually(t, func() bool { return got.len() >= backlog }, "%d events handled", backlog)
-		assert.Never(t, func() bool { return got.len() > backlog }, pastAckWait, tick, "an event redelivered")
-		assert.Equal(t, ids, orderIDs(got.events()), "events redelivered or out of order")
+		testkit.Eventually(t, func() bool { return got.Len() >= backlog }, "%d events handled", backlog)
+		assert.Never(t, func() bool { return got.Len() > backlog }, pastAckWait, tick, "an event redelivered")
+		assert.Equal(t, ids, orderIDs(got.Events()), "events redelivered or out of order")
 	})
 }
 
@@ -548,24 +516,24 @@ func TestConn_CloseWaitsForWorkersInFlightAndLeavesTheirQueuesToTheGroup(t *test
 		conn := connect(t, testkit.BusConfig(n))
 		started := make(chan struct{})
 		release := make(chan struct{})
-		handled := &inbox[events.OrderCancelled]{}
+		handled := &testkit.Inbox[events.OrderCancelled]{}
 		require.NoError(t, bus.NewListener(conn, "orders-service", func(ctx context.Context, e events.OrderCancelled) error {
 			if e.ID == "o1" {
 				close(started)
 				<-release
 			}
-			return record(handled)(ctx, e)
+			return handled.Handle(ctx, e)
 		}).WithAckWait(ackWait).WithWorkers(2, func(events.OrderCancelled) string { return "one key" }).Listen(t.Context()))
 		<-started
 
 		require.NoError(t, <-closeWhileHandling(t, conn, release))
-		assert.Equal(t, []string{"o1"}, orderIDs(handled.events()), "handled after Close began")
+		assert.Equal(t, []string{"o1"}, orderIDs(handled.Events()), "handled after Close began")
 
 		// o1 was acknowledged; o2 and o3, queued behind it, go to the group's
 		// next member.
 		again := nextMember(t, n)
-		testkit.Eventually(t, func() bool { return again.len() >= 2 }, "the queued events delivered again")
-		assert.Never(t, func() bool { return again.len() > 2 }, pastAckWait, tick, "an event delivered a third time")
-		assert.Equal(t, []string{"o2", "o3"}, orderIDs(again.events()))
+		testkit.Eventually(t, func() bool { return again.Len() >= 2 }, "the queued events delivered again")
+		assert.Never(t, func() bool { return again.Len() > 2 }, pastAckWait, tick, "an event delivered a third time")
+		assert.Equal(t, []string{"o2", "o3"}, orderIDs(again.Events()))
 	})
 }

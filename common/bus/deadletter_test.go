@@ -105,23 +105,23 @@ func TestListener_PanickingHandlerIsRecoveredAndTheNextDeliveryHandled(t *testin
 				t.Cleanup(func() { _ = conn.Close() })
 
 				var tries attempts
-				var got inbox[events.OrderCancelled]
+				var got testkit.Inbox[events.OrderCancelled]
 				require.NoError(t, bus.NewListener(conn, "tickets-service", func(ctx context.Context, e events.OrderCancelled) error {
 					if tries.add(e.ID) == 1 && e.ID == "o1" {
 						panic(fmt.Errorf("no ticket for order %s", e.ID))
 					}
-					return record(&got)(ctx, e)
+					return got.Handle(ctx, e)
 				}).WithAckWait(ackWait).WithWorkers(workers, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
 
 				publishOrders(t, conn, "o1", "o2")
 
-				testkit.Eventually(t, func() bool { return got.len() == 2 }, "both events handled, o1 on its redelivery")
-				assert.ElementsMatch(t, []string{"o1", "o2"}, orderIDs(got.events()))
+				testkit.Eventually(t, func() bool { return got.Len() == 2 }, "both events handled, o1 on its redelivery")
+				assert.ElementsMatch(t, []string{"o1", "o2"}, orderIDs(got.Events()))
 				assert.Equal(t, 2, tries.of("o1"), "o1 panicked once, then was handled")
 				assert.Equal(t, 1, state.count("handler panicked"))
 				assert.NoError(t, conn.Err(), "the connection lives on")
 				publishOrders(t, conn, "o3")
-				testkit.Eventually(t, func() bool { return got.len() == 3 }, "events after the panic")
+				testkit.Eventually(t, func() bool { return got.Len() == 3 }, "events after the panic")
 			})
 		})
 	}
@@ -134,17 +134,17 @@ func TestListener_AlwaysFailingEventIsDeadLetteredAfterMaxDeliveriesWhileOthersF
 		s := newSink()
 		conn, reg, state := deadLetterBus(t, testkit.BusConfig(n), s, maxDeliveries)
 		var tries attempts
-		var got inbox[events.OrderCancelled]
+		var got testkit.Inbox[events.OrderCancelled]
 		require.NoError(t, bus.NewListener(conn, "tickets-service", func(ctx context.Context, e events.OrderCancelled) error {
 			tries.add(e.ID)
 			if e.ID == "poison" {
 				return fmt.Errorf("ticket %s: %w", e.Ticket.ID, assert.AnError)
 			}
-			return record(&got)(ctx, e)
+			return got.Handle(ctx, e)
 		}).WithAckWait(ackWait).Listen(t.Context()))
 
 		publishOrders(t, conn, "poison", "o1", "o2")
-		testkit.Eventually(t, func() bool { return got.len() == 2 }, "the events behind the poison handled")
+		testkit.Eventually(t, func() bool { return got.Len() == 2 }, "the events behind the poison handled")
 		assert.Empty(t, s.stored, "dead-lettered before its deliveries were over")
 
 		d := s.next(t)
@@ -159,10 +159,10 @@ func TestListener_AlwaysFailingEventIsDeadLetteredAfterMaxDeliveriesWhileOthersF
 		assert.False(t, d.At.Before(d.Published))
 
 		// It was acknowledged: nothing comes back one ack wait later.
-		assert.Never(t, func() bool { return tries.of("poison") > maxDeliveries || got.len() > 2 }, pastAckWait, tick,
+		assert.Never(t, func() bool { return tries.of("poison") > maxDeliveries || got.Len() > 2 }, pastAckWait, tick,
 			"delivered again after it was dead-lettered")
 		assert.Equal(t, maxDeliveries, tries.of("poison"), "delivered again after it was dead-lettered")
-		assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.events()))
+		assert.Equal(t, []string{"o1", "o2"}, orderIDs(got.Events()))
 		assert.Equal(t, 1, state.count("event given up on and stored as a dead letter"))
 
 		samples := metricstest.Gather(t, reg)
@@ -250,8 +250,8 @@ func TestListener_UndecodablePayloadIsDeadLetteredAtOnceWithASink(t *testing.T) 
 	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
 		s := newSink()
 		conn, reg, _ := deadLetterBus(t, testkit.BusConfig(n), s, 5)
-		var got inbox[events.OrderCancelled]
-		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).
+		var got testkit.Inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", got.Handle).
 			WithAckWait(ackWait).WithWorkers(2, func(e events.OrderCancelled) string { return e.ID }).Listen(t.Context()))
 
 		require.NoError(t, conn.Publish(t.Context(), string(events.SubjectOrderCancelled), []byte("not json")))
@@ -261,7 +261,7 @@ func TestListener_UndecodablePayloadIsDeadLetteredAtOnceWithASink(t *testing.T) 
 		assert.Equal(t, "not json", string(d.Data))
 		assert.Equal(t, 1, d.Deliveries)
 		assert.Contains(t, d.Err, "undecodable")
-		testkit.Eventually(t, func() bool { return got.len() == 1 }, "the good event after the bad one")
+		testkit.Eventually(t, func() bool { return got.Len() == 1 }, "the good event after the bad one")
 		samples := metricstest.Gather(t, reg)
 		subject := string(events.SubjectOrderCancelled)
 		assert.Equal(t, 1.0, samples.Value(metrics.BusHandled, prometheus.Labels{"subject": subject, "outcome": metrics.OutcomeUndecodable}))

@@ -26,8 +26,8 @@ func TestConn_PublishIDIsDeliveredOnceOnJetStream(t *testing.T) {
 	t.Parallel()
 	testkit.EachTransport(t, func(t *testing.T, n embedded.Bus) {
 		conn := testkit.Bus(t, n)
-		var got inbox[events.OrderCancelled]
-		require.NoError(t, bus.NewListener(conn, "tickets-service", record(&got)).Listen(t.Context()))
+		var got testkit.Inbox[events.OrderCancelled]
+		require.NoError(t, bus.NewListener(conn, "tickets-service", got.Handle).Listen(t.Context()))
 
 		data := []byte(`{"id":"o1","version":0,"ticket":{"id":"t1"}}`)
 		subject := string(events.SubjectOrderCancelled)
@@ -41,8 +41,8 @@ func TestConn_PublishIDIsDeliveredOnceOnJetStream(t *testing.T) {
 		if n.Transport() == bus.JetStream {
 			want = 2
 		}
-		testkit.Eventually(t, func() bool { return slices.Contains(orderIDs(got.events()), "o2") }, "events delivered")
-		assert.Len(t, got.events(), want)
+		testkit.Eventually(t, func() bool { return slices.Contains(orderIDs(got.Events()), "o2") }, "events delivered")
+		assert.Len(t, got.Events(), want)
 	})
 }
 

@@ -79,35 +79,15 @@ func startRelay(t *testing.T, coll *mongo.Collection, pub outbox.Publisher, lock
 }
 
 // inbox records the events one queue group receives.
-type inbox[E events.Event] struct {
-	mu  sync.Mutex
-	got []E
-}
+type inbox[E events.Event] struct{ testkit.Inbox[E] }
 
 // listen subscribes a new client of n in a queue group of its own, which
 // is delivered everything ever published on E's subject.
 func listen[E events.Event](t *testing.T, n embedded.Bus) *inbox[E] {
 	t.Helper()
 	b := &inbox[E]{}
-	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "probe", func(_ context.Context, e E) error {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		b.got = append(b.got, e)
-		return nil
-	}).Listen(t.Context()))
+	require.NoError(t, bus.NewListener(testkit.Bus(t, n), "probe", b.Handle).Listen(t.Context()))
 	return b
-}
-
-func (b *inbox[E]) events() []E {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.got)
-}
-
-func (b *inbox[E]) len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.got)
 }
 
 // duplicateWindow is how long waitFor watches for a copy of an event after
@@ -121,9 +101,9 @@ const duplicateWindow = 300 * time.Millisecond
 // duplicateWindow that no more arrive; it returns everything received.
 func (b *inbox[E]) waitFor(t *testing.T, n int) []E {
 	t.Helper()
-	testkit.Eventually(t, func() bool { return b.len() >= n }, "%d events", n)
-	assert.Never(t, func() bool { return b.len() > n }, duplicateWindow, 10*time.Millisecond, "more than %d events", n)
-	return b.events()
+	testkit.Eventually(t, func() bool { return b.Len() >= n }, "%d events", n)
+	assert.Never(t, func() bool { return b.Len() > n }, duplicateWindow, 10*time.Millisecond, "more than %d events", n)
+	return b.Events()
 }
 
 // reporting is a Publisher that calls failed with the message id of every

@@ -32,7 +32,7 @@ func (rt *relayTest) startAfterLook(t *testing.T, opts ...outbox.Option) *outbox
 	id := bson.NewObjectID()
 	insert(t, rt.coll, id, updated(id.Hex(), 1)...)
 	relay := rt.start(t, rt.conn(t), opts...)
-	testkit.Eventually(t, func() bool { return rt.got.len() > 0 }, "the look at start")
+	testkit.Eventually(t, func() bool { return rt.got.Len() > 0 }, "the look at start")
 	waitDrained(t, rt.coll, id)
 	return relay
 }

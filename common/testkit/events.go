@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,4 +75,33 @@ func Publish[E events.Event](t testing.TB, conn *bus.Conn, e E) {
 	if err := bus.NewPublisher[E](conn).Publish(context.Background(), e); err != nil {
 		t.Fatalf("testkit: publish %s: %v", e.Subject(), err)
 	}
+}
+
+// Inbox records the events its Handle receives, for a test to read while
+// handlers still run.
+type Inbox[E events.Event] struct {
+	mu  sync.Mutex
+	got []E
+}
+
+// Handle is a bus.Handler that accepts every event into b.
+func (b *Inbox[E]) Handle(_ context.Context, e E) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.got = append(b.got, e)
+	return nil
+}
+
+// Events returns the events received so far, in the order they came.
+func (b *Inbox[E]) Events() []E {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.got)
+}
+
+// Len is how many events have been received so far.
+func (b *Inbox[E]) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.got)
 }
