@@ -30,6 +30,13 @@ type pending struct {
 	id     bson.RawValue
 	key    string
 	outbox []bson.RawValue
+	// ids and ats are each message's id and when it was made, where it
+	// says ("" and zero where it does not, or cannot be read).
+	ids []string
+	ats []time.Time
+	// published are the messages of outbox that the relay had published,
+	// their removal on its way, when the look counted them: not pending.
+	published map[string]bool
 }
 
 // look publishes what the collection holds pending, a batch of documents
@@ -68,12 +75,15 @@ func (r *Relay) look(ctx context.Context) (int, error) {
 		}
 		all = append(all, d)
 		held[d.key] = true
-		found += len(d.outbox)
-		if at := d.oldest(); !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
+	}
+	r.mu.Lock()
+	for i := range all {
+		n, at := all[i].unpublished(r.removing)
+		found += n
+		if !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
 			oldest = at
 		}
 	}
-	r.mu.Lock()
 	r.held, r.found, r.foundAt = held, found, oldest
 	r.mu.Unlock()
 
@@ -152,23 +162,35 @@ func readPending(doc bson.Raw) (pending, error) {
 	if p.outbox, err = arr.Values(); err != nil {
 		return p, &badMessageError{key: p.key, err: err}
 	}
+	p.ids, p.ats = make([]string, len(p.outbox)), make([]time.Time, len(p.outbox))
+	for i, v := range p.outbox {
+		if raw, ok := v.DocumentOK(); ok {
+			p.ids[i], _ = raw.Lookup("id").StringValueOK()
+			p.ats[i], _ = raw.Lookup("at").TimeOK()
+		}
+	}
 	return p, nil
 }
 
-// oldest returns when the first message of d was made, if it says.
-func (d pending) oldest() time.Time {
-	if len(d.outbox) == 0 {
-		return time.Time{}
+// unpublished counts the messages of d that are not in removing, the
+// messages published and not yet removed, and says when the first of them
+// was made, if it says; it keeps the others in d.published. A message
+// without an id counts as unpublished. r.mu must be held: this is only
+// map look-ups: the relay's hand-overs wait on that lock.
+func (d *pending) unpublished(removing map[string]bool) (n int, oldest time.Time) {
+	for i, id := range d.ids {
+		if id != "" && removing[id] {
+			if d.published == nil {
+				d.published = make(map[string]bool)
+			}
+			d.published[id] = true
+			continue
+		}
+		if n++; n == 1 {
+			oldest = d.ats[i]
+		}
 	}
-	raw, ok := d.outbox[0].DocumentOK()
-	if !ok {
-		return time.Time{}
-	}
-	at, ok := raw.Lookup("at").TimeOK()
-	if !ok {
-		return time.Time{}
-	}
-	return at
+	return n, oldest
 }
 
 // entries returns the messages of d that are not published yet, in order,
@@ -197,7 +219,9 @@ func (r *Relay) entries(d pending) ([]*entry, error) {
 	unpublished := es[:0]
 	for _, e := range es {
 		if r.removing[e.msg.ID] {
-			r.found-- // published, its removal is on its way
+			if !d.published[e.msg.ID] {
+				r.found-- // counted by the look, published since
+			}
 			continue
 		}
 		unpublished = append(unpublished, e)
