@@ -62,7 +62,11 @@ func wait(ctx context.Context, dbs Databases, timeout, stall time.Duration, cfg 
 			if ctx.Err() != nil || time.Now().After(deadline) {
 				return r, err
 			}
-			time.Sleep(pause)
+			select {
+			case <-ctx.Done():
+				return r, err
+			case <-time.After(pause):
+			}
 			continue
 		}
 		now := time.Now()
