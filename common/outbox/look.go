@@ -31,12 +31,10 @@ type pending struct {
 	key    string
 	outbox []bson.RawValue
 	// ids and ats are each message's id and when it was made, where it
-	// says ("" and zero where it does not, or cannot be read).
+	// says ("" and zero where it does not, or cannot be read), until
+	// dropPublished has used them.
 	ids []string
 	ats []time.Time
-	// published are the messages of outbox that the relay had published,
-	// their removal on its way, when the look counted them: not pending.
-	published map[string]bool
 }
 
 // look publishes what the collection holds pending, a batch of documents
@@ -78,7 +76,7 @@ func (r *Relay) look(ctx context.Context) (int, error) {
 	}
 	r.mu.Lock()
 	for i := range all {
-		n, at := all[i].unpublished(r.removing)
+		n, at := all[i].dropPublished(r.removing)
 		found += n
 		if !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
 			oldest = at
@@ -172,25 +170,24 @@ func readPending(doc bson.Raw) (pending, error) {
 	return p, nil
 }
 
-// unpublished counts the messages of d that are not in removing, the
-// messages published and not yet removed, and says when the first of them
-// was made, if it says; it keeps the others in d.published. A message
-// without an id counts as unpublished. r.mu must be held: this is only
-// map look-ups: the relay's hand-overs wait on that lock.
-func (d *pending) unpublished(removing map[string]bool) (n int, oldest time.Time) {
-	for i, id := range d.ids {
-		if id != "" && removing[id] {
-			if d.published == nil {
-				d.published = make(map[string]bool)
-			}
-			d.published[id] = true
+// dropPublished leaves out of d the messages in removing, published and
+// their removal on its way, and returns how many are left and when the
+// first of them was made, if it says. A message without an id stays. The
+// caller holds r.mu, which the relay's hand-overs wait on: this does only
+// map look-ups.
+func (d *pending) dropPublished(removing map[string]bool) (n int, oldest time.Time) {
+	kept := d.outbox[:0]
+	for i, v := range d.outbox {
+		if id := d.ids[i]; id != "" && removing[id] {
 			continue
 		}
-		if n++; n == 1 {
+		if len(kept) == 0 {
 			oldest = d.ats[i]
 		}
+		kept = append(kept, v)
 	}
-	return n, oldest
+	d.outbox, d.ids, d.ats = kept, nil, nil
+	return len(kept), oldest
 }
 
 // entries returns the messages of d that are not published yet, in order,
@@ -219,9 +216,7 @@ func (r *Relay) entries(d pending) ([]*entry, error) {
 	unpublished := es[:0]
 	for _, e := range es {
 		if r.removing[e.msg.ID] {
-			if !d.published[e.msg.ID] {
-				r.found-- // counted by the look, published since
-			}
+			r.found-- // counted by the look, published since
 			continue
 		}
 		unpublished = append(unpublished, e)
