@@ -69,6 +69,12 @@ type Config struct {
 	BuildTags []string
 	// LogLevel is passed to every service; default info.
 	LogLevel string
+	// OneAtATime starts the services one after another, each once the one
+	// before it is ready, so that each one's ready time (ReadyTimes) is its
+	// own start's, as when Kubernetes rolls out one pod beside others that
+	// already run. By default they start together, which is quicker on the
+	// whole but, on a machine of few cores, times six starts sharing them.
+	OneAtATime bool
 	// Debug makes every service serve its metrics (DEBUG_ADDR) and its
 	// profiles (PPROF_ADDR), each on a free loopback port; DebugAddrs and
 	// PprofAddrs name them.
@@ -126,8 +132,8 @@ type Stack struct {
 // each answers its readiness check. On failure it stops what it started and
 // names the component that failed. The steps: the data folder, the build,
 // the infrastructure (bus, database, Redis and stripe-mock, started
-// together), the services (started together, each awaited on its own),
-// and the gateway.
+// together), the services (started together, or one at a time with
+// OneAtATime, each awaited on its own), and the gateway.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.GatewayAddr == "" {
 		cfg.GatewayAddr = "127.0.0.1:8080"
@@ -142,15 +148,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if !slices.Contains(bus.Transports(), cfg.Bus) {
 		return nil, fmt.Errorf("bus: unknown transport %q (stan or jetstream)", cfg.Bus)
 	}
-	s := &Stack{
-		cfg:      cfg,
-		out:      &out{w: cfg.Out},
-		exited:   make(chan string, len(Services)+2),
-		services: make(map[string]*service, len(Services)),
-		killed:   make(map[*proc]bool),
-		restarts: make(map[string]int),
-		stopped:  make(chan struct{}),
-	}
+	s := newStack(cfg)
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -185,6 +183,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.supervising = true
 	s.mu.Unlock()
 	return s, nil
+}
+
+// newStack returns a stack of cfg that has started nothing yet.
+func newStack(cfg Config) *Stack {
+	return &Stack{
+		cfg:      cfg,
+		out:      &out{w: cfg.Out},
+		exited:   make(chan string, len(Services)+2),
+		services: make(map[string]*service, len(Services)),
+		killed:   make(map[*proc]bool),
+		restarts: make(map[string]int),
+		stopped:  make(chan struct{}),
+	}
 }
 
 // dataDir returns the folder of the run's data: Config.DataDir, kept, or a
@@ -281,15 +292,13 @@ func (s *Stack) startMongo(ctx context.Context, dataDir string) error {
 	return nil
 }
 
-// startServices starts every service on a free port, together, and waits
-// for each to be ready, each on its own, so that every one's ready time is
-// measured from its own start rather than after the others'; the first
-// failure ends the other waits. It returns the services' addresses by
-// name, for the gateway.
+// startServices starts every service on a free port and waits for each
+// to be ready (startAll). It returns the services' addresses by name, for
+// the gateway.
 func (s *Stack) startServices(ctx context.Context, binDir string, in infra) (map[string]string, error) {
 	jwtKey := newJWTKey()
 	upstreams := make(map[string]string, len(Services))
-	ready := make(map[string]string, len(Services))
+	svcs := make([]*service, 0, len(Services))
 	for _, name := range Services {
 		port, err := embedded.FreePort("127.0.0.1")
 		if err != nil {
@@ -315,22 +324,38 @@ func (s *Stack) startServices(ctx context.Context, binDir string, in infra) (map
 			svc.pprofAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(pprofPort))
 			svc.env = append(svc.env, "DEBUG_ADDR="+svc.debugAddr, "PPROF_ADDR="+svc.pprofAddr)
 		}
-		s.mu.Lock()
-		s.services[name] = svc
-		s.mu.Unlock()
-		if _, err := s.launch(svc, false); err != nil {
-			return nil, err
-		}
 		upstreams[name] = addr
-		ready[name] = svc.readyURL
+		svcs = append(svcs, svc)
+	}
+	return upstreams, s.startAll(ctx, svcs)
+}
+
+// startAll starts svcs together (or one at a time with Config.OneAtATime)
+// and waits for each to be ready, each on its own, so that every one's
+// ready time is measured from its own start rather than after the others';
+// the first failure ends the other waits.
+func (s *Stack) startAll(ctx context.Context, svcs []*service) error {
+	var waits []func(context.Context) error
+	for _, svc := range svcs {
+		s.mu.Lock()
+		s.services[svc.name] = svc
+		s.mu.Unlock()
+		p, err := s.launch(svc, false)
+		if err != nil {
+			return err
+		}
+		wait := func(ctx context.Context) error { return p.waitReady(ctx, svc.readyURL, s.cfg.ReadyTimeout) }
+		if !s.cfg.OneAtATime {
+			waits = append(waits, wait)
+		} else if err := wait(ctx); err != nil {
+			return err
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, p := range s.children() {
-		if url, ok := ready[p.name]; ok {
-			g.Go(func() error { return p.waitReady(gctx, url, s.cfg.ReadyTimeout) })
-		}
+	for _, wait := range waits {
+		g.Go(func() error { return wait(gctx) })
 	}
-	return upstreams, g.Wait()
+	return g.Wait()
 }
 
 // serveGateway routes ln's requests to the services, as the ingress does.

@@ -224,6 +224,7 @@ func cell(ctx context.Context, root, dir, backend, bus string, n int, set settin
 		LogLevel:         "warn",
 		Out:              logFile,
 		Debug:            true,
+		OneAtATime:       true, // each service's ready time is its own start's
 	})
 	if err != nil {
 		c.Err = err.Error()

@@ -46,7 +46,8 @@ func writeReport(dir string, r Run) error {
 		"at the same concurrency, for as long and on collections as large " +
 		"(sign-up and sign-in include the scrypt hash, N=16384 r=8 p=1, as auth does; pay excludes the stripe-mock charge). " +
 		"Targets: req/s ≥ 80 %% of the floor's, p50 ≤ 1.25 × the floor's, ticket created → orderable p99 ≤ 50 ms for one user and ≤ 250 ms at 16 buyers, idle RSS < 20 MiB, " +
-		"every service ready within 100 ms of its start (the databases are up before the services start; /readyz polled every 2 ms).")
+		"every service ready within 100 ms of its start (the databases are up before the services start, and each service starts once the one before it is ready, " +
+		"as a rollout starts a pod beside others that run; /readyz polled every 2 ms).")
 	p("")
 	p("Each step is also shown second by second: requests completed and their p99 in each second (the seconds after the step stopped starting requests are left out), "+
 		"and its worst second, the full second with the fewest requests, against the mean. "+
